@@ -1,0 +1,586 @@
+/* SPDX-License-Identifier: MIT */
+#include "config.h"
+
+#include <ctype.h>
+#include <dirent.h>
+#include <stddef.h>
+#include <syslog.h>
+
+#include "log.h"
+
+/* A parser checks `value` and stores it in `field`; on failure it returns
+ * -EINVAL and points *why at a sentence saying what is wrong. */
+typedef int (*ConfigParser)(const char *value, void *field, const char **why);
+
+typedef struct ConfigKey {
+        const char *section;
+        const char *name;
+        const char *full; /* "Section.Key" */
+        const char *dflt;
+        ConfigParser parse;
+        size_t offset;
+        bool secret;
+} ConfigKey;
+
+static int parse_string(const char *v, void *f, const char **why) {
+        (void) why;
+        return free_and_strdup(f, v);
+}
+
+static int parse_nonempty(const char *v, void *f, const char **why) {
+        if (!*v) {
+                *why = "must not be empty";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_cluster_name(const char *v, void *f, const char **why) {
+        /* Goes into EC2 tags, engine labels and the ClientToken: keep it tame. */
+        if (strlen(v) > 32) {
+                *why = "is longer than 32 characters";
+                return -EINVAL;
+        }
+        for (const char *p = v; *p; p++)
+                if (!isalnum((unsigned char) *p) && *p != '-' && *p != '_' && *p != '.') {
+                        *why = "may contain only letters, digits, '-', '_' and '.'";
+                        return -EINVAL;
+                }
+        return free_and_strdup(f, v);
+}
+
+static int parse_role(const char *v, void *f, const char **why) {
+        Role *r = f;
+        if (streq(v, "manager"))
+                *r = ROLE_MANAGER;
+        else if (streq(v, "worker"))
+                *r = ROLE_WORKER;
+        else {
+                *why = "must be 'manager' or 'worker'";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int parse_fs_type(const char *v, void *f, const char **why) {
+        FileSystemType *t = f;
+        if (streq(v, "ext4"))
+                *t = FS_EXT4;
+        else if (streq(v, "xfs"))
+                *t = FS_XFS;
+        else {
+                *why = "must be 'ext4' or 'xfs'";
+                return -EINVAL;
+        }
+        return 0;
+}
+
+static int parse_ipv4_or_empty(const char *v, void *f, const char **why) {
+        if (*v && !ipv4_valid(v)) {
+                *why = "is not an IPv4 address";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_ipv4_list(const char *v, void *f, const char **why) {
+        _cleanup_(strv_freep) char **l = NULL;
+        char ***dst = f;
+        int r;
+
+        r = strv_split_trim(v, ',', &l);
+        if (r < 0)
+                return r;
+        for (size_t i = 0; l[i]; i++) {
+                if (!ipv4_valid(l[i])) {
+                        *why = "has an element that is not an IPv4 address";
+                        return -EINVAL;
+                }
+                for (size_t j = 0; j < i; j++)
+                        if (streq(l[i], l[j])) {
+                                *why = "lists an address twice";
+                                return -EINVAL;
+                        }
+        }
+        strv_free(*dst);
+        *dst = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_labels(const char *v, void *f, const char **why) {
+        _cleanup_(strv_freep) char **l = NULL;
+        char ***dst = f;
+        int r;
+
+        r = strv_split_trim(v, ',', &l);
+        if (r < 0)
+                return r;
+        STRV_FOREACH(i, l) {
+                const char *eq = strchr(*i, '=');
+                if (!eq || eq == *i) {
+                        *why = "must be a comma separated list of key=value";
+                        return -EINVAL;
+                }
+                if (startswith(*i, "swarmkeeper.")) {
+                        *why = "must not set labels in the swarmkeeper. namespace";
+                        return -EINVAL;
+                }
+        }
+        strv_free(*dst);
+        *dst = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_uint_field(const char *v, void *f, const char **why) {
+        int r = parse_uint(v, f);
+        if (r < 0)
+                *why = r == -ERANGE ? "is out of range" : "is not a non-negative integer";
+        return r < 0 ? -EINVAL : 0;
+}
+#define parse_uint parse_uint_field
+
+static int parse_uint_positive(const char *v, void *f, const char **why) {
+        unsigned u;
+        int r = parse_uint_field(v, &u, why);
+        if (r < 0)
+                return r;
+        if (u == 0) {
+                *why = "must be at least 1";
+                return -EINVAL;
+        }
+        *(unsigned *) f = u;
+        return 0;
+}
+
+static int parse_bool_field(const char *v, void *f, const char **why) {
+        if (parse_bool(v, f) < 0) {
+                *why = "is not a boolean (yes/no)";
+                return -EINVAL;
+        }
+        return 0;
+}
+#define parse_bool parse_bool_field
+
+static int parse_log_level(const char *v, void *f, const char **why) {
+        int l = log_level_from_string(v);
+        if (l < 0) {
+                *why = "must be one of debug, info, notice, warning, err";
+                return -EINVAL;
+        }
+        *(int *) f = l;
+        return 0;
+}
+
+static int parse_abs_path(const char *v, void *f, const char **why) {
+        if (v[0] != '/') {
+                *why = "is not an absolute path";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_device(const char *v, void *f, const char **why) {
+        if (!streq(v, "auto") && v[0] != '/') {
+                *why = "must be 'auto' or an absolute device path";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_volume_id(const char *v, void *f, const char **why) {
+        const char *hex = startswith(v, "vol-");
+        if (*v) {
+                size_t n = hex ? strlen(hex) : 0;
+                if (!hex || (n != 8 && n != 17) || strspn(hex, "0123456789abcdef") != n) {
+                        *why = "is not an EBS volume id (vol- and 8 or 17 hex digits)";
+                        return -EINVAL;
+                }
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_instance_id(const char *v, void *f, const char **why) {
+        const char *hex = startswith(v, "i-");
+        if (*v) {
+                size_t n = hex ? strlen(hex) : 0;
+                if (!hex || (n != 8 && n != 17) || strspn(hex, "0123456789abcdef") != n) {
+                        *why = "is not an EC2 instance id (i- and 8 or 17 hex digits)";
+                        return -EINVAL;
+                }
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_join_token(const char *v, void *f, const char **why) {
+        /* SWMTKN-1-<digest>-<secret>; never echo the value. */
+        if (*v && !startswith(v, "SWMTKN-1-")) {
+                *why = "is not a Swarm join token (SWMTKN-1-…)";
+                return -EINVAL;
+        }
+        char **dst = f;
+        char *n = strdup(v);
+        if (!n)
+                return -ENOMEM;
+        erase_and_free(*dst);
+        *dst = n;
+        return 0;
+}
+
+static int parse_url(const char *v, void *f, const char **why) {
+        const char *rest = startswith(v, "https://");
+        if (!rest)
+                rest = startswith(v, "http://");
+        if (!rest || !*rest || strpbrk(v, " \t")) {
+                *why = "is not an http:// or https:// URL";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_url_or_empty(const char *v, void *f, const char **why) {
+        if (!*v)
+                return free_and_strdup(f, v);
+        return parse_url(v, f, why);
+}
+
+static int parse_unit_name(const char *v, void *f, const char **why) {
+        if (!endswith(v, ".service") || strchr(v, '/')) {
+                *why = "is not a service unit name (…service)";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static const ConfigKey config_keys[_CONFIG_KEY_MAX] = {
+#define X(id, sec, key, dflt, parser, field, secr)                                       \
+        [CONFIG_##id] = { sec, key, sec "." key, dflt, parse_##parser,                  \
+                          offsetof(Config, field), secr },
+        SK_CONFIG_KEYS(X)
+#undef X
+};
+
+const char *config_key_name(ConfigKeyId id) {
+        return config_keys[id].full;
+}
+
+const char *role_to_string(Role r) {
+        return r == ROLE_WORKER ? "worker" : "manager";
+}
+
+const char *fs_type_to_string(FileSystemType t) {
+        return t == FS_XFS ? "xfs" : "ext4";
+}
+
+Config *config_free(Config *c) {
+        if (!c)
+                return NULL;
+        free(c->cluster_name);
+        strv_free(c->managers);
+        free(c->bootstrap_manager);
+        erase_and_free(c->join_token);
+        free(c->instance_id);
+        free(c->private_ip);
+        free(c->availability_zone);
+        free(c->volume_id);
+        free(c->device);
+        free(c->mount_point);
+        free(c->mount_options);
+        free(c->daemon_config);
+        strv_free(c->labels);
+        free(c->socket);
+        free(c->unit);
+        free(c->region);
+        free(c->endpoint);
+        free(c->metadata_endpoint);
+        for (size_t i = 0; i < _CONFIG_KEY_MAX; i++) {
+                if (config_keys[i].secret)
+                        erase_and_free(c->raw[i]);
+                else
+                        free(c->raw[i]);
+                free(c->source[i]);
+        }
+        strv_free(c->files);
+        free(c);
+        return NULL;
+}
+
+/* Store value for key id; on a bad value log "origin: Key=value: why". */
+static int config_assign(Config *c, ConfigKeyId id, const char *value, const char *origin) {
+        const ConfigKey *k = &config_keys[id];
+        const char *why = NULL;
+        int r;
+
+        r = k->parse(value, (uint8_t *) c + k->offset, &why);
+        if (r == -EINVAL)
+                return log_error("%s: %s=%s %s.", origin, k->full, k->secret ? "(hidden)" : value,
+                                 why ? why : "is invalid"),
+                       -EINVAL;
+        if (r < 0)
+                return r;
+        if (k->secret)
+                erase_and_free(c->raw[id]);
+        else
+                free(c->raw[id]);
+        c->raw[id] = strdup(value);
+        if (!c->raw[id])
+                return -ENOMEM;
+        return free_and_strdup(&c->source[id], origin);
+}
+
+int config_set_value(Config *c, ConfigKeyId id, const char *value, const char *source) {
+        return config_assign(c, id, value, source);
+}
+
+int config_new(Config **ret) {
+        _cleanup_(config_freep) Config *c = calloc(1, sizeof(Config));
+        int r;
+
+        if (!c)
+                return -ENOMEM;
+        for (size_t i = 0; i < _CONFIG_KEY_MAX; i++) {
+                r = config_assign(c, (ConfigKeyId) i, config_keys[i].dflt, "default");
+                if (r < 0)
+                        return r;
+        }
+        c->files = calloc(1, sizeof(char *));
+        if (!c->files)
+                return -ENOMEM;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+static int config_lookup(const char *section, const char *name, ConfigKeyId *ret) {
+        for (size_t i = 0; i < _CONFIG_KEY_MAX; i++)
+                if (streq(config_keys[i].section, section) && streq(config_keys[i].name, name)) {
+                        *ret = (ConfigKeyId) i;
+                        return 0;
+                }
+        return -ENOENT;
+}
+
+static bool section_known(const char *section) {
+        for (size_t i = 0; i < _CONFIG_KEY_MAX; i++)
+                if (streq(config_keys[i].section, section))
+                        return true;
+        return false;
+}
+
+int config_parse_text(Config *c, const char *text, const char *origin) {
+        _cleanup_(freep) char *copy = strdup(text), *section = NULL, *joined = NULL;
+        unsigned line = 0, start_line = 0;
+        char *p, *next;
+        int r, ret = 0;
+
+        if (!copy)
+                return -ENOMEM;
+
+        for (p = copy; p; p = next) {
+                char origin_line[512], *l, *eq, *key, *value;
+                size_t n;
+
+                next = strchr(p, '\n');
+                if (next)
+                        *next++ = 0;
+                line++;
+
+                /* Continuation lines: a trailing backslash joins the next line with a space. */
+                if (joined) {
+                        char *nj;
+                        if (asprintf(&nj, "%s %s", joined, strstrip(p)) < 0)
+                                return -ENOMEM;
+                        free(joined);
+                        joined = nj;
+                } else {
+                        joined = strdup(strstrip(p));
+                        if (!joined)
+                                return -ENOMEM;
+                        start_line = line;
+                }
+                n = strlen(joined);
+                if (n > 0 && joined[n - 1] == '\\' && next) {
+                        joined[n - 1] = 0;
+                        continue;
+                }
+                l = strstrip(joined);
+                snprintf(origin_line, sizeof(origin_line), "%s:%u", origin, start_line);
+
+                if (!*l || *l == '#' || *l == ';')
+                        goto next_line;
+
+                if (*l == '[') {
+                        char *e = strchr(l, ']');
+                        if (!e || e[1]) {
+                                log_error("%s: Invalid section header '%s'.", origin_line, l);
+                                ret = -EINVAL;
+                                goto next_line;
+                        }
+                        *e = 0;
+                        r = free_and_strdup(&section, l + 1);
+                        if (r < 0)
+                                return r;
+                        if (!section_known(section))
+                                log_warning("%s: Unknown section [%s], ignoring.", origin_line, section);
+                        goto next_line;
+                }
+
+                eq = strchr(l, '=');
+                if (!eq) {
+                        log_error("%s: Line is neither a [Section], a Key=Value nor a comment.", origin_line);
+                        ret = -EINVAL;
+                        goto next_line;
+                }
+                *eq = 0;
+                key = strstrip(l);
+                value = strstrip(eq + 1);
+                if (!section) {
+                        log_warning("%s: Key %s outside of any section, ignoring.", origin_line, key);
+                        goto next_line;
+                }
+                ConfigKeyId id;
+                if (config_lookup(section, key, &id) < 0) {
+                        if (section_known(section))
+                                log_warning("%s: Unknown key %s in [%s], ignoring.", origin_line, key, section);
+                        goto next_line;
+                }
+                r = config_assign(c, id, value, origin_line);
+                if (r == -EINVAL)
+                        ret = -EINVAL; /* keep going: report every bad line at once */
+                else if (r < 0)
+                        return r;
+        next_line:
+                free(joined);
+                joined = NULL;
+        }
+        return ret;
+}
+
+int config_set(Config *c, const char *assignment) {
+        _cleanup_(freep) char *copy = strdup(assignment);
+        char *dot, *eq;
+        ConfigKeyId id;
+
+        if (!copy)
+                return -ENOMEM;
+        eq = strchr(copy, '=');
+        dot = eq ? memchr(copy, '.', (size_t) (eq - copy)) : NULL;
+        if (!eq || !dot || dot == copy || dot + 1 == eq)
+                return log_error("--set %s: expected Section.Key=value.", assignment), -EINVAL;
+        *dot = *eq = 0;
+        if (config_lookup(copy, dot + 1, &id) < 0) {
+                log_warning("--set %s.%s: Unknown key, ignoring.", copy, dot + 1);
+                return 0;
+        }
+        return config_assign(c, id, eq + 1, "--set");
+}
+
+static int config_parse_file(Config *c, const char *path, bool must_exist) {
+        _cleanup_(freep) char *text = NULL;
+        int r;
+
+        r = read_full_file(path, &text, NULL);
+        if (r == -ENOENT && !must_exist)
+                return 0;
+        if (r < 0)
+                return log_error_errno(r, "Failed to read configuration file %s: %m", path), -EINVAL;
+        r = strv_extend(&c->files, path);
+        if (r < 0)
+                return r;
+        return config_parse_text(c, text, path);
+}
+
+static int dropin_filter(const struct dirent *d) {
+        return d->d_name[0] != '.' && endswith(d->d_name, ".conf");
+}
+
+int config_verify(const Config *c) {
+        if (!isempty(c->bootstrap_manager) && !strv_contains(c->managers, c->bootstrap_manager))
+                return log_error("%s: Cluster.BootstrapManager=%s is not one of Cluster.Managers= (%s).",
+                                 c->source[CONFIG_CLUSTER_BOOTSTRAP], c->bootstrap_manager,
+                                 c->source[CONFIG_CLUSTER_MANAGERS]),
+                       -EINVAL;
+        if (c->role == ROLE_MANAGER && !isempty(c->private_ip) && strv_length(c->managers) > 0 &&
+            !strv_contains(c->managers, c->private_ip))
+                return log_error("%s: Host.PrivateIp=%s is not one of Cluster.Managers= (%s), "
+                                 "but Cluster.Role=manager.",
+                                 c->source[CONFIG_HOST_PRIVATE_IP], c->private_ip,
+                                 c->source[CONFIG_CLUSTER_MANAGERS]),
+                       -EINVAL;
+        return 0;
+}
+
+int config_load(Config **ret, const char *path, const char *dropin_dir, char *const *sets) {
+        _cleanup_(config_freep) Config *c = NULL;
+        struct dirent **entries = NULL;
+        int r, n, ret_r = 0;
+
+        r = config_new(&c);
+        if (r < 0)
+                return r;
+
+        r = config_parse_file(c, path ?: SK_CONFIG_FILE, path != NULL);
+        if (r < 0 && r != -EINVAL)
+                return r;
+        if (r < 0)
+                ret_r = r;
+
+        if (!dropin_dir)
+                dropin_dir = SK_CONFIG_DROPIN_DIR;
+        /* Every file is read even after a bad one, so that all culprits are named at once. */
+        n = scandir(dropin_dir, &entries, dropin_filter, alphasort);
+        for (int i = 0; i < n; i++) {
+                _cleanup_(freep) char *p = NULL;
+
+                if (asprintf(&p, "%s/%s", dropin_dir, entries[i]->d_name) < 0)
+                        r = -ENOMEM;
+                else
+                        r = config_parse_file(c, p, true);
+                free(entries[i]);
+                if (r < 0 && (ret_r >= 0 || r != -EINVAL))
+                        ret_r = r;
+        }
+        free(entries);
+        if (ret_r < 0 && ret_r != -EINVAL)
+                return ret_r;
+
+        STRV_FOREACH(s, sets) {
+                r = config_set(c, *s);
+                if (r < 0 && r != -EINVAL)
+                        return r;
+                if (r < 0)
+                        ret_r = r;
+        }
+        if (ret_r < 0)
+                return ret_r;
+
+        r = config_verify(c);
+        if (r < 0)
+                return r;
+
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+void config_dump(const Config *c, FILE *f) {
+        const char *section = NULL;
+
+        fprintf(f, "# Effective configuration. Read, in order:\n");
+        STRV_FOREACH(p, c->files)
+                fprintf(f, "#   %s\n", *p);
+        fprintf(f, "# then --set assignments. Each key shows where its value came from.\n");
+
+        for (size_t i = 0; i < _CONFIG_KEY_MAX; i++) {
+                const ConfigKey *k = &config_keys[i];
+                _cleanup_(freep) char *line = NULL;
+                const char *v = c->raw[i] ?: "";
+
+                if (!section || !streq(section, k->section)) {
+                        fprintf(f, "\n[%s]\n", k->section);
+                        section = k->section;
+                }
+                if (k->secret && *v)
+                        v = "(set, hidden)";
+                if (asprintf(&line, "%s=%s", k->name, v) < 0)
+                        continue;
+                fprintf(f, "%-40s # %s\n", line, c->source[i] ?: "default");
+        }
+}

@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Configuration: /etc/swarmkeeper/swarmkeeper.conf, then
+ * /etc/swarmkeeper/swarmkeeper.conf.d/ *.conf in lexical order (later wins), then
+ * --set Section.Key=value (wins over all). systemd-style INI: [Section], Key=Value,
+ * '#' or ';' comment lines, a trailing backslash continues a line.
+ *
+ * Unknown keys are warnings (file:line); bad values make config_load() log the
+ * culprit (file:line, key, why) and return -EINVAL.
+ */
+
+#include <stdio.h>
+
+#include "util.h"
+
+#define SK_CONFIG_FILE "/etc/swarmkeeper/swarmkeeper.conf"
+#define SK_CONFIG_DROPIN_DIR "/etc/swarmkeeper/swarmkeeper.conf.d"
+
+typedef enum Role { ROLE_MANAGER, ROLE_WORKER } Role;
+typedef enum FileSystemType { FS_EXT4, FS_XFS } FileSystemType;
+
+const char *role_to_string(Role r);
+const char *fs_type_to_string(FileSystemType t);
+
+/* X(id, section, key, default, parser, field, secret) — one row per key. */
+#define SK_CONFIG_KEYS(X)                                                                       \
+        X(CLUSTER_NAME, "Cluster", "Name", "", cluster_name, cluster_name, false)               \
+        X(CLUSTER_ROLE, "Cluster", "Role", "manager", role, role, false)                        \
+        X(CLUSTER_MANAGERS, "Cluster", "Managers", "", ipv4_list, managers, false)              \
+        X(CLUSTER_BOOTSTRAP, "Cluster", "BootstrapManager", "", ipv4_or_empty, bootstrap_manager, false) \
+        X(CLUSTER_WORKERS, "Cluster", "Workers", "0", uint, workers, false)                     \
+        X(CLUSTER_JOIN_TOKEN, "Cluster", "JoinToken", "", join_token, join_token, true)         \
+        X(HOST_INSTANCE_ID, "Host", "InstanceId", "", instance_id, instance_id, false)          \
+        X(HOST_PRIVATE_IP, "Host", "PrivateIp", "", ipv4_or_empty, private_ip, false)           \
+        X(HOST_AZ, "Host", "AvailabilityZone", "", string, availability_zone, false)            \
+        X(VOLUME_ID, "Volume", "Id", "", volume_id, volume_id, false)                           \
+        X(VOLUME_DEVICE, "Volume", "Device", "auto", device, device, false)                     \
+        X(VOLUME_MOUNT_POINT, "Volume", "MountPoint", "/var/lib/docker", abs_path, mount_point, false) \
+        X(VOLUME_FS, "Volume", "FileSystem", "ext4", fs_type, file_system, false)               \
+        X(VOLUME_MOUNT_OPTIONS, "Volume", "MountOptions", "defaults", nonempty, mount_options, false) \
+        X(VOLUME_ATTACH_TIMEOUT, "Volume", "AttachTimeoutSec", "600", uint, attach_timeout_sec, false) \
+        X(ENGINE_DAEMON_CONFIG, "Engine", "DaemonConfig", "/etc/docker/daemon.json", abs_path, daemon_config, false) \
+        X(ENGINE_LABELS, "Engine", "Labels", "", labels, labels, false)                         \
+        X(ENGINE_SOCKET, "Engine", "Socket", "/run/docker.sock", abs_path, socket, false)        \
+        X(ENGINE_UNIT, "Engine", "Unit", "docker.service", unit_name, unit, false)              \
+        X(AWS_REGION, "AWS", "Region", "", string, region, false)                               \
+        X(AWS_ENDPOINT, "AWS", "Endpoint", "", url_or_empty, endpoint, false)                   \
+        X(AWS_METADATA_ENDPOINT, "AWS", "MetadataEndpoint", "http://169.254.169.254", url, metadata_endpoint, false) \
+        X(RECONCILE_INTERVAL, "Reconcile", "IntervalSec", "30", uint_positive, interval_sec, false) \
+        X(RECONCILE_GRACE, "Reconcile", "GraceSec", "60", uint, grace_sec, false)               \
+        X(RECONCILE_QUORUM_GRACE, "Reconcile", "QuorumLossGraceSec", "120", uint, quorum_loss_grace_sec, false) \
+        X(RECONCILE_DRY_RUN, "Reconcile", "DryRun", "no", bool, dry_run, false)                 \
+        X(LOG_LEVEL, "Log", "Level", "info", log_level, log_level, false)
+
+typedef enum ConfigKeyId {
+#define X(id, ...) CONFIG_##id,
+        SK_CONFIG_KEYS(X)
+#undef X
+        _CONFIG_KEY_MAX,
+} ConfigKeyId;
+
+typedef struct Config {
+        /* [Cluster] */
+        char *cluster_name;
+        Role role;
+        char **managers;
+        char *bootstrap_manager;
+        unsigned workers;
+        char *join_token; /* secret: never logged, never printed */
+        /* [Host] */
+        char *instance_id;
+        char *private_ip;
+        char *availability_zone;
+        /* [Volume] */
+        char *volume_id;
+        char *device; /* "auto" or an absolute path */
+        char *mount_point;
+        FileSystemType file_system;
+        char *mount_options;
+        unsigned attach_timeout_sec;
+        /* [Engine] */
+        char *daemon_config;
+        char **labels; /* "k=v" */
+        char *socket;
+        char *unit;
+        /* [AWS] */
+        char *region;
+        char *endpoint;
+        char *metadata_endpoint;
+        /* [Reconcile] */
+        unsigned interval_sec;
+        unsigned grace_sec;
+        unsigned quorum_loss_grace_sec;
+        bool dry_run;
+        /* [Log] */
+        int log_level;
+
+        /* Effective raw value and where it came from ("default", "file:line", "--set"). */
+        char *raw[_CONFIG_KEY_MAX];
+        char *source[_CONFIG_KEY_MAX];
+        char **files; /* files read, in order */
+} Config;
+
+/* A config with every key at its default. */
+int config_new(Config **ret);
+Config *config_free(Config *c);
+static inline void config_freep(Config **c) {
+        if (*c)
+                config_free(*c);
+}
+
+/*
+ * Load defaults, main file (path NULL: SK_CONFIG_FILE, may be missing; given: must
+ * exist), drop-ins from dropin_dir (NULL: SK_CONFIG_DROPIN_DIR), then the --set
+ * assignments ("Section.Key=value"). Logs the culprit and returns -EINVAL on a bad
+ * value; other negative errno on I/O errors (logged too).
+ */
+int config_load(Config **ret, const char *path, const char *dropin_dir, char *const *sets);
+
+/* What the command line says about where configuration comes from. */
+typedef struct ConfigArgs {
+        const char *path;       /* --config; NULL: SK_CONFIG_FILE */
+        const char *dropin_dir; /* NULL: SK_CONFIG_DROPIN_DIR */
+        char **sets;            /* --set assignments */
+} ConfigArgs;
+
+static inline int config_load_args(Config **ret, const ConfigArgs *a) {
+        return config_load(ret, a->path, a->dropin_dir, a->sets);
+}
+
+/* Parse one file's text into c; `origin` names it in messages. */
+int config_parse_text(Config *c, const char *text, const char *origin);
+/* Apply one "Section.Key=value". */
+int config_set(Config *c, const char *assignment);
+/* Checks across keys (BootstrapManager in Managers, …); logs and returns -EINVAL. */
+int config_verify(const Config *c);
+
+/* Set a key from elsewhere (e.g. the metadata service); source is free text. */
+int config_set_value(Config *c, ConfigKeyId id, const char *value, const char *source);
+
+const char *config_key_name(ConfigKeyId id); /* "Section.Key" */
+
+/* The effective configuration, INI-style, each key with its source; secrets hidden. */
+void config_dump(const Config *c, FILE *f);

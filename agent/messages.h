@@ -1,0 +1,23 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * Fixed journal MESSAGE_IDs for the events operators search for, e.g.
+ *   journalctl MESSAGE_ID=ae6a74ae370e4a54a005b7bb200da937
+ * Never change an id once released; add new ones at the end.
+ */
+
+#define SK_MESSAGE_VOLUME_FORMATTED     "bae19a65e64a4aa68be7905d36ed3ed1"
+#define SK_MESSAGE_VOLUME_MOUNTED       "ae6a74ae370e4a54a005b7bb200da937"
+#define SK_MESSAGE_FORMAT_REFUSED       "5de92db3a26b4bcca63c4617681c5fbd"
+#define SK_MESSAGE_ENGINE_LABELS        "11a69971411b4d30b5c1ffb6f04de796"
+#define SK_MESSAGE_VOLUME_ATTACHED      "ab3710ff38bc4f028cdff123617aecac"
+#define SK_MESSAGE_SWARM_JOINED         "8e7949ff540f4f27a883714427f4f265"
+#define SK_MESSAGE_SWARM_INITIALIZED    "b4de82557cac47ea8b3ded2a83c962d9"
+#define SK_MESSAGE_LEADER_GAINED        "19a5333c39224c27bc9845be44cb76aa"
+#define SK_MESSAGE_LEADER_LOST          "b569ec2c4bdd4e968ed0f38092837e11"
+#define SK_MESSAGE_ENGINE_UNREACHABLE   "46be11531b4b4b1e8c4f1767232c9079"
+#define SK_MESSAGE_AWS_ERROR            "7858b24165b74412a713b5a24f605b7f"
+#define SK_MESSAGE_CREDENTIALS_REFRESHED "106ad3df8ad44050bedeeea9e93c4c6c"
+#define SK_MESSAGE_MOUNT_REFUSED        "6462e9d0fb344cf39b2eb65bc38e832c"
+#define SK_MESSAGE_CONFIG_RELOADED      "0ebebcbbee324fb1950c9cbcaf45fcef"
