@@ -1,1 +1,129 @@
-int main(void){return 0;}
+/* SPDX-License-Identifier: MIT */
+#include <json-c/json.h>
+#include <sys/stat.h>
+
+#include "config.h"
+#include "engine.h"
+#include "test.h"
+
+static char *const ours[] = { (char *) "swarmkeeper.cluster=prod", (char *) "swarmkeeper.logical-id=10.0.1.10",
+                              NULL };
+
+static void test_merge_new_file(void) {
+        _cleanup_(freep) char *out = NULL;
+        CHECK_INT(engine_labels_merge(NULL, ours, &out), 0);
+        CHECK(out && strstr(out, "\"swarmkeeper.cluster=prod\""));
+        CHECK(out && strstr(out, "\"swarmkeeper.logical-id=10.0.1.10\""));
+}
+
+static void test_merge_keeps_foreign(void) {
+        const char *in = "{ \"log-driver\": \"journald\", \"storage-driver\": \"overlay2\",\n"
+                         "  \"labels\": [\"rack=r1\", \"swarmkeeper.cluster=old\"],\n"
+                         "  \"default-ulimits\": { \"nofile\": { \"Name\": \"nofile\", \"Hard\": 64000, \"Soft\": 64000 } } }";
+        _cleanup_(freep) char *out = NULL, *again = NULL;
+        json_object *root, *labels;
+
+        CHECK_INT(engine_labels_merge(in, ours, &out), 0);
+        CHECK(out != NULL);
+        if (!out)
+                return;
+        root = json_tokener_parse(out);
+        CHECK(root != NULL);
+        CHECK_STR(json_object_get_string(json_object_object_get(root, "log-driver")), "journald");
+        CHECK_STR(json_object_get_string(json_object_object_get(root, "storage-driver")), "overlay2");
+        CHECK(json_object_object_get(root, "default-ulimits") != NULL);
+        labels = json_object_object_get(root, "labels");
+        CHECK_INT(json_object_array_length(labels), 3);
+        CHECK_STR(json_object_get_string(json_object_array_get_idx(labels, 0)), "rack=r1");
+        /* replaced in place, not duplicated */
+        CHECK_STR(json_object_get_string(json_object_array_get_idx(labels, 1)), "swarmkeeper.cluster=prod");
+        CHECK_STR(json_object_get_string(json_object_array_get_idx(labels, 2)), "swarmkeeper.logical-id=10.0.1.10");
+        json_object_put(root);
+
+        /* idempotent: a second merge changes nothing */
+        CHECK_INT(engine_labels_merge(out, ours, &again), 0);
+        CHECK(again == NULL);
+}
+
+static void test_merge_rejects(void) {
+        static const char *const bad[] = {
+                "{ \"labels\": ", "[1,2]", "{\"labels\": \"a=b\"}", "{\"labels\": [1]}", "not json",
+                "{} trailing", "{\"a\":1,}",
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                char *out = (char *) 0x1;
+                int r = engine_labels_merge(bad[i], ours, &out);
+                if (r != -EBADMSG) {
+                        fprintf(stderr, "input %zu (%s): got %d\n", i, bad[i], r);
+                        test_failures++;
+                }
+                CHECK(out == (char *) 0x1); /* untouched on failure */
+        }
+        /* whitespace-only file counts as no file; "{}" works */
+        _cleanup_(freep) char *o1 = NULL;
+        CHECK_INT(engine_labels_merge("{}\n", ours, &o1), 0);
+        CHECK(o1 != NULL);
+}
+
+static void test_write_labels(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char dir[] = "/tmp/test-engine-XXXXXX", path[256], cmd[300];
+        _cleanup_(freep) char *text = NULL;
+        struct stat st, st2;
+        FILE *f;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/etc/docker/daemon.json", dir);
+        CHECK_INT(config_new(&c), 0);
+        CHECK_INT(config_set(c, "Cluster.Name=prod"), 0);
+        CHECK_INT(config_set(c, "Host.PrivateIp=10.0.1.10"), 0);
+        CHECK_INT(config_set(c, "Host.InstanceId=i-0123456789abcdef0"), 0);
+        CHECK_INT(config_set(c, "Engine.Labels=zone=a"), 0);
+        CHECK_INT(config_set_value(c, CONFIG_ENGINE_DAEMON_CONFIG, path, "test"), 0);
+
+        /* missing file and directory: created */
+        CHECK_INT(engine_write_labels(c), 1);
+        CHECK_INT(read_full_file(path, &text, NULL), 0);
+        CHECK(strstr(text, "swarmkeeper.role=manager") && strstr(text, "swarmkeeper.instance-id=i-0123456789abcdef0") &&
+              strstr(text, "\"zone=a\""));
+        CHECK_INT(stat(path, &st), 0);
+        CHECK_INT(st.st_mode & 07777, 0644);
+        /* second run: unchanged, not rewritten */
+        CHECK_INT(engine_write_labels(c), 0);
+        CHECK_INT(stat(path, &st2), 0);
+        CHECK_INT(st.st_ino, st2.st_ino);
+
+        /* existing file with mode 0600 and a foreign key: mode kept */
+        f = fopen(path, "we");
+        fputs("{\"debug\": true}\n", f);
+        fclose(f);
+        chmod(path, 0600);
+        CHECK_INT(engine_write_labels(c), 1);
+        CHECK_INT(stat(path, &st), 0);
+        CHECK_INT(st.st_mode & 07777, 0600);
+        free(text);
+        text = NULL;
+        CHECK_INT(read_full_file(path, &text, NULL), 0);
+        CHECK(strstr(text, "\"debug\": true") != NULL);
+
+        /* invalid JSON: -EBADMSG and the file is left byte for byte */
+        f = fopen(path, "we");
+        fputs("{\"debug\": tru", f);
+        fclose(f);
+        CHECK_INT(engine_write_labels(c), -EBADMSG);
+        free(text);
+        text = NULL;
+        CHECK_INT(read_full_file(path, &text, NULL), 0);
+        CHECK_STR(text, "{\"debug\": tru");
+
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK_INT(system(cmd), 0);
+}
+
+int main(void) {
+        test_merge_new_file();
+        test_merge_keeps_foreign();
+        test_merge_rejects();
+        test_write_labels();
+        return test_done("test-engine");
+}
