@@ -125,7 +125,7 @@ int engine_labels_for(const Config *c, char ***ret) {
         return 0;
 }
 
-int engine_write_labels(const Config *c) {
+int engine_write_labels(const Config *c, bool dry_run) {
         _cleanup_(strv_freep) char **labels = NULL;
         _cleanup_(freep) char *old = NULL, *new = NULL, *dir = NULL;
         int r;
@@ -141,6 +141,8 @@ int engine_write_labels(const Config *c) {
                 return r;
         if (!new)
                 return 0;
+        if (dry_run)
+                return 1;
 
         dir = strdup(c->daemon_config);
         if (!dir)

@@ -21,10 +21,11 @@ int engine_labels_for(const Config *c, char ***ret);
 
 /*
  * Make c->daemon_config carry our labels; write atomically (keeping the file's mode)
- * only if something changes. Returns 1 if changed, 0 if not, -EBADMSG for a file that
- * is not valid JSON (left untouched), other negative errno.
+ * only if something changes. Returns 1 if changed (or, with dry_run, would change),
+ * 0 if not, -EBADMSG for a file that is not valid JSON (left untouched), other
+ * negative errno. dry_run only reads and checks.
  */
-int engine_write_labels(const Config *c);
+int engine_write_labels(const Config *c, bool dry_run);
 
 /* ActiveState of a systemd unit ("active", "inactive", …) via the system bus.
  * -ENOTCONN/-ENOENT etc. if there is no system bus (not running under systemd). */

@@ -67,7 +67,7 @@ static int prepare_filesystem(const Config *c, const char *dev, const char *volu
 
         switch (p.content) {
         case VOLUME_EXPECTED_FS:
-                log_info("Device %s holds a %s filesystem; mounting it as it is.", dev, fs);
+                log_info("Device %s already holds an %s filesystem; mounting it as it is.", dev, fs);
                 return SK_EXIT_OK;
         case VOLUME_FOREIGN:
                 log_struct(LOG_ERR, 0, SK_MESSAGE_FORMAT_REFUSED,
@@ -165,11 +165,11 @@ static int prepare_volume(const Config *c) {
         return SK_EXIT_OK;
 }
 
-static int prepare_labels(const Config *c) {
+static int prepare_labels(const Config *c, bool dry_run) {
         _cleanup_(freep) char *state = NULL;
         int r;
 
-        r = engine_write_labels(c);
+        r = engine_write_labels(c, dry_run);
         if (r == -EBADMSG)
                 return log_error("%s is not valid JSON, or its \"labels\" is not a list of strings; "
                                  "left it untouched.", c->daemon_config),
@@ -177,8 +177,8 @@ static int prepare_labels(const Config *c) {
         if (r < 0)
                 return log_error_errno(r, "Failed to write engine labels to %s: %m", c->daemon_config),
                        SK_EXIT_FAILURE;
-        if (r == 0) {
-                log_debug("Engine labels in %s are up to date.", c->daemon_config);
+        if (r == 0 || dry_run) {
+                log_debug("Engine labels in %s %s.", c->daemon_config, r == 0 ? "are up to date" : "will change");
                 return SK_EXIT_OK;
         }
         log_struct(LOG_NOTICE, 0, SK_MESSAGE_ENGINE_LABELS,
@@ -212,6 +212,11 @@ int verb_prepare(Config *c, const ConfigArgs *args, bool json) {
         if (r < 0)
                 return r == -EINVAL ? SK_EXIT_CONFIG : SK_EXIT_AWS;
 
+        /* A daemon.json we could not update must stop us before the volume is touched. */
+        ex = prepare_labels(c, true);
+        if (ex != SK_EXIT_OK)
+                return ex;
+
         /* Workers keep no state: a volume only if one is configured. */
         want_volume = c->role == ROLE_MANAGER || !isempty(c->volume_id) || !streq(c->device, "auto");
         if (want_volume) {
@@ -220,7 +225,7 @@ int verb_prepare(Config *c, const ConfigArgs *args, bool json) {
                         return ex;
         }
 
-        ex = prepare_labels(c);
+        ex = prepare_labels(c, false);
         if (ex != SK_EXIT_OK)
                 return ex;
 

@@ -186,7 +186,7 @@ int volume_probe(const char *path, FileSystemType expected, VolumeProbe *ret) {
                         p.content = VOLUME_EXPECTED_FS;
                         snprintf(p.description, sizeof(p.description), "%s filesystem", type);
                 } else
-                        snprintf(p.description, sizeof(p.description), "a %s signature (%s)",
+                        snprintf(p.description, sizeof(p.description), "a signature of type %s (%s)",
                                  type ?: "unknown", usage ?: "unknown usage");
                 goto done;
         }

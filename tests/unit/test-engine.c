@@ -82,14 +82,19 @@ static void test_write_labels(void) {
         CHECK_INT(config_set_value(c, CONFIG_ENGINE_DAEMON_CONFIG, path, "test"), 0);
 
         /* missing file and directory: created */
-        CHECK_INT(engine_write_labels(c), 1);
+        CHECK_INT(engine_write_labels(c, false), 1);
         CHECK_INT(read_full_file(path, &text, NULL), 0);
         CHECK(strstr(text, "swarmkeeper.role=manager") && strstr(text, "swarmkeeper.instance-id=i-0123456789abcdef0") &&
               strstr(text, "\"zone=a\""));
         CHECK_INT(stat(path, &st), 0);
         CHECK_INT(st.st_mode & 07777, 0644);
+        /* dry run: reports, writes nothing */
+        CHECK_INT(config_set(c, "Engine.Labels=zone=b"), 0);
+        CHECK_INT(engine_write_labels(c, true), 1);
+        CHECK_INT(config_set(c, "Engine.Labels=zone=a"), 0);
+        CHECK_INT(engine_write_labels(c, true), 0);
         /* second run: unchanged, not rewritten */
-        CHECK_INT(engine_write_labels(c), 0);
+        CHECK_INT(engine_write_labels(c, false), 0);
         CHECK_INT(stat(path, &st2), 0);
         CHECK_INT(st.st_ino, st2.st_ino);
 
@@ -98,7 +103,7 @@ static void test_write_labels(void) {
         fputs("{\"debug\": true}\n", f);
         fclose(f);
         chmod(path, 0600);
-        CHECK_INT(engine_write_labels(c), 1);
+        CHECK_INT(engine_write_labels(c, false), 1);
         CHECK_INT(stat(path, &st), 0);
         CHECK_INT(st.st_mode & 07777, 0600);
         free(text);
@@ -110,7 +115,7 @@ static void test_write_labels(void) {
         f = fopen(path, "we");
         fputs("{\"debug\": tru", f);
         fclose(f);
-        CHECK_INT(engine_write_labels(c), -EBADMSG);
+        CHECK_INT(engine_write_labels(c, false), -EBADMSG);
         free(text);
         text = NULL;
         CHECK_INT(read_full_file(path, &text, NULL), 0);
