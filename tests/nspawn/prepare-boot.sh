@@ -1,0 +1,87 @@
+#!/bin/bash
+# Under real systemd (PID 1 in nspawn) with the project's units installed and a loop
+# device handed in as the EBS volume: `systemctl start docker` pulls in
+# swarmkeeper-prepare, the volume is formatted and mounted before dockerd starts, and
+# Docker's root dir is on it. A second boot ("the replacement instance") mounts the same
+# volume without formatting, and the engine's state is still there.
+set -uo pipefail
+. "$(dirname "$0")/../lib/common.sh"
+. "$(dirname "$0")/../lib/nspawn.sh"
+require_root
+nspawn_image
+
+make_loop 512 VOL
+IP=10.99.0.21
+
+boot_host() { # NAME
+        SK_BLOCKS="$VOL:/dev/xvdf" nspawn_start "$1" "$IP"
+        nspawn_install_build "$1"
+        nspawn_sh "$1" 'cat > /etc/swarmkeeper/swarmkeeper.conf.d/50-test.conf <<EOC
+[Cluster]
+Name=nstest
+Managers=10.99.0.21
+[Host]
+InstanceId=i-0123456789abcdef0
+PrivateIp=10.99.0.21
+AvailabilityZone=us-east-1a
+[Volume]
+Device=/dev/xvdf
+EOC'
+}
+
+mono() { nspawn_exec "$H" systemctl show "$1" -p "$2" --value; }
+
+# --- first boot: blank volume ---------------------------------------------------------
+H=sk-prep1
+boot_host $H
+out=$(nspawn_exec $H systemd-analyze verify --man=no /usr/lib/systemd/system/swarmkeeper-prepare.service \
+        /usr/lib/systemd/system/docker.service 2>&1); rc=$?
+assert_eq "$rc" 0 "systemd-analyze verify passes ($out)"
+assert_eq "$(nspawn_exec $H systemctl is-active docker.service)" inactive "docker not started at boot"
+assert_eq "$(nspawn_exec $H systemctl show docker.service -p Requires --value | tr ' ' '\n' | grep -c swarmkeeper-prepare)" 1 \
+        "docker.service Requires= swarmkeeper-prepare (drop-in)"
+
+t0=$(now)
+assert_ok "systemctl start docker" nspawn_exec $H systemctl start docker.service
+log "systemctl start docker (prepare: format + mount, then dockerd): $(elapsed "$t0") s"
+assert_eq "$(nspawn_exec $H systemctl is-active swarmkeeper-prepare.service)" active "prepare pulled in and active"
+assert_eq "$(nspawn_exec $H findmnt -n -o SOURCE,FSTYPE /var/lib/docker | tr -s ' ')" "/dev/xvdf ext4" \
+        "volume mounted at /var/lib/docker"
+assert_eq "$(nspawn_exec $H docker info --format '{{.DockerRootDir}}')" /var/lib/docker "Docker root dir"
+assert_eq "$(nspawn_exec $H df --output=source /var/lib/docker/image | tail -1)" /dev/xvdf \
+        "Docker's state is on the volume"
+labels=$(nspawn_exec $H docker info --format '{{json .Labels}}')
+assert_contains "$labels" '"swarmkeeper.cluster=nstest"' "engine carries the cluster label"
+assert_contains "$labels" '"swarmkeeper.logical-id=10.99.0.21"' "engine carries the logical id label"
+
+# ordering: prepare mounts synchronously and exits; dockerd is exec'd only after that.
+# (var-lib-docker.mount's own timestamp is when PID 1 noticed the mount, later.)
+prep_at=$(mono swarmkeeper-prepare.service ActiveEnterTimestampMonotonic)
+dock_at=$(mono docker.service ExecMainStartTimestampMonotonic)
+log "monotonic µs: prepare-done=$prep_at dockerd-exec=$dock_at"
+[ "$prep_at" -gt 0 ] && [ "$prep_at" -le "$dock_at" ] ||
+        die "ordering: prepare (which mounts the volume) must finish before dockerd starts"
+pass "prepare (volume mounted) finished before dockerd started"
+
+# the journal has the structured event with its fixed MESSAGE_ID
+j=$(nspawn_journal $H -u swarmkeeper-prepare.service -o json MESSAGE_ID=bae19a65e64a4aa68be7905d36ed3ed1)
+assert_contains "$j" '"SK_DEVICE":"/dev/xvdf"' "journal: volume formatted event with SK_DEVICE"
+assert_contains "$j" '"SK_FILESYSTEM":"ext4"' "journal: SK_FILESYSTEM"
+j=$(nspawn_journal $H -u swarmkeeper-prepare.service -o json MESSAGE_ID=ae6a74ae370e4a54a005b7bb200da937)
+assert_contains "$j" '"SK_MOUNT_POINT":"/var/lib/docker"' "journal: volume mounted event"
+
+nspawn_exec $H sh -c 'echo survived > /var/lib/docker/sk-marker && sync'
+nspawn_stop $H
+
+# --- second boot, same volume: mounted as it is -----------------------------------------
+H=sk-prep2
+boot_host $H
+assert_ok "second boot: systemctl start docker" nspawn_exec $H systemctl start docker.service
+assert_eq "$(nspawn_exec $H cat /var/lib/docker/sk-marker)" survived "second boot: engine state came back"
+j=$(nspawn_journal $H -u swarmkeeper-prepare.service -o json MESSAGE_ID=bae19a65e64a4aa68be7905d36ed3ed1)
+assert_eq "$j" "" "second boot: not formatted again"
+assert_contains "$(nspawn_journal $H -u swarmkeeper-prepare.service -o cat)" "already holds an ext4 filesystem" \
+        "second boot: used as it is"
+nspawn_stop $H
+
+sk_summary
