@@ -1,0 +1,34 @@
+#!/bin/bash
+# Install everything the build, the tests, the demo and the benchmarks need on a fresh
+# Debian 12 (bookworm) machine, from Debian's own packages. Idempotent. Run as root.
+set -euo pipefail
+[ "$(id -u)" = 0 ] || { echo "setup-deps.sh: run as root" >&2; exit 1; }
+export DEBIAN_FRONTEND=noninteractive
+
+PKGS=(
+  # build
+  meson ninja-build pkg-config gcc clang libclang-rt-14-dev
+  libsystemd-dev libcurl4-openssl-dev libjson-c-dev libmount-dev libblkid-dev libexpat1-dev
+  systemd
+  # tests: real filesystems and devices
+  util-linux fdisk e2fsprogs xfsprogs cryptsetup-bin
+  # tests: real engines, real systemd in containers, networks
+  docker.io systemd-container debootstrap iproute2 curl jq
+  # the fake EC2 and its own tests: Debian's python with botocore, the real AWS CLI
+  python3 python3-botocore awscli
+  # benchmarks
+  time
+)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup-deps.sh: installing ${missing[*]}"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# The docker.io package enables its daemon on the host; the tests start their own
+# engines (own sockets, data roots, network namespaces) and need none running here.
+echo "setup-deps.sh: all packages present"
