@@ -26,6 +26,9 @@ IPB=10.99.0.12
 HOSTIP=${SK_BRIDGE_ADDR%/*}
 PORT=7777
 
+# leftovers of an earlier run of this test that was SIGKILLed (nspawn_start would do it too)
+nspawn_stop "$A"
+nspawn_stop "$B"
 bridge_existed=0
 ip link show dev "$SK_BRIDGE" >/dev/null 2>&1 && bridge_existed=1
 
@@ -235,8 +238,8 @@ for img in "$LOOPA_IMG" "$LOOPB_IMG"; do
     assert_eq "$(losetup -n -O NAME -j "$img" 2>/dev/null)" "" "loop device for $img detached"
     assert_fail "$(dirname "$img") removed" test -e "$img"
 done
-assert_eq "$(grep -cE 'sk-(docker|loop|nspawn)|skself|swarmkeeper-image' /proc/self/mountinfo || true)" "0" \
-    "no mounts left on the host"
+assert_eq "$(grep -cF -e "$LOOPA_IMG" -e "$LOOPB_IMG" -e /var/tmp/sk-docker-skself- -e "$SK_IMAGE_DIR" \
+    -e "$SK_RUN_DIR" -e /run/netns/sk-skself- /proc/self/mountinfo || true)" "0" "no mounts of ours left on the host"
 
 log "timings: image ${T_IMAGE}s${SK_IMAGE_BUILD_S:+ (built in ${SK_IMAGE_BUILD_S}s)}," \
     "boot $A ${T_BOOT_A}s, boot $B ${T_BOOT_B}s, dockerd ${T_DOCKER}s, swarm ${T_SWARM}s," \

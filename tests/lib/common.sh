@@ -209,11 +209,32 @@ _sk_loop_detach() {
     return 1
 }
 
+# loop devices left by a test that was SIGKILLed (no EXIT trap ran): their owner is dead
+_sk_reap_stale_loops() {
+    local d pid st dev
+    for d in /var/tmp/sk-loop.*/; do
+        [ -f "$d/owner" ] || continue
+        read -r pid st <"$d/owner" || continue
+        if [ -d "/proc/$pid" ] &&
+            [ "$(awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$pid/stat" 2>/dev/null)" = "$st" ]; then
+            continue
+        fi
+        for dev in $(losetup -n -O NAME -j "${d}disk.img" 2>/dev/null); do
+            log "reaping stale loop device $dev (${d}disk.img, owner $pid is gone)"
+            losetup -d "$dev" 2>/dev/null || true
+        done
+        rm -rf --one-file-system -- "$d" || true
+    done
+    return 0
+}
+
 # make_loop SIZE_MB VAR
 make_loop() {
     local __size=$1 __var=$2 __d __img __dev
+    _sk_reap_stale_loops
     __d=$(mktemp -d /var/tmp/sk-loop.XXXXXX) || die "mktemp failed"
     on_exit rm -rf --one-file-system -- "$__d"
+    echo "$SK_CLEANUP_OWNER $(awk '{ sub(/^.*\) /, ""); print $20 }' "/proc/$SK_CLEANUP_OWNER/stat")" >"$__d/owner"
     __img=$__d/disk.img
     truncate -s "${__size}M" "$__img" || die "truncate $__img failed"
     __dev=$(losetup --find --show "$__img") || die "losetup --find --show $__img failed"

@@ -29,7 +29,7 @@
 #   nspawn_journal NAME [JOURNALCTL_ARGS...]
 #   nspawn_add_block NAME HOSTDEV CTPATH [BYID_LINK_NAME]
 #   nspawn_remove_block NAME CTPATH
-#   nspawn_install_build NAME BUILDDIR [SRCDIR]
+#   nspawn_install_build NAME [BUILDDIR] [SRCDIR]   (defaults: $SK_BUILD_DIR, $SK_SOURCE_DIR)
 #   nspawn_cp NAME HOSTFILE CTPATH [MODE]   copy a file in
 #
 # Environment:
@@ -45,7 +45,33 @@
 #                                         "1"  -> fresh host dir (on disk, removed on stop)
 #                                         PATH -> bind this host dir (kept)
 #   SK_BLOCKS           per nspawn_start: "HOSTDEV:CTPATH[:BYID] ..." block devices present
-#                       from the very start of the boot (before any unit runs)
+#                       from the very start of the boot (before any unit runs; for units
+#                       that are enabled in the image): nspawn --bind of the device node,
+#                       by-id links from a host dir bound at /dev/disk/by-id
+# Set by nspawn_start / nspawn_image: SK_BOOT_S (seconds to running), SK_IMAGE_BUILD_S.
+# Per host in $SK_RUN_DIR/NAME/: nspawn.pid, leader.pid (+ .start = start time, guards
+# against PID reuse), ip, owner, cgroup, cmdline, console.log, boot_s.
+#
+# The image: Debian bookworm minbase + systemd, dbus, iproute2, util-linux, e2fsprogs,
+# xfsprogs, libmount1, libblkid1, libsystemd0, libcurl4, libjson-c5, libxml2, libexpat1,
+# docker.io (dockerd, containerd, runc, iptables), busybox-static, curl, jq, procps. No
+# hostname and an empty machine-id in the image (each boot gets its own); docker.service,
+# docker.socket and containerd.service are disabled (start them, or let the units under
+# test pull them in); apt/e2scrub/fstrim timers, getty, firstboot, timesyncd and
+# networkd-wait-online are masked. --volatile=overlay: every boot starts from the image.
+#
+# Notes:
+#   * make loop devices (make_loop) BEFORE nspawn_start: the cleanup stack is LIFO, so the
+#     host is stopped before its device is detached;
+#   * udevd does not run in the containers: nothing creates /dev nodes or by-id links but
+#     nspawn_add_block / SK_BLOCKS;
+#   * no default route: `docker swarm init/join` need --advertise-addr (and best
+#     --listen-addr) = the host's IP;
+#   * the container's cgroup2 tree has no controllers (they stay on the host's v1
+#     hierarchies): dockerd warns "Unable to find memory/cpu/io/pids controller" and cannot
+#     enforce limits;
+#   * tests using this library must not run in parallel with each other if they use the same
+#     host names or IPs (meson: is_parallel : false).
 
 # shellcheck disable=SC2034,SC2016,SC2013,SC2015,SC2044
 [ -n "${SK_NSPAWN_SH:-}" ] && return 0
@@ -63,7 +89,7 @@ SK_BOOT_TIMEOUT=${SK_BOOT_TIMEOUT:-120}
 SK_STOP_TIMEOUT=${SK_STOP_TIMEOUT:-20}
 
 # Bump when the package list or the image tweaks change: the cache is rebuilt.
-SK_IMAGE_VERSION=1
+SK_IMAGE_VERSION=2
 SK_IMAGE_STAMP=etc/swarmkeeper-test-image
 SK_IMAGE_SUITE=bookworm
 SK_IMAGE_BASE_PKGS=systemd,systemd-sysv,dbus,iproute2
@@ -77,7 +103,7 @@ SK_IMAGE_PKGS=(
 SK_IMAGE_MASK=(
     systemd-networkd-wait-online.service
     apt-daily.timer apt-daily-upgrade.timer apt-daily.service apt-daily-upgrade.service
-    e2scrub_all.timer e2scrub_all.service e2scrub_reap.service fstrim.timer
+    e2scrub_all.timer e2scrub_all.service e2scrub_reap.service fstrim.timer dpkg-db-backup.timer
     systemd-firstboot.service console-getty.service getty@.service
     systemd-timesyncd.service
 )
@@ -170,7 +196,7 @@ nspawn_image() {
     t0=$(now)
     tmp=$(mktemp -d "$SK_IMAGE_DIR.build.XXXXXX")
     # an interrupted build never leaves a half image behind
-    on_exit rm -rf --one-file-system -- "$tmp" "$tmp.log"
+    on_exit rm -rf --one-file-system -- "$tmp" "$tmp.log" "$tmp.old"
     rmdir "$tmp"
     if _sk_image_build "$tmp"; then rc=0; else rc=$?; fi
     if [ "$rc" = 0 ]; then
@@ -313,6 +339,23 @@ _sk_net_down_unlocked() {
     return 0
 }
 
+_sk_ip2int() {
+    local IFS=. a b c d
+    read -r a b c d <<<"$1"
+    [[ "$a.$b.$c.$d" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || return 1
+    echo $(((a << 24) | (b << 16) | (c << 8) | d))
+}
+# the host's IP must be in the bridge's subnet, and be neither the bridge's nor net/bcast
+_sk_ip_in_bridge_net() {
+    local ip br len mask
+    ip=$(_sk_ip2int "$1") || return 1
+    br=$(_sk_ip2int "${SK_BRIDGE_ADDR%/*}") || return 1
+    len=${SK_BRIDGE_ADDR#*/}
+    mask=$(((0xffffffff << (32 - len)) & 0xffffffff))
+    [ $((ip & mask)) = $((br & mask)) ] && [ "$ip" != "$br" ] &&
+        [ $((ip & ~mask & 0xffffffff)) != 0 ] && [ $((ip & ~mask & 0xffffffff)) != $((~mask & 0xffffffff)) ]
+}
+
 _sk_find_leader() {
     local p=$1 c
     # systemd-nspawn is a subreaper: the container's PID 1 is its direct child (NOT the
@@ -347,6 +390,7 @@ nspawn_start() {
         log "nspawn: cleaning up a stale test host $name"
         nspawn_stop "$name"
     fi
+    _sk_ip_in_bridge_net "${ip%/*}" || die "IP ${ip%/*} is not in the bridge network $SK_BRIDGE_ADDR"
     local other
     for other in "$SK_RUN_DIR"/*/ip; do
         [ -f "$other" ] && [ "$(cat "$other")" = "${ip%/*}" ] && die "IP ${ip%/*} is already used by $(basename "$(dirname "$other")")"
@@ -549,14 +593,17 @@ nspawn_remove_block() {
 
 _sk_srcdir() { (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd); }
 
-# nspawn_install_build NAME BUILDDIR [SRCDIR] : install what exists of the binary, the
+# nspawn_install_build NAME [BUILDDIR] [SRCDIR] : install what exists of the binary, the
 # units + drop-ins (where the package puts them: /usr/lib/systemd/system, so a test can
 # still override in /etc) and the config, then daemon-reload. Files generated in BUILDDIR
-# win over the sources; empty (placeholder) unit files are skipped.
+# win over the sources; empty (placeholder) unit files are skipped. BUILDDIR defaults to
+# $SK_BUILD_DIR, SRCDIR to $SK_SOURCE_DIR or this checkout; $SK_BIN is a last resort.
 nspawn_install_build() {
-    local name=$1 build=$2 src=${3:-} f d b bin="" unitdir=/usr/lib/systemd/system
+    local name=$1 build=${2:-${SK_BUILD_DIR:-}} src=${3:-${SK_SOURCE_DIR:-}} f d b bin=""
+    local unitdir=/usr/lib/systemd/system
+    [ -n "$build" ] || die "nspawn_install_build: no BUILDDIR (nor SK_BUILD_DIR)"
     [ -n "$src" ] || src=$(_sk_srcdir)
-    for f in "$build/swarmkeeper" "$build/agent/swarmkeeper" "$build/src/swarmkeeper"; do
+    for f in "$build/swarmkeeper" "$build/agent/swarmkeeper" "$build/src/swarmkeeper" "${SK_BIN:-}"; do
         if [ -f "$f" ] && [ -x "$f" ]; then bin=$f; break; fi
     done
     if [ -n "$bin" ]; then
