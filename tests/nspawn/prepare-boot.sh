@@ -82,6 +82,30 @@ j=$(nspawn_journal $H -u swarmkeeper-prepare.service -o json MESSAGE_ID=bae19a65
 assert_eq "$j" "" "second boot: not formatted again"
 assert_contains "$(nspawn_journal $H -u swarmkeeper-prepare.service -o cat)" "already holds an ext4 filesystem" \
         "second boot: used as it is"
+
+# --- labels changed while the engine runs: written and docker reloaded (sd-bus) --------
+nspawn_sh $H 'printf "[Engine]\nLabels=tier=db\n" > /etc/swarmkeeper/swarmkeeper.conf.d/60-labels.conf'
+assert_ok "prepare by hand with a new label" nspawn_exec $H swarmkeeper prepare
+has_label() { nspawn_exec "$H" docker info --format '{{json .Labels}}' | grep -q "$1"; }
+wait_for 10 has_label tier=db
+labels=$(nspawn_exec $H docker info --format '{{json .Labels}}')
+assert_contains "$labels" '"tier=db"' "running engine reloaded with the new label"
+assert_eq "$(nspawn_exec $H systemctl is-active docker.service)" active "engine still running after the reload"
+
+# --- a running engine is stopped (sd-bus) before the mount and started again -----------
+# A stand-in engine unit, so that the volume can be unmounted under it.
+nspawn_sh $H 'printf "[Service]\nExecStart=/bin/sleep infinity\n" > /etc/systemd/system/sk-engine.service
+systemctl daemon-reload && systemctl stop docker.service docker.socket && umount /var/lib/docker &&
+systemctl start sk-engine.service'
+assert_eq "$(nspawn_exec $H systemctl is-active sk-engine.service)" active "stand-in engine running"
+before=$(nspawn_exec $H systemctl show sk-engine.service -p MainPID --value)
+out=$(nspawn_exec $H swarmkeeper prepare --set Engine.Unit=sk-engine.service 2>&1); rc=$?
+assert_eq "$rc" 0 "prepare with a running engine: exit 0 ($out)"
+assert_contains "$out" "Stopping sk-engine.service before mounting its data directory" "engine stopped first"
+assert_eq "$(nspawn_exec $H findmnt -n -o SOURCE /var/lib/docker)" /dev/xvdf "volume mounted again"
+assert_eq "$(nspawn_exec $H systemctl is-active sk-engine.service)" active "engine started again"
+assert_ne "$(nspawn_exec $H systemctl show sk-engine.service -p MainPID --value)" "$before" "engine was restarted"
+assert_eq "$(nspawn_exec $H cat /var/lib/docker/sk-marker)" survived "data intact"
 nspawn_stop $H
 
 sk_summary
