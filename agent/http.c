@@ -135,8 +135,10 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
                         return -ENOMEM;
                 hdrs = n;
         }
-        if (req->body) {
-                /* No "Expect: 100-continue" round trip. */
+        if (req->body && !req->sigv4) {
+                /* No "Expect: 100-continue" round trip. Not with SigV4: libcurl < 8.3 signs
+                 * the suppressed header it then does not send (curl#11664), and it asks for
+                 * 100-continue only above 1 MiB anyway. */
                 struct curl_slist *n = curl_slist_append(hdrs, "Expect:");
                 if (!n)
                         return -ENOMEM;
