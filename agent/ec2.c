@@ -1,3 +1,1301 @@
 /* SPDX-License-Identifier: MIT */
-/* placeholder: filled by its issue */
-#include "util.h"
+#include "ec2.h"
+
+#include <stdarg.h>
+#include <sys/random.h>
+#include <time.h>
+
+#include "http.h"
+#include "log.h"
+#include "messages.h"
+
+#define EC2_DEFAULT_ATTEMPTS 5
+#define EC2_DEFAULT_BASE_USEC (250 * USEC_PER_MSEC)
+#define EC2_DEFAULT_CAP_USEC (20 * USEC_PER_SEC)
+#define EC2_RETRY_BUDGET 500u
+#define EC2_RETRY_COST 5u
+#define EC2_RETRY_COST_TIMEOUT 10u
+#define EC2_MAX_PAGES 10000u
+#define EC2_MAX_ANSWER (64u * 1024 * 1024)
+
+struct Ec2Client {
+        char *region;
+        char *endpoint;
+        char *sigv4;
+        CredsProvider *creds; /* borrowed */
+        SkSleepFunc sleep;
+        void *sleep_userdata;
+        unsigned max_attempts;
+        uint64_t base_usec, cap_usec;
+        unsigned budget, budget_max;
+        uint64_t connect_msec, total_msec;
+        unsigned instances_page, volumes_page;
+        Ec2Error last_error;
+};
+
+/* ---------------------------------------------------------------- enums */
+
+static const char *const instance_states[_EC2_INSTANCE_STATE_MAX] = {
+        [EC2_INSTANCE_PENDING] = "pending",
+        [EC2_INSTANCE_RUNNING] = "running",
+        [EC2_INSTANCE_SHUTTING_DOWN] = "shutting-down",
+        [EC2_INSTANCE_TERMINATED] = "terminated",
+        [EC2_INSTANCE_STOPPING] = "stopping",
+        [EC2_INSTANCE_STOPPED] = "stopped",
+};
+
+static const char *const volume_states[_EC2_VOLUME_STATE_MAX] = {
+        [EC2_VOLUME_CREATING] = "creating",
+        [EC2_VOLUME_AVAILABLE] = "available",
+        [EC2_VOLUME_IN_USE] = "in-use",
+        [EC2_VOLUME_DELETING] = "deleting",
+        [EC2_VOLUME_DELETED] = "deleted",
+        [EC2_VOLUME_ERROR] = "error",
+};
+
+static const char *const attachment_states[_EC2_ATTACHMENT_STATE_MAX] = {
+        [EC2_ATTACHMENT_ATTACHING] = "attaching",
+        [EC2_ATTACHMENT_ATTACHED] = "attached",
+        [EC2_ATTACHMENT_DETACHING] = "detaching",
+        [EC2_ATTACHMENT_DETACHED] = "detached",
+        [EC2_ATTACHMENT_BUSY] = "busy",
+};
+
+static int table_lookup(const char *const *table, size_t n, const char *s) {
+        if (!s)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (table[i] && streq(table[i], s))
+                        return (int) i;
+        return -EINVAL;
+}
+
+const char *ec2_instance_state_to_string(Ec2InstanceState s) {
+        return s >= 0 && s < _EC2_INSTANCE_STATE_MAX ? instance_states[s] : NULL;
+}
+Ec2InstanceState ec2_instance_state_from_string(const char *s) {
+        return (Ec2InstanceState) table_lookup(instance_states, ELEMENTSOF(instance_states), s);
+}
+const char *ec2_volume_state_to_string(Ec2VolumeState s) {
+        return s >= 0 && s < _EC2_VOLUME_STATE_MAX ? volume_states[s] : NULL;
+}
+Ec2VolumeState ec2_volume_state_from_string(const char *s) {
+        return (Ec2VolumeState) table_lookup(volume_states, ELEMENTSOF(volume_states), s);
+}
+const char *ec2_attachment_state_to_string(Ec2AttachmentState s) {
+        return s >= 0 && s < _EC2_ATTACHMENT_STATE_MAX ? attachment_states[s] : NULL;
+}
+Ec2AttachmentState ec2_attachment_state_from_string(const char *s) {
+        return (Ec2AttachmentState) table_lookup(attachment_states, ELEMENTSOF(attachment_states), s);
+}
+
+const char *ec2_tags_get(char *const *tags, const char *key) {
+        for (char *const *t = tags; t && t[0] && t[1]; t += 2)
+                if (streq(t[0], key))
+                        return t[1];
+        return NULL;
+}
+
+/* Same lists as botocore's standard retry mode. */
+bool ec2_error_code_is_throttling(const char *code) {
+        static const char *const codes[] = {
+                "Throttling", "ThrottlingException", "ThrottledException", "RequestThrottledException",
+                "TooManyRequestsException", "ProvisionedThroughputExceededException",
+                "TransactionInProgressException", "RequestLimitExceeded", "BandwidthLimitExceeded",
+                "LimitExceededException", "RequestThrottled", "SlowDown", "PriorRequestNotComplete",
+                "EC2ThrottledException",
+        };
+        for (size_t i = 0; code && i < ELEMENTSOF(codes); i++)
+                if (streq(code, codes[i]))
+                        return true;
+        return false;
+}
+
+bool ec2_error_code_is_transient(const char *code) {
+        static const char *const codes[] = {
+                "RequestTimeout", "RequestTimeoutException", "InternalError", "InternalFailure",
+                "ServiceUnavailable", "Unavailable",
+        };
+        for (size_t i = 0; code && i < ELEMENTSOF(codes); i++)
+                if (streq(code, codes[i]))
+                        return true;
+        return false;
+}
+
+static bool error_code_is_auth(const char *code) {
+        return streq(code, "AuthFailure") || streq(code, "UnauthorizedOperation") ||
+               streq(code, "RequestExpired") || streq(code, "ExpiredToken") ||
+               streq(code, "InvalidClientTokenId") || streq(code, "SignatureDoesNotMatch") ||
+               streq(code, "MissingAuthenticationToken") || streq(code, "IncompleteSignature") ||
+               streq(code, "OptInRequired") || streq(code, "Blocked");
+}
+
+/* ---------------------------------------------------------------- structs */
+
+void ec2_attachment_done(Ec2Attachment *a) {
+        free(a->volume_id);
+        free(a->instance_id);
+        free(a->device);
+        *a = (Ec2Attachment) {};
+}
+
+static void attachments_free(Ec2Attachment *a, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                ec2_attachment_done(&a[i]);
+        free(a);
+}
+
+void ec2_instance_done(Ec2Instance *i) {
+        free(i->instance_id);
+        free(i->private_ip);
+        free(i->availability_zone);
+        free(i->subnet_id);
+        free(i->image_id);
+        free(i->instance_type);
+        free(i->client_token);
+        free(i->state_reason);
+        strv_free(i->tags);
+        attachments_free(i->volumes, i->n_volumes);
+        *i = (Ec2Instance) {};
+}
+
+void ec2_volume_done(Ec2Volume *v) {
+        free(v->volume_id);
+        free(v->availability_zone);
+        free(v->volume_type);
+        strv_free(v->tags);
+        attachments_free(v->attachments, v->n_attachments);
+        *v = (Ec2Volume) {};
+}
+
+void ec2_instance_list_done(Ec2InstanceList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                ec2_instance_done(&l->items[i]);
+        free(l->items);
+        *l = (Ec2InstanceList) {};
+}
+
+void ec2_volume_list_done(Ec2VolumeList *l) {
+        for (size_t i = 0; i < l->n; i++)
+                ec2_volume_done(&l->items[i]);
+        free(l->items);
+        *l = (Ec2VolumeList) {};
+}
+
+/* ---------------------------------------------------------------- parsing */
+
+/* Copy the text at path (NULL when absent); -ENOMEM only. */
+static int dup_text(const XmlNode *n, const char *path, char **ret) {
+        const char *t = xml_text(n, path);
+        *ret = NULL;
+        if (!t)
+                return 0;
+        *ret = strdup(t);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static int need_text(const XmlNode *n, const char *path, char **ret) {
+        const char *t = xml_text(n, path);
+        if (isempty(t))
+                return -EBADMSG;
+        *ret = strdup(t);
+        return *ret ? 0 : -ENOMEM;
+}
+
+static bool parse_bool_text(const char *t) {
+        return t && streq(t, "true");
+}
+
+static int parse_u64_text(const char *t, uint64_t *ret) {
+        char *e;
+        unsigned long long v;
+        if (isempty(t) || *t == '-')
+                return -EBADMSG;
+        errno = 0;
+        v = strtoull(t, &e, 10);
+        if (errno || *e)
+                return -EBADMSG;
+        *ret = v;
+        return 0;
+}
+
+static int parse_tags(const XmlNode *n, char ***ret) {
+        _cleanup_(strv_freep) char **tags = NULL;
+        int r;
+
+        XML_FOREACH_CHILD(item, xml_child(n, "tagSet"), "item") {
+                const char *k = xml_text(item, "key"), *v = xml_text(item, "value");
+                if (isempty(k))
+                        return -EBADMSG;
+                r = strv_extend(&tags, k);
+                if (r >= 0)
+                        r = strv_extend(&tags, strempty(v));
+                if (r < 0)
+                        return r;
+        }
+        *ret = TAKE_PTR(tags);
+        return 0;
+}
+
+/* volumeId, instanceId, device, status, deleteOnTermination, from n itself. */
+static int parse_attachment_node(const XmlNode *n, Ec2Attachment *ret) {
+        Ec2Attachment a = {};
+        int r;
+
+        a.state = ec2_attachment_state_from_string(xml_text(n, "status"));
+        if (a.state < 0)
+                return -EBADMSG;
+        r = dup_text(n, "volumeId", &a.volume_id);
+        if (r >= 0)
+                r = dup_text(n, "instanceId", &a.instance_id);
+        if (r >= 0)
+                r = dup_text(n, "device", &a.device);
+        if (r < 0) {
+                ec2_attachment_done(&a);
+                return r;
+        }
+        a.delete_on_termination = parse_bool_text(xml_text(n, "deleteOnTermination"));
+        *ret = a;
+        return 0;
+}
+
+static int parse_instance_node(const XmlNode *n, Ec2Instance *ret) {
+        Ec2Instance i = {};
+        const char *lt;
+        size_t count = 0;
+        int r;
+
+        i.state = ec2_instance_state_from_string(xml_text(n, "instanceState/name"));
+        if (i.state < 0)
+                return -EBADMSG;
+        r = need_text(n, "instanceId", &i.instance_id);
+        if (r >= 0)
+                r = dup_text(n, "privateIpAddress", &i.private_ip);
+        if (r >= 0)
+                r = dup_text(n, "placement/availabilityZone", &i.availability_zone);
+        if (r >= 0)
+                r = dup_text(n, "subnetId", &i.subnet_id);
+        if (r >= 0)
+                r = dup_text(n, "imageId", &i.image_id);
+        if (r >= 0)
+                r = dup_text(n, "instanceType", &i.instance_type);
+        if (r >= 0)
+                r = dup_text(n, "clientToken", &i.client_token);
+        if (r >= 0)
+                r = dup_text(n, "stateReason/code", &i.state_reason);
+        if (r >= 0)
+                r = parse_tags(n, &i.tags);
+        if (r < 0)
+                goto fail;
+        lt = xml_text(n, "launchTime");
+        if (lt && aws_parse_timestamp(lt, &i.launch_time_usec) < 0) {
+                r = -EBADMSG;
+                goto fail;
+        }
+
+        XML_FOREACH_CHILD(m, xml_child(n, "blockDeviceMapping"), "item")
+                if (xml_child(m, "ebs"))
+                        count++;
+        if (count > 0) {
+                i.volumes = calloc(count, sizeof(Ec2Attachment));
+                if (!i.volumes) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                XML_FOREACH_CHILD(m, xml_child(n, "blockDeviceMapping"), "item") {
+                        const XmlNode *ebs = xml_child(m, "ebs");
+                        Ec2Attachment *a;
+                        if (!ebs)
+                                continue;
+                        a = &i.volumes[i.n_volumes];
+                        r = parse_attachment_node(ebs, a);
+                        if (r < 0)
+                                goto fail;
+                        i.n_volumes++;
+                        if (!a->instance_id && !(a->instance_id = strdup(i.instance_id))) {
+                                r = -ENOMEM;
+                                goto fail;
+                        }
+                        free(a->device);
+                        r = dup_text(m, "deviceName", &a->device);
+                        if (r < 0)
+                                goto fail;
+                }
+        }
+        *ret = i;
+        return 0;
+fail:
+        ec2_instance_done(&i);
+        return r;
+}
+
+static int parse_volume_node(const XmlNode *n, Ec2Volume *ret) {
+        Ec2Volume v = {};
+        const char *ct;
+        size_t count = 0;
+        int r;
+
+        v.state = ec2_volume_state_from_string(xml_text(n, "status"));
+        if (v.state < 0)
+                return -EBADMSG;
+        r = need_text(n, "volumeId", &v.volume_id);
+        if (r >= 0)
+                r = dup_text(n, "availabilityZone", &v.availability_zone);
+        if (r >= 0)
+                r = dup_text(n, "volumeType", &v.volume_type);
+        if (r >= 0)
+                r = parse_tags(n, &v.tags);
+        if (r >= 0 && xml_text(n, "size"))
+                r = parse_u64_text(xml_text(n, "size"), &v.size_gib);
+        if (r < 0)
+                goto fail;
+        ct = xml_text(n, "createTime");
+        if (ct && aws_parse_timestamp(ct, &v.create_time_usec) < 0) {
+                r = -EBADMSG;
+                goto fail;
+        }
+        XML_FOREACH_CHILD(a, xml_child(n, "attachmentSet"), "item")
+                count++;
+        if (count > 0) {
+                v.attachments = calloc(count, sizeof(Ec2Attachment));
+                if (!v.attachments) {
+                        r = -ENOMEM;
+                        goto fail;
+                }
+                XML_FOREACH_CHILD(a, xml_child(n, "attachmentSet"), "item") {
+                        r = parse_attachment_node(a, &v.attachments[v.n_attachments]);
+                        if (r < 0)
+                                goto fail;
+                        v.n_attachments++;
+                }
+        }
+        *ret = v;
+        return 0;
+fail:
+        ec2_volume_done(&v);
+        return r;
+}
+
+/* Parse and check that the document element is <expected>. */
+static int parse_answer(const char *xml, size_t size, const char *expected, XmlDoc **ret_doc,
+                        const XmlNode **ret_root) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const XmlNode *root;
+        int r;
+
+        r = xml_parse(xml, size, &d);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return -EBADMSG;
+        root = xml_root(d);
+        if (!streq(root->name, expected))
+                return -EBADMSG;
+        *ret_root = root;
+        *ret_doc = TAKE_PTR(d);
+        return 0;
+}
+
+static void copy_text(char *dst, size_t n, const char *src) {
+        snprintf(dst, n, "%s", strempty(src));
+}
+
+int ec2_parse_error(const char *xml, size_t size, Ec2Error *ret) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const XmlNode *root, *e;
+        int r;
+
+        r = xml_parse(xml, size, &d);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        root = xml_root(d);
+        if (streq(root->name, "Response"))
+                e = xml_path(root, "Errors/Error");
+        else if (streq(root->name, "ErrorResponse"))
+                e = xml_child(root, "Error");
+        else
+                return -EBADMSG;
+        if (!e || isempty(xml_text(e, "Code")))
+                return -EBADMSG;
+        copy_text(ret->code, sizeof(ret->code), xml_text(e, "Code"));
+        copy_text(ret->message, sizeof(ret->message), xml_text(e, "Message"));
+        copy_text(ret->request_id, sizeof(ret->request_id),
+                  xml_text(root, "RequestID") ?: xml_text(root, "RequestId"));
+        return 0;
+}
+
+/* Append the items of `from` to `to` (moving them). */
+static int instance_list_append(Ec2InstanceList *to, Ec2InstanceList *from) {
+        Ec2Instance *n;
+        if (from->n == 0)
+                return 0;
+        n = realloc(to->items, (to->n + from->n) * sizeof(Ec2Instance));
+        if (!n)
+                return -ENOMEM;
+        memcpy(n + to->n, from->items, from->n * sizeof(Ec2Instance));
+        to->items = n;
+        to->n += from->n;
+        free(from->items);
+        *from = (Ec2InstanceList) {};
+        return 0;
+}
+
+static int volume_list_append(Ec2VolumeList *to, Ec2VolumeList *from) {
+        Ec2Volume *n;
+        if (from->n == 0)
+                return 0;
+        n = realloc(to->items, (to->n + from->n) * sizeof(Ec2Volume));
+        if (!n)
+                return -ENOMEM;
+        memcpy(n + to->n, from->items, from->n * sizeof(Ec2Volume));
+        to->items = n;
+        to->n += from->n;
+        free(from->items);
+        *from = (Ec2VolumeList) {};
+        return 0;
+}
+
+static int parse_instances_set(const XmlNode *set, Ec2InstanceList *l) {
+        size_t count = 0;
+        Ec2Instance *items;
+        int r;
+
+        XML_FOREACH_CHILD(item, set, "item")
+                count++;
+        if (count == 0)
+                return 0;
+        items = realloc(l->items, (l->n + count) * sizeof(Ec2Instance));
+        if (!items)
+                return -ENOMEM;
+        l->items = items;
+        XML_FOREACH_CHILD(item, set, "item") {
+                r = parse_instance_node(item, &l->items[l->n]);
+                if (r < 0)
+                        return r;
+                l->n++;
+        }
+        return 0;
+}
+
+int ec2_parse_describe_instances(const char *xml, size_t size, Ec2InstanceList *ret, char **ret_next_token) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        _cleanup_(ec2_instance_list_done) Ec2InstanceList l = {};
+        _cleanup_(freep) char *next = NULL;
+        const XmlNode *root, *set;
+        int r;
+
+        r = parse_answer(xml, size, "DescribeInstancesResponse", &d, &root);
+        if (r < 0)
+                return r;
+        /* An answer without its reservationSet is not an empty listing. */
+        set = xml_child(root, "reservationSet");
+        if (!set)
+                return -EBADMSG;
+        XML_FOREACH_CHILD(res, set, "item") {
+                const XmlNode *is = xml_child(res, "instancesSet");
+                if (!is)
+                        return -EBADMSG;
+                r = parse_instances_set(is, &l);
+                if (r < 0)
+                        return r;
+        }
+        r = dup_text(root, "nextToken", &next);
+        if (r < 0)
+                return r;
+        if (next && !*next) {
+                free(next);
+                next = NULL;
+        }
+        if (ret_next_token)
+                *ret_next_token = TAKE_PTR(next);
+        *ret = l;
+        l = (Ec2InstanceList) {};
+        return 0;
+}
+
+int ec2_parse_describe_volumes(const char *xml, size_t size, Ec2VolumeList *ret, char **ret_next_token) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
+        _cleanup_(freep) char *next = NULL;
+        const XmlNode *root, *set;
+        size_t count = 0;
+        int r;
+
+        r = parse_answer(xml, size, "DescribeVolumesResponse", &d, &root);
+        if (r < 0)
+                return r;
+        set = xml_child(root, "volumeSet");
+        if (!set)
+                return -EBADMSG;
+        XML_FOREACH_CHILD(item, set, "item")
+                count++;
+        if (count > 0) {
+                l.items = calloc(count, sizeof(Ec2Volume));
+                if (!l.items)
+                        return -ENOMEM;
+                XML_FOREACH_CHILD(item, set, "item") {
+                        r = parse_volume_node(item, &l.items[l.n]);
+                        if (r < 0)
+                                return r;
+                        l.n++;
+                }
+        }
+        r = dup_text(root, "nextToken", &next);
+        if (r < 0)
+                return r;
+        if (next && !*next) {
+                free(next);
+                next = NULL;
+        }
+        if (ret_next_token)
+                *ret_next_token = TAKE_PTR(next);
+        *ret = l;
+        l = (Ec2VolumeList) {};
+        return 0;
+}
+
+int ec2_parse_run_instances(const char *xml, size_t size, Ec2Instance *ret) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const XmlNode *root, *item;
+        int r;
+
+        r = parse_answer(xml, size, "RunInstancesResponse", &d, &root);
+        if (r < 0)
+                return r;
+        item = xml_child(xml_child(root, "instancesSet"), "item");
+        if (!item || xml_next(item, "item")) /* exactly one was asked for */
+                return -EBADMSG;
+        return parse_instance_node(item, ret);
+}
+
+int ec2_parse_volume(const char *xml, size_t size, Ec2Volume *ret) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const XmlNode *root;
+        int r;
+
+        r = parse_answer(xml, size, "CreateVolumeResponse", &d, &root);
+        if (r < 0)
+                return r;
+        return parse_volume_node(root, ret);
+}
+
+int ec2_parse_attachment(const char *xml, size_t size, Ec2Attachment *ret) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const XmlNode *root;
+        int r;
+
+        r = xml_parse(xml, size, &d);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        root = xml_root(d);
+        if (!streq(root->name, "AttachVolumeResponse") && !streq(root->name, "DetachVolumeResponse"))
+                return -EBADMSG;
+        r = parse_attachment_node(root, ret);
+        if (r < 0)
+                return r;
+        if (!ret->volume_id) {
+                ec2_attachment_done(ret);
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+int ec2_parse_return(const char *xml, size_t size) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const char *t;
+        int r;
+
+        r = xml_parse(xml, size, &d);
+        if (r < 0)
+                return r == -ENOMEM ? r : -EBADMSG;
+        if (!endswith(xml_root(d)->name, "Response"))
+                return -EBADMSG;
+        t = xml_text(xml_root(d), "return");
+        return t && streq(t, "true") ? 0 : -EBADMSG;
+}
+
+int ec2_parse_terminate_instances(const char *xml, size_t size, size_t *ret_n) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
+        const XmlNode *root, *set;
+        size_t n = 0;
+        int r;
+
+        r = parse_answer(xml, size, "TerminateInstancesResponse", &d, &root);
+        if (r < 0)
+                return r;
+        set = xml_child(root, "instancesSet");
+        if (!set)
+                return -EBADMSG;
+        XML_FOREACH_CHILD(item, set, "item") {
+                if (isempty(xml_text(item, "instanceId")) ||
+                    ec2_instance_state_from_string(xml_text(item, "currentState/name")) < 0)
+                        return -EBADMSG;
+                n++;
+        }
+        if (ret_n)
+                *ret_n = n;
+        return 0;
+}
+
+/* ---------------------------------------------------------------- form bodies */
+
+typedef struct Form {
+        char *buf;
+        size_t len, alloc;
+        int error;
+} Form;
+
+/* Bodies may carry user data (which may carry a join token): erased when done. */
+static void form_done(Form *f) {
+        if (f->buf)
+                explicit_bzero(f->buf, f->alloc);
+        free(f->buf);
+        *f = (Form) {};
+}
+
+static void form_append(Form *f, const char *s, size_t n) {
+        if (f->error)
+                return;
+        if (f->len + n + 1 > f->alloc) {
+                size_t na = (f->len + n + 1) * 2;
+                char *nb = malloc(na);
+                if (!nb) {
+                        f->error = -ENOMEM;
+                        return;
+                }
+                if (f->buf) {
+                        memcpy(nb, f->buf, f->len);
+                        explicit_bzero(f->buf, f->alloc);
+                        free(f->buf);
+                }
+                f->buf = nb;
+                f->alloc = na;
+        }
+        memcpy(f->buf + f->len, s, n);
+        f->len += n;
+        f->buf[f->len] = 0;
+}
+
+static void form_add(Form *f, const char *key, const char *value) {
+        _cleanup_(erase_and_freep) char *v = NULL;
+
+        if (f->error || !value)
+                return;
+        v = http_form_escape(value);
+        if (!v) {
+                f->error = -ENOMEM;
+                return;
+        }
+        if (f->len > 0)
+                form_append(f, "&", 1);
+        form_append(f, key, strlen(key));
+        form_append(f, "=", 1);
+        form_append(f, v, strlen(v));
+}
+
+_printf_(3, 4) static void form_addf(Form *f, const char *value, const char *keyfmt, ...) {
+        char key[256];
+        va_list ap;
+        int n;
+
+        if (f->error || !value)
+                return;
+        va_start(ap, keyfmt);
+        n = vsnprintf(key, sizeof(key), keyfmt, ap);
+        va_end(ap);
+        if (n < 0 || (size_t) n >= sizeof(key)) {
+                f->error = -EINVAL;
+                return;
+        }
+        form_add(f, key, value);
+}
+
+static void form_action(Form *f, const char *action) {
+        form_add(f, "Action", action);
+        form_add(f, "Version", EC2_API_VERSION);
+}
+
+static void form_ids(Form *f, const char *prefix, char *const *ids) {
+        unsigned i = 1;
+        STRV_FOREACH(id, ids)
+                form_addf(f, *id, "%s.%u", prefix, i++);
+}
+
+static void form_filters(Form *f, const Ec2Filter *filters) {
+        unsigned i = 1;
+        for (const Ec2Filter *x = filters; x && x->name; x++, i++) {
+                unsigned j = 1;
+                form_addf(f, x->name, "Filter.%u.Name", i);
+                for (const char *const *v = x->values; v && *v; v++)
+                        form_addf(f, *v, "Filter.%u.Value.%u", i, j++);
+        }
+}
+
+static void form_tags(Form *f, const char *prefix, char *const *tags) {
+        unsigned i = 1;
+        for (char *const *t = tags; t && t[0] && t[1]; t += 2, i++) {
+                form_addf(f, t[0], "%sTag.%u.Key", prefix, i);
+                form_addf(f, t[1], "%sTag.%u.Value", prefix, i);
+        }
+}
+
+static char *base64_encode(const char *data, size_t n) {
+        static const char tbl[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+        const unsigned char *s = (const unsigned char *) data;
+        char *r = malloc((n + 2) / 3 * 4 + 1), *p = r;
+
+        if (!r)
+                return NULL;
+        for (size_t i = 0; i < n; i += 3) {
+                uint32_t v = (uint32_t) s[i] << 16 | (i + 1 < n ? (uint32_t) s[i + 1] << 8 : 0) |
+                             (i + 2 < n ? s[i + 2] : 0);
+                *p++ = tbl[v >> 18 & 63];
+                *p++ = tbl[v >> 12 & 63];
+                *p++ = i + 1 < n ? tbl[v >> 6 & 63] : '=';
+                *p++ = i + 2 < n ? tbl[v & 63] : '=';
+        }
+        *p = 0;
+        return r;
+}
+
+/* ---------------------------------------------------------------- client */
+
+int ec2_client_new(const char *region, const char *endpoint, CredsProvider *creds, Ec2Client **ret) {
+        _cleanup_(ec2_client_freep) Ec2Client *c = NULL;
+
+        if (isempty(region) || strlen(region) > 64 || strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") != strlen(region))
+                return -EINVAL;
+        if (!creds)
+                return -EINVAL;
+        if (!isempty(endpoint) && !startswith(endpoint, "https://") && !startswith(endpoint, "http://"))
+                return -EINVAL;
+
+        c = calloc(1, sizeof(Ec2Client));
+        if (!c)
+                return -ENOMEM;
+        c->region = strdup(region);
+        if (isempty(endpoint)) {
+                if (asprintf(&c->endpoint, "https://ec2.%s.amazonaws.com/", region) < 0)
+                        c->endpoint = NULL;
+        } else
+                c->endpoint = strdup(endpoint);
+        if (asprintf(&c->sigv4, "aws:amz:%s:ec2", region) < 0)
+                c->sigv4 = NULL;
+        if (!c->region || !c->endpoint || !c->sigv4)
+                return -ENOMEM;
+        c->creds = creds;
+        c->sleep = sk_sleep_real;
+        c->max_attempts = EC2_DEFAULT_ATTEMPTS;
+        c->base_usec = EC2_DEFAULT_BASE_USEC;
+        c->cap_usec = EC2_DEFAULT_CAP_USEC;
+        c->budget = c->budget_max = EC2_RETRY_BUDGET;
+        c->connect_msec = 3000;
+        c->total_msec = 30000;
+        c->instances_page = 1000;
+        c->volumes_page = 500;
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
+Ec2Client *ec2_client_free(Ec2Client *c) {
+        if (!c)
+                return NULL;
+        free(c->region);
+        free(c->endpoint);
+        free(c->sigv4);
+        free(c);
+        return NULL;
+}
+
+void ec2_client_set_sleep(Ec2Client *c, SkSleepFunc fn, void *userdata) {
+        c->sleep = fn ?: sk_sleep_real;
+        c->sleep_userdata = userdata;
+}
+
+void ec2_client_set_retry(Ec2Client *c, unsigned max_attempts, uint64_t base_usec, uint64_t cap_usec) {
+        c->max_attempts = max_attempts ?: 1;
+        c->base_usec = base_usec;
+        c->cap_usec = cap_usec;
+}
+
+void ec2_client_set_retry_budget(Ec2Client *c, unsigned budget) {
+        c->budget = c->budget_max = budget;
+}
+
+void ec2_client_set_timeouts(Ec2Client *c, uint64_t connect_msec, uint64_t total_msec) {
+        c->connect_msec = connect_msec;
+        c->total_msec = total_msec;
+}
+
+void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes) {
+        c->instances_page = instances;
+        c->volumes_page = volumes;
+}
+
+const char *ec2_client_endpoint(const Ec2Client *c) {
+        return c->endpoint;
+}
+
+unsigned ec2_client_retry_budget(const Ec2Client *c) {
+        return c->budget;
+}
+
+const Ec2Error *ec2_client_last_error(const Ec2Client *c) {
+        return &c->last_error;
+}
+
+int ec2_log_error(const Ec2Client *c, int level, int r, const char *context) {
+        const Ec2Error *e = &c->last_error;
+        char status[24] = "";
+
+        if (e->http_status > 0)
+                snprintf(status, sizeof(status), "%ld", e->http_status);
+        return log_struct(level, r, SK_MESSAGE_AWS_ERROR,
+                          LOG_FIELDS("SK_AWS_ACTION", e->action, "SK_AWS_ENDPOINT", c->endpoint,
+                                     "SK_AWS_ERROR_CODE", isempty(e->code) ? NULL : e->code,
+                                     "SK_AWS_REQUEST_ID", isempty(e->request_id) ? NULL : e->request_id,
+                                     "SK_AWS_HTTP_STATUS", isempty(status) ? NULL : status),
+                          "%s: EC2 %s at %s failed after %u attempt(s): %s%s%s%s%s: %m", context,
+                          isempty(e->action) ? "call" : e->action, c->endpoint, e->attempts,
+                          e->code, isempty(e->code) ? "" : ": ", e->message,
+                          isempty(e->request_id) ? "" : ", request id ", e->request_id);
+}
+
+static bool transport_retryable(int r) {
+        return r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EPROTO || r == -EIO || r == -ECONNRESET ||
+               r == -EHOSTUNREACH;
+}
+
+static int error_to_errno(const Ec2Error *e) {
+        if (error_code_is_auth(e->code) || e->http_status == 401 || e->http_status == 403)
+                return -EACCES;
+        if (endswith(e->code, ".NotFound"))
+                return -ENOENT;
+        return -EREMOTEIO;
+}
+
+/*
+ * One call: sign, send, retry what is worth retrying. On success *ret_body is the
+ * answer (2xx); otherwise c->last_error says what EC2 or the transport said.
+ */
+static int ec2_call(Ec2Client *c, const char *action, Form *form, char **ret_body, size_t *ret_size) {
+        Ec2Error *e = &c->last_error;
+        bool refreshed_after_auth = false;
+        unsigned attempt = 0, spent = 0;
+        int r;
+
+        if (form->error)
+                return form->error;
+        *e = (Ec2Error) {};
+        copy_text(e->action, sizeof(e->action), action);
+
+        for (;;) {
+                _cleanup_(erase_and_freep) char *token_header = NULL;
+                HttpResponse resp = HTTP_RESPONSE_NULL;
+                const AwsCredentials *cr;
+                unsigned cost = 0;
+                bool retry = false;
+
+                r = creds_get(c->creds, &cr);
+                if (r < 0) {
+                        copy_text(e->code, sizeof(e->code), "");
+                        snprintf(e->message, sizeof(e->message), "no AWS credentials: %s", strerror(-r));
+                        return r;
+                }
+                if (cr->session_token && asprintf(&token_header, "X-Amz-Security-Token: %s", cr->session_token) < 0) {
+                        token_header = NULL;
+                        return -ENOMEM;
+                }
+                const char *headers[] = { "Content-Type: application/x-www-form-urlencoded; charset=utf-8",
+                                          "Accept: text/xml", token_header, NULL };
+                HttpRequest req = {
+                        .method = "POST",
+                        .url = c->endpoint,
+                        .headers = headers,
+                        .body = form->buf,
+                        .body_size = form->len,
+                        .connect_timeout_msec = c->connect_msec,
+                        .timeout_msec = c->total_msec,
+                        .max_response = EC2_MAX_ANSWER,
+                        .sigv4 = c->sigv4,
+                        .access_key_id = cr->access_key_id,
+                        .secret_access_key = cr->secret_access_key,
+                };
+
+                attempt++;
+                e->attempts = attempt;
+                r = http_perform(&req, &resp);
+                e->http_status = resp.status;
+                if (r < 0) {
+                        copy_text(e->code, sizeof(e->code), "");
+                        copy_text(e->message, sizeof(e->message), resp.error);
+                        http_response_done(&resp);
+                        log_debug_errno(r, "EC2 %s: %s (attempt %u).", action, e->message, attempt);
+                        if (!transport_retryable(r))
+                                return r;
+                        retry = true;
+                        cost = r == -ETIMEDOUT ? EC2_RETRY_COST_TIMEOUT : EC2_RETRY_COST;
+                } else if (resp.status >= 200 && resp.status < 300) {
+                        /* Success refunds: a little for a first try, the retries' cost otherwise. */
+                        c->budget += spent ? spent : 1;
+                        if (c->budget > c->budget_max)
+                                c->budget = c->budget_max;
+                        log_debug("EC2 %s: HTTP %ld after %u attempt(s).", action, resp.status, attempt);
+                        *ret_body = TAKE_PTR(resp.body);
+                        if (ret_size)
+                                *ret_size = resp.body_size;
+                        return 0;
+                } else {
+                        Ec2Error parsed = {};
+                        if (ec2_parse_error(resp.body, resp.body_size, &parsed) >= 0) {
+                                copy_text(e->code, sizeof(e->code), parsed.code);
+                                copy_text(e->message, sizeof(e->message), parsed.message);
+                                copy_text(e->request_id, sizeof(e->request_id), parsed.request_id);
+                        } else {
+                                copy_text(e->code, sizeof(e->code), "");
+                                snprintf(e->message, sizeof(e->message), "HTTP %ld without an EC2 error body",
+                                         resp.status);
+                        }
+                        http_response_done(&resp);
+                        log_debug("EC2 %s: HTTP %ld %s: %s (request %s, attempt %u).", action, e->http_status,
+                                  e->code, e->message, e->request_id, attempt);
+                        if (ec2_error_code_is_throttling(e->code) || ec2_error_code_is_transient(e->code) ||
+                            (e->http_status >= 500 && e->http_status <= 599) || e->http_status == 429) {
+                                retry = true;
+                                cost = EC2_RETRY_COST;
+                        } else if (!refreshed_after_auth && creds_provider_source(c->creds) != CREDS_SOURCE_ENVIRONMENT &&
+                                   (streq(e->code, "ExpiredToken") || streq(e->code, "RequestExpired") ||
+                                    streq(e->code, "AuthFailure"))) {
+                                /* Temporary credentials that the server no longer takes: once more, fresh. */
+                                refreshed_after_auth = true;
+                                creds_invalidate(c->creds);
+                                continue;
+                        } else
+                                return error_to_errno(e);
+                }
+
+                if (!retry)
+                        return -EIO;
+                if (attempt >= c->max_attempts || c->budget < cost) {
+                        log_debug("EC2 %s: giving up after %u attempt(s) (retry budget %u).", action, attempt,
+                                  c->budget);
+                        return r < 0 ? r : -EAGAIN;
+                }
+                c->budget -= cost;
+                spent += cost;
+                c->sleep(backoff_full_jitter_usec(attempt - 1, c->base_usec, c->cap_usec), c->sleep_userdata);
+        }
+}
+
+static int check_token(const char *token) {
+        size_t n;
+        if (!token)
+                return 0;
+        n = strlen(token);
+        if (n == 0 || n > 64)
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++)
+                if (token[i] < 0x21 || token[i] > 0x7e)
+                        return -EINVAL;
+        return 0;
+}
+
+static int random_token(char ret[static 40]) {
+        uint8_t b[16];
+        static const char hex[] = "0123456789abcdef";
+        size_t got = 0;
+        while (got < sizeof(b)) {
+                ssize_t k = getrandom(b + got, sizeof(b) - got, 0);
+                if (k < 0) {
+                        if (errno == EINTR)
+                                continue;
+                        return -errno;
+                }
+                got += (size_t) k;
+        }
+        memcpy(ret, "sk-", 3);
+        for (size_t i = 0; i < sizeof(b); i++) {
+                ret[3 + 2 * i] = hex[b[i] >> 4];
+                ret[4 + 2 * i] = hex[b[i] & 15];
+        }
+        ret[3 + 2 * sizeof(b)] = 0;
+        return 0;
+}
+
+int ec2_describe_instances(Ec2Client *c, char *const *instance_ids, const Ec2Filter *filters,
+                           Ec2InstanceList *ret) {
+        _cleanup_(ec2_instance_list_done) Ec2InstanceList all = {};
+        _cleanup_(freep) char *token = NULL;
+        int r;
+
+        for (unsigned page = 0;; page++) {
+                _cleanup_(form_done) Form f = {};
+                _cleanup_(freep) char *body = NULL, *next = NULL;
+                _cleanup_(ec2_instance_list_done) Ec2InstanceList part = {};
+                char mr[16];
+                size_t n;
+
+                if (page >= EC2_MAX_PAGES)
+                        return -EBADMSG;
+                form_action(&f, "DescribeInstances");
+                form_ids(&f, "InstanceId", instance_ids);
+                form_filters(&f, filters);
+                if (strv_length(instance_ids) == 0) {
+                        snprintf(mr, sizeof(mr), "%u", c->instances_page);
+                        form_add(&f, "MaxResults", mr);
+                }
+                form_add(&f, "NextToken", token);
+                r = ec2_call(c, "DescribeInstances", &f, &body, &n);
+                if (r < 0)
+                        return r;
+                r = ec2_parse_describe_instances(body, n, &part, &next);
+                if (r < 0)
+                        return r;
+                r = instance_list_append(&all, &part);
+                if (r < 0)
+                        return r;
+                if (!next)
+                        break;
+                if (token && streq(token, next)) /* a token that does not advance */
+                        return -EBADMSG;
+                free(token);
+                token = TAKE_PTR(next);
+        }
+        *ret = all;
+        all = (Ec2InstanceList) {};
+        return 0;
+}
+
+int ec2_describe_volumes(Ec2Client *c, char *const *volume_ids, const Ec2Filter *filters, Ec2VolumeList *ret) {
+        _cleanup_(ec2_volume_list_done) Ec2VolumeList all = {};
+        _cleanup_(freep) char *token = NULL;
+        int r;
+
+        for (unsigned page = 0;; page++) {
+                _cleanup_(form_done) Form f = {};
+                _cleanup_(freep) char *body = NULL, *next = NULL;
+                _cleanup_(ec2_volume_list_done) Ec2VolumeList part = {};
+                char mr[16];
+                size_t n;
+
+                if (page >= EC2_MAX_PAGES)
+                        return -EBADMSG;
+                form_action(&f, "DescribeVolumes");
+                form_ids(&f, "VolumeId", volume_ids);
+                form_filters(&f, filters);
+                if (strv_length(volume_ids) == 0) {
+                        snprintf(mr, sizeof(mr), "%u", c->volumes_page);
+                        form_add(&f, "MaxResults", mr);
+                }
+                form_add(&f, "NextToken", token);
+                r = ec2_call(c, "DescribeVolumes", &f, &body, &n);
+                if (r < 0)
+                        return r;
+                r = ec2_parse_describe_volumes(body, n, &part, &next);
+                if (r < 0)
+                        return r;
+                r = volume_list_append(&all, &part);
+                if (r < 0)
+                        return r;
+                if (!next)
+                        break;
+                if (token && streq(token, next))
+                        return -EBADMSG;
+                free(token);
+                token = TAKE_PTR(next);
+        }
+        *ret = all;
+        all = (Ec2VolumeList) {};
+        return 0;
+}
+
+int ec2_run_instances(Ec2Client *c, const Ec2RunSpec *s, Ec2Instance *ret) {
+        _cleanup_(form_done) Form f = {};
+        _cleanup_(freep) char *body = NULL;
+        _cleanup_(erase_and_freep) char *ud = NULL;
+        char token[40];
+        unsigned spec = 1;
+        size_t n;
+        int r;
+
+        if (!s->launch_template_id && !s->launch_template_name && !s->image_id)
+                return -EINVAL;
+        if (s->launch_template_id && s->launch_template_name)
+                return -EINVAL;
+        if (check_token(s->client_token) < 0)
+                return -EINVAL;
+        if (!s->client_token) {
+                r = random_token(token);
+                if (r < 0)
+                        return r;
+        }
+
+        form_action(&f, "RunInstances");
+        form_add(&f, "MinCount", "1");
+        form_add(&f, "MaxCount", "1");
+        form_add(&f, "ClientToken", s->client_token ?: token);
+        form_add(&f, "LaunchTemplate.LaunchTemplateId", s->launch_template_id);
+        form_add(&f, "LaunchTemplate.LaunchTemplateName", s->launch_template_name);
+        if (s->launch_template_id || s->launch_template_name)
+                form_add(&f, "LaunchTemplate.Version", s->launch_template_version);
+        form_add(&f, "ImageId", s->image_id);
+        form_add(&f, "InstanceType", s->instance_type);
+        form_add(&f, "SubnetId", s->subnet_id);
+        form_add(&f, "Placement.AvailabilityZone", s->availability_zone);
+        form_ids(&f, "SecurityGroupId", s->security_group_ids);
+        if (s->iam_instance_profile)
+                form_add(&f, startswith(s->iam_instance_profile, "arn:") ? "IamInstanceProfile.Arn"
+                                                                          : "IamInstanceProfile.Name",
+                         s->iam_instance_profile);
+        form_add(&f, "KeyName", s->key_name);
+        if (s->user_data) {
+                ud = base64_encode(s->user_data, s->user_data_size);
+                if (!ud)
+                        return -ENOMEM;
+                form_add(&f, "UserData", ud);
+        }
+        form_add(&f, "PrivateIpAddress", s->private_ip);
+        form_add(&f, "MetadataOptions.HttpTokens", "required");
+        form_add(&f, "MetadataOptions.HttpPutResponseHopLimit", "1");
+        form_add(&f, "MetadataOptions.HttpEndpoint", "enabled");
+        if (s->instance_tags && s->instance_tags[0]) {
+                char prefix[64];
+                form_addf(&f, "instance", "TagSpecification.%u.ResourceType", spec);
+                snprintf(prefix, sizeof(prefix), "TagSpecification.%u.", spec++);
+                form_tags(&f, prefix, s->instance_tags);
+        }
+        if (s->volume_tags && s->volume_tags[0]) {
+                char prefix[64];
+                form_addf(&f, "volume", "TagSpecification.%u.ResourceType", spec);
+                snprintf(prefix, sizeof(prefix), "TagSpecification.%u.", spec++);
+                form_tags(&f, prefix, s->volume_tags);
+        }
+
+        r = ec2_call(c, "RunInstances", &f, &body, &n);
+        if (r < 0)
+                return r;
+        return ec2_parse_run_instances(body, n, ret);
+}
+
+int ec2_terminate_instances(Ec2Client *c, char *const *instance_ids) {
+        _cleanup_(form_done) Form f = {};
+        _cleanup_(freep) char *body = NULL;
+        size_t n, got;
+        int r;
+
+        if (strv_length(instance_ids) == 0)
+                return -EINVAL;
+        form_action(&f, "TerminateInstances");
+        form_ids(&f, "InstanceId", instance_ids);
+        r = ec2_call(c, "TerminateInstances", &f, &body, &n);
+        if (r < 0)
+                return r;
+        r = ec2_parse_terminate_instances(body, n, &got);
+        if (r < 0)
+                return r;
+        return got == strv_length(instance_ids) ? 0 : -EBADMSG;
+}
+
+int ec2_create_volume(Ec2Client *c, const Ec2VolumeSpec *s, Ec2Volume *ret) {
+        _cleanup_(form_done) Form f = {};
+        _cleanup_(freep) char *body = NULL;
+        char num[32];
+        size_t n;
+        int r;
+
+        if (isempty(s->availability_zone) || s->size_gib == 0 || check_token(s->client_token) < 0)
+                return -EINVAL;
+        form_action(&f, "CreateVolume");
+        form_add(&f, "AvailabilityZone", s->availability_zone);
+        snprintf(num, sizeof(num), "%llu", (unsigned long long) s->size_gib);
+        form_add(&f, "Size", num);
+        form_add(&f, "VolumeType", s->volume_type ?: "gp3");
+        if (s->iops > 0) {
+                snprintf(num, sizeof(num), "%llu", (unsigned long long) s->iops);
+                form_add(&f, "Iops", num);
+        }
+        if (s->throughput > 0) {
+                snprintf(num, sizeof(num), "%llu", (unsigned long long) s->throughput);
+                form_add(&f, "Throughput", num);
+        }
+        if (s->encrypted)
+                form_add(&f, "Encrypted", "true");
+        form_add(&f, "KmsKeyId", s->kms_key_id);
+        form_add(&f, "ClientToken", s->client_token);
+        if (s->tags && s->tags[0]) {
+                form_add(&f, "TagSpecification.1.ResourceType", "volume");
+                form_tags(&f, "TagSpecification.1.", s->tags);
+        }
+        r = ec2_call(c, "CreateVolume", &f, &body, &n);
+        if (r < 0)
+                return r;
+        return ec2_parse_volume(body, n, ret);
+}
+
+static int attachment_result(const char *body, size_t n, Ec2Attachment *ret) {
+        Ec2Attachment a;
+        int r = ec2_parse_attachment(body, n, &a);
+        if (r < 0)
+                return r;
+        if (ret)
+                *ret = a;
+        else
+                ec2_attachment_done(&a);
+        return 0;
+}
+
+int ec2_attach_volume(Ec2Client *c, const char *volume_id, const char *instance_id, const char *device,
+                      Ec2Attachment *ret) {
+        _cleanup_(form_done) Form f = {};
+        _cleanup_(freep) char *body = NULL;
+        size_t n;
+        int r;
+
+        if (isempty(volume_id) || isempty(instance_id) || isempty(device))
+                return -EINVAL;
+        form_action(&f, "AttachVolume");
+        form_add(&f, "VolumeId", volume_id);
+        form_add(&f, "InstanceId", instance_id);
+        form_add(&f, "Device", device);
+        r = ec2_call(c, "AttachVolume", &f, &body, &n);
+        if (r < 0)
+                return r;
+        return attachment_result(body, n, ret);
+}
+
+int ec2_detach_volume(Ec2Client *c, const char *volume_id, const char *instance_id, bool force,
+                      Ec2Attachment *ret) {
+        _cleanup_(form_done) Form f = {};
+        _cleanup_(freep) char *body = NULL;
+        size_t n;
+        int r;
+
+        if (isempty(volume_id))
+                return -EINVAL;
+        form_action(&f, "DetachVolume");
+        form_add(&f, "VolumeId", volume_id);
+        form_add(&f, "InstanceId", instance_id);
+        if (force)
+                form_add(&f, "Force", "true");
+        r = ec2_call(c, "DetachVolume", &f, &body, &n);
+        if (r < 0)
+                return r;
+        return attachment_result(body, n, ret);
+}
+
+int ec2_create_tags(Ec2Client *c, char *const *resource_ids, char *const *tags) {
+        _cleanup_(form_done) Form f = {};
+        _cleanup_(freep) char *body = NULL;
+        size_t n;
+        int r;
+
+        if (strv_length(resource_ids) == 0 || strv_length(tags) < 2 || strv_length(tags) % 2)
+                return -EINVAL;
+        form_action(&f, "CreateTags");
+        form_ids(&f, "ResourceId", resource_ids);
+        form_tags(&f, "", tags);
+        r = ec2_call(c, "CreateTags", &f, &body, &n);
+        if (r < 0)
+                return r;
+        return ec2_parse_return(body, n);
+}
