@@ -1,10 +1,272 @@
 /* SPDX-License-Identifier: MIT */
 #include "ebs.h"
+
+#include <time.h>
+
+#include "ec2.h"
+#include "imds.h"
 #include "log.h"
+#include "messages.h"
+
+#define EBS_POLL_MIN_USEC (250 * USEC_PER_MSEC)
+#define EBS_POLL_MAX_USEC (5 * USEC_PER_SEC)
+
+#define log_oom() log_error_errno(-ENOMEM, "Out of memory.")
+
+typedef struct Ebs {
+        const Config *config;
+        Imds *imds;
+        CredsProvider *creds;
+        Ec2Client *ec2;
+} Ebs;
+
+static void ebs_done(Ebs *e) {
+        e->ec2 = ec2_client_free(e->ec2);
+        e->creds = creds_provider_free(e->creds);
+        e->imds = imds_free(e->imds);
+}
+
+static int ebs_connect(Ebs *e) {
+        const Config *c = e->config;
+        _cleanup_(freep) char *region = NULL;
+        int r;
+
+        /* Creating these contacts nothing; the metadata service is only asked for a
+         * region nobody configured, or for the role's credentials when the
+         * environment has none. */
+        r = imds_new(c->metadata_endpoint, &e->imds);
+        if (r < 0)
+                return log_error_errno(r, "Cannot use the metadata service at %s: %m", c->metadata_endpoint);
+
+        if (isempty(c->region)) {
+                r = imds_get_value(e->imds, IMDS_REGION, &region);
+                if (r < 0)
+                        return log_error_errno(r, "AWS.Region is not set and the metadata service at %s could not "
+                                               "tell it: %m", c->metadata_endpoint);
+        }
+
+        r = creds_provider_new(e->imds, &e->creds);
+        if (r == -EINVAL)
+                return log_error("AWS_ACCESS_KEY_ID is set in the environment, but AWS_SECRET_ACCESS_KEY is not."),
+                       -EINVAL;
+        if (r < 0)
+                return log_error_errno(r, "Cannot set up AWS credentials: %m");
+
+        r = ec2_client_new(region ?: c->region, c->endpoint, e->creds, &e->ec2);
+        if (r == -EINVAL)
+                return log_error("Cannot use EC2 in region '%s' at '%s'.", region ?: c->region,
+                                 isempty(c->endpoint) ? "(default endpoint)" : c->endpoint),
+                       -EINVAL;
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the EC2 client: %m");
+        return 0;
+}
+
+/* The volume tagged for this host; none or several are errors (logged). */
+static int ebs_find(Ebs *e, Ec2Volume *ret) {
+        const Config *c = e->config;
+        _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
+        const Ec2Filter filters[] = {
+                { "tag:" EC2_TAG_CLUSTER, EC2_VALUES(c->cluster_name) },
+                { "tag:" EC2_TAG_LOGICAL_ID, EC2_VALUES(c->private_ip) },
+                { "availability-zone", EC2_VALUES(c->availability_zone) },
+                {},
+        };
+        size_t pick = SIZE_MAX, ours = 0;
+        int r;
+
+        r = ec2_describe_volumes(e->ec2, NULL, filters, &l);
+        if (r < 0)
+                return ec2_log_error(e->ec2, LOG_ERR, r, "Failed to look for this host's volume");
+
+        if (l.n == 0) {
+                _cleanup_(ec2_volume_list_done) Ec2VolumeList elsewhere = {};
+                const Ec2Filter anywhere[] = { filters[0], filters[1], {} };
+
+                /* A better message if it exists in another zone. */
+                if (ec2_describe_volumes(e->ec2, NULL, anywhere, &elsewhere) >= 0 && elsewhere.n > 0)
+                        return log_error("Volume %s tagged %s=%s, %s=%s is in %s, but this instance is in %s: "
+                                         "EBS volumes attach only within their zone.",
+                                         elsewhere.items[0].volume_id, EC2_TAG_CLUSTER, c->cluster_name,
+                                         EC2_TAG_LOGICAL_ID, c->private_ip,
+                                         strempty(elsewhere.items[0].availability_zone), c->availability_zone),
+                               -ENOENT;
+                return log_error("No EBS volume tagged %s=%s, %s=%s in %s; create one, or set Volume.Id= or "
+                                 "Volume.Device=.",
+                                 EC2_TAG_CLUSTER, c->cluster_name, EC2_TAG_LOGICAL_ID, c->private_ip,
+                                 c->availability_zone),
+                       -ENOENT;
+        }
+
+        for (size_t i = 0; i < l.n; i++)
+                for (size_t j = 0; j < l.items[i].n_attachments; j++)
+                        if (streq_ptr(l.items[i].attachments[j].instance_id, c->instance_id)) {
+                                pick = i;
+                                ours++;
+                        }
+        if (l.n == 1)
+                pick = 0;
+        else if (ours != 1) {
+                _cleanup_(strv_freep) char **ids = NULL;
+                _cleanup_(freep) char *list = NULL;
+                for (size_t i = 0; i < l.n; i++)
+                        if (strv_extend(&ids, l.items[i].volume_id) < 0)
+                                return log_oom();
+                list = strv_join(ids, ", ");
+                return log_error("%zu volumes are tagged %s=%s, %s=%s in %s (%s); refusing to guess. "
+                                 "Remove the tags from all but one, or set Volume.Id=.",
+                                 l.n, EC2_TAG_CLUSTER, c->cluster_name, EC2_TAG_LOGICAL_ID, c->private_ip,
+                                 c->availability_zone, strempty(list)),
+                       -ENOTUNIQ;
+        } else
+                log_warning("Several volumes are tagged for %s; using %s, which is attached to this instance.",
+                            c->private_ip, l.items[pick].volume_id);
+
+        *ret = l.items[pick];
+        l.items[pick] = (Ec2Volume) {};
+        return 0;
+}
+
+static bool device_same(const char *a, const char *b) {
+        const char *x = startswith(a, "/dev/xvd") ?: startswith(a, "/dev/sd");
+        const char *y = startswith(b, "/dev/xvd") ?: startswith(b, "/dev/sd");
+        if (!x || !y)
+                return streq(a, b);
+        return streq(x, y);
+}
+
+/* A device name no EBS volume of this instance uses (and that we did not try yet). */
+static int ebs_pick_device(Ebs *e, char *const *tried, char **ret) {
+        _cleanup_(ec2_instance_list_done) Ec2InstanceList l = {};
+        char *const ids[] = { e->config->instance_id, NULL };
+        int r;
+
+        r = ec2_describe_instances(e->ec2, ids, NULL, &l);
+        if (r < 0)
+                return ec2_log_error(e->ec2, LOG_ERR, r, "Failed to list this instance's devices");
+        if (l.n != 1)
+                return log_error("EC2 does not know this instance (%s).", e->config->instance_id), -ENOENT;
+
+        for (char letter = 'f'; letter <= 'p'; letter++) {
+                char name[16];
+                bool used = false;
+
+                snprintf(name, sizeof(name), "/dev/sd%c", letter);
+                for (size_t i = 0; i < l.items[0].n_volumes && !used; i++)
+                        used = l.items[0].volumes[i].device && device_same(l.items[0].volumes[i].device, name);
+                STRV_FOREACH(t, tried)
+                        used = used || device_same(*t, name);
+                if (!used) {
+                        *ret = strdup(name);
+                        return *ret ? 0 : -ENOMEM;
+                }
+        }
+        return log_error("Instance %s has no free device name between /dev/sdf and /dev/sdp.",
+                         e->config->instance_id),
+               -ENOSPC;
+}
+
+static const Ec2Attachment *volume_attachment(const Ec2Volume *v) {
+        return v->n_attachments > 0 ? &v->attachments[0] : NULL;
+}
 
 int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requested_device) {
-        (void) c; (void) ret_volume_id; (void) ret_requested_device;
-        return log_error("Volume.Id is not set and Volume.Device=auto; finding the volume by its "
-                         "tags is not supported yet."),
-               -EOPNOTSUPP;
+        _cleanup_(ebs_done) Ebs e = { .config = c };
+        _cleanup_(strv_freep) char **tried = NULL;
+        _cleanup_(freep) char *waiting_for = NULL;
+        uint64_t start = now_usec(CLOCK_MONOTONIC), poll = EBS_POLL_MIN_USEC;
+        uint64_t timeout = (uint64_t) c->attach_timeout_sec * USEC_PER_SEC;
+        bool attached_by_us = false;
+        int r;
+
+        if (isempty(c->instance_id) || isempty(c->private_ip) || isempty(c->availability_zone))
+                return log_error("Finding the volume needs Host.InstanceId, Host.PrivateIp and "
+                                 "Host.AvailabilityZone."),
+                       -EINVAL;
+
+        r = ebs_connect(&e);
+        if (r < 0)
+                return r;
+
+        for (;;) {
+                _cleanup_(ec2_volume_done) Ec2Volume v = {};
+                const Ec2Attachment *a;
+                _cleanup_(freep) char *what = NULL;
+
+                r = ebs_find(&e, &v);
+                if (r < 0)
+                        return r;
+                a = volume_attachment(&v);
+
+                if (v.state == EC2_VOLUME_IN_USE && a && streq_ptr(a->instance_id, c->instance_id) &&
+                    a->state == EC2_ATTACHMENT_ATTACHED) {
+                        if (attached_by_us)
+                                log_struct(LOG_NOTICE, 0, SK_MESSAGE_VOLUME_ATTACHED,
+                                           LOG_FIELDS("SK_VOLUME_ID", v.volume_id, "SK_INSTANCE_ID", c->instance_id,
+                                                      "SK_DEVICE", a->device, "SK_LOGICAL_ID", c->private_ip),
+                                           "Attached volume %s to instance %s as %s.", v.volume_id, c->instance_id,
+                                           strempty(a->device));
+                        else
+                                log_info("Volume %s is attached to this instance as %s.", v.volume_id,
+                                         strempty(a->device));
+                        *ret_volume_id = TAKE_PTR(v.volume_id);
+                        *ret_requested_device = a->device ? strdup(a->device) : NULL;
+                        return 0;
+                }
+
+                if (v.state == EC2_VOLUME_AVAILABLE) {
+                        _cleanup_(freep) char *dev = NULL;
+                        const Ec2Error *err;
+
+                        r = ebs_pick_device(&e, tried, &dev);
+                        if (r < 0)
+                                return r;
+                        log_info("Attaching volume %s to instance %s as %s.", v.volume_id, c->instance_id, dev);
+                        r = ec2_attach_volume(e.ec2, v.volume_id, c->instance_id, dev, NULL);
+                        err = ec2_client_last_error(e.ec2);
+                        if (r >= 0)
+                                attached_by_us = true;
+                        else if (streq(err->code, "VolumeInUse") || streq(err->code, "IncorrectState"))
+                                /* Someone was quicker, or an earlier try went through: look again. */
+                                log_debug("AttachVolume %s: %s; looking again.", v.volume_id, err->code);
+                        else if (streq(err->code, "InvalidParameterValue") && strstr(err->message, "in use")) {
+                                /* The device name got taken meanwhile: another name. */
+                                if (strv_extend(&tried, dev) < 0)
+                                        return log_oom();
+                                if (strv_length(tried) > 8)
+                                        return ec2_log_error(e.ec2, LOG_ERR, r, "Failed to attach the volume");
+                                continue;
+                        } else
+                                return ec2_log_error(e.ec2, LOG_ERR, r, "Failed to attach the volume");
+                } else if (v.state == EC2_VOLUME_IN_USE || v.state == EC2_VOLUME_CREATING) {
+                        /* Attaching to us, or still held by a dying instance: its volumes detach
+                         * by themselves once it is terminated. Never forced away from another. */
+                        if (a && !streq_ptr(a->instance_id, c->instance_id))
+                                r = asprintf(&what, "attached to %s (%s)", strempty(a->instance_id),
+                                             ec2_attachment_state_to_string(a->state));
+                        else
+                                r = asprintf(&what, "%s", a ? ec2_attachment_state_to_string(a->state)
+                                                            : ec2_volume_state_to_string(v.state));
+                        if (r < 0)
+                                return log_oom();
+                        if (!streq_ptr(what, waiting_for)) {
+                                log_info("Volume %s is %s; waiting.", v.volume_id, what);
+                                (void) notify_status("waiting for volume %s (%s)", v.volume_id, what);
+                                free(waiting_for);
+                                waiting_for = TAKE_PTR(what);
+                        }
+                } else
+                        return log_error("Volume %s is %s; cannot use it.", v.volume_id,
+                                         strempty(ec2_volume_state_to_string(v.state))),
+                               -EIO;
+
+                if (now_usec(CLOCK_MONOTONIC) - start >= timeout)
+                        return log_error("Volume %s was not attached to this instance within %u s "
+                                         "(Volume.AttachTimeoutSec); last seen %s.",
+                                         v.volume_id, c->attach_timeout_sec,
+                                         waiting_for ? waiting_for : "available"),
+                               -ETIMEDOUT;
+                sk_sleep_real(poll, NULL);
+                poll = poll * 2 > EBS_POLL_MAX_USEC ? EBS_POLL_MAX_USEC : poll * 2;
+        }
 }
