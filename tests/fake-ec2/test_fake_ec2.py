@@ -1,0 +1,1097 @@
+#!/usr/bin/python3
+"""Tests of the fake EC2 API + IMDS (fake_ec2.py), driven by the real AWS CLI.
+
+Run from the repository root:
+    /usr/bin/python3 -m unittest tests/fake-ec2/test_fake_ec2.py
+or  /usr/bin/python3 tests/fake-ec2/test_fake_ec2.py
+
+Needs /usr/bin/aws (Debian awscli), /usr/bin/curl and python3-botocore.  Every
+request goes to a fake started on 127.0.0.1 by these tests; no AWS endpoint,
+no 169.254.169.254, no proxy.  Each server is killed by PID on cleanup.
+"""
+
+import base64
+import datetime
+import http.client
+import json
+import os
+import shutil
+import subprocess
+import tempfile
+import time
+import unittest
+import xml.etree.ElementTree as ET
+
+import botocore.session
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.config import Config
+from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FAKE = os.path.join(HERE, "fake_ec2.py")
+PYTHON = "/usr/bin/python3"
+AWS = "/usr/bin/aws"
+CURL = "/usr/bin/curl"
+AKID, SECRET = "AKIDTEST", "SECRETKEYTEST0123456789"
+REGION = "us-east-1"
+LONG = 1000  # lifecycle delay for the deterministic servers (advanced by hand)
+
+_SESSION = None
+
+
+def botocore_client(url, key=AKID, secret=SECRET, token=None):
+    """An in-process botocore EC2 client (same parser as the CLI, without
+    its 0.5 s start-up): for secondary checks.  No config files, no IMDS,
+    no proxies."""
+    global _SESSION
+    if _SESSION is None:
+        _SESSION = botocore.session.Session()
+        _SESSION.set_config_variable("config_file", "/dev/null")
+        _SESSION.set_config_variable("credentials_file", "/dev/null")
+    return _SESSION.create_client(
+        "ec2", region_name=REGION, endpoint_url=url, aws_access_key_id=key,
+        aws_secret_access_key=secret, aws_session_token=token,
+        config=Config(proxies={}, retries={"max_attempts": 0,
+                                           "mode": "standard"},
+                      connect_timeout=5, read_timeout=30))
+
+
+HOOK_SCRIPT = """#!/bin/sh
+echo "$@" >> "%s"
+"""
+
+
+class FakeServer:
+    """The fake as a subprocess on 127.0.0.1:0; stop() kills it by PID."""
+
+    def __init__(self, tmp, *extra):
+        self.tmp = tmp
+        self.port_file = os.path.join(tmp, "port")
+        self.log_path = os.path.join(tmp, "fake.log")
+        self.log = open(self.log_path, "wb")
+        env = {k: v for k, v in os.environ.items()
+               if "proxy" not in k.lower()}
+        self.proc = subprocess.Popen(
+            [PYTHON, FAKE, "--listen", "127.0.0.1:0", "--port-file",
+             self.port_file, "--access-key", AKID, "--secret-key", SECRET,
+             "--region", REGION] + list(extra),
+            stdin=subprocess.DEVNULL, stdout=self.log, stderr=self.log,
+            env=env)
+        deadline = time.time() + 15
+        while not os.path.exists(self.port_file):
+            if self.proc.poll() is not None or time.time() > deadline:
+                self.stop()
+                raise RuntimeError("fake did not start: %s" %
+                                   open(self.log_path).read())
+            time.sleep(0.02)
+        with open(self.port_file) as f:
+            self.port = int(f.read())
+        self.url = "http://127.0.0.1:%d" % self.port
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(5)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+        self.log.close()
+
+    def http(self, method, path, body=None, headers=None, source=None):
+        conn = http.client.HTTPConnection(
+            "127.0.0.1", self.port, timeout=20,
+            source_address=(source, 0) if source else None)
+        try:
+            conn.request(method, path, body=body, headers=headers or {})
+            r = conn.getresponse()
+            return r.status, dict(r.getheaders()), r.read()
+        finally:
+            conn.close()
+
+    def ctl(self, method, path, data=None):
+        status, _, body = self.http(
+            method, "/_fake/" + path,
+            json.dumps(data).encode() if data is not None else None,
+            {"Content-Type": "application/json"})
+        if status != 200:
+            raise AssertionError("control %s %s -> %d %s" % (
+                method, path, status, body))
+        return json.loads(body)
+
+
+class FixedTimeSigV4(SigV4Auth):
+    """botocore's SigV4 with a chosen timestamp (for clock skew tests)."""
+
+    def __init__(self, creds, when, region=REGION):
+        super().__init__(creds, "ec2", region)
+        self.when = when
+
+    def add_auth(self, request):
+        request.context["timestamp"] = self.when.strftime("%Y%m%dT%H%M%SZ")
+        self._modify_request_before_signing(request)
+        canonical = self.canonical_request(request)
+        sts = self.string_to_sign(request, canonical)
+        self._inject_signature_to_request(request,
+                                          self.signature(sts, request))
+
+
+def xml_error(body):
+    root = ET.fromstring(body)
+    assert root.tag == "Response", body
+    err = root.find("Errors/Error")
+    assert root.find("RequestID").text, body
+    return err.find("Code").text, err.find("Message").text
+
+
+class Base(unittest.TestCase):
+    server_args = ("--pending-delay", str(LONG), "--shutdown-delay", str(LONG),
+                   "--terminated-ttl", str(5 * LONG))
+
+    @classmethod
+    def setUpClass(cls):
+        cls.tmp = tempfile.mkdtemp(prefix="fake-ec2-test.")
+        cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
+        cls.hook_out = os.path.join(cls.tmp, "hook.out")
+        cls.state_log = os.path.join(cls.tmp, "state.log")
+        hook = os.path.join(cls.tmp, "hook.sh")
+        with open(hook, "w") as f:
+            f.write(HOOK_SCRIPT % cls.hook_out)
+        os.chmod(hook, 0o755)
+        cls.fake = FakeServer(cls.tmp, "--hook", hook, "--state-log",
+                              cls.state_log, *cls.server_args)
+        cls.addClassCleanup(cls.fake.stop)
+        cls.ec2 = botocore_client(cls.fake.url)
+        cls.addClassCleanup(cls.ec2.close)
+
+    @classmethod
+    def tearDownClass(cls):
+        # Let queued hooks finish before the server (and tmp dir) go away.
+        deadline = time.time() + 10
+        while cls.fake.ctl("GET", "hooks")["pending"] and \
+                time.time() < deadline:
+            time.sleep(0.02)
+
+    def setUp(self):
+        self.fake.ctl("POST", "reset")
+        self.wait_hooks()
+        open(self.hook_out, "w").close()
+
+    # -- helpers ------------------------------------------------------------
+    def env(self, **extra):
+        env = {"PATH": "/usr/bin:/bin", "HOME": self.tmp, "LANG": "C.UTF-8",
+               "AWS_EC2_METADATA_DISABLED": "true",
+               "AWS_CONFIG_FILE": "/dev/null",
+               "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+               "AWS_ACCESS_KEY_ID": AKID, "AWS_SECRET_ACCESS_KEY": SECRET,
+               "AWS_DEFAULT_REGION": REGION, "AWS_MAX_ATTEMPTS": "1",
+               "AWS_RETRY_MODE": "standard", "AWS_PAGER": ""}
+        for k, v in extra.items():
+            if v is None:
+                env.pop(k, None)
+            else:
+                env[k] = v
+        return env
+
+    def aws_raw(self, *args, env=None):
+        return subprocess.run(
+            [AWS, "ec2"] + list(args) + [
+                "--endpoint-url", self.fake.url, "--output", "json",
+                "--cli-connect-timeout", "5", "--cli-read-timeout", "30"],
+            env=env or self.env(), capture_output=True, text=True,
+            timeout=60)
+
+    def aws(self, *args, env=None):
+        p = self.aws_raw(*args, env=env)
+        self.assertEqual(p.returncode, 0, "aws %s: %s" % (args, p.stderr))
+        return json.loads(p.stdout) if p.stdout.strip() else None
+
+    def aws_fails(self, code, *args, env=None, message=None):
+        p = self.aws_raw(*args, env=env)
+        self.assertEqual(p.returncode, 254, p.stdout + p.stderr)
+        self.assertIn("(%s)" % code, p.stderr)
+        if message:
+            self.assertIn(message, p.stderr)
+        return p.stderr
+
+    def api(self, op, **kw):
+        """Call through the in-process botocore client."""
+        return getattr(self.ec2, op)(**kw)
+
+    def api_fails(self, code, op, message=None, **kw):
+        with self.assertRaises(ClientError) as cm:
+            getattr(self.ec2, op)(**kw)
+        err = cm.exception.response["Error"]
+        self.assertEqual(err["Code"], code, err)
+        if message:
+            self.assertIn(message, err["Message"])
+        return err["Message"]
+
+    def advance(self, seconds=LONG + 1):
+        self.fake.ctl("POST", "time", {"advance": seconds})
+
+    def seed(self, **kw):
+        return self.fake.ctl("POST", "instances", kw)
+
+    def instances(self, *args):
+        out = self.aws("describe-instances", *args)
+        return [i for r in out["Reservations"] for i in r["Instances"]]
+
+    def instance(self, iid):
+        (r,) = self.api("describe_instances", InstanceIds=[iid])[
+            "Reservations"]
+        return r["Instances"][0]
+
+    def all_ids(self, **kw):
+        return [i["InstanceId"] for r in self.api(
+            "describe_instances", **kw)["Reservations"]
+            for i in r["Instances"]]
+
+    def volume(self, vid):
+        return self.api("describe_volumes", VolumeIds=[vid])["Volumes"][0]
+
+    def calls(self, action=None):
+        return [c for c in self.fake.ctl("GET", "calls")
+                if action is None or c["action"] == action]
+
+    def signed(self, params, key=AKID, secret=SECRET, token=None, when=None,
+               region=REGION, tamper=None):
+        """POST a Query API request signed by botocore; -> (status, body)."""
+        req = AWSRequest(method="POST", url=self.fake.url + "/", data=params,
+                         headers={"Content-Type": "application/x-www-form-"
+                                  "urlencoded; charset=utf-8"})
+        body = req.prepare().body.encode()
+        req = AWSRequest(method="POST", url=self.fake.url + "/", data=body,
+                         headers={"Content-Type": "application/x-www-form-"
+                                  "urlencoded; charset=utf-8"})
+        when = when or datetime.datetime.utcnow()
+        FixedTimeSigV4(Credentials(key, secret, token), when,
+                       region).add_auth(req)
+        if tamper:
+            body = tamper(body)
+        status, _, out = self.fake.http("POST", "/", body, dict(req.headers))
+        return status, out
+
+    def wait_hooks(self, timeout=10):
+        deadline = time.time() + timeout
+        while self.fake.ctl("GET", "hooks")["pending"]:
+            self.assertLess(time.time(), deadline, "hooks did not finish")
+            time.sleep(0.02)
+
+    def hook_lines(self):
+        self.wait_hooks()
+        with open(self.hook_out) as f:
+            return [l.split() for l in f.read().splitlines()]
+
+
+class TestInstances(Base):
+    def test_run_instances_lifecycle_and_ip_hold(self):
+        out = self.aws(
+            "run-instances", "--image-id", "ami-12345678",
+            "--instance-type", "t3.small", "--subnet-id", "subnet-aaaaaaaa",
+            "--private-ip-address", "10.0.1.10",
+            "--security-group-ids", "sg-12345678",
+            "--iam-instance-profile", "Name=swarmkeeper",
+            "--key-name", "ops", "--user-data", "#cloud-config\n",
+            "--metadata-options", "HttpTokens=required,HttpPutResponseHopLimit=1",
+            "--tag-specifications",
+            "ResourceType=instance,Tags=[{Key=cluster,Value=c1},"
+            "{Key=logical-id,Value=10.0.1.10}]")
+        self.assertTrue(out["ReservationId"].startswith("r-"))
+        self.assertEqual(out["OwnerId"], "123456789012")
+        (i,) = out["Instances"]
+        iid = i["InstanceId"]
+        self.assertRegex(iid, r"^i-[0-9a-f]{17}$")
+        self.assertEqual(i["State"], {"Code": 0, "Name": "pending"})
+        self.assertEqual(i["PrivateIpAddress"], "10.0.1.10")
+        self.assertEqual(i["Placement"]["AvailabilityZone"], "us-east-1a")
+        self.assertEqual(i["SubnetId"], "subnet-aaaaaaaa")
+        self.assertEqual(i["InstanceType"], "t3.small")
+        self.assertEqual(i["KeyName"], "ops")
+        self.assertEqual(i["SecurityGroups"][0]["GroupId"], "sg-12345678")
+        self.assertEqual(i["IamInstanceProfile"]["Arn"],
+                         "arn:aws:iam::123456789012:instance-profile/"
+                         "swarmkeeper")
+        self.assertEqual(i["MetadataOptions"]["HttpTokens"], "required")
+        self.assertEqual(i["MetadataOptions"]["HttpPutResponseHopLimit"], 1)
+        self.assertEqual({t["Key"]: t["Value"] for t in i["Tags"]},
+                         {"cluster": "c1", "logical-id": "10.0.1.10"})
+        # UserData reached the fake base64-encoded and is redacted in the log.
+        (call,) = self.calls("RunInstances")
+        self.assertIn("redacted", call["params"]["UserData"])
+        self.assertEqual(call["access_key"], AKID)
+        dumped = self.fake.ctl("GET", "state")["instances"][0]
+        self.assertEqual(base64.b64decode(dumped["user_data"]),
+                         b"#cloud-config\n")
+
+        self.assertEqual(self.instance(iid)["State"]["Name"], "pending")
+        self.advance()
+        (i,) = self.instances("--instance-ids", iid)
+        self.assertEqual(i["State"], {"Code": 16, "Name": "running"})
+
+        out = self.aws("terminate-instances", "--instance-ids", iid)
+        self.assertEqual(out["TerminatingInstances"], [{
+            "InstanceId": iid,
+            "CurrentState": {"Code": 32, "Name": "shutting-down"},
+            "PreviousState": {"Code": 16, "Name": "running"}}])
+        i = self.instance(iid)
+        self.assertEqual(i["State"]["Name"], "shutting-down")
+        self.assertEqual(i["StateReason"]["Code"],
+                         "Client.UserInitiatedShutdown")
+        # The address is held until the old instance is terminated.
+        self.aws_fails("InvalidIPAddress.InUse", "run-instances",
+                       "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.10",
+                       message="Address 10.0.1.10 is in use.")
+        self.advance()
+        i = self.instance(iid)
+        self.assertEqual(i["State"], {"Code": 48, "Name": "terminated"})
+        self.assertEqual(i["PrivateIpAddress"], "10.0.1.10")
+        # Terminating again is allowed: terminated -> terminated.
+        out = self.api("terminate_instances", InstanceIds=[iid])
+        self.assertEqual(out["TerminatingInstances"][0]["PreviousState"]
+                         ["Name"], "terminated")
+        # Once terminated, the address is free.
+        out = self.aws("run-instances", "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.10")
+        new = out["Instances"][0]["InstanceId"]
+        self.assertNotEqual(new, iid)
+        self.assertEqual(out["Instances"][0]["SubnetId"], "subnet-aaaaaaaa")
+        # Both are listed, the terminated one until the TTL runs out.
+        self.assertEqual(self.all_ids(), [iid, new])
+        self.advance(5 * LONG)
+        self.assertEqual(self.all_ids(), [new])
+        self.aws_fails("InvalidInstanceID.NotFound", "describe-instances",
+                       "--instance-ids", iid,
+                       message="The instance ID '%s' does not exist" % iid)
+
+    def test_client_token_idempotency(self):
+        token = "c1-10.0.1.11-i-0123456789abcdef0"
+        args = ["run-instances", "--image-id", "ami-12345678",
+                "--private-ip-address", "10.0.1.11", "--client-token", token]
+        first = self.aws(*args)["Instances"][0]
+        again = self.aws(*args)["Instances"][0]
+        self.assertEqual(again["InstanceId"], first["InstanceId"])
+        self.assertEqual(again["ClientToken"], token)
+        self.assertEqual(len(self.fake.ctl("GET", "state")["instances"]), 1)
+        # Even after it terminated: the same instance, no new launch.
+        self.api("terminate_instances", InstanceIds=[first["InstanceId"]])
+        self.advance()
+        again = self.aws(*args)["Instances"][0]
+        self.assertEqual(again["InstanceId"], first["InstanceId"])
+        self.assertEqual(again["State"]["Name"], "terminated")
+        self.assertEqual(len(self.fake.ctl("GET", "state")["instances"]), 1)
+        # Same token, different parameters.
+        self.aws_fails("IdempotentParameterMismatch", *args,
+                       "--instance-type", "t3.large")
+        self.api_fails("InvalidParameterValue", "run_instances",
+                       ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                       ClientToken="x" * 65)
+        # A failed launch does not consume its token.
+        blocker = self.seed(private_ip="10.0.1.12")["id"]
+        kw = dict(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                  PrivateIpAddress="10.0.1.12", ClientToken="t2")
+        self.api_fails("InvalidIPAddress.InUse", "run_instances", **kw)
+        self.fake.ctl("POST", "instances/" + blocker, {"state": "terminated"})
+        out = self.api("run_instances", **kw)
+        self.assertEqual(out["Instances"][0]["PrivateIpAddress"], "10.0.1.12")
+
+    def test_run_instances_validation_and_placement(self):
+        run = dict(ImageId="ami-12345678", MinCount=1, MaxCount=1)
+        self.api_fails("InvalidParameterValue", "run_instances", **run,
+                       SubnetId="subnet-aaaaaaaa",
+                       PrivateIpAddress="10.0.2.10")
+        self.api_fails("InvalidParameterValue", "run_instances", **run,
+                       PrivateIpAddress="10.0.1.1")  # reserved by AWS
+        self.api_fails("InvalidParameterValue", "run_instances", **run,
+                       PrivateIpAddress="192.168.7.7")
+        self.api_fails("MissingParameter", "run_instances", MinCount=1,
+                       MaxCount=1, message="ImageId")
+        self.api_fails("InvalidAMIID.Malformed", "run_instances",
+                       ImageId="bogus", MinCount=1, MaxCount=1)
+        self.api_fails("InvalidSubnetID.NotFound", "run_instances", **run,
+                       SubnetId="subnet-deadbeef")
+        self.api_fails("InvalidParameterCombination", "run_instances",
+                       ImageId="ami-12345678", MinCount=2, MaxCount=2,
+                       PrivateIpAddress="10.0.1.40")
+        self.api_fails("InvalidParameterValue", "run_instances", **run,
+                       Placement={"AvailabilityZone": "us-east-1z"})
+        self.api_fails("InvalidParameterValue", "run_instances", **run,
+                       MetadataOptions={"HttpPutResponseHopLimit": 65})
+        self.api_fails("DryRunOperation", "run_instances", **run, DryRun=True)
+        self.assertEqual(self.fake.ctl("GET", "state")["instances"], [])
+        # Automatic addresses, from the top of the subnet down.
+        out = self.api("run_instances", ImageId="ami-12345678", MinCount=2,
+                       MaxCount=2)
+        self.assertEqual([i["PrivateIpAddress"] for i in out["Instances"]],
+                         ["10.0.1.254", "10.0.1.253"])
+        self.assertEqual([i["AmiLaunchIndex"] for i in out["Instances"]],
+                         [0, 1])
+        out = self.api("run_instances", **run,
+                       Placement={"AvailabilityZone": "us-east-1b"})
+        (i,) = out["Instances"]
+        self.assertEqual(i["SubnetId"], "subnet-bbbbbbbb")
+        self.assertEqual(i["PrivateIpAddress"], "10.0.2.254")
+        self.assertEqual(i["MetadataOptions"]["HttpTokens"], "optional")
+        # Subnets are configurable.
+        self.fake.ctl("POST", "subnets", {"id": "subnet-0d0d0d0d",
+                                          "az": "us-east-1d",
+                                          "cidr": "10.9.0.0/28"})
+        out = self.api("run_instances", **run, PrivateIpAddress="10.9.0.5")
+        self.assertEqual(out["Instances"][0]["Placement"]["AvailabilityZone"],
+                         "us-east-1d")
+        # Launch templates are accepted and tag the instance like EC2 does.
+        out = self.aws("run-instances", "--launch-template",
+                       "LaunchTemplateId=lt-0123456789abcdef0,Version=3")
+        tags = {t["Key"]: t["Value"] for t in out["Instances"][0]["Tags"]}
+        self.assertEqual(tags, {"aws:ec2launchtemplate:id":
+                                "lt-0123456789abcdef0",
+                                "aws:ec2launchtemplate:version": "3"})
+
+    def test_describe_filters(self):
+        a = self.seed(private_ip="10.0.1.20", tags={"cluster": "c1",
+                                                    "role": "manager"})["id"]
+        b = self.seed(private_ip="10.0.2.21", tags={"cluster": "c1",
+                                                    "role": "worker"})["id"]
+        c = self.seed(private_ip="10.0.3.22", state="stopped",
+                      tags={"cluster": "c2"})["id"]
+        d = self.seed(private_ip="10.0.1.23", state="terminated")["id"]
+
+        def cli(*filters):
+            return {i["InstanceId"] for i in
+                    self.instances("--filters", *filters)}
+
+        def api(**filters):
+            return set(self.all_ids(Filters=[
+                {"Name": k.replace("_", "-").replace("tag-", "tag:", 1)
+                 if k.startswith("tag_") and k != "tag_key" else
+                 k.replace("_", "-"), "Values": v}
+                for k, v in filters.items()]))
+        self.assertEqual(cli("Name=tag:cluster,Values=c1"), {a, b})
+        self.assertEqual(cli("Name=tag:cluster,Values=c1",
+                             "Name=tag:role,Values=manager"), {a})
+        self.assertEqual(cli("Name=instance-state-name,"
+                             "Values=stopped,terminated"), {c, d})
+        self.assertEqual(api(tag_role=["man*"]), {a})
+        self.assertEqual(api(tag_key=["role"]), {a, b})
+        self.assertEqual(api(private_ip_address=["10.0.2.21"]), {b})
+        self.assertEqual(api(availability_zone=["us-east-1a"]), {a, d})
+        self.assertEqual(api(instance_id=[a, c]), {a, c})
+        self.assertEqual(api(tag_cluster=["nope"]), set())
+        self.api_fails("InvalidParameterValue", "describe_instances",
+                       Filters=[{"Name": "frobnicate", "Values": ["x"]}],
+                       message="The filter 'frobnicate' is invalid")
+        self.aws_fails("InvalidInstanceID.NotFound", "describe-instances",
+                       "--instance-ids", a, "i-0123456789abcdef0",
+                       message="i-0123456789abcdef0")
+        self.api_fails("InvalidInstanceID.Malformed", "describe_instances",
+                       InstanceIds=["i-xyz"])
+        self.assertEqual(self.instance(c)["State"],
+                         {"Code": 80, "Name": "stopped"})
+
+    def test_describe_pagination(self):
+        seeded = [self.seed(private_ip="10.0.1.%d" % (100 + n),
+                            tags={"n": str(n)})["id"] for n in range(12)]
+        self.fake.ctl("DELETE", "calls")
+
+        def ids(out):
+            return [i["InstanceId"] for r in out["Reservations"]
+                    for i in r["Instances"]]
+        # The CLI's own pagination: 3 pages of MaxResults=5.
+        self.assertEqual(ids(self.aws("describe-instances", "--page-size",
+                                      "5")), seeded)
+        calls = self.calls("DescribeInstances")
+        self.assertEqual([c["params"].get("MaxResults") for c in calls],
+                         ["5", "5", "5"])
+        self.assertNotIn("NextToken", calls[0]["params"])
+        self.assertIn("NextToken", calls[1]["params"])
+        # Manual pagination with --max-results and --next-token.
+        out = self.aws("describe-instances", "--max-results", "5")
+        self.assertEqual(ids(out), seeded[:5])
+        out = self.aws("describe-instances", "--max-results", "5",
+                       "--next-token", out["NextToken"])
+        self.assertEqual(ids(out), seeded[5:10])
+        out = self.api("describe_instances", MaxResults=5,
+                       NextToken=out["NextToken"])
+        self.assertEqual(ids(out), seeded[10:])
+        self.assertNotIn("NextToken", out)
+        # --max-items / --starting-token (CLI tokens wrapping ours).
+        out = self.aws("describe-instances", "--max-items", "7",
+                       "--page-size", "5")
+        self.assertEqual(ids(out), seeded[:7])
+        out = self.aws("describe-instances", "--page-size", "5",
+                       "--starting-token", out["NextToken"])
+        self.assertEqual(ids(out), seeded[7:])
+        # Filters apply before pagination.
+        out = self.api("describe_instances", MaxResults=5, Filters=[
+            {"Name": "tag:n", "Values": ["1*"]}])
+        self.assertEqual(ids(out), [seeded[1], seeded[10], seeded[11]])
+        self.aws_fails("InvalidParameterValue", "describe-instances",
+                       "--max-results", "4")
+        self.api_fails("InvalidParameterValue", "describe_instances",
+                       MaxResults=1001)
+        self.api_fails("InvalidParameterCombination", "describe_instances",
+                       MaxResults=5, InstanceIds=[seeded[0]])
+        self.api_fails("InvalidPaginationToken", "describe_instances",
+                       MaxResults=5, NextToken="garbage")
+
+
+class TestVolumes(Base):
+    def test_volume_lifecycle(self):
+        inst = self.seed(private_ip="10.0.1.30")["id"]
+        other = self.seed(private_ip="10.0.1.31")["id"]
+        out = self.aws("create-volume", "--availability-zone", "us-east-1a",
+                       "--size", "10", "--volume-type", "gp3",
+                       "--tag-specifications",
+                       "ResourceType=volume,Tags=[{Key=cluster,Value=c1},"
+                       "{Key=logical-id,Value=10.0.1.30}]")
+        vol = out["VolumeId"]
+        self.assertRegex(vol, r"^vol-[0-9a-f]{17}$")
+        self.assertEqual((out["State"], out["Size"], out["VolumeType"],
+                          out["Iops"], out["AvailabilityZone"]),
+                         ("creating", 10, "gp3", 3000, "us-east-1a"))
+        # Attaching a volume that is still being created fails.
+        self.api_fails("IncorrectState", "attach_volume", VolumeId=vol,
+                       InstanceId=inst, Device="/dev/sdf")
+        self.advance()
+        (v,) = self.aws("describe-volumes", "--volume-ids", vol)["Volumes"]
+        self.assertEqual((v["State"], v["Attachments"]), ("available", []))
+        self.assertEqual({t["Key"]: t["Value"] for t in v["Tags"]},
+                         {"cluster": "c1", "logical-id": "10.0.1.30"})
+
+        out = self.aws("attach-volume", "--volume-id", vol, "--instance-id",
+                       inst, "--device", "/dev/sdf")
+        self.assertEqual((out["State"], out["InstanceId"], out["Device"],
+                          out["VolumeId"]),
+                         ("attaching", inst, "/dev/sdf", vol))
+        v = self.volume(vol)
+        self.assertEqual((v["State"], v["Attachments"][0]["State"]),
+                         ("in-use", "attaching"))
+        self.aws_fails("VolumeInUse", "attach-volume", "--volume-id", vol,
+                       "--instance-id", other, "--device", "/dev/sdg",
+                       message="%s is already attached to an instance" % vol)
+        self.advance()
+        v = self.volume(vol)
+        self.assertEqual((v["Attachments"][0]["State"],
+                          v["Attachments"][0]["InstanceId"]),
+                         ("attached", inst))
+        bdm = self.instance(inst)["BlockDeviceMappings"]
+        self.assertEqual([(b["DeviceName"], b["Ebs"]["VolumeId"],
+                           b["Ebs"]["Status"]) for b in bdm],
+                         [("/dev/sdf", vol, "attached")])
+
+        # A second volume cannot take the same attachment point.
+        vol2 = self.fake.ctl("POST", "volumes", {"az": "us-east-1a",
+                                                 "size": 5})["id"]
+        self.api_fails("InvalidParameterValue", "attach_volume",
+                       VolumeId=vol2, InstanceId=inst, Device="/dev/xvdf",
+                       message="already in use")
+        self.api_fails("InvalidParameterValue", "attach_volume",
+                       VolumeId=vol2, InstanceId=inst, Device="sdf")
+        # Other zone.
+        far = self.api("create_volume", AvailabilityZone="us-east-1b",
+                       Size=10)["VolumeId"]
+        self.advance()
+        self.aws_fails("InvalidVolume.ZoneMismatch", "attach-volume",
+                       "--volume-id", far, "--instance-id", inst,
+                       "--device", "/dev/sdg")
+        # Instance not running yet.
+        pending = self.seed(private_ip="10.0.1.32", state="pending")["id"]
+        self.api_fails("IncorrectInstanceState", "attach_volume",
+                       VolumeId=vol2, InstanceId=pending, Device="/dev/sdg")
+
+        # Filters.
+        def vids(**filters):
+            return {v["VolumeId"] for v in self.api(
+                "describe_volumes", Filters=[
+                    {"Name": k, "Values": v} for k, v in filters.items()])[
+                "Volumes"]}
+        self.assertEqual({v["VolumeId"] for v in self.aws(
+            "describe-volumes", "--filters", "Name=tag:cluster,Values=c1",
+            "Name=status,Values=in-use")["Volumes"]}, {vol})
+        self.assertEqual(vids(status=["available"]), {vol2, far})
+        self.assertEqual(vids(**{"attachment.instance-id": [inst]}), {vol})
+        self.assertEqual(vids(**{"availability-zone": ["us-east-1b"]}), {far})
+        self.assertEqual(vids(**{"volume-id": [vol2]}), {vol2})
+        self.assertEqual(vids(**{"tag-key": ["logical-id"]}), {vol})
+
+        out = self.aws("detach-volume", "--volume-id", vol)
+        self.assertEqual((out["State"], out["InstanceId"]),
+                         ("detaching", inst))
+        self.assertEqual(self.volume(vol)["Attachments"][0]["State"],
+                         "detaching")
+        self.advance()
+        v = self.volume(vol)
+        self.assertEqual((v["State"], v["Attachments"]), ("available", []))
+        self.api_fails("IncorrectState", "detach_volume", VolumeId=vol)
+        self.api_fails("InvalidVolume.NotFound", "describe_volumes",
+                       VolumeIds=["vol-0123456789abcdef0"])
+        self.api_fails("InvalidVolumeID.Malformed", "describe_volumes",
+                       VolumeIds=["vol-zz"])
+        self.api_fails("MissingParameter", "create_volume",
+                       AvailabilityZone="us-east-1a")
+        self.api_fails("InvalidParameterValue", "create_volume",
+                       AvailabilityZone="us-east-1z", Size=1)
+        self.api_fails("InvalidParameterValue", "create_volume",
+                       AvailabilityZone="us-east-1a", Size=20000)
+
+    def test_terminated_instance_releases_volume(self):
+        inst = self.seed(private_ip="10.0.1.40")["id"]
+        vol = self.fake.ctl("POST", "volumes", {
+            "az": "us-east-1a", "size": 8, "attached_to": inst,
+            "device": "/dev/sdf"})["id"]
+        v = self.volume(vol)
+        self.assertEqual((v["State"], v["Attachments"][0]["State"]),
+                         ("in-use", "attached"))
+        self.aws("terminate-instances", "--instance-ids", inst)
+        self.assertEqual(self.volume(vol)["State"], "in-use")  # shutting down
+        self.advance()
+        (v,) = self.aws("describe-volumes", "--filters",
+                        "Name=volume-id,Values=" + vol)["Volumes"]
+        self.assertEqual((v["State"], v["Attachments"]), ("available", []))
+        i = self.instance(inst)
+        self.assertEqual((i["State"]["Name"], i["BlockDeviceMappings"]),
+                         ("terminated", []))
+
+    def test_volume_pagination(self):
+        vols = [self.fake.ctl("POST", "volumes", {"az": "us-east-1a",
+                                                  "size": 1})["id"]
+                for _ in range(6)]
+        out = self.aws("describe-volumes", "--max-results", "5")
+        self.assertEqual([v["VolumeId"] for v in out["Volumes"]], vols[:5])
+        out = self.aws("describe-volumes", "--max-results", "5",
+                       "--next-token", out["NextToken"])
+        self.assertEqual([v["VolumeId"] for v in out["Volumes"]], vols[5:])
+        self.assertNotIn("NextToken", out)
+        # The CLI asks for MaxResults=1000 by default; EC2 clamps to 500.
+        self.fake.ctl("DELETE", "calls")
+        self.assertEqual(len(self.aws("describe-volumes")["Volumes"]), 6)
+        self.assertEqual(self.calls()[0]["params"]["MaxResults"], "1000")
+        self.api_fails("InvalidParameterValue", "describe_volumes",
+                       MaxResults=4)
+        self.api_fails("InvalidParameterCombination", "describe_volumes",
+                       MaxResults=5, VolumeIds=[vols[0]])
+
+    def test_create_and_delete_tags(self):
+        inst = self.seed(private_ip="10.0.1.50")["id"]
+        vol = self.fake.ctl("POST", "volumes", {"az": "us-east-1a",
+                                                "size": 1})["id"]
+        out = self.aws("create-tags", "--resources", inst, vol, "--tags",
+                       "Key=cluster,Value=c9", "Key=empty")
+        self.assertIsNone(out)  # CreateTags answers only <return>true
+        tags = {t["Key"]: t["Value"] for t in self.instance(inst)["Tags"]}
+        self.assertEqual(tags, {"cluster": "c9", "empty": ""})
+        self.assertEqual({t["Key"]: t["Value"] for t in
+                          self.volume(vol)["Tags"]},
+                         {"cluster": "c9", "empty": ""})
+        # All or nothing: an unknown id fails the call and tags nothing.
+        self.aws_fails("InvalidInstanceID.NotFound", "create-tags",
+                       "--resources", inst, "i-0123456789abcdef0",
+                       "--tags", "Key=x,Value=y")
+        self.assertNotIn("x", {t["Key"] for t in self.instance(inst)["Tags"]})
+        self.api_fails("InvalidParameterValue", "create_tags",
+                       Resources=[inst], Tags=[{"Key": "aws:x",
+                                                "Value": "1"}])
+        self.api_fails("InvalidID", "create_tags", Resources=["ami-12345678"],
+                       Tags=[{"Key": "a", "Value": "1"}])
+        self.api("delete_tags", Resources=[inst], Tags=[{"Key": "empty"}])
+        self.assertEqual([t["Key"] for t in self.instance(inst)["Tags"]],
+                         ["cluster"])
+
+
+class TestAuthAndFaults(Base):
+    def test_unknown_action_and_missing_auth(self):
+        status, body = self.signed({"Action": "FrobnicateInstances",
+                                    "Version": "2016-11-15"})
+        self.assertEqual(status, 400)
+        self.assertEqual(xml_error(body), (
+            "InvalidAction", "The action FrobnicateInstances is not valid "
+            "for this web service."))
+        status, body = self.signed({"Action": "DescribeInstances",
+                                    "Version": "2016-11-15"})
+        self.assertEqual(status, 200)
+        root = ET.fromstring(body)
+        ns = "{http://ec2.amazonaws.com/doc/2016-11-15/}"
+        self.assertEqual(root.tag, ns + "DescribeInstancesResponse")
+        self.assertTrue(root.find(ns + "requestId").text)
+        status, _, body = self.fake.http(
+            "POST", "/", b"Action=DescribeInstances&Version=2016-11-15",
+            {"Content-Type": "application/x-www-form-urlencoded"})
+        self.assertEqual(status, 401)
+        self.assertEqual(xml_error(body)[0], "MissingAuthenticationToken")
+
+    def test_bad_signature(self):
+        msg = "AWS was not able to validate the provided access credentials"
+        self.aws_fails("AuthFailure", "describe-instances",
+                       env=self.env(AWS_SECRET_ACCESS_KEY="wrong"),
+                       message=msg)
+        self.aws_fails("AuthFailure", "describe-instances",
+                       env=self.env(AWS_ACCESS_KEY_ID="AKIDUNKNOWN"),
+                       message=msg)
+        # Body changed after signing.
+        status, body = self.signed(
+            {"Action": "DescribeInstances", "Version": "2016-11-15"},
+            tamper=lambda b: b.replace(b"DescribeInstances",
+                                       b"DescribeVolumes"))
+        self.assertEqual((status, xml_error(body)[0]), (401, "AuthFailure"))
+        # Signed for another region.
+        status, body = self.signed({"Action": "DescribeInstances",
+                                    "Version": "2016-11-15"},
+                                   region="eu-west-1")
+        self.assertEqual((status, xml_error(body)[0]), (401, "AuthFailure"))
+        calls = self.calls()
+        self.assertEqual([(c["status"], c["error_code"]) for c in calls],
+                         [(401, "AuthFailure")] * 4)
+
+    def test_clock_skew(self):
+        p = {"Action": "DescribeInstances", "Version": "2016-11-15"}
+        now = datetime.datetime.utcnow()
+        for off in (-10, 10):
+            status, body = self.signed(
+                p, when=now + datetime.timedelta(minutes=off))
+            self.assertEqual(status, 400)
+            self.assertEqual(xml_error(body),
+                             ("RequestExpired", "Request has expired."))
+        status, _ = self.signed(p, when=now - datetime.timedelta(minutes=2))
+        self.assertEqual(status, 200)
+
+    def curl(self, user, *extra, sigv4="aws:amz:%s:ec2" % REGION):
+        p = subprocess.run(
+            [CURL, "-sS", "--noproxy", "*", "--max-time", "20",
+             "--aws-sigv4", sigv4, "--user", user, "-w", "\n%{http_code}",
+             "-d", "Action=DescribeInstances&Version=2016-11-15"] +
+            list(extra) + [self.fake.url + "/"],
+            capture_output=True, text=True, timeout=30,
+            env={"PATH": "/usr/bin:/bin"})
+        body, _, code = p.stdout.rpartition("\n")
+        return int(code), body
+
+    def test_curl_aws_sigv4(self):
+        """libcurl's CURLOPT_AWS_SIGV4 (what the agent uses) is accepted."""
+        iid = self.seed(private_ip="10.0.1.60")["id"]
+        code, body = self.curl("%s:%s" % (AKID, SECRET))
+        self.assertEqual(code, 200, body)
+        self.assertIn("<instanceId>%s</instanceId>" % iid, body)
+        code, body = self.curl("%s:%s" % (AKID, "nope"))
+        self.assertEqual((code, xml_error(body.encode())[0]),
+                         (401, "AuthFailure"))
+        code, body = self.curl("%s:%s" % (AKID, SECRET),
+                               sigv4="aws:amz:eu-west-1:ec2")
+        self.assertEqual(code, 401)
+        # With temporary credentials from the fake IMDS.
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": iid})
+        status, _, token = self.fake.http(
+            "PUT", "/latest/api/token",
+            headers={"X-aws-ec2-metadata-token-ttl-seconds": "300"})
+        status, _, body = self.fake.http(
+            "GET", "/latest/meta-data/iam/security-credentials/"
+            "swarmkeeper-role",
+            headers={"X-aws-ec2-metadata-token": token.decode()})
+        creds = json.loads(body)
+        user = "%s:%s" % (creds["AccessKeyId"], creds["SecretAccessKey"])
+        code, body = self.curl(user, "-H",
+                               "X-Amz-Security-Token: " + creds["Token"])
+        self.assertEqual(code, 200, body)
+        code, body = self.curl(user, "-H", "X-Amz-Security-Token: forged")
+        self.assertEqual(code, 401)
+        code, body = self.curl(user)
+        self.assertEqual(code, 401)  # token missing
+        self.assertEqual([c["status"] for c in self.calls()],
+                         [200, 401, 401, 200, 401, 401])
+
+    def test_throttling_and_retries(self):
+        self.fake.ctl("POST", "faults", {"action": "RunInstances",
+                                         "code": "RequestLimitExceeded",
+                                         "count": 2})
+        run = ["run-instances", "--image-id", "ami-12345678",
+               "--client-token", "throttled"]
+        self.aws_fails("RequestLimitExceeded", *run,
+                       message="Request limit exceeded.")
+        # The CLI's standard retry mode retries the throttle and succeeds.
+        out = self.aws(*run, env=self.env(AWS_MAX_ATTEMPTS="3"))
+        self.assertEqual(out["Instances"][0]["State"]["Name"], "pending")
+        calls = self.calls("RunInstances")
+        self.assertEqual([(c["status"], c["error_code"]) for c in calls],
+                         [(503, "RequestLimitExceeded"),
+                          (503, "RequestLimitExceeded"), (200, None)])
+        self.assertEqual(self.fake.ctl("GET", "faults"), [])
+        self.api("describe_instances")  # other actions were never affected
+
+    def test_capacity_latency_and_clearing_faults(self):
+        self.fake.ctl("POST", "faults", {"action": "RunInstances",
+                                         "code":
+                                         "InsufficientInstanceCapacity"})
+        err = self.aws_fails("InsufficientInstanceCapacity", "run-instances",
+                             "--image-id", "ami-12345678")
+        self.assertIn("sufficient capacity", err)
+        self.assertEqual(self.calls("RunInstances")[0]["status"], 500)
+        self.assertEqual(self.fake.ctl("GET", "state")["instances"], [])
+        # Latency only (no error), any action.
+        self.fake.ctl("POST", "faults", {"action": "*", "latency": 1.0})
+        t0 = time.time()
+        self.api("describe_volumes")
+        self.assertGreaterEqual(time.time() - t0, 1.0)
+        # Custom status and clearing.
+        self.fake.ctl("POST", "faults", {"action": "DescribeVolumes",
+                                         "code": "InternalError",
+                                         "status": 500, "count": 5})
+        self.api_fails("InternalError", "describe_volumes")
+        self.api("describe_instances")
+        self.fake.ctl("DELETE", "faults")
+        self.api("describe_volumes")
+        self.fake.ctl("DELETE", "calls")
+        self.assertEqual(self.calls(), [])
+
+
+class TestIMDS(Base):
+    def imds(self, method, path, token=None, source=None, **headers):
+        if token is not None:
+            headers["X-aws-ec2-metadata-token"] = token
+        status, hdrs, body = self.fake.http(method, path, headers=headers,
+                                            source=source)
+        return status, hdrs, body
+
+    def token(self, ttl="60", source=None):
+        status, hdrs, body = self.imds(
+            "PUT", "/latest/api/token", source=source,
+            **{"X-aws-ec2-metadata-token-ttl-seconds": ttl})
+        self.assertEqual(status, 200)
+        self.assertEqual(hdrs["X-aws-ec2-metadata-token-ttl-seconds"], ttl)
+        return body.decode()
+
+    def test_token_flow_and_metadata(self):
+        iid = self.seed(private_ip="10.0.2.70", tags={"a": "b"})["id"]
+        # Unknown caller first.
+        self.assertEqual(self.imds("PUT", "/latest/api/token", **{
+            "X-aws-ec2-metadata-token-ttl-seconds": "60"})[0], 404)
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": iid})
+        tok = self.token()
+        get = lambda p, t=tok: self.imds("GET", "/latest/" + p, t)
+        self.assertEqual(get("meta-data/instance-id")[2].decode(), iid)
+        self.assertEqual(get("meta-data/local-ipv4")[2], b"10.0.2.70")
+        self.assertEqual(get("meta-data/placement/availability-zone")[2],
+                         b"us-east-1b")
+        self.assertEqual(get("meta-data/placement/region")[2], b"us-east-1")
+        self.assertIn(b"instance-id", get("meta-data/")[2])
+        doc = json.loads(get("dynamic/instance-identity/document")[2])
+        self.assertEqual((doc["instanceId"], doc["privateIp"],
+                          doc["availabilityZone"], doc["region"]),
+                         (iid, "10.0.2.70", "us-east-1b", "us-east-1"))
+        self.assertEqual(get("meta-data/nonexistent")[0], 404)
+        self.assertEqual(get("user-data")[0], 404)
+        self.fake.ctl("POST", "user-data", {"instance": iid,
+                                            "data": "join-token: xyz\n"})
+        self.assertEqual(get("user-data")[2], b"join-token: xyz\n")
+        # IMDSv2 required: no token or a bad one -> 401.
+        self.assertEqual(self.imds("GET", "/latest/meta-data/instance-id")[0],
+                         401)
+        self.assertEqual(get("meta-data/instance-id", "bogus")[0], 401)
+        # Token requests: proxied -> 403, bad TTL -> 400.
+        self.assertEqual(self.imds("PUT", "/latest/api/token", **{
+            "X-aws-ec2-metadata-token-ttl-seconds": "60",
+            "X-Forwarded-For": "10.0.0.9"})[0], 403)
+        self.assertEqual(self.imds("PUT", "/latest/api/token")[0], 400)
+        for bad in ("0", "21601", "abc"):
+            self.assertEqual(self.imds("PUT", "/latest/api/token", **{
+                "X-aws-ec2-metadata-token-ttl-seconds": bad})[0], 400)
+        self.token("21600")
+        # Tokens expire.
+        short = self.token("1")
+        self.assertEqual(get("meta-data/instance-id", short)[0], 200)
+        time.sleep(1.2)
+        self.assertEqual(get("meta-data/instance-id", short)[0], 401)
+        # A token belongs to the instance it was issued for.
+        other = self.seed(private_ip="10.0.3.71")["id"]
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": other})
+        self.assertEqual(get("meta-data/instance-id")[0], 401)
+        self.assertEqual(get("meta-data/instance-id", self.token())[2]
+                         .decode(), other)
+        # A terminated instance has no IMDS any more.
+        self.fake.ctl("POST", "instances/" + other, {"state": "terminated"})
+        self.assertEqual(get("meta-data/instance-id")[0], 404)
+
+    def test_instance_found_by_source_address(self):
+        """Each netns host reaches the fake from its own private IP."""
+        self.fake.ctl("POST", "subnets", {"id": "subnet-7f000000",
+                                          "az": "us-east-1c",
+                                          "cidr": "127.0.0.0/24"})
+        a = self.seed(private_ip="127.0.0.5")["id"]
+        b = self.seed(private_ip="127.0.0.6")["id"]
+        for src, iid in (("127.0.0.5", a), ("127.0.0.6", b)):
+            tok = self.token(source=src)
+            status, _, body = self.imds("GET", "/latest/meta-data/instance-id",
+                                        tok, source=src)
+            self.assertEqual((status, body.decode()), (200, iid))
+        self.assertEqual(self.imds("PUT", "/latest/api/token",
+                                   source="127.0.0.7", **{
+                                       "X-aws-ec2-metadata-token-ttl-seconds":
+                                       "60"})[0], 404)
+
+    def credentials(self, tok):
+        status, _, body = self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/"
+            "swarmkeeper-role", tok)
+        self.assertEqual(status, 200, body)
+        return json.loads(body)
+
+    def test_role_credentials_work_with_the_cli(self):
+        iid = self.seed(private_ip="10.0.1.80")["id"]
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": iid})
+        tok = self.token()
+        status, _, body = self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/", tok)
+        self.assertEqual(body, b"swarmkeeper-role")
+        c = self.credentials(tok)
+        self.assertEqual((c["Code"], c["Type"]), ("Success", "AWS-HMAC"))
+        self.assertRegex(c["AccessKeyId"], r"^ASIA[A-Z2-7]{16}$")
+        exp = datetime.datetime.strptime(c["Expiration"],
+                                         "%Y-%m-%dT%H:%M:%SZ")
+        left = exp - datetime.datetime.utcnow()
+        self.assertTrue(datetime.timedelta(hours=5) < left <
+                        datetime.timedelta(hours=6, minutes=1))
+        self.assertEqual(self.credentials(tok)["AccessKeyId"],
+                         c["AccessKeyId"])  # not rotated yet
+        env = self.env(AWS_ACCESS_KEY_ID=c["AccessKeyId"],
+                       AWS_SECRET_ACCESS_KEY=c["SecretAccessKey"],
+                       AWS_SESSION_TOKEN=c["Token"])
+        ids = [i["InstanceId"] for r in self.aws(
+            "describe-instances", env=env)["Reservations"]
+            for i in r["Instances"]]
+        self.assertEqual(ids, [iid])
+        self.assertEqual(self.calls()[-1]["access_key"], c["AccessKeyId"])
+        bad = dict(env, AWS_SESSION_TOKEN=c["Token"][:-4] + "AAAA")
+        self.aws_fails("AuthFailure", "describe-instances", env=bad)
+        # A static key must not carry a session token.
+        client = botocore_client(self.fake.url, token=c["Token"])
+        self.addCleanup(client.close)
+        with self.assertRaises(ClientError) as cm:
+            client.describe_instances()
+        self.assertEqual(cm.exception.response["Error"]["Code"], "AuthFailure")
+        # Role and TTL are configurable; credentials rotate before expiry
+        # and old ones stay valid until they expire.
+        self.fake.ctl("POST", "credentials", {"role": "other", "ttl": 4})
+        self.assertEqual(self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/", tok)[2],
+            b"other")
+        self.assertEqual(self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/"
+            "swarmkeeper-role", tok)[0], 404)
+        get = lambda: json.loads(self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/other",
+            tok)[2])
+        c1 = get()
+        self.assertEqual(get()["AccessKeyId"], c1["AccessKeyId"])
+        time.sleep(2.2)  # within min(5 min, ttl/2) of expiring: rotated
+        c2 = get()
+        self.assertNotEqual(c2["AccessKeyId"], c1["AccessKeyId"])
+        p = {"Action": "DescribeInstances", "Version": "2016-11-15"}
+        self.assertEqual(self.signed(p, c1["AccessKeyId"],
+                                     c1["SecretAccessKey"], c1["Token"])[0],
+                         200)
+        time.sleep(2.0)
+        status, body = self.signed(p, c1["AccessKeyId"],
+                                   c1["SecretAccessKey"], c1["Token"])
+        self.assertEqual((status, xml_error(body)[0]),
+                         (400, "RequestExpired"))
+        # Secrets never reach the fake's log.
+        with open(self.fake.log_path, "rb") as f:
+            logged = f.read()
+        for secret in (SECRET, c["SecretAccessKey"], c["Token"], tok):
+            self.assertNotIn(secret.encode(), logged)
+
+    def test_cli_imds_credential_provider(self):
+        """The real SDK's IMDSv2 credential provider works against the
+        fake: no keys in the environment at all."""
+        iid = self.seed(private_ip="10.0.1.90")["id"]
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": iid})
+        env = self.env(AWS_ACCESS_KEY_ID=None, AWS_SECRET_ACCESS_KEY=None,
+                       AWS_EC2_METADATA_DISABLED=None,
+                       AWS_EC2_METADATA_SERVICE_ENDPOINT=self.fake.url + "/")
+        out = self.aws("describe-instances", env=env)
+        self.assertEqual(out["Reservations"][0]["Instances"][0]["InstanceId"],
+                         iid)
+        self.assertTrue(self.calls()[-1]["access_key"].startswith("ASIA"))
+
+
+class TestHooks(Base):
+    def test_hooks_and_state_log(self):
+        out = self.aws("run-instances", "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.33")
+        iid = out["Instances"][0]["InstanceId"]
+        vol = self.api("create_volume", AvailabilityZone="us-east-1a",
+                       Size=1)["VolumeId"]
+        self.assertEqual(self.hook_lines(), [])  # nothing ran while pending
+        self.advance()
+        self.assertEqual(self.hook_lines(), [
+            ["instance-running", iid, "10.0.1.33", "us-east-1a"]])
+        self.aws("attach-volume", "--volume-id", vol, "--instance-id", iid,
+                 "--device", "/dev/sdf")
+        self.advance()
+        self.api("detach_volume", VolumeId=vol)
+        self.advance()
+        self.api("attach_volume", VolumeId=vol, InstanceId=iid,
+                 Device="/dev/sdh")
+        self.advance()
+        self.api("terminate_instances", InstanceIds=[iid])
+        self.advance()
+        self.assertEqual(self.hook_lines()[1:], [
+            ["volume-attached", vol, iid, "/dev/sdf"],
+            ["volume-detached", vol, iid],
+            ["volume-attached", vol, iid, "/dev/sdh"],
+            ["instance-terminated", iid, "10.0.1.33"],
+            ["volume-detached", vol, iid]])
+        runs = self.fake.ctl("GET", "hooks")["runs"]
+        self.assertTrue(all(r["rc"] == 0 for r in runs))
+        # Seeding a running instance fires instance-running too (unless
+        # "hooks": false).
+        seeded = self.seed(private_ip="10.0.1.34")["id"]
+        self.seed(private_ip="10.0.1.35", hooks=False)
+        self.assertEqual(self.hook_lines()[-1],
+                         ["instance-running", seeded, "10.0.1.34",
+                          "us-east-1a"])
+        with open(self.state_log) as f:
+            events = [json.loads(l) for l in f]
+        self.assertIn({"event": "instance-shutting-down",
+                       "args": [iid, "10.0.1.33"]},
+                      [{"event": e["event"], "args": e["args"]}
+                       for e in events])
+
+
+class TestRealTimers(Base):
+    """Short real delays: transitions (and hooks) happen without any
+    polling and without touching the fake's clock."""
+    server_args = ("--pending-delay", "0.3", "--shutdown-delay", "0.3",
+                   "--terminated-ttl", "1.5")
+
+    def wait_for(self, pred, timeout=5):
+        deadline = time.time() + timeout
+        while not pred():
+            self.assertLess(time.time(), deadline)
+            time.sleep(0.05)
+
+    def test_real_time_lifecycle(self):
+        iid = self.seed(private_ip="10.0.1.44", state="pending")["id"]
+        self.wait_for(lambda: os.path.getsize(self.hook_out) > 0)
+        self.assertEqual(self.hook_lines(),
+                         [["instance-running", iid, "10.0.1.44",
+                           "us-east-1a"]])
+        self.assertEqual(self.instance(iid)["State"]["Name"], "running")
+        out = self.aws("terminate-instances", "--instance-ids", iid)
+        self.assertEqual(out["TerminatingInstances"][0]["CurrentState"]
+                         ["Name"], "shutting-down")
+        self.wait_for(lambda: len(self.hook_lines()) == 2)
+        self.assertEqual(self.instance(iid)["State"]["Name"], "terminated")
+        self.wait_for(lambda: self.fake.ctl("GET", "state")["instances"]
+                      == [])
+        self.assertEqual(self.instances(), [])
+
+
+if __name__ == "__main__":
+    unittest.main()
