@@ -1,0 +1,289 @@
+/* SPDX-License-Identifier: MIT */
+#include "leader.h"
+
+#include "log.h"
+#include "messages.h"
+
+#define LEADER_MAX_SUBSCRIBERS 8
+/* After a node event: check after this delay (events come in bursts; one check covers
+ * the burst), then follow up while the cluster settles. */
+#define LEADER_EVENT_DELAY_USEC (50 * USEC_PER_MSEC)
+static const uint64_t leader_followups_usec[] = {
+        1 * USEC_PER_SEC, 3 * USEC_PER_SEC, 8 * USEC_PER_SEC,
+};
+
+typedef struct Subscriber {
+        LeaderHandler cb;
+        void *userdata;
+} Subscriber;
+
+struct Leader {
+        sd_event *event;
+        Docker *docker;            /* not owned */
+        sd_event_source *poll;     /* safety poll */
+        sd_event_source *soon;     /* event-driven check */
+        uint64_t poll_usec;
+        char *node_id;
+        bool running;
+        bool is_leader;
+        bool known;                /* at least one check succeeded */
+        unsigned followup;         /* next index into leader_followups_usec */
+        DockerNode self;
+        uint64_t changed_usec;
+        int last_error;
+        Subscriber subs[LEADER_MAX_SUBSCRIBERS];
+};
+
+int leader_new(sd_event *event, Docker *docker, uint64_t poll_usec, Leader **ret) {
+        _cleanup_(leader_freep) Leader *l = NULL;
+
+        if (!event || poll_usec == 0)
+                return -EINVAL;
+        l = calloc(1, sizeof(*l));
+        if (!l)
+                return -ENOMEM;
+        l->event = sd_event_ref(event);
+        l->docker = docker;
+        l->poll_usec = poll_usec;
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+Leader *leader_free(Leader *l) {
+        if (!l)
+                return NULL;
+        sd_event_source_disable_unref(l->poll);
+        sd_event_source_disable_unref(l->soon);
+        sd_event_unref(l->event);
+        docker_node_done(&l->self);
+        free(l->node_id);
+        free(l);
+        return NULL;
+}
+
+void leader_set_docker(Leader *l, Docker *docker) {
+        l->docker = docker;
+}
+
+bool leader_is_leader(const Leader *l) {
+        return l && l->is_leader;
+}
+
+bool leader_running(const Leader *l) {
+        return l && l->running;
+}
+
+const DockerNode *leader_self(const Leader *l) {
+        return l && l->known ? &l->self : NULL;
+}
+
+int leader_last_error(const Leader *l) {
+        return l ? l->last_error : 0;
+}
+
+uint64_t leader_changed_usec(const Leader *l) {
+        return l ? l->changed_usec : 0;
+}
+
+int leader_subscribe(Leader *l, LeaderHandler cb, void *userdata) {
+        Subscriber *free_slot = NULL;
+
+        for (size_t i = 0; i < LEADER_MAX_SUBSCRIBERS; i++) {
+                if (l->subs[i].cb == cb && l->subs[i].userdata == userdata)
+                        return 0;
+                if (!l->subs[i].cb && !free_slot)
+                        free_slot = &l->subs[i];
+        }
+        if (!free_slot)
+                return -ENOSPC;
+        *free_slot = (Subscriber){ cb, userdata };
+        return 0;
+}
+
+void leader_unsubscribe(Leader *l, LeaderHandler cb, void *userdata) {
+        for (size_t i = 0; i < LEADER_MAX_SUBSCRIBERS; i++)
+                if (l->subs[i].cb == cb && l->subs[i].userdata == userdata)
+                        l->subs[i] = (Subscriber){};
+}
+
+static void leader_notify(Leader *l) {
+        /* a copy: a subscriber may unsubscribe itself */
+        Subscriber subs[LEADER_MAX_SUBSCRIBERS];
+        memcpy(subs, l->subs, sizeof(subs));
+        for (size_t i = 0; i < LEADER_MAX_SUBSCRIBERS; i++)
+                if (subs[i].cb)
+                        subs[i].cb(l, subs[i].userdata);
+}
+
+static void leader_set(Leader *l, bool is_leader, const char *why) {
+        if (is_leader == l->is_leader)
+                return;
+        l->is_leader = is_leader;
+        l->changed_usec = now_usec(CLOCK_REALTIME);
+        if (is_leader)
+                log_struct(LOG_NOTICE, 0, SK_MESSAGE_LEADER_GAINED,
+                           LOG_FIELDS("SK_NODE_ID", l->node_id),
+                           "This node (%s) is now the swarm leader.", strempty(l->node_id));
+        else
+                log_struct(LOG_NOTICE, 0, SK_MESSAGE_LEADER_LOST,
+                           LOG_FIELDS("SK_NODE_ID", l->node_id, "SK_REASON", why),
+                           "This node (%s) is no longer the swarm leader: %s.", strempty(l->node_id), why);
+}
+
+static bool node_state_equal(const DockerNode *a, const DockerNode *b) {
+        return a->leader == b->leader && a->manager == b->manager &&
+               streq_ptr(a->reachability, b->reachability) && streq_ptr(a->state, b->state) &&
+               streq_ptr(a->role, b->role) && streq_ptr(a->availability, b->availability);
+}
+
+/* One check: 1 leader, 0 not, negative errno. Notifies subscribers on changes. */
+static int leader_check(Leader *l) {
+        DockerNode n = {};
+        bool changed;
+        int r;
+
+        if (!l->running || !l->docker)
+                return -ESTALE;
+        r = docker_node_inspect(l->docker, l->node_id, &n);
+        if (r < 0) {
+                changed = r != l->last_error;
+                if (changed)
+                        log_debug_errno(r, "Cannot inspect this node (%s): %s", l->node_id,
+                                        docker_last_error(l->docker));
+                l->last_error = r;
+                /* "not a manager"/"no leader" mean we cannot lead now; a mere timeout says
+                 * nothing either way, but acting on it as leader would be unsafe too */
+                if (l->is_leader) {
+                        leader_set(l, false, r == -ENOTCONN ? "the engine says it is not a manager"
+                                                            : "the engine cannot confirm it");
+                        changed = true;
+                }
+                if (changed)
+                        leader_notify(l);
+                return r;
+        }
+        changed = !l->known || l->last_error != 0 || !node_state_equal(&n, &l->self);
+        l->last_error = 0;
+        docker_node_done(&l->self);
+        l->self = n;
+        l->known = true;
+        if (l->self.leader != l->is_leader) {
+                leader_set(l, l->self.leader, "another manager leads now");
+                changed = true;
+        }
+        if (changed) {
+                log_debug("Node %s: %s, %s, %s%s%s.", l->node_id, strempty(n.role), strempty(n.state),
+                          strempty(n.availability), n.reachability ? ", " : "", strempty(n.reachability));
+                leader_notify(l);
+        }
+        return l->is_leader;
+}
+
+int leader_confirm_now(Leader *l) {
+        if (!l || !l->running)
+                return -ESTALE;
+        return leader_check(l);
+}
+
+static int leader_arm(sd_event_source **s, Leader *l, uint64_t usec, sd_event_time_handler_t cb,
+                      const char *desc) {
+        uint64_t when = now_usec(CLOCK_MONOTONIC) + usec;
+        int r;
+
+        if (*s) {
+                r = sd_event_source_set_time(*s, when);
+                if (r < 0)
+                        return r;
+                return sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
+        }
+        r = sd_event_add_time(l->event, s, CLOCK_MONOTONIC, when, 10 * USEC_PER_MSEC, cb, l);
+        if (r < 0)
+                return r;
+        (void) sd_event_source_set_description(*s, desc);
+        return 0;
+}
+
+static int leader_on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
+        Leader *l = userdata;
+        (void) leader_check(l);
+        /* the poll is relative to the last check: reschedule */
+        (void) leader_arm(&l->poll, l, l->poll_usec, leader_on_poll, "leader-poll");
+        return 0;
+}
+
+static int leader_on_soon(sd_event_source *s, uint64_t usec, void *userdata) {
+        Leader *l = userdata;
+
+        (void) leader_check(l);
+        if (l->followup < ELEMENTSOF(leader_followups_usec)) {
+                uint64_t prev = l->followup == 0 ? 0 : leader_followups_usec[l->followup - 1];
+                (void) leader_arm(&l->soon, l, leader_followups_usec[l->followup] - prev, leader_on_soon,
+                                  "leader-followup");
+                l->followup++;
+        }
+        /* a check just happened: push the safety poll back */
+        (void) leader_arm(&l->poll, l, l->poll_usec, leader_on_poll, "leader-poll");
+        return 0;
+}
+
+void leader_kick(Leader *l) {
+        if (!l || !l->running)
+                return;
+        l->followup = 0;
+        if (leader_arm(&l->soon, l, LEADER_EVENT_DELAY_USEC, leader_on_soon, "leader-check") < 0)
+                (void) leader_check(l);
+}
+
+void leader_on_event(Leader *l, const DockerEvent *ev) {
+        if (!l || !l->running || !ev)
+                return;
+        if (ev->type != DOCKER_EVENT_NODE && ev->type != DOCKER_EVENT_DAEMON)
+                return;
+        /* Any node change may be part of an election: this node's own leadership shows
+         * up in inspections, not reliably in events (the engine reports
+         * leader.old/leader.new only on some transitions). One check covers a burst. */
+        leader_kick(l);
+}
+
+int leader_set_poll_interval(Leader *l, uint64_t poll_usec) {
+        if (poll_usec == 0)
+                return -EINVAL;
+        l->poll_usec = poll_usec;
+        if (l->running)
+                return leader_arm(&l->poll, l, poll_usec, leader_on_poll, "leader-poll");
+        return 0;
+}
+
+int leader_start(Leader *l, const char *node_id) {
+        int r;
+
+        if (isempty(node_id))
+                return -EINVAL;
+        if (l->running && streq(l->node_id, node_id))
+                return 0;
+        r = free_and_strdup(&l->node_id, node_id);
+        if (r < 0)
+                return r;
+        l->running = true;
+        l->known = false;
+        l->last_error = 0;
+        docker_node_done(&l->self);
+        (void) leader_check(l);
+        return leader_arm(&l->poll, l, l->poll_usec, leader_on_poll, "leader-poll");
+}
+
+void leader_stop(Leader *l, const char *why) {
+        if (!l || !l->running)
+                return;
+        l->running = false;
+        if (l->poll)
+                (void) sd_event_source_set_enabled(l->poll, SD_EVENT_OFF);
+        if (l->soon)
+                (void) sd_event_source_set_enabled(l->soon, SD_EVENT_OFF);
+        if (l->is_leader) {
+                leader_set(l, false, why);
+                leader_notify(l);
+        }
+        l->known = false;
+        docker_node_done(&l->self);
+}

@@ -1,0 +1,184 @@
+#!/bin/bash
+# swarmkeeper — `swarmkeeper run` against three real engines.
+#
+# Three dockerd (a, b, c) in their own network namespaces on 10.98.0.0/24. Agent a is the
+# bootstrap manager: it initializes the swarm; b and c join with the manager token (read
+# from a's engine, handed over in a 0600 drop-in). Checks: READY only once the node is an
+# active, reachable manager; STATUS carries "leader" exactly on the leader; `status`
+# (table and --json); killing the leader's engine moves the leader mark to the new
+# leader's agent within 2 s of its engine knowing; the killed engine comes back on its
+# data root as the same node; SIGHUP reloads; SIGTERM exits without leaving the swarm.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/common.sh
+. "$HERE/../lib/common.sh"
+# shellcheck source=tests/docker/lib.sh
+. "$HERE/lib.sh"
+
+dk_require
+T0=$(now)
+dk_net_up
+dk_host_up a 10.98.0.11
+dk_host_up b 10.98.0.12
+dk_host_up c 10.98.0.13
+for h in a b c; do dk_dockerd_start "$h"; done
+log "three engines up in $(elapsed "$T0")s"
+dk_notify_start
+
+COMMON=(--set Cluster.Name=test --set Cluster.Managers=10.98.0.11,10.98.0.12,10.98.0.13
+    --set Cluster.BootstrapManager=10.98.0.11 --set Reconcile.IntervalSec=30)
+DK_AGENT_ENV=(WATCHDOG_USEC=20000000)
+
+agent_ready() { dk_notify_grep "$1" 'READY=1' >/dev/null; }
+agent_status() { dk_notify_grep "$1" 'STATUS=' | tail -n 1 | sed 's/.*STATUS=//; s/|.*//'; }
+agent_status_is() { [ "$(agent_status "$1")" = "$2" ]; }
+# the first notify line (timestamp) matching REGEX from NAME's agent
+first_ts() { dk_notify_grep "$1" "$2" | head -n 1 | awk '{ print $1 }'; }
+engine_manager_state() { # NAME NODE_ID → "Reachable"/"Leader"/"Unreachable"
+    dk_docker "$1" node inspect "$2" --format '{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}' 2>/dev/null
+}
+
+# --- bootstrap ---------------------------------------------------------------------------
+t=$(now)
+dk_agent_start a "${COMMON[@]}"
+wait_for 60 agent_ready a || { cat "$DK_DIR/a/agent.log" >&2; die "agent a: no READY=1"; }
+T_INIT=$(elapsed "$t")
+assert_eq "$(dk_docker a info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}')" "active true" \
+    "a: engine is an active manager"
+ID_A=$(dk_self_id a)
+assert_contains "$(dk_notify_grep a 'READY=1')" "STATUS=manager, leader" "a: READY=1 with STATUS=manager, leader"
+assert_contains "$(cat "$DK_DIR/a/agent.log")" "Initialized a new swarm" "a: logged the init"
+dk_notify_grep a 'STATUS=initializing swarm' >/dev/null && pass "a: STATUS said it was initializing" ||
+    die "a: no 'initializing swarm' STATUS"
+
+# --- joins -------------------------------------------------------------------------------
+TOKEN=$(dk_docker a swarm join-token -q manager)
+[ -n "$TOKEN" ] || die "no manager join token"
+for h in b c; do
+    mkdir -p "$DK_DIR/$h/conf.d"
+    (umask 077 && printf '[Cluster]\nJoinToken=%s\n' "$TOKEN" >"$DK_DIR/$h/conf.d/50-token.conf")
+done
+t=$(now)
+dk_agent_start b "${COMMON[@]}"
+dk_agent_start c "${COMMON[@]}"
+for h in b c; do
+    wait_for 120 agent_ready "$h" || { tail -n 40 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
+done
+T_JOIN=$(elapsed "$t")
+for h in b c; do
+    id=$(dk_self_id "$h")
+    assert_eq "$(engine_manager_state a "$id")" "reachable false" "$h: reachable manager per a's engine"
+    r=$(first_ts "$h" 'READY=1')
+    j=$(first_ts "$h" 'STATUS=joining swarm via')
+    [ -n "$j" ] && awk -v r="$r" -v j="$j" 'BEGIN { exit !(r >= j) }' ||
+        die "$h: READY=1 ($r) before or without 'joining swarm' ($j)"
+    pass "$h: READY=1 came after the join"
+    assert_contains "$(dk_notify_grep "$h" 'READY=1')" "STATUS=manager, reachable, follower" "$h: READY with follower STATUS"
+    assert_contains "$(cat "$DK_DIR/$h/agent.log")" "Joined the swarm via" "$h: logged the join"
+done
+n=$(dk_docker a node ls --format '{{.ManagerStatus}}' | grep -cE '^(Leader|Reachable)$')
+assert_eq "$n" 3 "three reachable managers"
+# READY of b/c only once all of that held: their READY is later than a's
+for h in a b c; do
+    assert_eq "$(dk_notify_grep "$h" 'READY=1' | wc -l)" 1 "$h: exactly one READY=1"
+    assert_eq "$(dk_notify_grep "$h" 'STATUS=.*leader' | grep -vc 'STATUS=manager, leader' || true)" 0 \
+        "$h: 'leader' only ever in the leader's STATUS"
+done
+log "init ${T_INIT}s, joins ${T_JOIN}s"
+
+# --- status verb -------------------------------------------------------------------------
+ST=(--config /dev/null --config-dir "$DK_DIR/a/conf.d" --set "Engine.Socket=$(dk_sock b)")
+out=$("$SK_BIN" status "${ST[@]}")
+log "status:"$'\n'"$out"
+assert_eq "$(grep -c '^10\.98\.0\.' <<<"$out")" 3 "status: three rows with logical ids"
+assert_eq "$(awk '$NF == "yes"' <<<"$out" | awk '{ print $2 }')" "$ID_A" "status: leader mark on a"
+json=$("$SK_BIN" status --json "${ST[@]}")
+assert_eq "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["nodes"]), sum(n["leader"] for n in d["nodes"]), sorted(n["logical_id"] for n in d["nodes"]))' <<<"$json")" \
+    "3 1 ['10.98.0.11', '10.98.0.12', '10.98.0.13']" "status --json: 3 nodes, 1 leader, logical ids"
+
+# --- SIGHUP ------------------------------------------------------------------------------
+kill -HUP "${DK_AGENT_PID[b]}"
+wait_for 10 grep -q "Configuration reloaded" "$DK_DIR/b/agent.log" || die "b: no reload after SIGHUP"
+pass "b: SIGHUP reloads the configuration"
+dk_agent_alive b || die "b: died on SIGHUP"
+
+# --- leader failover ---------------------------------------------------------------------
+# The engines' own view: a poller asks b's and c's engines every 50 ms whether they lead,
+# recording the first time one says yes.
+ID_B=$(dk_self_id b)
+ID_C=$(dk_self_id c)
+python3 - "$(dk_sock b)" "$ID_B" b "$(dk_sock c)" "$ID_C" c >"$DK_DIR/engine-leader.log" 2>/dev/null <<'EOF' &
+import http.client, json, socket, sys, threading, time
+class C(http.client.HTTPConnection):
+    def __init__(self, path):
+        super().__init__("localhost", timeout=2); self.path = path
+    def connect(self):
+        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); self.sock.settimeout(2); self.sock.connect(self.path)
+done = threading.Event()
+def poll(sock, nid, name):
+    while not done.is_set():
+        try:
+            c = C(sock); c.request("GET", "/nodes/" + nid); r = c.getresponse(); body = r.read(); c.close()
+            t = time.time()
+            if r.status == 200 and json.loads(body).get("ManagerStatus", {}).get("Leader"):
+                print("%.3f %s" % (t, name), flush=True); done.set(); return
+        except Exception:
+            pass
+        time.sleep(0.05)
+args = sys.argv[1:]
+ts = [threading.Thread(target=poll, args=args[i:i + 3]) for i in range(0, len(args), 3)]
+for t in ts: t.start()
+for t in ts: t.join(120)
+EOF
+POLLER=$!
+on_exit kill_pid "$POLLER"
+sleep 0.5
+t=$(now)
+log "killing a's engine (the leader)"
+dk_dockerd_kill a KILL
+wait_for 90 test -s "$DK_DIR/engine-leader.log" || die "no engine reported a new leader"
+read -r T_ENGINE NEW <"$DK_DIR/engine-leader.log"
+log "engine $NEW knows it leads after $(awk -v a="$T_ENGINE" -v b="$t" 'BEGIN { printf "%.2f", a - b }')s"
+wait_for 10 agent_status_is "$NEW" "manager, leader" || die "agent $NEW: STATUS never says leader ($(agent_status "$NEW"))"
+T_AGENT=$(dk_notify_grep "$NEW" 'STATUS=manager, leader' | tail -n 1 | awk '{ print $1 }')
+LAT=$(awk -v a="$T_AGENT" -v e="$T_ENGINE" 'BEGIN { printf "%.3f", a - e }')
+log "agent $NEW reported leadership ${LAT}s after its engine knew"
+awk -v l="$LAT" 'BEGIN { exit !(l <= 2.0) }' || die "leadership reported ${LAT}s after the engine knew (> 2 s)"
+pass "new leader's agent ($NEW) reports leadership within 2 s (${LAT}s)"
+assert_contains "$(grep 'now the swarm leader' "$DK_DIR/$NEW/agent.log")" "is now the swarm leader" \
+    "agent $NEW: leadership log line"
+OTHER=b
+[ "$NEW" = b ] && OTHER=c
+wait_for 15 agent_status_is "$OTHER" "manager, reachable, follower" ||
+    die "agent $OTHER: STATUS '$(agent_status "$OTHER")'"
+pass "agent $OTHER stays a follower"
+wait_for 10 sh -c "grep -q 'no longer the swarm leader' '$DK_DIR/a/agent.log'" || die "agent a: no leadership-lost line"
+pass "agent a: logged that it lost leadership"
+dk_agent_alive a || die "agent a died with its engine"
+assert_contains "$(agent_status a)" "waiting for Docker engine" "agent a: STATUS waits for its engine"
+echo "$LAT" >"$DK_DIR/failover-latency"
+[ -n "${SK_BENCH_OUT:-}" ] && echo "$LAT" >>"$SK_BENCH_OUT"
+
+# --- the old leader's engine comes back ---------------------------------------------------
+dk_dockerd_start a
+wait_for 60 agent_status_is a "manager, reachable, follower" || die "agent a: STATUS '$(agent_status a)'"
+assert_eq "$(dk_self_id a)" "$ID_A" "a: same node ID after the restart"
+assert_eq "$(engine_manager_state "$NEW" "$ID_A")" "reachable false" "a: reachable manager again"
+assert_eq "$(dk_notify_grep a 'READY=1' | wc -l)" 1 "a: no second READY"
+
+# --- SIGTERM: exit 0, still in the swarm -----------------------------------------------------
+for h in a b c; do
+    p=${DK_AGENT_PID[$h]}
+    kill -TERM "$p"
+    rc=0
+    wait "$p" || rc=$?
+    DK_AGENT_PID[$h]=
+    assert_eq "$rc" 0 "$h: SIGTERM exits 0"
+done
+assert_eq "$(dk_docker b node ls --format '{{.ManagerStatus}}' | grep -cE '^(Leader|Reachable)$')" 3 \
+    "three managers after the agents stopped (nobody left)"
+for h in a b c; do
+    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the join token is not in the log"
+done
+log "total $(elapsed "$T0")s"
+sk_summary
