@@ -159,7 +159,8 @@ static void daemon_engine_lost(Daemon *d, int error) {
         leader_stop(d->leader, "the Docker engine is unreachable");
         daemon_status(d, "waiting for Docker engine at %s (%s)", d->config->socket,
                       error == -ENOENT ? "no socket" : error == -ECONNREFUSED ? "connection refused" :
-                      error == -ETIMEDOUT ? "no answer" : error == -EBADMSG || error == -EPROTO ? "bad answer" :
+                      error == -ETIMEDOUT ? "no answer" :
+                      error == -EBADMSG || error == -EPROTO || error == -EIO ? "bad answer" :
                       strerror(-error));
         daemon_schedule(d, backoff_full_jitter_usec(d->engine_attempt++, ENGINE_RETRY_BASE_USEC,
                                                     ENGINE_RETRY_CAP_USEC));
@@ -365,7 +366,6 @@ static void daemon_step(Daemon *d) {
                 if (r < 0)
                         return daemon_engine_lost(d, r);
                 d->engine_up = true;
-                d->engine_attempt = 0;
                 d->engine_down_logged = false;
                 log_info("Docker engine at %s is up (API %s).", d->config->socket, d->docker->api_version);
         }
@@ -374,6 +374,8 @@ static void daemon_step(Daemon *d) {
         r = docker_info(d->docker, &info);
         if (r < 0)
                 return daemon_engine_lost(d, r);
+        /* the backoff restarts only once the engine answered sensibly */
+        d->engine_attempt = 0;
 
         if (info.state != DOCKER_SWARM_LOCKED)
                 d->locked_logged = false;

@@ -45,9 +45,23 @@ _dk_umount_all() {
     done
 }
 
+# keep the agents' and engines' logs for a post-mortem: $SK_BUILD_DIR/docker-logs/TEST/
+_dk_save_logs() {
+    local dst f
+    [ -n "${SK_BUILD_DIR:-}" ] && [ -d "$SK_BUILD_DIR" ] || return 0
+    dst=$SK_BUILD_DIR/docker-logs/$(basename "$0" .sh)
+    rm -rf "$dst"
+    mkdir -p "$dst"
+    for f in "$DK_DIR"/*/*.log "$DK_DIR"/*.log; do
+        [ -f "$f" ] && cp "$f" "$dst/$(basename "$(dirname "$f")")-$(basename "$f")"
+    done
+    return 0
+}
+
 dk_net_up() {
     tmpdir DK_DIR sk-docker.XXXXXX
     on_exit _dk_umount_all
+    on_exit _dk_save_logs
     ip link add "$DK_BRIDGE" type bridge || die "cannot create bridge $DK_BRIDGE"
     on_exit _dk_rm_bridge
     ip link set "$DK_BRIDGE" up
