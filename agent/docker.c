@@ -833,6 +833,7 @@ struct DockerEvents {
         sd_event_source *io, *timer;
         int fd;
         bool connected;
+        bool opened;
         bool closed;
         char *request;
         size_t request_size, request_sent;
@@ -872,10 +873,21 @@ static void events_close(DockerEvents *s, int error, const char *message) {
                 s->on_closed(s, error, message, s->userdata);
 }
 
+/* The answer's headers are in: the subscription is live. */
+static void events_opened(DockerEvents *s) {
+        if (s->opened || s->closed)
+                return;
+        s->opened = true;
+        s->timer = sd_event_source_disable_unref(s->timer);
+        if (s->on_open)
+                s->on_open(s, s->userdata);
+}
+
 static void events_line(const char *line, size_t size, void *userdata) {
         DockerEvents *s = userdata;
         DockerEvent ev;
 
+        events_opened(s); /* body lines come after the headers */
         if (s->closed)
                 return;
         if (docker_event_parse(line, size, &ev) < 0) {
@@ -926,8 +938,6 @@ static int events_on_io(sd_event_source *src, int fd, uint32_t revents, void *us
 
         /* Read what is there; bounded per wakeup so one chatty engine cannot starve us. */
         for (int i = 0; i < 16; i++) {
-                bool had_headers = docker_stream_headers_done(&s->parser);
-
                 n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
                 if (n < 0) {
                         if (errno == EAGAIN || errno == EINTR)
@@ -956,10 +966,8 @@ static int events_on_io(sd_event_source *src, int fd, uint32_t revents, void *us
                         events_close(s, r, "engine answered /events with something that is not HTTP");
                         return 0;
                 }
-                if (!had_headers && docker_stream_headers_done(&s->parser)) {
-                        s->timer = sd_event_source_disable_unref(s->timer);
-                        if (s->on_open)
-                                s->on_open(s, s->userdata);
+                if (docker_stream_headers_done(&s->parser)) {
+                        events_opened(s);
                         if (s->closed)
                                 return 0;
                 }
