@@ -242,7 +242,7 @@ int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requ
                         /* Attaching to us, or still held by a dying instance: its volumes detach
                          * by themselves once it is terminated. Never forced away from another. */
                         if (a && !streq_ptr(a->instance_id, c->instance_id))
-                                r = asprintf(&what, "attached to %s (%s)", strempty(a->instance_id),
+                                r = asprintf(&what, "in use by instance %s (%s)", strempty(a->instance_id),
                                              ec2_attachment_state_to_string(a->state));
                         else
                                 r = asprintf(&what, "%s", a ? ec2_attachment_state_to_string(a->state)

@@ -855,10 +855,11 @@ int ec2_log_error(const Ec2Client *c, int level, int r, const char *context) {
                                      "SK_AWS_ERROR_CODE", isempty(e->code) ? NULL : e->code,
                                      "SK_AWS_REQUEST_ID", isempty(e->request_id) ? NULL : e->request_id,
                                      "SK_AWS_HTTP_STATUS", isempty(status) ? NULL : status),
-                          "%s: EC2 %s at %s failed after %u attempt(s): %s%s%s%s%s: %m", context,
+                          "%s: EC2 %s at %s failed after %u attempt(s): %s%s%s%s%s%s: %m", context,
                           isempty(e->action) ? "call" : e->action, c->endpoint, e->attempts,
-                          e->code, isempty(e->code) ? "" : ": ", e->message,
-                          isempty(e->request_id) ? "" : ", request id ", e->request_id);
+                          e->code, isempty(e->code) ? "" : " ", e->message,
+                          isempty(e->request_id) ? "" : " (request id ", e->request_id,
+                          isempty(e->request_id) ? "" : ")");
 }
 
 static bool transport_retryable(int r) {
