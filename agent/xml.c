@@ -22,8 +22,14 @@ struct XmlDoc {
         size_t n_elements;
 };
 
+/* Element names repeat: each distinct one is stored once (up to NAME_SLOTS/2 of them;
+ * past that, names are simply copied). */
+#define NAME_SLOTS 512u
+
 typedef struct Builder {
         XML_Parser parser;
+        const char *names[NAME_SLOTS];
+        unsigned n_names;
         XmlDoc *doc;
         XmlNode *current;
         XmlNode *last_child[XML_MAX_DEPTH + 1]; /* per open depth: where to append */
@@ -79,6 +85,33 @@ XmlDoc *xml_free(XmlDoc *d) {
         return NULL;
 }
 
+static bool is_blank(const char *s, size_t n) {
+        for (size_t i = 0; i < n; i++)
+                if (s[i] != ' ' && s[i] != '\t' && s[i] != '\r' && s[i] != '\n')
+                        return false;
+        return true;
+}
+
+static const char *intern(Builder *b, const char *name) {
+        size_t l = 0;
+        uint32_t h = 2166136261u; /* FNV-1a */
+
+        for (const unsigned char *p = (const unsigned char *) name; *p; p++, l++)
+                h = (h ^ *p) * 16777619u;
+        if (b->n_names >= NAME_SLOTS / 2)
+                return arena_strndup(b->doc, name, l);
+        for (unsigned i = h & (NAME_SLOTS - 1);; i = (i + 1) & (NAME_SLOTS - 1)) {
+                if (!b->names[i]) {
+                        b->names[i] = arena_strndup(b->doc, name, l);
+                        if (b->names[i])
+                                b->n_names++;
+                        return b->names[i];
+                }
+                if (streq(b->names[i], name))
+                        return b->names[i];
+        }
+}
+
 static void builder_fail(Builder *b, int error) {
         if (b->error == 0)
                 b->error = error;
@@ -102,12 +135,16 @@ static void XMLCALL on_start(void *userdata, const XML_Char *name, const XML_Cha
                 builder_fail(b, -ENOMEM);
                 return;
         }
-        *n = (XmlNode) { .name = arena_strndup(b->doc, name, strlen(name)), .text = "",
-                         .parent = b->current };
+        *n = (XmlNode) { .name = intern(b, name), .text = "", .parent = b->current };
         if (!n->name) {
                 builder_fail(b, -ENOMEM);
                 return;
         }
+
+        /* Indentation before the first child is not the parent's content. */
+        if (b->current && !b->current->first_child && b->text_len > b->text_start[b->depth] &&
+            is_blank(b->text + b->text_start[b->depth], b->text_len - b->text_start[b->depth]))
+                b->text_len = b->text_start[b->depth];
 
         if (!b->current)
                 b->doc->root = n;
@@ -134,14 +171,9 @@ static void XMLCALL on_end(void *userdata, const XML_Char *name) {
         if (b->error || !n)
                 return;
         start = b->text_start[b->depth];
-        if (n->first_child) {
-                /* Indentation between child elements is not content. */
-                size_t i = start;
-                while (i < b->text_len && (b->text[i] == ' ' || b->text[i] == '\t' || b->text[i] == '\r' || b->text[i] == '\n'))
-                        i++;
-                if (i == b->text_len)
-                        b->text_len = start;
-        }
+        /* Indentation between child elements is not content. */
+        if (n->first_child && b->text_len > start && is_blank(b->text + start, b->text_len - start))
+                b->text_len = start;
         if (b->text_len > start) {
                 n->text_len = b->text_len - start;
                 n->text = arena_strndup(b->doc, b->text + start, n->text_len);
@@ -159,6 +191,9 @@ static void XMLCALL on_text(void *userdata, const XML_Char *s, int len) {
         Builder *b = userdata;
 
         if (b->error || !b->current || len <= 0)
+                return;
+        /* Indentation after a child element: not content, not even worth a copy. */
+        if (b->last_child[b->depth] && is_blank(s, (size_t) len))
                 return;
         if (b->text_len + (size_t) len + 1 > b->text_alloc) {
                 size_t na = (b->text_len + (size_t) len + 1) * 2;

@@ -57,6 +57,16 @@ static void test_mixed_text(void) {
         CHECK_STR(xml_root(d)->text, "xz");
         CHECK_STR(xml_text(xml_root(d), "b"), "y");
         CHECK_INT(xml_root(d)->text_len, 2);
+        d = xml_free(d);
+
+        /* Indentation is not content; a blank leaf keeps its blanks. */
+        CHECK_INT(parse("<a>\n  <v> </v>\n  <w>\t</w>\n</a>", &d), 0);
+        CHECK_STR(xml_root(d)->text, "");
+        CHECK_STR(xml_text(xml_root(d), "v"), " ");
+        CHECK_STR(xml_text(xml_root(d), "w"), "\t");
+        d = xml_free(d);
+        CHECK_INT(parse("<a> <b/> x <c/> </a>", &d), 0);
+        CHECK_STR(xml_root(d)->text, " x ");
 }
 
 static void test_rejects(void) {
