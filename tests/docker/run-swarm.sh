@@ -1,13 +1,15 @@
 #!/bin/bash
 # swarmkeeper — `swarmkeeper run` against three real engines.
 #
-# Three dockerd (a, b, c) in their own network namespaces on 10.98.0.0/24. Agent a is the
+# Four dockerd (a, b, c; w) in their own network namespaces on 10.98.0.0/24. Agent a is the
 # bootstrap manager: it initializes the swarm; b and c join with the manager token (read
 # from a's engine, handed over in a 0600 drop-in). Checks: READY only once the node is an
 # active, reachable manager; STATUS carries "leader" exactly on the leader; `status`
 # (table and --json); killing the leader's engine moves the leader mark to the new
 # leader's agent within 2 s of its engine knowing; the killed engine comes back on its
-# data root as the same node; SIGHUP reloads; SIGTERM exits without leaving the swarm.
+# data root as the same node; a worker (w) joins and `status` there asks for a manager; an
+# agent restarted on a node already in the swarm needs no token; SIGHUP reloads; SIGTERM
+# exits without leaving the swarm.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
@@ -21,8 +23,9 @@ dk_net_up
 dk_host_up a 10.98.0.11
 dk_host_up b 10.98.0.12
 dk_host_up c 10.98.0.13
-for h in a b c; do dk_dockerd_start "$h"; done
-log "three engines up in $(elapsed "$T0")s"
+dk_host_up w 10.98.0.14
+for h in a b c w; do dk_dockerd_start "$h"; done
+log "four engines up in $(elapsed "$T0")s"
 dk_notify_start
 
 COMMON=(--set Cluster.Name=test --set Cluster.Managers=10.98.0.11,10.98.0.12,10.98.0.13
@@ -96,6 +99,28 @@ json=$("$SK_BIN" status --json "${ST[@]}")
 assert_eq "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["nodes"]), sum(n["leader"] for n in d["nodes"]), sorted(n["logical_id"] for n in d["nodes"]))' <<<"$json")" \
     "3 1 ['10.98.0.11', '10.98.0.12', '10.98.0.13']" "status --json: 3 nodes, 1 leader, logical ids"
 
+# --- a worker ------------------------------------------------------------------------------
+mkdir -p "$DK_DIR/w/conf.d"
+(umask 077 && printf '[Cluster]\nRole=worker\nJoinToken=%s\n' "$(dk_docker a swarm join-token -q worker)" \
+    >"$DK_DIR/w/conf.d/50-token.conf")
+dk_agent_start w "${COMMON[@]}"
+wait_for 60 agent_ready w || { tail -n 40 "$DK_DIR/w/agent.log" >&2; die "agent w: no READY=1"; }
+assert_contains "$(dk_notify_grep w 'READY=1')" "STATUS=worker, active" "w: READY=1 as an active worker"
+assert_eq "$(dk_docker a node ls --filter role=worker --format '{{.Hostname}} {{.Status}}')" "w Ready" "w: a ready worker"
+rc=0
+out=$("$SK_BIN" status --config /dev/null --config-dir "$DK_DIR/w/conf.d" --set "Engine.Socket=$(dk_sock w)" 2>&1) || rc=$?
+assert_eq "$rc" 7 "status on a worker: exit 7 (engine)"
+assert_contains "$out" "needs a manager" "status on a worker says it needs a manager"
+
+# --- an agent restarted on a node already in the swarm: no token needed -----------------------
+dk_agent_stop b
+rm -f "$DK_DIR/b/conf.d/50-token.conf"
+: >"$DK_DIR/b/agent.log"
+dk_agent_start b "${COMMON[@]}"
+wait_for 30 agent_ready b || { tail -n 40 "$DK_DIR/b/agent.log" >&2; die "restarted agent b: no READY=1"; }
+assert_contains "$(dk_notify_grep b 'READY=1')" "STATUS=manager, reachable, follower" "b restarted: READY as a follower, without a token"
+assert_not_contains "$(cat "$DK_DIR/b/agent.log")" "Joined the swarm" "b restarted: no join"
+
 # --- SIGHUP ------------------------------------------------------------------------------
 kill -HUP "${DK_AGENT_PID[b]}"
 wait_for 10 grep -q "Configuration reloaded" "$DK_DIR/b/agent.log" || die "b: no reload after SIGHUP"
@@ -167,7 +192,7 @@ assert_eq "$(engine_manager_state "$NEW" "$ID_A")" "reachable false" "a: reachab
 assert_eq "$(dk_notify_grep a 'READY=1' | wc -l)" 1 "a: no second READY"
 
 # --- SIGTERM: exit 0, still in the swarm -----------------------------------------------------
-for h in a b c; do
+for h in a b c w; do
     p=${DK_AGENT_PID[$h]}
     kill -TERM "$p"
     rc=0
@@ -177,7 +202,7 @@ for h in a b c; do
 done
 assert_eq "$(dk_docker b node ls --format '{{.ManagerStatus}}' | grep -cE '^(Leader|Reachable)$')" 3 \
     "three managers after the agents stopped (nobody left)"
-for h in a b c; do
+for h in a b c w; do
     assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the join token is not in the log"
 done
 log "total $(elapsed "$T0")s"
