@@ -1,0 +1,215 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Leadership tracking against a canned engine (a child process on a unix socket) whose
+ * answer for GET /v1.41/nodes/n1 says Leader=true or false depending on a flag file:
+ * leader_start checks at once, leader_confirm_now asks again, an engine event schedules
+ * a check within the event delay, subscribers hear every change, an engine error drops
+ * leadership, leader_stop reports the loss.
+ */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "leader.h"
+#include "log.h"
+#include "test.h"
+
+static char sock_path[108];
+static char flag_path[] = "/tmp/test-leader-flag-XXXXXX";
+static pid_t server_pid;
+
+static void set_flag(const char *v) {
+        FILE *f = fopen(flag_path, "w");
+        CHECK(f != NULL);
+        if (f) {
+                fputs(v, f);
+                fclose(f);
+        }
+}
+
+static void serve(int lfd) {
+        for (;;) {
+                char buf[4096], body[1024], resp[1400], flag[16] = "";
+                ssize_t k;
+                size_t got = 0;
+                int fd = accept(lfd, NULL, NULL);
+                FILE *f;
+
+                if (fd < 0)
+                        _exit(0);
+                while (!memmem(buf, got, "\r\n\r\n", 4) && got < sizeof(buf) - 1 &&
+                       (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+                        got += (size_t) k;
+                buf[got] = 0;
+                f = fopen(flag_path, "r");
+                if (f) {
+                        if (!fgets(flag, sizeof(flag), f))
+                                flag[0] = 0;
+                        fclose(f);
+                }
+                if (strncmp(flag, "error", 5) == 0)
+                        snprintf(resp, sizeof(resp), "HTTP/1.1 503 X\r\nContent-Length: 36\r\n\r\n"
+                                                     "{\"message\":\"not a manager any more\"}");
+                else if (strncmp(buf, "GET /v1.41/nodes/n1 ", 20) == 0) {
+                        bool leader = strncmp(flag, "true", 4) == 0;
+                        snprintf(body, sizeof(body),
+                                 "{\"ID\":\"n1\",\"Version\":{\"Index\":7},\"Spec\":{\"Role\":\"manager\",\"Availability\":\"active\"},"
+                                 "\"Status\":{\"State\":\"ready\"},\"ManagerStatus\":{\"Leader\":%s,\"Reachability\":\"reachable\"}}",
+                                 leader ? "true" : "false");
+                        snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+                } else
+                        snprintf(resp, sizeof(resp), "HTTP/1.1 404 X\r\nContent-Length: 2\r\n\r\n{}");
+                (void) !write(fd, resp, strlen(resp));
+                close(fd);
+        }
+}
+
+static void server_start(void) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int lfd, fd;
+
+        snprintf(sock_path, sizeof(sock_path), "/tmp/test-leader-%d.sock", (int) getpid());
+        (void) unlink(sock_path);
+        fd = mkstemp(flag_path);
+        CHECK(fd >= 0);
+        close(fd);
+        strcpy(sa.sun_path, sock_path);
+        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        CHECK(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
+        CHECK(listen(lfd, 16) == 0);
+        server_pid = fork();
+        if (server_pid == 0) {
+                serve(lfd);
+                _exit(0);
+        }
+        close(lfd);
+}
+
+static void server_stop(void) {
+        kill(server_pid, SIGKILL);
+        waitpid(server_pid, NULL, 0);
+        unlink(sock_path);
+        unlink(flag_path);
+}
+
+typedef struct Seen {
+        unsigned calls;
+        bool last_leader;
+        int last_error;
+} Seen;
+
+static void on_change(Leader *l, void *userdata) {
+        Seen *s = userdata;
+        s->calls++;
+        s->last_leader = leader_is_leader(l);
+        s->last_error = leader_last_error(l);
+}
+
+/* Run the loop for `msec` (sd_event_run: an exited loop could not run again). */
+static void run_for(sd_event *e, uint64_t msec) {
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + msec * USEC_PER_MSEC, n;
+        while ((n = now_usec(CLOCK_MONOTONIC)) < end)
+                CHECK(sd_event_run(e, end - n) >= 0);
+}
+
+int main(void) {
+        sd_event *e = NULL;
+        Docker *d = NULL;
+        Leader *l = NULL;
+        Seen seen = {}, seen2 = {};
+        DockerEvent ev = { .type = DOCKER_EVENT_NODE, .action = "update", .actor_id = "other" };
+
+        log_setup();
+        log_set_max_level(LOG_WARNING);
+        server_start();
+        set_flag("false");
+
+        CHECK_INT(sd_event_new(&e), 0);
+        CHECK_INT(docker_new(sock_path, &d), 0);
+        CHECK_INT(leader_new(e, d, 0, &l), -EINVAL);
+        CHECK_INT(leader_new(e, d, 3600 * USEC_PER_SEC, &l), 0);
+        CHECK_INT(leader_subscribe(l, on_change, &seen), 0);
+        CHECK_INT(leader_subscribe(l, on_change, &seen), 0); /* once */
+        CHECK_INT(leader_subscribe(l, on_change, &seen2), 0);
+        CHECK_INT(leader_confirm_now(l), -ESTALE);           /* not started */
+        CHECK(leader_self(l) == NULL);
+
+        /* start: checks right away */
+        CHECK_INT(leader_start(l, ""), -EINVAL);
+        CHECK_INT(leader_start(l, "n1"), 0);
+        CHECK(leader_running(l));
+        CHECK(!leader_is_leader(l));
+        CHECK_INT(seen.calls, 1);
+        CHECK(leader_self(l) && streq_ptr(leader_self(l)->reachability, "reachable"));
+
+        /* the engine now says we lead: confirm_now sees it at once */
+        set_flag("true");
+        CHECK_INT(leader_confirm_now(l), 1);
+        CHECK(leader_is_leader(l));
+        CHECK_INT(seen.calls, 2);
+        CHECK(seen.last_leader);
+        CHECK_INT(seen2.calls, 2);
+        CHECK(leader_changed_usec(l) > 0);
+        CHECK_INT(leader_confirm_now(l), 1);
+        CHECK_INT(seen.calls, 2); /* nothing changed: no call */
+
+        /* an event (any node) schedules a check soon, without waiting for the poll */
+        set_flag("false");
+        leader_on_event(l, &ev);
+        CHECK(leader_is_leader(l)); /* not synchronously */
+        run_for(e, 300);
+        CHECK(!leader_is_leader(l));
+        CHECK_INT(seen.calls, 3);
+        CHECK(!seen.last_leader);
+
+        /* other event types are ignored */
+        set_flag("true");
+        ev.type = DOCKER_EVENT_OTHER;
+        leader_on_event(l, &ev);
+        run_for(e, 200);
+        CHECK(!leader_is_leader(l));
+        /* a daemon event counts */
+        ev.type = DOCKER_EVENT_DAEMON;
+        leader_on_event(l, &ev);
+        run_for(e, 200);
+        CHECK(leader_is_leader(l));
+        CHECK_INT(seen.calls, 4);
+
+        /* the engine refuses: leadership is gone, subscribers hear the error */
+        set_flag("error");
+        CHECK_INT(leader_confirm_now(l), -ENOTCONN);
+        CHECK(!leader_is_leader(l));
+        CHECK_INT(seen.last_error, -ENOTCONN);
+        CHECK_INT(seen.calls, 5);
+        CHECK_INT(leader_confirm_now(l), -ENOTCONN);
+        CHECK_INT(seen.calls, 5); /* same error again: no call */
+        set_flag("true");
+        CHECK_INT(leader_confirm_now(l), 1);
+        CHECK_INT(seen.last_error, 0);
+
+        /* unsubscribe, stop: the loss is reported to who is left */
+        leader_unsubscribe(l, on_change, &seen2);
+        unsigned before2 = seen2.calls;
+        leader_stop(l, "test over");
+        CHECK(!leader_running(l));
+        CHECK(!leader_is_leader(l));
+        CHECK(!seen.last_leader);
+        CHECK_INT(seen2.calls, before2);
+        CHECK_INT(leader_confirm_now(l), -ESTALE);
+        CHECK(leader_self(l) == NULL);
+
+        /* the poll interval can change while stopped or running */
+        CHECK_INT(leader_set_poll_interval(l, 0), -EINVAL);
+        CHECK_INT(leader_set_poll_interval(l, 100 * USEC_PER_MSEC), 0);
+        CHECK_INT(leader_start(l, "n1"), 0);
+        set_flag("false");
+        run_for(e, 350); /* the 100 ms safety poll notices */
+        CHECK(!leader_is_leader(l));
+
+        leader_free(l);
+        docker_free(d);
+        sd_event_unref(e);
+        server_stop();
+        return test_done("test-leader");
+}
