@@ -515,12 +515,15 @@ static int daemon_on_hup(sd_event_source *s, const struct signalfd_siginfo *si, 
         Config *nc = NULL, *old = d->config;
         int r;
 
-        (void) sd_notify(0, "RELOADING=1");
+        /* RELOADING=1 … READY=1 brackets the reload, only once we told systemd READY=1 */
+        if (d->ready_sent)
+                (void) sd_notify(0, "RELOADING=1");
         r = config_load_args(&nc, d->args); /* verifies, logs the culprit */
         if (r < 0) {
                 config_free(nc);
                 log_warning_errno(r, "Failed to reload the configuration; keeping the old one.");
-                (void) sd_notify(0, "READY=1");
+                if (d->ready_sent)
+                        (void) sd_notify(0, "READY=1");
                 return 0;
         }
         d->config = nc;
