@@ -265,7 +265,7 @@ int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requ
                                          "(Volume.AttachTimeoutSec); last seen %s.",
                                          v.volume_id, c->attach_timeout_sec,
                                          waiting_for ? waiting_for : "available"),
-                               -ETIMEDOUT;
+                               -ETIME; /* not -ETIMEDOUT: that is a transport timeout talking to EC2 */
                 sk_sleep_real(poll, NULL);
                 poll = poll * 2 > EBS_POLL_MAX_USEC ? EBS_POLL_MAX_USEC : poll * 2;
         }

@@ -19,6 +19,8 @@ static int prepare_find_device(const Config *c, char **ret_dev, char **ret_volum
         if (streq(c->device, "auto") && isempty(c->volume_id)) {
                 /* Find this host's volume by its tags and attach it to this instance. */
                 r = ebs_locate_and_attach(c, &volume_id, &requested);
+                if (r == -ETIME)
+                        return SK_EXIT_TIMEOUT; /* never attached in time: as a device that never appears */
                 if (r < 0)
                         return r == -EINVAL || r == -EOPNOTSUPP ? SK_EXIT_CONFIG : SK_EXIT_AWS;
         } else if (!isempty(c->volume_id)) {

@@ -144,6 +144,21 @@ assert_contains "$out" "No EBS volume tagged swarmkeeper:cluster=e2e, swarmkeepe
         "no volume: the message names the tags and the zone"
 assert_fail "no volume: nothing mounted" findmnt -n "$T/mnt2"
 
+# --- the volume is held by another live instance: never taken, exit 4 after the timeout ---
+OTHER=$(ctl POST /_fake/instances '{"private_ip": "10.0.1.99", "az": "us-east-1a", "hooks": false}' | json 'd["id"]')
+IID3=$(ctl POST /_fake/instances '{"private_ip": "10.0.1.12", "az": "us-east-1a", "hooks": false}' | json 'd["id"]')
+ctl POST /_fake/imds "{\"source\": \"127.0.0.1\", \"instance\": \"$IID3\"}" >/dev/null
+ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"attached_to\": \"$OTHER\", \"hooks\": false, \
+        \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.12\"}}" >/dev/null
+ctl DELETE /_fake/calls >/dev/null
+out=$(prepare --set Volume.MountPoint="$T/mnt2" --set Volume.AttachTimeoutSec=2 2>&1); rc=$?
+assert_eq "$rc" 4 "volume held by a live instance: exit 4"
+assert_contains "$out" "in use by instance $OTHER" "held volume: says who holds it"
+assert_contains "$out" "was not attached to this instance within 2 s" "held volume: says it timed out"
+assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('AttachVolume', 'DetachVolume'))")" 0 \
+        "held volume: never detached from the other instance, never attached"
+assert_fail "held volume: nothing mounted" findmnt -n "$T/mnt2"
+
 # --- EC2 unreachable after IMDS: exit 5, names the endpoint -------------------------
 out=$(prepare --set AWS.Endpoint=http://127.0.0.1:1 --set Volume.MountPoint="$T/mnt2" 2>&1); rc=$?
 assert_eq "$rc" 5 "EC2 unreachable: exit 5"
