@@ -126,6 +126,13 @@ kill -HUP "${DK_AGENT_PID[b]}"
 wait_for 10 grep -q "Configuration reloaded" "$DK_DIR/b/agent.log" || die "b: no reload after SIGHUP"
 pass "b: SIGHUP reloads the configuration"
 dk_agent_alive b || die "b: died on SIGHUP"
+printf '[Cluster]\nRole=bogus\n' >"$DK_DIR/b/conf.d/90-bad.conf"
+kill -HUP "${DK_AGENT_PID[b]}"
+wait_for 10 grep -q "keeping the old one" "$DK_DIR/b/agent.log" || die "b: a bad config on SIGHUP was not refused"
+rm -f "$DK_DIR/b/conf.d/90-bad.conf"
+sleep 0.3
+dk_agent_alive b || die "b: died on a bad reload"
+assert_eq "$(agent_status b)" "manager, reachable, follower" "b: a bad config on SIGHUP keeps the old one"
 
 # --- leader failover ---------------------------------------------------------------------
 # The engines' own view: a poller asks b's and c's engines every 50 ms whether they lead,
