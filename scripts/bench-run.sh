@@ -10,6 +10,7 @@
 # engine and measure how long after the new leader's engine knows it the agent reports
 # it (STATUS "manager, leader"), and after the kill. Prints a Markdown table.
 set -euo pipefail
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; A && B || die is intended
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IDLE_S=${1:-60}
 ROUNDS=${2:-3}

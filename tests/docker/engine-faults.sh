@@ -8,6 +8,7 @@
 # feeding the watchdog (WATCHDOG_USEC=4 s: no gap between WATCHDOG=1 may reach it), and
 # exit 0 on SIGTERM.
 set -euo pipefail
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; A && B || die is intended
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
 . "$HERE/../lib/common.sh"

@@ -23,7 +23,7 @@
 # Names: [a-z][a-z0-9]* (<= 6 chars). Resources carry the test's PID so parallel runs and
 # leftovers of a killed run never collide.
 
-# shellcheck disable=SC2034
+# shellcheck disable=SC2034,SC2015,SC2013,SC2016
 DK_TAG=${DK_TAG:-$$}
 DK_BRIDGE=skd${DK_TAG}
 DK_PREFIX=24

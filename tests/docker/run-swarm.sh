@@ -11,6 +11,7 @@
 # agent restarted on a node already in the swarm needs no token; SIGHUP reloads; SIGTERM
 # exits without leaving the swarm.
 set -euo pipefail
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; A && B || die is intended
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
 . "$HERE/../lib/common.sh"
