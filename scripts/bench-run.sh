@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; "A && B || die" is intended
 # swarmkeeper — benchmark of `swarmkeeper run` with a 3-manager swarm of real engines.
 #
 #   sudo SK_BIN=build/agent/swarmkeeper scripts/bench-run.sh [IDLE_SECONDS [FAILOVERS]]
@@ -10,7 +11,6 @@
 # engine and measure how long after the new leader's engine knows it the agent reports
 # it (STATUS "manager, leader"), and after the kill. Prints a Markdown table.
 set -euo pipefail
-# shellcheck disable=SC2054,SC2015  # commas are inside --set values; A && B || die is intended
 SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 IDLE_S=${1:-60}
 ROUNDS=${2:-3}

@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; "A && B || die" is intended
 # swarmkeeper — `swarmkeeper run` against engines that are not there or misbehave.
 #
 # Five agents side by side, each with its own fault: no socket at all, an engine that
@@ -8,7 +9,6 @@
 # feeding the watchdog (WATCHDOG_USEC=4 s: no gap between WATCHDOG=1 may reach it), and
 # exit 0 on SIGTERM.
 set -euo pipefail
-# shellcheck disable=SC2054,SC2015  # commas are inside --set values; A && B || die is intended
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
 . "$HERE/../lib/common.sh"

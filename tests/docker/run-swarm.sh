@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; "A && B || die" is intended
 # swarmkeeper — `swarmkeeper run` against three real engines.
 #
 # Four dockerd (a, b, c; w) in their own network namespaces on 10.98.0.0/24. Agent a is the
@@ -11,7 +12,6 @@
 # agent restarted on a node already in the swarm needs no token; SIGHUP reloads; SIGTERM
 # exits without leaving the swarm.
 set -euo pipefail
-# shellcheck disable=SC2054,SC2015  # commas are inside --set values; A && B || die is intended
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
 . "$HERE/../lib/common.sh"
