@@ -1,4 +1,5 @@
 #!/bin/bash
+# shellcheck disable=SC2016  # the scripts run inside the hosts expand there
 # swarmkeeper — swarmkeeper.service under real systemd (PID 1 in nspawn), three hosts.
 #
 # Each host runs the project's units with its own dockerd (Debian docker.io). The EBS
