@@ -137,8 +137,12 @@ static int daemon_events_connect(Daemon *d) {
         daemon_events_reset(d);
         r = docker_events_new(d->event, d->config->socket, d->docker->api_version, EVENTS_HEADER_TIMEOUT_USEC,
                               daemon_events_open, daemon_events_event, daemon_events_closed, d, &d->events);
-        if (r < 0)
+        if (r < 0) {
+                /* the step is the retry */
+                daemon_schedule(d, backoff_full_jitter_usec(d->events_attempt++, EVENTS_RETRY_BASE_USEC,
+                                                            EVENTS_RETRY_CAP_USEC));
                 return log_debug_errno(r, "Cannot subscribe to engine events: %m");
+        }
         return 0;
 }
 
