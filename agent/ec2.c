@@ -1023,44 +1023,59 @@ static int random_token(char ret[static 40]) {
         return 0;
 }
 
+/* Request one page of a Describe* listing (ids or filters, MaxResults only without ids). */
+static int describe_page(Ec2Client *c, const char *action, const char *id_param, char *const *ids,
+                         const Ec2Filter *filters, unsigned page_size, unsigned page, const char *token,
+                         char **ret_body, size_t *ret_size) {
+        _cleanup_(form_done) Form f = {};
+        char mr[16];
+
+        if (page >= EC2_MAX_PAGES)
+                return -EBADMSG;
+        form_action(&f, action);
+        form_ids(&f, id_param, ids);
+        form_filters(&f, filters);
+        if (strv_length(ids) == 0) {
+                snprintf(mr, sizeof(mr), "%u", page_size);
+                form_add(&f, "MaxResults", mr);
+        }
+        form_add(&f, "NextToken", token);
+        return ec2_call(c, action, &f, ret_body, ret_size);
+}
+
+/* After a page: 0 if it was the last, 1 with *token advanced, -EBADMSG for a token that
+ * does not advance (a listing is complete or an error, never partial). */
+static int describe_next(char **token, char **next) {
+        if (!*next)
+                return 0;
+        if (*token && streq(*token, *next))
+                return -EBADMSG;
+        free(*token);
+        *token = TAKE_PTR(*next);
+        return 1;
+}
+
 int ec2_describe_instances(Ec2Client *c, char *const *instance_ids, const Ec2Filter *filters,
                            Ec2InstanceList *ret) {
         _cleanup_(ec2_instance_list_done) Ec2InstanceList all = {};
         _cleanup_(freep) char *token = NULL;
-        int r;
+        int r = 1;
 
-        for (unsigned page = 0;; page++) {
-                _cleanup_(form_done) Form f = {};
-                _cleanup_(freep) char *body = NULL, *next = NULL;
+        for (unsigned page = 0; r > 0; page++) {
                 _cleanup_(ec2_instance_list_done) Ec2InstanceList part = {};
-                char mr[16];
+                _cleanup_(freep) char *body = NULL, *next = NULL;
                 size_t n;
 
-                if (page >= EC2_MAX_PAGES)
-                        return -EBADMSG;
-                form_action(&f, "DescribeInstances");
-                form_ids(&f, "InstanceId", instance_ids);
-                form_filters(&f, filters);
-                if (strv_length(instance_ids) == 0) {
-                        snprintf(mr, sizeof(mr), "%u", c->instances_page);
-                        form_add(&f, "MaxResults", mr);
-                }
-                form_add(&f, "NextToken", token);
-                r = ec2_call(c, "DescribeInstances", &f, &body, &n);
+                r = describe_page(c, "DescribeInstances", "InstanceId", instance_ids, filters,
+                                  c->instances_page, page, token, &body, &n);
+                if (r >= 0)
+                        r = ec2_parse_describe_instances(body, n, &part, &next);
+                if (r >= 0)
+                        r = instance_list_append(&all, &part);
+                if (r >= 0)
+                        r = describe_next(&token, &next);
                 if (r < 0)
                         return r;
-                r = ec2_parse_describe_instances(body, n, &part, &next);
-                if (r < 0)
-                        return r;
-                r = instance_list_append(&all, &part);
-                if (r < 0)
-                        return r;
-                if (!next)
-                        break;
-                if (token && streq(token, next)) /* a token that does not advance */
-                        return -EBADMSG;
-                free(token);
-                token = TAKE_PTR(next);
         }
         *ret = all;
         all = (Ec2InstanceList) {};
@@ -1070,40 +1085,23 @@ int ec2_describe_instances(Ec2Client *c, char *const *instance_ids, const Ec2Fil
 int ec2_describe_volumes(Ec2Client *c, char *const *volume_ids, const Ec2Filter *filters, Ec2VolumeList *ret) {
         _cleanup_(ec2_volume_list_done) Ec2VolumeList all = {};
         _cleanup_(freep) char *token = NULL;
-        int r;
+        int r = 1;
 
-        for (unsigned page = 0;; page++) {
-                _cleanup_(form_done) Form f = {};
-                _cleanup_(freep) char *body = NULL, *next = NULL;
+        for (unsigned page = 0; r > 0; page++) {
                 _cleanup_(ec2_volume_list_done) Ec2VolumeList part = {};
-                char mr[16];
+                _cleanup_(freep) char *body = NULL, *next = NULL;
                 size_t n;
 
-                if (page >= EC2_MAX_PAGES)
-                        return -EBADMSG;
-                form_action(&f, "DescribeVolumes");
-                form_ids(&f, "VolumeId", volume_ids);
-                form_filters(&f, filters);
-                if (strv_length(volume_ids) == 0) {
-                        snprintf(mr, sizeof(mr), "%u", c->volumes_page);
-                        form_add(&f, "MaxResults", mr);
-                }
-                form_add(&f, "NextToken", token);
-                r = ec2_call(c, "DescribeVolumes", &f, &body, &n);
+                r = describe_page(c, "DescribeVolumes", "VolumeId", volume_ids, filters, c->volumes_page,
+                                  page, token, &body, &n);
+                if (r >= 0)
+                        r = ec2_parse_describe_volumes(body, n, &part, &next);
+                if (r >= 0)
+                        r = volume_list_append(&all, &part);
+                if (r >= 0)
+                        r = describe_next(&token, &next);
                 if (r < 0)
                         return r;
-                r = ec2_parse_describe_volumes(body, n, &part, &next);
-                if (r < 0)
-                        return r;
-                r = volume_list_append(&all, &part);
-                if (r < 0)
-                        return r;
-                if (!next)
-                        break;
-                if (token && streq(token, next))
-                        return -EBADMSG;
-                free(token);
-                token = TAKE_PTR(next);
         }
         *ret = all;
         all = (Ec2VolumeList) {};
