@@ -93,29 +93,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
         args+=("$(dk_sock "$h")" "$(dk_self_id "$h")" "$h")
     done
     rm -f "$DK_DIR/engine-leader.log"
-    python3 - "${args[@]}" >"$DK_DIR/engine-leader.log" 2>/dev/null <<'EOF' &
-import http.client, json, socket, sys, threading, time
-class C(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=2); self.path = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); self.sock.settimeout(2); self.sock.connect(self.path)
-done = threading.Event()
-def poll(sock, nid, name):
-    while not done.is_set():
-        try:
-            c = C(sock); c.request("GET", "/nodes/" + nid); r = c.getresponse(); body = r.read(); c.close()
-            t = time.time()
-            if r.status == 200 and json.loads(body).get("ManagerStatus", {}).get("Leader"):
-                print("%.3f %s" % (t, name), flush=True); done.set(); return
-        except Exception:
-            pass
-        time.sleep(0.05)
-a = sys.argv[1:]
-ts = [threading.Thread(target=poll, args=a[i:i + 3]) for i in range(0, len(a), 3)]
-for t in ts: t.start()
-for t in ts: t.join(120)
-EOF
+    /usr/bin/python3 "$SRC/tests/docker/engine-leader-poll.py" "${args[@]}" >"$DK_DIR/engine-leader.log" 2>/dev/null &
     poller=$!
     sleep 0.5
     tk=$(date +%s.%N)

@@ -140,29 +140,8 @@ assert_eq "$(agent_status b)" "manager, reachable, follower" "b: a bad config on
 # recording the first time one says yes.
 ID_B=$(dk_self_id b)
 ID_C=$(dk_self_id c)
-python3 - "$(dk_sock b)" "$ID_B" b "$(dk_sock c)" "$ID_C" c >"$DK_DIR/engine-leader.log" 2>/dev/null <<'EOF' &
-import http.client, json, socket, sys, threading, time
-class C(http.client.HTTPConnection):
-    def __init__(self, path):
-        super().__init__("localhost", timeout=2); self.path = path
-    def connect(self):
-        self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM); self.sock.settimeout(2); self.sock.connect(self.path)
-done = threading.Event()
-def poll(sock, nid, name):
-    while not done.is_set():
-        try:
-            c = C(sock); c.request("GET", "/nodes/" + nid); r = c.getresponse(); body = r.read(); c.close()
-            t = time.time()
-            if r.status == 200 and json.loads(body).get("ManagerStatus", {}).get("Leader"):
-                print("%.3f %s" % (t, name), flush=True); done.set(); return
-        except Exception:
-            pass
-        time.sleep(0.05)
-args = sys.argv[1:]
-ts = [threading.Thread(target=poll, args=args[i:i + 3]) for i in range(0, len(args), 3)]
-for t in ts: t.start()
-for t in ts: t.join(120)
-EOF
+/usr/bin/python3 "$(dirname "$0")/engine-leader-poll.py" "$(dk_sock b)" "$ID_B" b "$(dk_sock c)" "$ID_C" c \
+        >"$DK_DIR/engine-leader.log" 2>/dev/null &
 POLLER=$!
 on_exit kill_pid "$POLLER"
 sleep 0.5
