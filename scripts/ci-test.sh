@@ -12,7 +12,8 @@ FUZZ_SECONDS=${FUZZ_SECONDS:-30}
 passed=0 failed=0
 declare -a failures=()
 
-step() { echo; echo "=== $* ==="; }
+T0=$(date +%s)
+step() { echo; echo "=== $* === (at $(( $(date +%s) - T0 )) s)"; }
 record() { # NAME RC
   if [ "$2" = 0 ]; then passed=$((passed + 1)); else failed=$((failed + 1)); failures+=("$1"); fi
 }
@@ -83,5 +84,6 @@ done
 
 step "summary"
 for f in "${failures[@]}"; do echo "FAILED: $f"; done
+echo "total time: $(( $(date +%s) - T0 )) s"
 echo "$passed passed, $failed failed"
 [ "$failed" = 0 ]
