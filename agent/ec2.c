@@ -424,37 +424,6 @@ int ec2_parse_error(const char *xml, size_t size, Ec2Error *ret) {
         return 0;
 }
 
-/* Append the items of `from` to `to` (moving them). */
-static int instance_list_append(Ec2InstanceList *to, Ec2InstanceList *from) {
-        Ec2Instance *n;
-        if (from->n == 0)
-                return 0;
-        n = realloc(to->items, (to->n + from->n) * sizeof(Ec2Instance));
-        if (!n)
-                return -ENOMEM;
-        memcpy(n + to->n, from->items, from->n * sizeof(Ec2Instance));
-        to->items = n;
-        to->n += from->n;
-        free(from->items);
-        *from = (Ec2InstanceList) {};
-        return 0;
-}
-
-static int volume_list_append(Ec2VolumeList *to, Ec2VolumeList *from) {
-        Ec2Volume *n;
-        if (from->n == 0)
-                return 0;
-        n = realloc(to->items, (to->n + from->n) * sizeof(Ec2Volume));
-        if (!n)
-                return -ENOMEM;
-        memcpy(n + to->n, from->items, from->n * sizeof(Ec2Volume));
-        to->items = n;
-        to->n += from->n;
-        free(from->items);
-        *from = (Ec2VolumeList) {};
-        return 0;
-}
-
 static int parse_instances_set(const XmlNode *set, Ec2InstanceList *l) {
         size_t count = 0;
         Ec2Instance *items;
@@ -477,10 +446,21 @@ static int parse_instances_set(const XmlNode *set, Ec2InstanceList *l) {
         return 0;
 }
 
-int ec2_parse_describe_instances(const char *xml, size_t size, Ec2InstanceList *ret, char **ret_next_token) {
-        _cleanup_(xml_freep) XmlDoc *d = NULL;
-        _cleanup_(ec2_instance_list_done) Ec2InstanceList l = {};
+/* The answer's nextToken; NULL when absent or empty (the last page). */
+static int parse_next_token(const XmlNode *root, char **ret) {
         _cleanup_(freep) char *next = NULL;
+        int r;
+
+        r = dup_text(root, "nextToken", &next);
+        if (r < 0)
+                return r;
+        *ret = next && *next ? TAKE_PTR(next) : NULL;
+        return 0;
+}
+
+/* One DescribeInstances page: its instances are appended to *l. */
+static int parse_instances_page(const char *xml, size_t size, Ec2InstanceList *l, char **ret_next_token) {
+        _cleanup_(xml_freep) XmlDoc *d = NULL;
         const XmlNode *root, *set;
         int r;
 
@@ -495,30 +475,19 @@ int ec2_parse_describe_instances(const char *xml, size_t size, Ec2InstanceList *
                 const XmlNode *is = xml_child(res, "instancesSet");
                 if (!is)
                         return -EBADMSG;
-                r = parse_instances_set(is, &l);
+                r = parse_instances_set(is, l);
                 if (r < 0)
                         return r;
         }
-        r = dup_text(root, "nextToken", &next);
-        if (r < 0)
-                return r;
-        if (next && !*next) {
-                free(next);
-                next = NULL;
-        }
-        if (ret_next_token)
-                *ret_next_token = TAKE_PTR(next);
-        *ret = l;
-        l = (Ec2InstanceList) {};
-        return 0;
+        return parse_next_token(root, ret_next_token);
 }
 
-int ec2_parse_describe_volumes(const char *xml, size_t size, Ec2VolumeList *ret, char **ret_next_token) {
+/* One DescribeVolumes page: its volumes are appended to *l. */
+static int parse_volumes_page(const char *xml, size_t size, Ec2VolumeList *l, char **ret_next_token) {
         _cleanup_(xml_freep) XmlDoc *d = NULL;
-        _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
-        _cleanup_(freep) char *next = NULL;
         const XmlNode *root, *set;
         size_t count = 0;
+        Ec2Volume *items;
         int r;
 
         r = parse_answer(xml, size, "DescribeVolumesResponse", &d, &root);
@@ -530,23 +499,43 @@ int ec2_parse_describe_volumes(const char *xml, size_t size, Ec2VolumeList *ret,
         XML_FOREACH_CHILD(item, set, "item")
                 count++;
         if (count > 0) {
-                l.items = calloc(count, sizeof(Ec2Volume));
-                if (!l.items)
+                items = realloc(l->items, (l->n + count) * sizeof(Ec2Volume));
+                if (!items)
                         return -ENOMEM;
+                l->items = items;
                 XML_FOREACH_CHILD(item, set, "item") {
-                        r = parse_volume_node(item, &l.items[l.n]);
+                        r = parse_volume_node(item, &l->items[l->n]);
                         if (r < 0)
                                 return r;
-                        l.n++;
+                        l->n++;
                 }
         }
-        r = dup_text(root, "nextToken", &next);
+        return parse_next_token(root, ret_next_token);
+}
+
+int ec2_parse_describe_instances(const char *xml, size_t size, Ec2InstanceList *ret, char **ret_next_token) {
+        _cleanup_(ec2_instance_list_done) Ec2InstanceList l = {};
+        _cleanup_(freep) char *next = NULL;
+        int r;
+
+        r = parse_instances_page(xml, size, &l, &next);
         if (r < 0)
                 return r;
-        if (next && !*next) {
-                free(next);
-                next = NULL;
-        }
+        if (ret_next_token)
+                *ret_next_token = TAKE_PTR(next);
+        *ret = l;
+        l = (Ec2InstanceList) {};
+        return 0;
+}
+
+int ec2_parse_describe_volumes(const char *xml, size_t size, Ec2VolumeList *ret, char **ret_next_token) {
+        _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
+        _cleanup_(freep) char *next = NULL;
+        int r;
+
+        r = parse_volumes_page(xml, size, &l, &next);
+        if (r < 0)
+                return r;
         if (ret_next_token)
                 *ret_next_token = TAKE_PTR(next);
         *ret = l;
@@ -1062,16 +1051,13 @@ int ec2_describe_instances(Ec2Client *c, char *const *instance_ids, const Ec2Fil
         int r = 1;
 
         for (unsigned page = 0; r > 0; page++) {
-                _cleanup_(ec2_instance_list_done) Ec2InstanceList part = {};
                 _cleanup_(freep) char *body = NULL, *next = NULL;
                 size_t n;
 
                 r = describe_page(c, "DescribeInstances", "InstanceId", instance_ids, filters,
                                   c->instances_page, page, token, &body, &n);
-                if (r >= 0)
-                        r = ec2_parse_describe_instances(body, n, &part, &next);
-                if (r >= 0)
-                        r = instance_list_append(&all, &part);
+                if (r >= 0) /* appends to all; on failure all is dropped whole */
+                        r = parse_instances_page(body, n, &all, &next);
                 if (r >= 0)
                         r = describe_next(&token, &next);
                 if (r < 0)
@@ -1088,16 +1074,13 @@ int ec2_describe_volumes(Ec2Client *c, char *const *volume_ids, const Ec2Filter 
         int r = 1;
 
         for (unsigned page = 0; r > 0; page++) {
-                _cleanup_(ec2_volume_list_done) Ec2VolumeList part = {};
                 _cleanup_(freep) char *body = NULL, *next = NULL;
                 size_t n;
 
                 r = describe_page(c, "DescribeVolumes", "VolumeId", volume_ids, filters, c->volumes_page,
                                   page, token, &body, &n);
-                if (r >= 0)
-                        r = ec2_parse_describe_volumes(body, n, &part, &next);
-                if (r >= 0)
-                        r = volume_list_append(&all, &part);
+                if (r >= 0) /* appends to all; on failure all is dropped whole */
+                        r = parse_volumes_page(body, n, &all, &next);
                 if (r >= 0)
                         r = describe_next(&token, &next);
                 if (r < 0)
