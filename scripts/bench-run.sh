@@ -31,19 +31,16 @@ dk_notify_start
 COMMON=(--set Cluster.Name=bench --set Cluster.Managers=10.98.0.11,10.98.0.12,10.98.0.13
     --set Cluster.BootstrapManager=10.98.0.11 --set Reconcile.IntervalSec=30)
 DK_AGENT_ENV=(WATCHDOG_USEC=60000000)
-ready() { dk_notify_grep "$1" 'READY=1' >/dev/null; }
-status_of() { dk_notify_grep "$1" 'STATUS=' | tail -n 1 | sed 's/.*STATUS=//; s/|.*//'; }
-status_is() { [ "$(status_of "$1")" = "$2" ]; }
 
 dk_agent_start a "${COMMON[@]}"
-wait_for 60 ready a || die "agent a not READY"
+wait_for 60 dk_agent_ready a || die "agent a not READY"
 TOKEN=$(dk_docker a swarm join-token -q manager)
 for h in b c; do
     mkdir -p "$DK_DIR/$h/conf.d"
     (umask 077 && printf '[Cluster]\nJoinToken=%s\n' "$TOKEN" >"$DK_DIR/$h/conf.d/50-token.conf")
     dk_agent_start "$h" "${COMMON[@]}"
 done
-for h in b c; do wait_for 120 ready "$h" || die "agent $h not READY"; done
+for h in b c; do wait_for 120 dk_agent_ready "$h" || die "agent $h not READY"; done
 log "swarm of three managers up; settling 5 s"
 sleep 5
 
@@ -70,7 +67,7 @@ for h in "${NAMES[@]}"; do
     cpu=$(awk -v a="${C0[$h]}" -v b="$c1" -v hz="$HZ" -v s="$IDLE_S" 'BEGIN { printf "%.3f %%", (b - a) / hz / s * 100 }')
     req=$(($(req_count "$h") - R0[$h]))
     ev=$(($(grep -c "Subscribed to the engine" "$DK_DIR/$h/agent.log" || true) - E0[$h]))
-    printf '| %s | %s | %.1f MiB | %.1f MiB | %s | %s | %s |\n' "$h" "$(status_of "$h")" \
+    printf '| %s | %s | %.1f MiB | %.1f MiB | %s | %s | %s |\n' "$h" "$(dk_agent_status "$h")" \
         "$(awk -v k="$rss" 'BEGIN { print k / 1024 }')" "$(awk -v k="$hwm" 'BEGIN { print k / 1024 }')" \
         "$cpu" "$req" "$ev"
 done
@@ -79,7 +76,7 @@ done
 leader_name() {
     local h
     for h in "${NAMES[@]}"; do
-        status_is "$h" "manager, leader" && { echo "$h"; return 0; }
+        dk_agent_status_is "$h" "manager, leader" && { echo "$h"; return 0; }
     done
     return 1
 }
@@ -100,7 +97,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
     dk_dockerd_kill "$old" KILL
     wait_for 90 test -s "$DK_DIR/engine-leader.log" || die "no new leader"
     read -r te new <"$DK_DIR/engine-leader.log"
-    wait_for 10 status_is "$new" "manager, leader" || die "agent $new never reports leadership"
+    wait_for 10 dk_agent_status_is "$new" "manager, leader" || die "agent $new never reports leadership"
     ta=$(dk_notify_grep "$new" 'STATUS=manager, leader' | tail -n 1 | awk '{ print $1 }')
     kill_pid "$poller"
     printf '| %d | %s | %s | %.2f s | %.3f s | %.2f s |\n' "$i" "$old" "$new" \
@@ -108,7 +105,7 @@ for ((i = 1; i <= ROUNDS; i++)); do
         "$(awk -v a="$ta" -v b="$te" 'BEGIN { print a - b }')" \
         "$(awk -v a="$ta" -v b="$tk" 'BEGIN { print a - b }')"
     dk_dockerd_start "$old"
-    wait_for 60 status_is "$old" "manager, reachable, follower" || die "agent $old did not come back"
+    wait_for 60 dk_agent_status_is "$old" "manager, reachable, follower" || die "agent $old did not come back"
 done
 echo
 log "done"

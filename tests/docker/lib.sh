@@ -185,6 +185,11 @@ dk_notify_grep() {
     awk -v p="$p" '$2 == p' "$DK_DIR/notify.log" 2>/dev/null | grep -E -- "$2"
 }
 
+# what NAME's agent told systemd: READY=1 seen, its last STATUS=, whether that is TEXT
+dk_agent_ready() { dk_notify_grep "$1" 'READY=1' >/dev/null; }
+dk_agent_status() { dk_notify_grep "$1" 'STATUS=' | tail -n 1 | sed 's/.*STATUS=//; s/|.*//'; }
+dk_agent_status_is() { [ "$(dk_agent_status "$1")" = "$2" ]; }
+
 # extra environment for the next dk_agent_start, e.g. DK_AGENT_ENV=(WATCHDOG_USEC=4000000)
 DK_AGENT_ENV=()
 dk_agent_start() {

@@ -33,9 +33,6 @@ COMMON=(--set Cluster.Name=test --set Cluster.Managers=10.98.0.11,10.98.0.12,10.
     --set Cluster.BootstrapManager=10.98.0.11 --set Reconcile.IntervalSec=30)
 DK_AGENT_ENV=(WATCHDOG_USEC=20000000)
 
-agent_ready() { dk_notify_grep "$1" 'READY=1' >/dev/null; }
-agent_status() { dk_notify_grep "$1" 'STATUS=' | tail -n 1 | sed 's/.*STATUS=//; s/|.*//'; }
-agent_status_is() { [ "$(agent_status "$1")" = "$2" ]; }
 # the first notify line (timestamp) matching REGEX from NAME's agent
 first_ts() { dk_notify_grep "$1" "$2" | head -n 1 | awk '{ print $1 }'; }
 engine_manager_state() { # NAME NODE_ID → "Reachable"/"Leader"/"Unreachable"
@@ -45,7 +42,7 @@ engine_manager_state() { # NAME NODE_ID → "Reachable"/"Leader"/"Unreachable"
 # --- bootstrap ---------------------------------------------------------------------------
 t=$(now)
 dk_agent_start a "${COMMON[@]}"
-wait_for 60 agent_ready a || { cat "$DK_DIR/a/agent.log" >&2; die "agent a: no READY=1"; }
+wait_for 60 dk_agent_ready a || { cat "$DK_DIR/a/agent.log" >&2; die "agent a: no READY=1"; }
 T_INIT=$(elapsed "$t")
 assert_eq "$(dk_docker a info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}')" "active true" \
     "a: engine is an active manager"
@@ -66,7 +63,7 @@ t=$(now)
 dk_agent_start b "${COMMON[@]}"
 dk_agent_start c "${COMMON[@]}"
 for h in b c; do
-    wait_for 120 agent_ready "$h" || { tail -n 40 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
+    wait_for 120 dk_agent_ready "$h" || { tail -n 40 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
 done
 T_JOIN=$(elapsed "$t")
 for h in b c; do
@@ -105,7 +102,7 @@ mkdir -p "$DK_DIR/w/conf.d"
 (umask 077 && printf '[Cluster]\nRole=worker\nJoinToken=%s\n' "$(dk_docker a swarm join-token -q worker)" \
     >"$DK_DIR/w/conf.d/50-token.conf")
 dk_agent_start w "${COMMON[@]}"
-wait_for 60 agent_ready w || { tail -n 40 "$DK_DIR/w/agent.log" >&2; die "agent w: no READY=1"; }
+wait_for 60 dk_agent_ready w || { tail -n 40 "$DK_DIR/w/agent.log" >&2; die "agent w: no READY=1"; }
 assert_contains "$(dk_notify_grep w 'READY=1')" "STATUS=worker, active" "w: READY=1 as an active worker"
 assert_eq "$(dk_docker a node ls --filter role=worker --format '{{.Hostname}} {{.Status}}')" "w Ready" "w: a ready worker"
 rc=0
@@ -118,7 +115,7 @@ dk_agent_stop b
 rm -f "$DK_DIR/b/conf.d/50-token.conf"
 : >"$DK_DIR/b/agent.log"
 dk_agent_start b "${COMMON[@]}"
-wait_for 30 agent_ready b || { tail -n 40 "$DK_DIR/b/agent.log" >&2; die "restarted agent b: no READY=1"; }
+wait_for 30 dk_agent_ready b || { tail -n 40 "$DK_DIR/b/agent.log" >&2; die "restarted agent b: no READY=1"; }
 assert_contains "$(dk_notify_grep b 'READY=1')" "STATUS=manager, reachable, follower" "b restarted: READY as a follower, without a token"
 assert_not_contains "$(cat "$DK_DIR/b/agent.log")" "Joined the swarm" "b restarted: no join"
 
@@ -133,7 +130,7 @@ wait_for 10 grep -q "keeping the old one" "$DK_DIR/b/agent.log" || die "b: a bad
 rm -f "$DK_DIR/b/conf.d/90-bad.conf"
 sleep 0.3
 dk_agent_alive b || die "b: died on a bad reload"
-assert_eq "$(agent_status b)" "manager, reachable, follower" "b: a bad config on SIGHUP keeps the old one"
+assert_eq "$(dk_agent_status b)" "manager, reachable, follower" "b: a bad config on SIGHUP keeps the old one"
 
 # --- leader failover ---------------------------------------------------------------------
 # The engines' own view: a poller asks b's and c's engines every 50 ms whether they lead,
@@ -151,7 +148,7 @@ dk_dockerd_kill a KILL
 wait_for 90 test -s "$DK_DIR/engine-leader.log" || die "no engine reported a new leader"
 read -r T_ENGINE NEW <"$DK_DIR/engine-leader.log"
 log "engine $NEW knows it leads after $(awk -v a="$T_ENGINE" -v b="$t" 'BEGIN { printf "%.2f", a - b }')s"
-wait_for 10 agent_status_is "$NEW" "manager, leader" || die "agent $NEW: STATUS never says leader ($(agent_status "$NEW"))"
+wait_for 10 dk_agent_status_is "$NEW" "manager, leader" || die "agent $NEW: STATUS never says leader ($(dk_agent_status "$NEW"))"
 T_AGENT=$(dk_notify_grep "$NEW" 'STATUS=manager, leader' | tail -n 1 | awk '{ print $1 }')
 LAT=$(awk -v a="$T_AGENT" -v e="$T_ENGINE" 'BEGIN { printf "%.3f", a - e }')
 log "agent $NEW reported leadership ${LAT}s after its engine knew"
@@ -161,19 +158,19 @@ assert_contains "$(grep 'now the swarm leader' "$DK_DIR/$NEW/agent.log")" "is no
     "agent $NEW: leadership log line"
 OTHER=b
 [ "$NEW" = b ] && OTHER=c
-wait_for 15 agent_status_is "$OTHER" "manager, reachable, follower" ||
-    die "agent $OTHER: STATUS '$(agent_status "$OTHER")'"
+wait_for 15 dk_agent_status_is "$OTHER" "manager, reachable, follower" ||
+    die "agent $OTHER: STATUS '$(dk_agent_status "$OTHER")'"
 pass "agent $OTHER stays a follower"
 wait_for 10 sh -c "grep -q 'no longer the swarm leader' '$DK_DIR/a/agent.log'" || die "agent a: no leadership-lost line"
 pass "agent a: logged that it lost leadership"
 dk_agent_alive a || die "agent a died with its engine"
-assert_contains "$(agent_status a)" "waiting for Docker engine" "agent a: STATUS waits for its engine"
+assert_contains "$(dk_agent_status a)" "waiting for Docker engine" "agent a: STATUS waits for its engine"
 echo "$LAT" >"$DK_DIR/failover-latency"
 [ -n "${SK_BENCH_OUT:-}" ] && echo "$LAT" >>"$SK_BENCH_OUT"
 
 # --- the old leader's engine comes back ---------------------------------------------------
 dk_dockerd_start a
-wait_for 60 agent_status_is a "manager, reachable, follower" || die "agent a: STATUS '$(agent_status a)'"
+wait_for 60 dk_agent_status_is a "manager, reachable, follower" || die "agent a: STATUS '$(dk_agent_status a)'"
 assert_eq "$(dk_self_id a)" "$ID_A" "a: same node ID after the restart"
 assert_eq "$(engine_manager_state "$NEW" "$ID_A")" "reachable false" "a: reachable manager again"
 assert_eq "$(dk_notify_grep a 'READY=1' | wc -l)" 1 "a: no second READY"
