@@ -20,8 +20,6 @@
 
 void log_setup(void);
 void log_set_max_level(int level);
-int log_get_max_level(void);
-bool log_to_journal(void);
 /* "debug", "info", "notice", "warning", "err"/"error", "crit"; or -EINVAL. */
 int log_level_from_string(const char *s);
 const char *log_level_to_string(int level);

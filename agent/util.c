@@ -302,14 +302,3 @@ uint64_t backoff_full_jitter_usec(unsigned attempt, uint64_t base_usec, uint64_t
                 ceiling = cap_usec;
         return random_below(ceiling + 1);
 }
-
-int exit_status_from_errno(int r, int fallback) {
-        switch (-r) {
-        case 0:
-                return SK_EXIT_OK;
-        case ENOMEM:
-                return SK_EXIT_FAILURE;
-        default:
-                return fallback;
-        }
-}

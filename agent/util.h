@@ -18,10 +18,7 @@
 #include <unistd.h>
 
 #define _cleanup_(f) __attribute__((cleanup(f)))
-#define _unused_ __attribute__((unused))
 #define _printf_(a, b) __attribute__((format(printf, a, b)))
-#define _sentinel_ __attribute__((sentinel))
-#define _warn_unused_ __attribute__((warn_unused_result))
 
 #define ELEMENTSOF(x) (sizeof(x) / sizeof((x)[0]))
 
@@ -32,13 +29,6 @@
                 (p) = NULL;                \
                 _p_;                       \
         })
-#define TAKE_FD(fd)                        \
-        ({                                 \
-                int _fd_ = (fd);           \
-                (fd) = -1;                 \
-                _fd_;                      \
-        })
-
 #define DEFINE_TRIVIAL_CLEANUP_FUNC(type, func)                 \
         static inline void func##p(type *p) {                   \
                 if (*p)                                         \
@@ -155,6 +145,3 @@ uint64_t random_below(uint64_t n);
 
 /* Exponential backoff with full jitter: uniform in [0, min(cap, base·2^attempt)]. */
 uint64_t backoff_full_jitter_usec(unsigned attempt, uint64_t base_usec, uint64_t cap_usec);
-
-/* Map a negative errno returned from a step to an exit status. */
-int exit_status_from_errno(int r, int fallback);
