@@ -137,7 +137,6 @@ static int parse_uint_field(const char *v, void *f, const char **why) {
                 *why = r == -ERANGE ? "is out of range" : "is not a non-negative integer";
         return r < 0 ? -EINVAL : 0;
 }
-#define parse_uint parse_uint_field
 
 static int parse_uint_positive(const char *v, void *f, const char **why) {
         unsigned u;
@@ -159,7 +158,6 @@ static int parse_bool_field(const char *v, void *f, const char **why) {
         }
         return 0;
 }
-#define parse_bool parse_bool_field
 
 static int parse_log_level(const char *v, void *f, const char **why) {
         int l = log_level_from_string(v);

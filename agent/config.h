@@ -30,7 +30,7 @@ const char *fs_type_to_string(FileSystemType t);
         X(CLUSTER_ROLE, "Cluster", "Role", "manager", role, role, false)                        \
         X(CLUSTER_MANAGERS, "Cluster", "Managers", "", ipv4_list, managers, false)              \
         X(CLUSTER_BOOTSTRAP, "Cluster", "BootstrapManager", "", ipv4_or_empty, bootstrap_manager, false) \
-        X(CLUSTER_WORKERS, "Cluster", "Workers", "0", uint, workers, false)                     \
+        X(CLUSTER_WORKERS, "Cluster", "Workers", "0", uint_field, workers, false)                     \
         X(CLUSTER_JOIN_TOKEN, "Cluster", "JoinToken", "", join_token, join_token, true)         \
         X(HOST_INSTANCE_ID, "Host", "InstanceId", "", instance_id, instance_id, false)          \
         X(HOST_PRIVATE_IP, "Host", "PrivateIp", "", ipv4_or_empty, private_ip, false)           \
@@ -40,7 +40,7 @@ const char *fs_type_to_string(FileSystemType t);
         X(VOLUME_MOUNT_POINT, "Volume", "MountPoint", "/var/lib/docker", abs_path, mount_point, false) \
         X(VOLUME_FS, "Volume", "FileSystem", "ext4", fs_type, file_system, false)               \
         X(VOLUME_MOUNT_OPTIONS, "Volume", "MountOptions", "defaults", nonempty, mount_options, false) \
-        X(VOLUME_ATTACH_TIMEOUT, "Volume", "AttachTimeoutSec", "600", uint, attach_timeout_sec, false) \
+        X(VOLUME_ATTACH_TIMEOUT, "Volume", "AttachTimeoutSec", "600", uint_field, attach_timeout_sec, false) \
         X(ENGINE_DAEMON_CONFIG, "Engine", "DaemonConfig", "/etc/docker/daemon.json", abs_path, daemon_config, false) \
         X(ENGINE_LABELS, "Engine", "Labels", "", labels, labels, false)                         \
         X(ENGINE_SOCKET, "Engine", "Socket", "/run/docker.sock", abs_path, socket, false)        \
@@ -49,9 +49,9 @@ const char *fs_type_to_string(FileSystemType t);
         X(AWS_ENDPOINT, "AWS", "Endpoint", "", url_or_empty, endpoint, false)                   \
         X(AWS_METADATA_ENDPOINT, "AWS", "MetadataEndpoint", "http://169.254.169.254", url, metadata_endpoint, false) \
         X(RECONCILE_INTERVAL, "Reconcile", "IntervalSec", "30", uint_positive, interval_sec, false) \
-        X(RECONCILE_GRACE, "Reconcile", "GraceSec", "60", uint, grace_sec, false)               \
-        X(RECONCILE_QUORUM_GRACE, "Reconcile", "QuorumLossGraceSec", "120", uint, quorum_loss_grace_sec, false) \
-        X(RECONCILE_DRY_RUN, "Reconcile", "DryRun", "no", bool, dry_run, false)                 \
+        X(RECONCILE_GRACE, "Reconcile", "GraceSec", "60", uint_field, grace_sec, false)               \
+        X(RECONCILE_QUORUM_GRACE, "Reconcile", "QuorumLossGraceSec", "120", uint_field, quorum_loss_grace_sec, false) \
+        X(RECONCILE_DRY_RUN, "Reconcile", "DryRun", "no", bool_field, dry_run, false)                 \
         X(LOG_LEVEL, "Log", "Level", "info", log_level, log_level, false)
 
 typedef enum ConfigKeyId {

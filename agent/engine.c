@@ -195,14 +195,10 @@ int engine_unit_active_state(const char *unit, char **ret_state) {
         return active_state(bus, unit, ret_state);
 }
 
-static int unit_job(const char *method, const char *unit) {
+static int unit_job(sd_bus *bus, const char *method, const char *unit) {
         _cleanup_(bus_error_freep) sd_bus_error err = SD_BUS_ERROR_NULL;
-        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         int r;
 
-        r = sd_bus_open_system(&bus);
-        if (r < 0)
-                return r;
         r = sd_bus_call_method(bus, "org.freedesktop.systemd1", "/org/freedesktop/systemd1",
                                "org.freedesktop.systemd1.Manager", method, &err, NULL, "ss", unit,
                                "replace");
@@ -211,15 +207,26 @@ static int unit_job(const char *method, const char *unit) {
         return r;
 }
 
+/* A job for the unit on a fresh system bus connection. */
+static int unit_job_once(const char *method, const char *unit) {
+        _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
+        int r;
+
+        r = sd_bus_open_system(&bus);
+        if (r < 0)
+                return r;
+        return unit_job(bus, method, unit);
+}
+
 int engine_unit_stop(const char *unit, uint64_t timeout_usec) {
         _cleanup_(sd_bus_flush_close_unrefp) sd_bus *bus = NULL;
         uint64_t deadline = now_usec(CLOCK_MONOTONIC) + timeout_usec;
         int r;
 
-        r = unit_job("StopUnit", unit);
+        r = sd_bus_open_system(&bus);
         if (r < 0)
                 return r;
-        r = sd_bus_open_system(&bus);
+        r = unit_job(bus, "StopUnit", unit);
         if (r < 0)
                 return r;
         for (;;) {
@@ -236,9 +243,9 @@ int engine_unit_stop(const char *unit, uint64_t timeout_usec) {
 }
 
 int engine_unit_reload(const char *unit) {
-        return unit_job("ReloadUnit", unit);
+        return unit_job_once("ReloadUnit", unit);
 }
 
 int engine_unit_start(const char *unit) {
-        return unit_job("StartUnit", unit);
+        return unit_job_once("StartUnit", unit);
 }
