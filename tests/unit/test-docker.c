@@ -317,19 +317,14 @@ static void serve(int lfd, const Canned *table, size_t n) {
 }
 
 static void server_start(const Canned *table, size_t n) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int lfd, fd;
 
         snprintf(sock_path, sizeof(sock_path), "/tmp/test-docker-%d.sock", (int) getpid());
-        (void) unlink(sock_path);
         fd = mkstemp(log_path);
         CHECK(fd >= 0);
         close(fd);
-        strcpy(sa.sun_path, sock_path);
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        lfd = test_unix_listen(sock_path);
         CHECK(lfd >= 0);
-        CHECK(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
-        CHECK(listen(lfd, 16) == 0);
         server_pid = fork();
         if (server_pid == 0) {
                 serve(lfd, table, n);

@@ -66,18 +66,14 @@ static void serve(int lfd) {
 }
 
 static void server_start(void) {
-        struct sockaddr_un sa = { .sun_family = AF_UNIX };
         int lfd, fd;
 
         snprintf(sock_path, sizeof(sock_path), "/tmp/test-leader-%d.sock", (int) getpid());
-        (void) unlink(sock_path);
         fd = mkstemp(flag_path);
         CHECK(fd >= 0);
         close(fd);
-        strcpy(sa.sun_path, sock_path);
-        lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-        CHECK(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)) == 0);
-        CHECK(listen(lfd, 16) == 0);
+        lfd = test_unix_listen(sock_path);
+        CHECK(lfd >= 0);
         server_pid = fork();
         if (server_pid == 0) {
                 serve(lfd);

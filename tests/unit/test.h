@@ -5,6 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 static int test_failures, test_checks;
 
@@ -38,6 +41,25 @@ static int test_failures, test_checks;
                         test_failures++;                                                     \
                 }                                                                            \
         } while (0)
+
+/* A listening unix stream socket at path (an old one removed first); -1 on failure. */
+static inline int test_unix_listen(const char *path) {
+        struct sockaddr_un sa = { .sun_family = AF_UNIX };
+        int fd;
+
+        if (strlen(path) >= sizeof(sa.sun_path))
+                return -1;
+        strcpy(sa.sun_path, path);
+        (void) unlink(path);
+        fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        if (fd < 0)
+                return -1;
+        if (bind(fd, (struct sockaddr *) &sa, sizeof(sa)) < 0 || listen(fd, 16) < 0) {
+                close(fd);
+                return -1;
+        }
+        return fd;
+}
 
 static inline int test_done(const char *name) {
         printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
