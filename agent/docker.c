@@ -288,10 +288,7 @@ const char *docker_swarm_state_to_string(DockerSwarmState s) {
 }
 
 DockerSwarmState docker_swarm_state_from_string(const char *s) {
-        for (size_t i = 0; s && i < ELEMENTSOF(swarm_state_table); i++)
-                if (streq(s, swarm_state_table[i]))
-                        return (DockerSwarmState) i;
-        return _DOCKER_SWARM_STATE_INVALID;
+        return (DockerSwarmState) string_table_lookup(swarm_state_table, ELEMENTSOF(swarm_state_table), s);
 }
 
 void docker_info_done(DockerInfo *i) {

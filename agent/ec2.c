@@ -61,32 +61,23 @@ static const char *const attachment_states[_EC2_ATTACHMENT_STATE_MAX] = {
         [EC2_ATTACHMENT_BUSY] = "busy",
 };
 
-static int table_lookup(const char *const *table, size_t n, const char *s) {
-        if (!s)
-                return -EINVAL;
-        for (size_t i = 0; i < n; i++)
-                if (table[i] && streq(table[i], s))
-                        return (int) i;
-        return -EINVAL;
-}
-
 const char *ec2_instance_state_to_string(Ec2InstanceState s) {
         return s >= 0 && s < _EC2_INSTANCE_STATE_MAX ? instance_states[s] : NULL;
 }
 Ec2InstanceState ec2_instance_state_from_string(const char *s) {
-        return (Ec2InstanceState) table_lookup(instance_states, ELEMENTSOF(instance_states), s);
+        return (Ec2InstanceState) string_table_lookup(instance_states, ELEMENTSOF(instance_states), s);
 }
 const char *ec2_volume_state_to_string(Ec2VolumeState s) {
         return s >= 0 && s < _EC2_VOLUME_STATE_MAX ? volume_states[s] : NULL;
 }
 Ec2VolumeState ec2_volume_state_from_string(const char *s) {
-        return (Ec2VolumeState) table_lookup(volume_states, ELEMENTSOF(volume_states), s);
+        return (Ec2VolumeState) string_table_lookup(volume_states, ELEMENTSOF(volume_states), s);
 }
 const char *ec2_attachment_state_to_string(Ec2AttachmentState s) {
         return s >= 0 && s < _EC2_ATTACHMENT_STATE_MAX ? attachment_states[s] : NULL;
 }
 Ec2AttachmentState ec2_attachment_state_from_string(const char *s) {
-        return (Ec2AttachmentState) table_lookup(attachment_states, ELEMENTSOF(attachment_states), s);
+        return (Ec2AttachmentState) string_table_lookup(attachment_states, ELEMENTSOF(attachment_states), s);
 }
 
 const char *ec2_tags_get(char *const *tags, const char *key) {

@@ -121,6 +121,9 @@ char *strv_join(char *const *l, const char *sep);
 
 #define STRV_FOREACH(s, l) for (char *const *s = (l); s && *s; s++)
 
+/* Index of s in a table of names (NULL entries skipped), or -EINVAL (also for s NULL). */
+int string_table_lookup(const char *const *table, size_t n, const char *s);
+
 /* Config value parsers: 0 or -EINVAL/-ERANGE. */
 int parse_bool(const char *s, bool *ret);
 int parse_uint(const char *s, unsigned *ret);
