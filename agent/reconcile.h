@@ -1,0 +1,218 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The reconcile planner: a pure function from (desired spec, one observation) to an
+ * ordered list of actions, each with its reason. No I/O, no clock, no randomness, no
+ * logging above debug: everything it needs (including "now" and what is in flight) is
+ * in its input, so every rule is tested by tables (tests/unit/test-reconcile.c).
+ *
+ * The executor (reconciler.c) builds an RcObservation from EC2 and the engine, calls
+ * rc_plan(), and carries the actions out in order, re-confirming leadership right
+ * before each one that changes EC2 or the swarm. The planner only emits what may be done
+ * now: one manager at a time, never costing quorum, nothing from a failed or partial
+ * listing, nothing but re-creating terminated managers in quorum-loss mode.
+ *
+ * Strings in the input are borrowed; strings in the plan point into the input (or into
+ * the RcAction's own buffers) and live as long as both.
+ */
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* ---- desired ---------------------------------------------------------------------- */
+
+typedef struct RcSpec {
+        const char *cluster;           /* Cluster.Name */
+        const char *const *managers;   /* logical ids = fixed private IPv4s, n_managers */
+        size_t n_managers;
+        const char *bootstrap;         /* Cluster.BootstrapManager (may be NULL) */
+        unsigned workers;              /* Cluster.Workers */
+        uint64_t grace_usec;           /* Reconcile.GraceSec: Down+Unreachable before fencing */
+        uint64_t quorum_loss_grace_usec; /* Reconcile.QuorumLossGraceSec */
+        uint64_t stable_usec;          /* a re-created manager must be Ready+Reachable this long
+                                        * before another manager is touched */
+        uint64_t launch_settle_usec;   /* after our own launch, how long a listing that does not
+                                        * show it is not evidence of "missing" */
+} RcSpec;
+
+/* ---- observed --------------------------------------------------------------------- */
+
+typedef enum RcInstanceState {
+        RC_INSTANCE_PENDING,
+        RC_INSTANCE_RUNNING,
+        RC_INSTANCE_SHUTTING_DOWN,
+        RC_INSTANCE_TERMINATED,
+        RC_INSTANCE_STOPPING,
+        RC_INSTANCE_STOPPED,
+} RcInstanceState;
+
+typedef struct RcInstance {
+        const char *id;
+        RcInstanceState state;
+        const char *cluster;           /* tag swarmkeeper:cluster */
+        const char *logical_id;        /* tag swarmkeeper:logical-id (managers; NULL: none) */
+        const char *role;              /* tag swarmkeeper:role: "manager" | "worker" | NULL */
+        const char *private_ip;        /* NULL once terminated (EC2 drops it): never identity */
+        const char *subnet_id;         /* NULL once terminated */
+        const char *availability_zone;
+        uint64_t launch_usec;          /* CLOCK_REALTIME, 0: unknown */
+} RcInstance;
+
+typedef enum RcVolumeState {
+        RC_VOLUME_CREATING,
+        RC_VOLUME_AVAILABLE,
+        RC_VOLUME_IN_USE,
+        RC_VOLUME_DELETING,
+        RC_VOLUME_DELETED,
+        RC_VOLUME_ERROR,
+} RcVolumeState;
+
+typedef struct RcVolume {
+        const char *id;
+        RcVolumeState state;
+        const char *logical_id;        /* tag swarmkeeper:logical-id */
+        const char *availability_zone;
+        const char *const *attached_to; /* instance ids of attachments (any state), n_attached */
+        size_t n_attached;
+} RcVolume;
+
+typedef struct RcSubnet {
+        const char *id;
+        const char *cidr;              /* "10.0.1.0/24" */
+        const char *availability_zone;
+} RcSubnet;
+
+typedef enum RcNodeState {
+        RC_NODE_UNKNOWN,
+        RC_NODE_READY,
+        RC_NODE_DOWN,
+        RC_NODE_DISCONNECTED,
+} RcNodeState;
+
+typedef enum RcReachability {
+        RC_REACH_NONE,                 /* no ManagerStatus: a worker */
+        RC_REACH_UNKNOWN,
+        RC_REACH_UNREACHABLE,
+        RC_REACH_REACHABLE,
+} RcReachability;
+
+typedef struct RcNode {
+        const char *id;
+        const char *logical_id;        /* engine label swarmkeeper.logical-id */
+        const char *instance_id;       /* engine label swarmkeeper.instance-id */
+        const char *addr;              /* Status.Addr */
+        bool manager;                  /* Spec.Role == manager */
+        bool leader;
+        RcNodeState state;
+        RcReachability reachability;
+        const char *availability;      /* "active" | "pause" | "drain" */
+        /* Kept by the executor across observations (0: not so): */
+        uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
+        uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since */
+} RcNode;
+
+typedef enum RcInflightKind {
+        RC_INFLIGHT_LAUNCH,            /* RunInstances answered with instance_id */
+        RC_INFLIGHT_ATTACH,
+        RC_INFLIGHT_FENCE,
+        RC_INFLIGHT_CREATE_VOLUME,
+        RC_INFLIGHT_DRAIN,
+} RcInflightKind;
+
+typedef struct RcInflight {
+        RcInflightKind kind;
+        const char *logical_id;        /* NULL for workers */
+        const char *instance_id;
+        const char *volume_id;
+        uint64_t since_usec;
+} RcInflight;
+
+typedef struct RcObservation {
+        uint64_t now_usec;             /* CLOCK_REALTIME */
+
+        /* Each listing: ok == false means failed/partial/not taken: never "missing". */
+        bool instances_ok;
+        const RcInstance *instances;   /* every state, tagged swarmkeeper:cluster=<cluster> */
+        size_t n_instances;
+        bool volumes_ok;
+        const RcVolume *volumes;
+        size_t n_volumes;
+        bool subnets_ok;
+        const RcSubnet *subnets;
+        size_t n_subnets;
+        bool nodes_ok;
+        const RcNode *nodes;
+        size_t n_nodes;
+
+        /* Leadership, as confirmed by one GET /nodes?role=manager. */
+        bool leader;                   /* this node is Leader */
+        bool quorum;                   /* a majority of managers Reachable */
+        uint64_t no_leader_since_usec; /* 0: a leader is known; else since when none */
+
+        const RcInflight *inflight;
+        size_t n_inflight;
+} RcObservation;
+
+/* ---- plan ------------------------------------------------------------------------- */
+
+typedef enum RcActionKind {
+        RC_ACTION_LAUNCH_MANAGER,      /* RunInstances: logical_id, private_ip, subnet_id, volume_id,
+                                        * replaces (for the ClientToken), join_fresh */
+        RC_ACTION_ATTACH_VOLUME,       /* AttachVolume volume_id → instance_id */
+        RC_ACTION_FENCE,               /* TerminateInstances instance_id (a dead manager that runs) */
+        RC_ACTION_DEMOTE,              /* node update role=worker: node_id (volume lost) */
+        RC_ACTION_REMOVE_NODE,         /* DELETE /nodes/node_id, never forced */
+        RC_ACTION_CREATE_VOLUME,       /* CreateVolume tagged logical_id in availability_zone */
+        RC_ACTION_LAUNCH_WORKER,       /* RunInstances role worker in subnet_id, replaces */
+        RC_ACTION_DRAIN_WORKER,        /* node update availability=drain: node_id */
+        RC_ACTION_TERMINATE_WORKER,    /* TerminateInstances instance_id (drained, or never joined) */
+        RC_ACTION_ROTATE_TOKENS,       /* a fresh join happened: rotate the join token it used */
+        RC_ACTION_WAIT,                /* nothing to do yet for logical_id: reason says why */
+        RC_ACTION_REPORT,              /* an anomaly for the operator, no change */
+        _RC_ACTION_KIND_MAX,
+} RcActionKind;
+
+typedef struct RcAction {
+        RcActionKind kind;
+        const char *logical_id;
+        const char *instance_id;
+        const char *volume_id;
+        const char *node_id;
+        const char *subnet_id;
+        const char *availability_zone;
+        const char *private_ip;
+        const char *replaces;          /* instance (or, for a first launch, volume) id this
+                                        * launch replaces: the ClientToken is derived from it */
+        bool join_fresh;               /* the new host joins as a new node (token in user-data) */
+        bool destructive;              /* changes EC2 or the swarm: re-confirm leadership first */
+        char reason[192];
+} RcAction;
+
+typedef struct RcPlan {
+        RcAction *actions;
+        size_t n;
+        bool quorum_loss_mode;         /* planned under the quorum-loss exception */
+} RcPlan;
+
+const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … */
+
+/*
+ * Plan one pass. 0 on success (ret filled; possibly no actions), -EINVAL on a bad spec,
+ * -ENOMEM. Pure: same input, same output.
+ */
+int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret);
+void rc_plan_done(RcPlan *p);
+
+/*
+ * The RunInstances ClientToken for (cluster, logical id or "worker-<n>", replaces):
+ * ≤ 64 ASCII characters, deterministic, different for each replaced instance.
+ * buf must hold RC_CLIENT_TOKEN_MAX + 1 bytes.
+ */
+#define RC_CLIENT_TOKEN_MAX 64
+int rc_client_token(const char *cluster, const char *slot, const char *replaces, char *buf, size_t size);
+
+/* Is ip (dotted IPv4) inside cidr ("a.b.c.d/n")? Usable, i.e. not EC2's reserved first
+ * four and last address? 1 yes, 0 no, -EINVAL malformed. */
+int rc_ip_in_subnet(const char *ip, const char *cidr);
