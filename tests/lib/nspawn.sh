@@ -37,7 +37,8 @@
 #   SK_RUN_DIR          per-host state          (/run/swarmkeeper-test)
 #   SK_BRIDGE           host bridge             (skbr0)
 #   SK_BRIDGE_ADDR      host side of the bridge (10.99.0.1/24)
-#   SK_MIRROR           Debian mirror for debootstrap (default: the one apt uses)
+#   SK_MIRROR           Debian mirror for debootstrap (default: the one apt uses for the
+#                       suite, from $SK_APT_DIR (/etc/apt); no source there is an error)
 #   SK_BOOT_TIMEOUT     seconds to wait for boot (120)
 #   SK_STOP_TIMEOUT     seconds for a clean poweroff before escalating (20)
 #   SK_DOCKER_DATA      per nspawn_start: ""   -> nothing bound at /var/lib/docker (default:
@@ -113,11 +114,57 @@ SK_IMAGE_DISABLE=(docker.service docker.socket containerd.service)
 
 _sk_ns_log() { log "nspawn: $*"; }
 
+# _sk_mirror : the Debian archive for $SK_IMAGE_SUITE, from $SK_MIRROR or from the apt
+# configuration of this machine (one-line *.list and deb822 *.sources); never a built-in
+# host name. Fails with a message when apt knows no source for the suite.
 _sk_mirror() {
-    local m=${SK_MIRROR:-}
-    [ -n "$m" ] || m=$(awk '/^URIs:/ { print $2; exit }' /etc/apt/sources.list.d/debian.sources 2>/dev/null)
-    [ -n "$m" ] || m=$(awk '$1 == "deb" && $0 !~ /security/ { print $2; exit }' /etc/apt/sources.list 2>/dev/null)
-    [ -n "$m" ] || m=http://deb.debian.org/debian
+    if [ -n "${SK_MIRROR:-}" ]; then
+        echo "$SK_MIRROR"
+        return 0
+    fi
+    local -a lists=() sources=()
+    local f m
+    local etc=${SK_APT_DIR:-/etc/apt}
+    [ -f "$etc/sources.list" ] && lists+=("$etc/sources.list")
+    for f in "$etc"/sources.list.d/*.list; do [ -f "$f" ] && lists+=("$f"); done
+    for f in "$etc"/sources.list.d/*.sources; do [ -f "$f" ] && sources+=("$f"); done
+    m=""
+    if [ ${#lists[@]} -gt 0 ]; then
+        # deb [opt=val ...] URI SUITE COMPONENTS...
+        m=$(awk -v suite="$SK_IMAGE_SUITE" '
+            { sub(/#.*/, "") }
+            $1 != "deb" { next }
+            { i = 2
+              if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+              if ($(i + 1) == suite && $i ~ /^(https?|ftp):/) { print $i; exit } }' "${lists[@]}")
+    fi
+    if [ -z "$m" ] && [ ${#sources[@]} -gt 0 ]; then
+        # deb822 stanzas: Types, URIs, Suites, Enabled (continuation lines ignored)
+        m=$(awk -v suite="$SK_IMAGE_SUITE" '
+            function flush(   n, i, s, u) {
+                if (types ~ /(^| )deb( |$)/ && enabled != "no") {
+                    n = split(suites, s, " ")
+                    for (i = 1; i <= n; i++) if (s[i] == suite) {
+                        split(uris, u, " ")
+                        if (u[1] ~ /^(https?|ftp):/) { print u[1]; found = 1 }
+                        break
+                    }
+                }
+                types = uris = suites = enabled = ""
+            }
+            FNR == 1 { if (!found) flush() }
+            /^[ \t]*#/ { next }
+            /^[ \t]*$/ { if (!found) flush(); next }
+            { key = tolower($1); $1 = ""; sub(/^ +/, ""); val = $0 }
+            key == "types:" { types = val } key == "uris:" { uris = val }
+            key == "suites:" { suites = val } key == "enabled:" { enabled = tolower(val) }
+            END { if (!found) flush() }' "${sources[@]}" | head -n 1)
+    fi
+    if [ -z "$m" ]; then
+        log "nspawn: no Debian archive for '$SK_IMAGE_SUITE' in the apt configuration" \
+            "(/etc/apt/sources.list, /etc/apt/sources.list.d/*.list, *.sources); set SK_MIRROR=URL"
+        return 1
+    fi
     echo "$m"
 }
 
@@ -144,7 +191,7 @@ _sk_image_ok() {
 # _sk_image_build DIR : debootstrap + packages + tweaks into DIR (must not exist)
 _sk_image_build() {
     local root=$1 mirror
-    mirror=$(_sk_mirror)
+    mirror=$(_sk_mirror) || return 1
     _sk_ns_log "debootstrap $SK_IMAGE_SUITE from $mirror into $root"
     debootstrap --variant=minbase --include="$SK_IMAGE_BASE_PKGS" \
         "$SK_IMAGE_SUITE" "$root" "$mirror" >"$root.log" 2>&1 || {
