@@ -35,6 +35,10 @@ typedef struct RcSpec {
                                         * before another manager is touched */
         uint64_t launch_settle_usec;   /* after our own launch, how long a listing that does not
                                         * show it is not evidence of "missing" */
+        /* Added after the first contract (0: the default in brackets): */
+        uint64_t drain_usec;           /* a worker drained this long may be terminated [60 s] */
+        uint64_t join_timeout_usec;    /* a host launched with a join token that has not joined
+                                        * after this long no longer holds back ROTATE_TOKENS [15 min] */
 } RcSpec;
 
 /* ---- observed --------------------------------------------------------------------- */
@@ -111,6 +115,10 @@ typedef struct RcNode {
         /* Kept by the executor across observations (0: not so): */
         uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
         uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since */
+        /* Added after the first contract (0: unknown): */
+        uint64_t created_usec;         /* CreatedAt: a node created after the last token rotation
+                                        * joined with the current token */
+        uint64_t drained_since_usec;   /* kept by the executor: availability drain since */
 } RcNode;
 
 typedef enum RcInflightKind {
@@ -153,9 +161,18 @@ typedef struct RcObservation {
 
         const RcInflight *inflight;
         size_t n_inflight;
+
+        /* Added after the first contract: */
+        bool self_manager;             /* this agent's node is a manager: only then may the
+                                        * quorum-loss exception apply (false: it never does) */
+        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated (0: not since
+                                        * this agent started): ROTATE_TOKENS once a node created
+                                        * after it is Ready and no fresh host still waits to join */
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */
+
+#define RC_CLIENT_TOKEN_MAX 64
 
 typedef enum RcActionKind {
         RC_ACTION_LAUNCH_MANAGER,      /* RunInstances: logical_id, private_ip, subnet_id, volume_id,
@@ -186,8 +203,16 @@ typedef struct RcAction {
         const char *replaces;          /* instance (or, for a first launch, volume) id this
                                         * launch replaces: the ClientToken is derived from it */
         bool join_fresh;               /* the new host joins as a new node (token in user-data) */
-        bool destructive;              /* changes EC2 or the swarm: re-confirm leadership first */
+        bool destructive;              /* changes EC2 or the swarm: re-confirm leadership first
+                                        * (in quorum-loss mode: re-confirm that no leader is known) */
         char reason[192];
+        /* Added after the first contract: */
+        char slot[24];                 /* LAUNCH_*: the ClientToken slot: the logical id, or
+                                        * "worker-<k>" */
+        char generation[24];           /* LAUNCH_WORKER: replaces points here ("gen-<hex>", a hash
+                                        * of every worker instance id listed or in flight) */
+        char client_token[RC_CLIENT_TOKEN_MAX + 1];         /* LAUNCH_*, CREATE_VOLUME: rc_client_token(cluster, slot,
+                                        * replaces), ready to use */
 } RcAction;
 
 typedef struct RcPlan {
@@ -210,7 +235,6 @@ void rc_plan_done(RcPlan *p);
  * ≤ 64 ASCII characters, deterministic, different for each replaced instance.
  * buf must hold RC_CLIENT_TOKEN_MAX + 1 bytes.
  */
-#define RC_CLIENT_TOKEN_MAX 64
 int rc_client_token(const char *cluster, const char *slot, const char *replaces, char *buf, size_t size);
 
 /* Is ip (dotted IPv4) inside cidr ("a.b.c.d/n")? Usable, i.e. not EC2's reserved first
