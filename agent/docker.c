@@ -42,6 +42,11 @@ Docker *docker_free(Docker *d) {
         return NULL;
 }
 
+void docker_set_cancel(Docker *d, const atomic_bool *flag) {
+        if (d)
+                d->cancel = flag;
+}
+
 const char *docker_last_error(const Docker *d) {
         return d && d->error ? d->error : "";
 }
@@ -174,6 +179,7 @@ static int docker_request(Docker *d, const char *method, const char *path, const
                 .connect_timeout_msec = 1000,
                 .timeout_msec = timeout_msec ?: d->timeout_msec,
                 .max_response = 8u * 1024 * 1024,
+                .cancel = d->cancel,
         };
         int r;
 

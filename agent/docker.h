@@ -21,6 +21,7 @@
  */
 
 #include <json-c/json.h>
+#include <stdatomic.h>
 #include <systemd/sd-event.h>
 
 #include "util.h"
@@ -35,11 +36,19 @@ typedef struct Docker {
         uint64_t timeout_msec;     /* total per request (default 5000) */
         uint64_t n_requests;       /* requests sent, for the benchmark */
         char *error;               /* last error text */
+        const atomic_bool *cancel; /* docker_set_cancel() */
 } Docker;
 
 int docker_new(const char *socket, Docker **ret);
 Docker *docker_free(Docker *d);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Docker *, docker_free);
+
+/*
+ * Requests abort with -ECANCELED within about a second once *flag is true (a Job's
+ * job_cancel_flag(); another thread may raise it). NULL: never. The flag must outlive
+ * the client or be unset first. One client per thread: a Docker is not thread-safe.
+ */
+void docker_set_cancel(Docker *d, const atomic_bool *flag);
 
 /* Text of the last failure ("" if none). */
 const char *docker_last_error(const Docker *d);

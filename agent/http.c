@@ -79,10 +79,18 @@ char *http_form_escape(const char *s) {
         return r;
 }
 
+static int http_xferinfo(void *userdata, curl_off_t dltotal, curl_off_t dlnow, curl_off_t ultotal,
+                         curl_off_t ulnow) {
+        const atomic_bool *cancel = userdata;
+        return atomic_load(cancel) ? 1 : 0; /* non-zero aborts: CURLE_ABORTED_BY_CALLBACK */
+}
+
 static int curl_to_errno(CURLcode c, bool overflow) {
         if (overflow)
                 return -EMSGSIZE;
         switch (c) {
+        case CURLE_ABORTED_BY_CALLBACK:
+                return -ECANCELED;
         case CURLE_OPERATION_TIMEDOUT:
                 return -ETIMEDOUT;
         case CURLE_COULDNT_CONNECT:
@@ -112,6 +120,10 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
 
         *ret = HTTP_RESPONSE_NULL;
 
+        if (req->cancel && atomic_load(req->cancel)) {
+                snprintf(ret->error, sizeof(ret->error), "cancelled");
+                return -ECANCELED;
+        }
         if (req->unix_socket) {
                 struct stat st;
                 if (stat(req->unix_socket, &st) < 0) {
@@ -162,6 +174,11 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
                 (void) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
         if (hdrs)
                 (void) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+        if (req->cancel) {
+                (void) curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
+                (void) curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *) req->cancel);
+                (void) curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+        }
 
         if (streq(method, "POST") || req->body) {
                 (void) curl_easy_setopt(h, CURLOPT_POST, 1L);
@@ -181,7 +198,8 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
         (void) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->status);
         if (c != CURLE_OK) {
                 snprintf(ret->error, sizeof(ret->error), "%s",
-                         sink.overflow ? "answer too large" : (*errbuf ? errbuf : curl_easy_strerror(c)));
+                         sink.overflow ? "answer too large" :
+                         c == CURLE_ABORTED_BY_CALLBACK ? "cancelled" : (*errbuf ? errbuf : curl_easy_strerror(c)));
                 free(ret->body);
                 ret->body = NULL;
                 ret->body_size = 0;

@@ -8,6 +8,8 @@
  * the credentials it is given.
  */
 
+#include <stdatomic.h>
+
 #include "util.h"
 
 typedef struct HttpRequest {
@@ -26,6 +28,9 @@ typedef struct HttpRequest {
         const char *access_key_id;
         const char *secret_access_key;
         bool allow_insecure_http; /* plain http to a non-loopback host */
+        /* When set and raised (by another thread), the transfer is aborted within about a
+         * second (libcurl's progress callback): -ECANCELED. */
+        const atomic_bool *cancel;
 } HttpRequest;
 
 typedef struct HttpResponse {
@@ -40,7 +45,7 @@ typedef struct HttpResponse {
 /*
  * Perform the request. 0 with *ret filled for any HTTP answer (check ret->status);
  * -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -ENOENT (no socket), -EMSGSIZE (answer
- * too big), -EPROTO (garbage) or -EIO for transport failures, with ret->error set.
+ * too big), -EPROTO (garbage), -ECANCELED (req->cancel raised) or -EIO for transport failures, with ret->error set.
  * ret is always initialized and must be released with http_response_done().
  */
 int http_perform(const HttpRequest *req, HttpResponse *ret);

@@ -17,6 +17,15 @@
  *   - job_free() on a job still running cancels it and waits up to `grace` (default
  *     1 s) for the thread; past that the thread is detached and done() is never called
  *     (only at shutdown). Freeing from inside done() is allowed.
+ *
+ * Details of this implementation (job.c):
+ *   - done() is called at most once, always from the loop (never from job_free()): a
+ *     job freed before its done() was dispatched — running or just finished — never
+ *     calls it, whether the thread stopped within the grace or was detached. What the
+ *     job's userdata owns is then the freeing caller's to release.
+ *   - The thread blocks every signal (they belong to the loop's signal sources).
+ *   - A detached thread keeps the Job's memory alive until it returns; it never touches
+ *     the sd_event again. Its work() must not touch freed userdata: detach only at exit.
  */
 
 #include <stdatomic.h>
@@ -39,3 +48,7 @@ bool job_cancelled(const Job *j);            /* callable from any thread */
 const atomic_bool *job_cancel_flag(Job *j);  /* for the clients' progress callbacks */
 bool job_running(const Job *j);              /* work() has not returned yet */
 const char *job_name(const Job *j);
+
+#define JOB_GRACE_USEC_DEFAULT (1000ULL * 1000ULL)
+/* How long job_free() waits for a running thread (default JOB_GRACE_USEC_DEFAULT). */
+void job_set_grace(Job *j, uint64_t usec);
