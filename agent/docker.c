@@ -455,15 +455,24 @@ int docker_parse_nodes(const char *json, DockerNode **ret, size_t *ret_count) {
         return r < 0 ? r : nodes_from_json(o, ret, ret_count);
 }
 
-int docker_nodes_list(Docker *d, DockerNode **ret, size_t *ret_count) {
+static int nodes_list(Docker *d, const char *path, DockerNode **ret, size_t *ret_count) {
         _cleanup_(json_object_putp) json_object *o = NULL;
-        int r = docker_call(d, "GET", "/nodes", NULL, 0, &o);
+        int r = docker_call(d, "GET", path, NULL, 0, &o);
         if (r < 0)
                 return r;
         r = nodes_from_json(o, ret, ret_count);
         if (r == -EBADMSG)
                 docker_set_error(d, "engine's node list is malformed");
         return r;
+}
+
+int docker_nodes_list(Docker *d, DockerNode **ret, size_t *ret_count) {
+        return nodes_list(d, "/nodes", ret, ret_count);
+}
+
+int docker_nodes_list_managers(Docker *d, DockerNode **ret, size_t *ret_count) {
+        /* filters={"role":["manager"]} */
+        return nodes_list(d, "/nodes?filters=%7B%22role%22%3A%5B%22manager%22%5D%7D", ret, ret_count);
 }
 
 /* Node IDs are 25 lowercase alphanumerics; accept any [A-Za-z0-9] so paths stay clean. */

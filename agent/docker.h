@@ -123,6 +123,8 @@ int docker_parse_node(const char *json, DockerNode *ret);
 int docker_parse_nodes(const char *json, DockerNode **ret, size_t *ret_count);
 
 int docker_nodes_list(Docker *d, DockerNode **ret, size_t *ret_count);
+/* GET /nodes?filters={"role":["manager"]}: the managers only, in one request. */
+int docker_nodes_list_managers(Docker *d, DockerNode **ret, size_t *ret_count);
 int docker_node_inspect(Docker *d, const char *id, DockerNode *ret);
 /* Update role and/or availability (NULL: keep), with n->version for optimistic locking. */
 int docker_node_update(Docker *d, const DockerNode *n, const char *role, const char *availability);

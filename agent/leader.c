@@ -179,6 +179,59 @@ static int leader_check(Leader *l) {
         return l->is_leader;
 }
 
+int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node_id, LeaderQuorum *ret) {
+        LeaderQuorum q = {};
+
+        if (isempty(node_id) || (n > 0 && !nodes))
+                return -EINVAL;
+        for (size_t i = 0; i < n; i++) {
+                const DockerNode *x = &nodes[i];
+                if (!x->manager)
+                        continue; /* the filter asked for managers; a worker does not count */
+                q.n_managers++;
+                if (streq_ptr(x->reachability, "reachable"))
+                        q.n_reachable++;
+                if (streq_ptr(x->id, node_id)) {
+                        q.self_found = true;
+                        q.leader = x->leader;
+                }
+        }
+        q.majority = q.n_managers > 0 && q.n_reachable > q.n_managers / 2;
+        if (ret)
+                *ret = q;
+        return q.leader;
+}
+
+int leader_quorum_parse(const char *json, const char *node_id, LeaderQuorum *ret) {
+        DockerNode *nodes = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!json || isempty(node_id))
+                return -EINVAL;
+        r = docker_parse_nodes(json, &nodes, &n);
+        if (r < 0)
+                return r;
+        r = leader_quorum_from_nodes(nodes, n, node_id, ret);
+        docker_nodes_free(nodes, n);
+        return r;
+}
+
+int leader_confirm_blocking(Docker *own_client, const char *node_id, LeaderQuorum *ret) {
+        DockerNode *nodes = NULL;
+        size_t n = 0;
+        int r;
+
+        if (!own_client || isempty(node_id))
+                return -EINVAL;
+        r = docker_nodes_list_managers(own_client, &nodes, &n);
+        if (r < 0)
+                return r;
+        r = leader_quorum_from_nodes(nodes, n, node_id, ret);
+        docker_nodes_free(nodes, n);
+        return r;
+}
+
 int leader_confirm_now(Leader *l) {
         if (!l || !l->running)
                 return -ESTALE;

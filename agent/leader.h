@@ -55,6 +55,35 @@ uint64_t leader_changed_usec(const Leader *l);
  */
 int leader_confirm_now(Leader *l);
 
+/*
+ * Leadership and quorum from ONE `GET /nodes?filters={"role":["manager"]}`, for a worker
+ * thread (a Job) about to act as leader: no Leader object, no loop, no side effects.
+ *
+ *   leader_quorum_parse(): pure; the engine's JSON answer + this node's ID → quorum.
+ *   leader_quorum_from_nodes(): the same from an already parsed node list.
+ *   leader_confirm_blocking(): the request with the caller's OWN client (one per thread;
+ *     give it the Job's cancel flag with docker_set_cancel()), then the parse. Blocks up
+ *     to the client's timeout (default 5 s).
+ *
+ * All three return 1: node_id is a manager and the leader; 0: it is not (not listed, not
+ * a manager, or another node leads); negative errno: the engine could not tell (treat as
+ * "not leader"): -EINVAL bad node ID, -EBADMSG malformed answer, or docker_call()'s errors
+ * (-ENOTCONN: this engine is not a manager). ret (may be NULL) is filled when >= 0.
+ * majority: more than half of the listed managers (ManagerStatus.Reachability
+ * "reachable"; the leader counts itself) are reachable, i.e. the swarm has quorum now.
+ */
+typedef struct LeaderQuorum {
+        bool self_found;          /* node_id is in the manager list */
+        bool leader;              /* … and ManagerStatus.Leader */
+        unsigned n_managers;      /* managers listed */
+        unsigned n_reachable;     /* of those, Reachability "reachable" */
+        bool majority;            /* n_reachable > n_managers / 2 */
+} LeaderQuorum;
+
+int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node_id, LeaderQuorum *ret);
+int leader_quorum_parse(const char *json, const char *node_id, LeaderQuorum *ret);
+int leader_confirm_blocking(Docker *own_client, const char *node_id, LeaderQuorum *ret);
+
 /* Feed an engine event (from the /events stream). */
 void leader_on_event(Leader *l, const DockerEvent *ev);
 

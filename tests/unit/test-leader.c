@@ -28,9 +28,14 @@ static void set_flag(const char *v) {
         }
 }
 
+#define MGR(id, leader, reach)                                                                          \
+        "{\"ID\":\"" id "\",\"Version\":{\"Index\":7},\"Spec\":{\"Role\":\"manager\",\"Availability\":\"active\"}," \
+        "\"Status\":{\"State\":\"ready\"},\"ManagerStatus\":{\"Leader\":" leader ",\"Reachability\":\"" reach "\"}}"
+#define WRK(id) "{\"ID\":\"" id "\",\"Version\":{\"Index\":7},\"Spec\":{\"Role\":\"worker\"},\"Status\":{\"State\":\"ready\"}}"
+
 static void serve(int lfd) {
         for (;;) {
-                char buf[4096], body[1024], resp[1400], flag[16] = "";
+                char buf[4096], body[2048], resp[2400], flag[16] = "";
                 ssize_t k;
                 size_t got = 0;
                 int fd = accept(lfd, NULL, NULL);
@@ -51,7 +56,14 @@ static void serve(int lfd) {
                 if (strncmp(flag, "error", 5) == 0)
                         snprintf(resp, sizeof(resp), "HTTP/1.1 503 X\r\nContent-Length: 36\r\n\r\n"
                                                      "{\"message\":\"not a manager any more\"}");
-                else if (strncmp(buf, "GET /v1.41/nodes/n1 ", 20) == 0) {
+                else if (startswith(buf, "GET /v1.41/nodes?filters=%7B%22role%22%3A%5B%22manager%22%5D%7D ")) {
+                        bool leader = strncmp(flag, "true", 4) == 0;
+                        snprintf(body, sizeof(body), "[%s,%s,%s]",
+                                 leader ? MGR("n1", "true", "reachable") : MGR("n1", "false", "reachable"),
+                                 leader ? MGR("n2", "false", "reachable") : MGR("n2", "true", "reachable"),
+                                 MGR("n3", "false", "unreachable"));
+                        snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+                } else if (strncmp(buf, "GET /v1.41/nodes/n1 ", 20) == 0) {
                         bool leader = strncmp(flag, "true", 4) == 0;
                         snprintf(body, sizeof(body),
                                  "{\"ID\":\"n1\",\"Version\":{\"Index\":7},\"Spec\":{\"Role\":\"manager\",\"Availability\":\"active\"},"
@@ -109,6 +121,66 @@ static void run_for(sd_event *e, uint64_t msec) {
                 CHECK(sd_event_run(e, end - n) >= 0);
 }
 
+/* The pure parse: leader and majority from one manager list. */
+static void test_quorum_parse(void) {
+        LeaderQuorum q;
+
+        CHECK_INT(leader_quorum_parse("[" MGR("a", "true", "reachable") "," MGR("b", "false", "reachable") ","
+                                      MGR("c", "false", "unreachable") "]", "a", &q), 1);
+        CHECK(q.self_found && q.leader && q.majority);
+        CHECK_INT(q.n_managers, 3);
+        CHECK_INT(q.n_reachable, 2);
+
+        /* the leader of a minority: leader, but no majority (2 of 4 is not more than half) */
+        CHECK_INT(leader_quorum_parse("[" MGR("a", "true", "reachable") "," MGR("b", "false", "unreachable") ","
+                                      MGR("c", "false", "unreachable") "," MGR("d", "false", "reachable") "]", "a", &q), 1);
+        CHECK(q.leader && !q.majority);
+        CHECK_INT(q.n_managers, 4);
+
+        /* another node leads; workers in the answer do not count */
+        CHECK_INT(leader_quorum_parse("[" MGR("a", "false", "reachable") "," MGR("b", "true", "reachable") ","
+                                      WRK("w1") "," WRK("w2") "," WRK("w3") "]", "a", &q), 0);
+        CHECK(q.self_found && !q.leader && q.majority);
+        CHECK_INT(q.n_managers, 2);
+
+        /* not listed */
+        CHECK_INT(leader_quorum_parse("[" MGR("b", "true", "reachable") "]", "a", &q), 0);
+        CHECK(!q.self_found && !q.leader && q.majority);
+        CHECK_INT(leader_quorum_parse("[]", "a", &q), 0);
+        CHECK(!q.majority);
+
+        /* garbage and bad arguments */
+        CHECK_INT(leader_quorum_parse("{}", "a", &q), -EBADMSG);
+        CHECK_INT(leader_quorum_parse("[1]", "a", &q), -EBADMSG);
+        CHECK_INT(leader_quorum_parse("not json", "a", &q), -EBADMSG);
+        CHECK_INT(leader_quorum_parse("[]", "", &q), -EINVAL);
+        CHECK_INT(leader_quorum_parse(NULL, "a", &q), -EINVAL);
+        CHECK_INT(leader_quorum_parse("[" MGR("a", "true", "reachable") "]", "a", NULL), 1);
+}
+
+/* The blocking call against the canned engine: one request, no Leader object. */
+static void test_confirm_blocking(void) {
+        Docker *d = NULL;
+        LeaderQuorum q;
+
+        CHECK_INT(docker_new(sock_path, &d), 0);
+        set_flag("true");
+        CHECK_INT(leader_confirm_blocking(d, "n1", &q), 1);
+        CHECK(q.leader && q.majority);
+        CHECK_INT(q.n_managers, 3);
+        CHECK_INT(q.n_reachable, 2);
+        CHECK_INT(d->n_requests, 1);
+        set_flag("false");
+        CHECK_INT(leader_confirm_blocking(d, "n1", &q), 0);
+        CHECK(q.self_found && !q.leader);
+        CHECK_INT(leader_confirm_blocking(d, "n2", &q), 1);
+        set_flag("error");
+        CHECK_INT(leader_confirm_blocking(d, "n1", &q), -ENOTCONN);
+        CHECK_INT(leader_confirm_blocking(NULL, "n1", &q), -EINVAL);
+        CHECK_INT(leader_confirm_blocking(d, "", &q), -EINVAL);
+        docker_free(d);
+}
+
 int main(void) {
         sd_event *e = NULL;
         Docker *d = NULL;
@@ -119,6 +191,8 @@ int main(void) {
         log_setup();
         log_set_max_level(LOG_WARNING);
         server_start();
+        test_quorum_parse();
+        test_confirm_blocking();
         set_flag("false");
 
         CHECK_INT(sd_event_new(&e), 0);
