@@ -3,7 +3,9 @@
 
 #include <ctype.h>
 #include <dirent.h>
+#include <fcntl.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <syslog.h>
 
 #include "log.h"
@@ -91,6 +93,10 @@ static int parse_ipv4_list(const char *v, void *f, const char **why) {
         r = strv_split_trim(v, ',', &l);
         if (r < 0)
                 return r;
+        if (*v && !l[0]) {
+                *why = "lists no address (a cluster needs at least one manager)";
+                return -EINVAL;
+        }
         for (size_t i = 0; l[i]; i++) {
                 if (!ipv4_valid(l[i])) {
                         *why = "has an element that is not an IPv4 address";
@@ -249,6 +255,155 @@ static int parse_unit_name(const char *v, void *f, const char **why) {
         return free_and_strdup(f, v);
 }
 
+static int parse_grace_sec(const char *v, void *f, const char **why) {
+        unsigned u;
+        int r = parse_uint_field(v, &u, why);
+        if (r < 0)
+                return r;
+        if (u < CONFIG_GRACE_SEC_MIN) {
+                *why = "must be at least 60 (a restarting manager is Down for tens of seconds)";
+                return -EINVAL;
+        }
+        *(unsigned *) f = u;
+        return 0;
+}
+
+static int parse_abs_path_or_empty(const char *v, void *f, const char **why) {
+        if (!*v)
+                return free_and_strdup(f, v);
+        return parse_abs_path(v, f, why);
+}
+
+/* prefix followed by 8 or 17 lower-case hex digits: EC2's resource ids. */
+static bool aws_id_valid(const char *v, const char *prefix) {
+        const char *hex = startswith(v, prefix);
+        size_t n = hex ? strlen(hex) : 0;
+        return hex && (n == 8 || n == 17) && strspn(hex, "0123456789abcdef") == n;
+}
+
+static int parse_launch_template(const char *v, void *f, const char **why) {
+        size_t n = strlen(v);
+        /* An id (lt- and 8 or 17 hex digits) or a name: 3–128 of [A-Za-z0-9()./_-]. */
+        if (*v && !aws_id_valid(v, "lt-")) {
+                if (startswith(v, "lt-")) {
+                        *why = "is not a launch template id (lt- and 8 or 17 hex digits)";
+                        return -EINVAL;
+                }
+                if (n < 3 || n > 128 ||
+                    strspn(v, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789()./_-") != n) {
+                        *why = "is neither a launch template id (lt-…) nor a name (3 to 128 of A-Z a-z 0-9 ( ) . / _ -)";
+                        return -EINVAL;
+                }
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_template_version(const char *v, void *f, const char **why) {
+        unsigned u;
+        if (!streq(v, "$Default") && !streq(v, "$Latest") && (parse_uint(v, &u) < 0 || u == 0)) {
+                *why = "must be $Default, $Latest or a version number";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_image_id(const char *v, void *f, const char **why) {
+        if (*v && !aws_id_valid(v, "ami-")) {
+                *why = "is not an AMI id (ami- and 8 or 17 hex digits)";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_instance_type(const char *v, void *f, const char **why) {
+        size_t n = strlen(v);
+        const char *dot = strchr(v, '.');
+        if (*v && (n > 64 || !dot || dot == v || !dot[1] ||
+                   strspn(v, "abcdefghijklmnopqrstuvwxyz0123456789-.") != n)) {
+                *why = "is not an instance type (family.size, e.g. t3.medium)";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_aws_id_list(const char *v, void *f, const char *prefix, const char **why) {
+        _cleanup_(strv_freep) char **l = NULL;
+        char ***dst = f;
+        int r;
+
+        r = strv_split_trim(v, ',', &l);
+        if (r < 0)
+                return r;
+        if (*v && !l[0]) {
+                *why = "lists no id";
+                return -EINVAL;
+        }
+        for (size_t i = 0; l[i]; i++) {
+                if (!aws_id_valid(l[i], prefix)) {
+                        *why = streq(prefix, "sg-") ? "has an element that is not a security group id (sg- and 8 or 17 hex digits)"
+                                                    : "has an element that is not a subnet id (subnet- and 8 or 17 hex digits)";
+                        return -EINVAL;
+                }
+                for (size_t j = 0; j < i; j++)
+                        if (streq(l[i], l[j])) {
+                                *why = "lists an id twice";
+                                return -EINVAL;
+                        }
+        }
+        strv_free(*dst);
+        *dst = TAKE_PTR(l);
+        return 0;
+}
+
+static int parse_sg_list(const char *v, void *f, const char **why) {
+        return parse_aws_id_list(v, f, "sg-", why);
+}
+
+static int parse_subnet_list(const char *v, void *f, const char **why) {
+        return parse_aws_id_list(v, f, "subnet-", why);
+}
+
+static int parse_instance_profile(const char *v, void *f, const char **why) {
+        static const char name_chars[] =
+                "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-";
+        size_t n = strlen(v);
+
+        if (!*v)
+                return free_and_strdup(f, v);
+        if (startswith(v, "arn:")) {
+                /* arn:<partition>:iam::<12 digits>:instance-profile/<path/>name */
+                const char *p = v + 4, *e = strchr(p, ':');
+                const char *acct, *rest;
+                if (!e || e == p || strspn(p, "abcdefghijklmnopqrstuvwxyz-") != (size_t) (e - p) ||
+                    !(acct = startswith(e + 1, "iam::")) || strspn(acct, "0123456789") != 12 ||
+                    !(rest = startswith(acct + 12, ":instance-profile/")) || !*rest ||
+                    endswith(rest, "/") || n > 2048 ||
+                    strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789+=,.@_-/") !=
+                            strlen(rest)) {
+                        *why = "is not an instance profile ARN (arn:aws:iam::<account>:instance-profile/<name>)";
+                        return -EINVAL;
+                }
+        } else if (n > 128 || strspn(v, name_chars) != n) {
+                *why = "is neither an instance profile name (1 to 128 of A-Z a-z 0-9 + = , . @ _ -) nor an ARN";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
+static int parse_key_name(const char *v, void *f, const char **why) {
+        size_t n = strlen(v);
+        for (const char *p = v; *p; p++)
+                if ((unsigned char) *p < 0x20 || (unsigned char) *p > 0x7e) {
+                        *why = "may contain only printable ASCII characters";
+                        return -EINVAL;
+                }
+        if (n > 255) {
+                *why = "is longer than 255 characters";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
 static const ConfigKey config_keys[_CONFIG_KEY_MAX] = {
 #define X(id, sec, key, dflt, parser, field, secr)                                       \
         [CONFIG_##id] = { sec, key, sec "." key, dflt, parse_##parser,                  \
@@ -290,6 +445,15 @@ Config *config_free(Config *c) {
         free(c->region);
         free(c->endpoint);
         free(c->metadata_endpoint);
+        free(c->launch_template);
+        free(c->launch_template_version);
+        free(c->image_id);
+        free(c->instance_type);
+        strv_free(c->security_group_ids);
+        free(c->instance_profile);
+        strv_free(c->subnet_ids);
+        free(c->key_name);
+        free(c->user_data);
         for (size_t i = 0; i < _CONFIG_KEY_MAX; i++) {
                 if (config_keys[i].secret)
                         erase_and_free(c->raw[i]);
@@ -490,6 +654,29 @@ static int dropin_filter(const struct dirent *d) {
         return d->d_name[0] != '.' && endswith(d->d_name, ".conf");
 }
 
+/* Launching needs a template or ImageId + InstanceType, and SubnetIds. */
+static bool launch_configured(const Config *c) {
+        return (!isempty(c->launch_template) || (!isempty(c->image_id) && !isempty(c->instance_type))) &&
+               strv_length(c->subnet_ids) > 0;
+}
+
+/* The keys still missing, for a message. */
+static const char *launch_missing(const Config *c) {
+        bool image = !isempty(c->launch_template) || (!isempty(c->image_id) && !isempty(c->instance_type));
+        bool subnets = strv_length(c->subnet_ids) > 0;
+        bool half = isempty(c->launch_template) && !isempty(c->image_id); /* ImageId without type */
+
+        if (!image && !subnets)
+                return half ? "Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds="
+                            : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=) and Launch.SubnetIds=";
+        if (!image)
+                return half ? "Launch.InstanceType= (or Launch.Template=)"
+                            : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=)";
+        if (!subnets)
+                return "Launch.SubnetIds=";
+        return "nothing";
+}
+
 int config_verify(const Config *c) {
         if (!isempty(c->bootstrap_manager) && !strv_contains(c->managers, c->bootstrap_manager))
                 return log_error("%s: Cluster.BootstrapManager=%s is not one of Cluster.Managers= (%s).",
@@ -503,7 +690,113 @@ int config_verify(const Config *c) {
                                  c->source[CONFIG_HOST_PRIVATE_IP], c->private_ip,
                                  c->source[CONFIG_CLUSTER_MANAGERS]),
                        -EINVAL;
+
+        size_t n = strv_length(c->managers);
+        if (n > 0 && n % 2 == 0)
+                log_warning("%s: Cluster.Managers= lists %zu managers: an even count adds no fault "
+                            "tolerance (%zu managers survive %zu failures, as %zu do) and makes a split "
+                            "vote more likely; use an odd count.",
+                            c->source[CONFIG_CLUSTER_MANAGERS], n, n, (n - 1) / 2, n - 1);
+        if (n > 7)
+                log_warning("%s: Cluster.Managers= lists %zu managers: more than 7 slows Raft down "
+                            "(every write waits for a majority) without real gain; use 3, 5 or 7.",
+                            c->source[CONFIG_CLUSTER_MANAGERS], n);
+        if (c->role == ROLE_MANAGER && n > 0 && !launch_configured(c))
+                log_warning("No launch configuration (%s): this manager cannot re-create a lost "
+                            "manager when it leads; it will refuse to launch.",
+                            launch_missing(c));
+        if (isempty(c->launch_template) && !streq(c->launch_template_version, "$Default"))
+                log_warning("%s: Launch.TemplateVersion= without Launch.Template=, ignoring.",
+                            c->source[CONFIG_LAUNCH_TEMPLATE_VERSION]);
         return 0;
+}
+
+int config_verify_launch(const Config *c) {
+        if (strv_length(c->managers) == 0)
+                return log_error("%s: Cluster.Managers= lists no manager: refusing to launch.",
+                                 c->source[CONFIG_CLUSTER_MANAGERS]),
+                       -EINVAL;
+        if (!launch_configured(c))
+                return log_error("Launch configuration incomplete: %s must be set to launch an "
+                                 "instance; refusing to launch.",
+                                 launch_missing(c)),
+                       -EINVAL;
+        return 0;
+}
+
+int config_read_user_data(const Config *c, char **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -1;
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        struct stat st;
+        int r;
+
+        if (isempty(c->user_data)) {
+                text = strdup("");
+                if (!text)
+                        return -ENOMEM;
+        } else {
+                fd = open(c->user_data, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+                if (fd < 0)
+                        return -errno;
+                if (fstat(fd, &st) < 0)
+                        return -errno;
+                if (!S_ISREG(st.st_mode))
+                        return -EBADF;
+                if (st.st_size > (off_t) CONFIG_USER_DATA_MAX)
+                        return -EFBIG;
+                r = read_full_fd(fd, &text, &size);
+                if (r < 0)
+                        return r;
+                if (size > CONFIG_USER_DATA_MAX) /* grew while we read */
+                        return -EFBIG;
+        }
+        *ret = TAKE_PTR(text);
+        if (ret_size)
+                *ret_size = size;
+        return 0;
+}
+
+/* Launch.UserData names a file the leader will read: check it now, where an operator
+ * sees the error, rather than at the first launch. Workers never launch. */
+static int config_verify_files(const Config *c) {
+        _cleanup_(freep) char *text = NULL;
+        int r;
+
+        if (c->role != ROLE_MANAGER || isempty(c->user_data))
+                return 0;
+        r = config_read_user_data(c, &text, NULL);
+        if (r == -EFBIG)
+                return log_error("%s: Launch.UserData=%s is larger than %u bytes (EC2's limit on "
+                                 "user data).",
+                                 c->source[CONFIG_LAUNCH_USER_DATA], c->user_data, CONFIG_USER_DATA_MAX),
+                       -EINVAL;
+        if (r == -EBADF)
+                return log_error("%s: Launch.UserData=%s is not a regular file.",
+                                 c->source[CONFIG_LAUNCH_USER_DATA], c->user_data),
+                       -EINVAL;
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0)
+                return log_error_errno(r, "%s: Launch.UserData=%s cannot be read: %m",
+                                       c->source[CONFIG_LAUNCH_USER_DATA], c->user_data),
+                       -EINVAL;
+        return 0;
+}
+
+int config_erase_secret(Config *c, ConfigKeyId id) {
+        const ConfigKey *k;
+        char **field;
+
+        if ((size_t) id >= _CONFIG_KEY_MAX || !config_keys[id].secret)
+                return -EINVAL;
+        k = &config_keys[id];
+        field = (char **) ((uint8_t *) c + k->offset); /* every secret is a string */
+        if (*field)
+                explicit_bzero(*field, strlen(*field));
+        if (c->raw[id])
+                explicit_bzero(c->raw[id], strlen(c->raw[id]));
+        return free_and_strdup(&c->source[id], "erased after use");
 }
 
 int config_load(Config **ret, const char *path, const char *dropin_dir, char *const *sets) {
@@ -551,6 +844,9 @@ int config_load(Config **ret, const char *path, const char *dropin_dir, char *co
                 return ret_r;
 
         r = config_verify(c);
+        if (r < 0)
+                return r;
+        r = config_verify_files(c);
         if (r < 0)
                 return r;
 

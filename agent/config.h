@@ -48,9 +48,20 @@ const char *fs_type_to_string(FileSystemType t);
         X(AWS_REGION, "AWS", "Region", "", string, region, false)                               \
         X(AWS_ENDPOINT, "AWS", "Endpoint", "", url_or_empty, endpoint, false)                   \
         X(AWS_METADATA_ENDPOINT, "AWS", "MetadataEndpoint", "http://169.254.169.254", url, metadata_endpoint, false) \
+        X(AWS_ALLOW_PLAIN_HTTP, "AWS", "AllowPlainHttp", "no", bool_field, allow_plain_http, false) \
+        X(LAUNCH_TEMPLATE, "Launch", "Template", "", launch_template, launch_template, false)   \
+        X(LAUNCH_TEMPLATE_VERSION, "Launch", "TemplateVersion", "$Default", template_version, launch_template_version, false) \
+        X(LAUNCH_IMAGE_ID, "Launch", "ImageId", "", image_id, image_id, false)                 \
+        X(LAUNCH_INSTANCE_TYPE, "Launch", "InstanceType", "", instance_type, instance_type, false) \
+        X(LAUNCH_SECURITY_GROUPS, "Launch", "SecurityGroupIds", "", sg_list, security_group_ids, false) \
+        X(LAUNCH_INSTANCE_PROFILE, "Launch", "InstanceProfile", "", instance_profile, instance_profile, false) \
+        X(LAUNCH_SUBNETS, "Launch", "SubnetIds", "", subnet_list, subnet_ids, false)           \
+        X(LAUNCH_KEY_NAME, "Launch", "KeyName", "", key_name, key_name, false)                 \
+        X(LAUNCH_USER_DATA, "Launch", "UserData", "", abs_path_or_empty, user_data, false)     \
         X(RECONCILE_INTERVAL, "Reconcile", "IntervalSec", "30", uint_positive, interval_sec, false) \
-        X(RECONCILE_GRACE, "Reconcile", "GraceSec", "60", uint_field, grace_sec, false)               \
+        X(RECONCILE_GRACE, "Reconcile", "GraceSec", "60", grace_sec, grace_sec, false)         \
         X(RECONCILE_QUORUM_GRACE, "Reconcile", "QuorumLossGraceSec", "120", uint_field, quorum_loss_grace_sec, false) \
+        X(RECONCILE_STABLE, "Reconcile", "StableSec", "30", uint_field, stable_sec, false)     \
         X(RECONCILE_DRY_RUN, "Reconcile", "DryRun", "no", bool_field, dry_run, false)                 \
         X(LOG_LEVEL, "Log", "Level", "info", log_level, log_level, false)
 
@@ -89,10 +100,22 @@ typedef struct Config {
         char *region;
         char *endpoint;
         char *metadata_endpoint;
+        bool allow_plain_http;      /* plain http:// to a non-loopback EC2 endpoint */
+        /* [Launch]: how the leader launches a replacement manager (or a worker) */
+        char *launch_template;      /* "" | lt-… | a template name */
+        char *launch_template_version; /* "$Default" | "$Latest" | "<n>" */
+        char *image_id;             /* "" | ami-… */
+        char *instance_type;        /* "" | e.g. "t3.medium" */
+        char **security_group_ids;  /* sg-… */
+        char *instance_profile;     /* "" | a name | an instance-profile ARN */
+        char **subnet_ids;          /* subnet-…; the one whose CIDR holds a logical id */
+        char *key_name;
+        char *user_data;            /* "" | absolute path of the base user-data file */
         /* [Reconcile] */
         unsigned interval_sec;
-        unsigned grace_sec;
+        unsigned grace_sec;         /* >= CONFIG_GRACE_SEC_MIN */
         unsigned quorum_loss_grace_sec;
+        unsigned stable_sec;
         bool dry_run;
         /* [Log] */
         int log_level;
@@ -134,8 +157,33 @@ static inline int config_load_args(Config **ret, const ConfigArgs *a) {
 int config_parse_text(Config *c, const char *text, const char *origin);
 /* Apply one "Section.Key=value". */
 int config_set(Config *c, const char *assignment);
-/* Checks across keys (BootstrapManager in Managers, …); logs and returns -EINVAL. */
+/* Checks across keys (BootstrapManager in Managers, …); logs and returns -EINVAL.
+ * Logs warnings (even manager count, more than 7, no launch configuration on a
+ * manager) without failing. Does no I/O. */
 int config_verify(const Config *c);
+
+/* Reconcile.GraceSec may not be lower (a node is Down ~15 s after a missed heartbeat,
+ * an election takes 10–19 s: less would fence managers that are only restarting). */
+#define CONFIG_GRACE_SEC_MIN 60u
+/* EC2's limit on user data (raw, before base64). */
+#define CONFIG_USER_DATA_MAX (16u * 1024u)
+
+/*
+ * What the reconciler checks before it launches anything: at least one manager, a
+ * launch template or ImageId + InstanceType, and SubnetIds. Logs one error naming the
+ * missing key(s) and returns -EINVAL; 0 if launching is configured. Not part of
+ * config_verify(): prepare, run on a worker and the tests work without it.
+ */
+int config_verify_launch(const Config *c);
+
+/* Read Launch.UserData (must be a regular file of at most CONFIG_USER_DATA_MAX bytes).
+ * *ret is NUL-terminated; "" if the key is empty. Negative errno; -EFBIG if too big,
+ * -EBADF if not a regular file. Does not log. */
+int config_read_user_data(const Config *c, char **ret, size_t *ret_size);
+
+/* Wipe and forget a secret (e.g. Cluster.JoinToken after a successful join): the field
+ * and the raw copy are erased, the source says so. 0, or -EINVAL if id is not secret. */
+int config_erase_secret(Config *c, ConfigKeyId id);
 
 /* Set a key from elsewhere (e.g. the metadata service); source is free text. */
 int config_set_value(Config *c, ConfigKeyId id, const char *value, const char *source);

@@ -35,10 +35,17 @@ void erase_and_free(char *s) {
 }
 
 char *strstrip(char *s) {
+        size_t skip = 0, n;
         char *e;
-        while (isspace((unsigned char) *s))
-                memmove(s, s + 1, strlen(s));
-        e = s + strlen(s);
+
+        /* One pass and one move: linear in the length (one memmove per leading space
+         * made 200 KB of blanks take over a second). */
+        while (isspace((unsigned char) s[skip]))
+                skip++;
+        n = strlen(s + skip);
+        if (skip > 0)
+                memmove(s, s + skip, n + 1);
+        e = s + n;
         while (e > s && isspace((unsigned char) e[-1]))
                 *--e = 0;
         return s;
@@ -47,6 +54,12 @@ char *strstrip(char *s) {
 void strv_free(char **l) {
         for (char **i = l; i && *i; i++)
                 free(*i);
+        free(l);
+}
+
+void strv_free_erase(char **l) {
+        for (char **i = l; i && *i; i++)
+                erase_and_free(*i);
         free(l);
 }
 
@@ -180,46 +193,65 @@ bool ipv4_valid(const char *s) {
         return inet_pton(AF_INET, s, &a) == 1;
 }
 
-int read_full_file(const char *path, char **ret, size_t *ret_size) {
-        _cleanup_(closep) int fd = -1;
+int read_full_fd(int fd, char **ret, size_t *ret_size) {
         _cleanup_(freep) char *buf = NULL;
         size_t n = 0, cap = 0;
 
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0)
-                return -errno;
         for (;;) {
                 ssize_t k;
                 if (cap - n < 4096) {
                         char *nb;
-                        if (cap > 16 * 1024 * 1024)
+                        if (cap > 16 * 1024 * 1024) {
+                                explicit_bzero(buf, n);
                                 return -EFBIG;
-                        cap = cap ? cap * 2 : 8192;
-                        nb = realloc(buf, cap + 1);
-                        if (!nb)
+                        }
+                        /* Grow by hand, not with realloc(): the old block may hold a secret
+                         * and is wiped before it is freed. */
+                        nb = malloc((cap ? cap * 2 : 8192) + 1);
+                        if (!nb) {
+                                explicit_bzero(buf, n);
                                 return -ENOMEM;
+                        }
+                        if (buf) {
+                                memcpy(nb, buf, n);
+                                explicit_bzero(buf, n);
+                                free(buf);
+                        }
                         buf = nb;
+                        cap = cap ? cap * 2 : 8192;
                 }
                 k = read(fd, buf + n, cap - n);
                 if (k < 0) {
                         if (errno == EINTR)
                                 continue;
+                        explicit_bzero(buf, n);
                         return -errno;
                 }
                 if (k == 0)
                         break;
                 n += (size_t) k;
         }
-        if (!buf) {
-                buf = malloc(1);
-                if (!buf)
-                        return -ENOMEM;
-        }
         buf[n] = 0;
         *ret = TAKE_PTR(buf);
         if (ret_size)
                 *ret_size = n;
         return 0;
+}
+
+int read_full_file(const char *path, char **ret, size_t *ret_size) {
+        _cleanup_(closep) int fd = -1;
+
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0)
+                return -errno;
+        return read_full_fd(fd, ret, ret_size);
+}
+
+void erase_and_free_size(void *p, size_t n) {
+        if (!p)
+                return;
+        explicit_bzero(p, n);
+        free(p);
 }
 
 static int write_all(int fd, const char *p, size_t n) {

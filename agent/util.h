@@ -97,10 +97,17 @@ bool endswith(const char *s, const char *suffix);
 /* Replace *dst by a copy of src (NULL allowed). */
 int free_and_strdup(char **dst, const char *src);
 
-/* Overwrite then free: for secrets. */
+/* Overwrite then free: for secrets. erase_and_free() wipes up to the first NUL; use
+ * erase_and_free_size() for a buffer that may hold more (a file read whole). */
 void erase_and_free(char *s);
 static inline void erase_and_freep(char **p) {
         erase_and_free(*p);
+}
+void erase_and_free_size(void *p, size_t n);
+/* Free a string vector whose strings may be secrets (e.g. --set assignments). */
+void strv_free_erase(char **l);
+static inline void strv_free_erasep(char ***l) {
+        strv_free_erase(*l);
 }
 
 /* Strip ASCII whitespace in place at both ends; returns s. */
@@ -129,8 +136,12 @@ int parse_bool(const char *s, bool *ret);
 int parse_uint(const char *s, unsigned *ret);
 bool ipv4_valid(const char *s);
 
-/* Whole file into a NUL-terminated buffer (max 16 MiB). */
+/* Whole file into a NUL-terminated buffer (max 16 MiB). The buffer may hold NUL bytes:
+ * *ret_size is the length read. Intermediate buffers are wiped before they are freed,
+ * so the caller can keep a secret's only copy in the result (free it with
+ * erase_and_free_size()). */
 int read_full_file(const char *path, char **ret, size_t *ret_size);
+int read_full_fd(int fd, char **ret, size_t *ret_size);
 
 /*
  * Replace path by data atomically: write a temp file beside it, fsync, rename,

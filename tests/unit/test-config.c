@@ -46,6 +46,17 @@ static void test_defaults(void) {
         CHECK_INT(c->interval_sec, 30);
         CHECK_INT(c->grace_sec, 60);
         CHECK_INT(c->quorum_loss_grace_sec, 120);
+        CHECK_INT(c->stable_sec, 30);
+        CHECK_INT(c->allow_plain_http, false);
+        CHECK_STR(c->launch_template, "");
+        CHECK_STR(c->launch_template_version, "$Default");
+        CHECK_STR(c->image_id, "");
+        CHECK_STR(c->instance_type, "");
+        CHECK_INT(strv_length(c->security_group_ids), 0);
+        CHECK_STR(c->instance_profile, "");
+        CHECK_INT(strv_length(c->subnet_ids), 0);
+        CHECK_STR(c->key_name, "");
+        CHECK_STR(c->user_data, "");
         CHECK_INT(c->dry_run, false);
         CHECK_INT(c->workers, 0);
         CHECK_INT(c->log_level, LOG_INFO);
@@ -87,10 +98,22 @@ static void test_full_file(void) {
                 "Region=us-east-1\n"
                 "Endpoint=http://127.0.0.1:9999\n"
                 "MetadataEndpoint=http://127.0.0.1:9999\n"
+                "AllowPlainHttp=yes\n"
+                "[Launch]\n"
+                "Template=lt-0123456789abcdef0\n"
+                "TemplateVersion=$Latest\n"
+                "ImageId=ami-0123abcd\n"
+                "InstanceType=t3.medium\n"
+                "SecurityGroupIds=sg-0123456789abcdef0, sg-01234567\n"
+                "InstanceProfile=arn:aws:iam::123456789012:instance-profile/sk/manager\n"
+                "SubnetIds=subnet-0123456789abcdef0,subnet-89abcdef\n"
+                "KeyName=ops key\n"
+                "UserData=/etc/swarmkeeper/user-data\n"
                 "[Reconcile]\n"
                 "IntervalSec=10\n"
-                "GraceSec=20\n"
+                "GraceSec=90\n"
                 "QuorumLossGraceSec=40\n"
+                "StableSec=45\n"
                 "DryRun=yes\n"
                 "[Log]\n"
                 "Level=debug\n";
@@ -120,6 +143,20 @@ static void test_full_file(void) {
         CHECK_STR(c->endpoint, "http://127.0.0.1:9999");
         CHECK_INT(c->interval_sec, 10);
         CHECK_INT(c->quorum_loss_grace_sec, 40);
+        CHECK_INT(c->grace_sec, 90);
+        CHECK_INT(c->stable_sec, 45);
+        CHECK_INT(c->allow_plain_http, true);
+        CHECK_STR(c->launch_template, "lt-0123456789abcdef0");
+        CHECK_STR(c->launch_template_version, "$Latest");
+        CHECK_STR(c->image_id, "ami-0123abcd");
+        CHECK_STR(c->instance_type, "t3.medium");
+        CHECK_INT(strv_length(c->security_group_ids), 2);
+        CHECK_STR(c->security_group_ids[1], "sg-01234567");
+        CHECK_STR(c->instance_profile, "arn:aws:iam::123456789012:instance-profile/sk/manager");
+        CHECK_INT(strv_length(c->subnet_ids), 2);
+        CHECK_STR(c->subnet_ids[0], "subnet-0123456789abcdef0");
+        CHECK_STR(c->key_name, "ops key");
+        CHECK_STR(c->user_data, "/etc/swarmkeeper/user-data");
         CHECK_INT(c->dry_run, true);
         CHECK_INT(c->log_level, LOG_DEBUG);
         CHECK_INT(config_verify(c), 0);
@@ -154,6 +191,31 @@ static void test_bad_values(void) {
                 { "[Reconcile]\nIntervalSec=0\n", "Reconcile.IntervalSec=0 must be at least 1" },
                 { "[Reconcile]\nDryRun=maybe\n", "Reconcile.DryRun=maybe is not a boolean" },
                 { "[Log]\nLevel=loud\n", "Log.Level=loud must be one of" },
+                { "[Cluster]\nManagers= , \n", "t.conf:2: Cluster.Managers=, lists no address" },
+                { "[Reconcile]\nGraceSec=59\n", "t.conf:2: Reconcile.GraceSec=59 must be at least 60" },
+                { "[Reconcile]\nGraceSec=0\n", "Reconcile.GraceSec=0 must be at least 60" },
+                { "[Reconcile]\nStableSec=x\n", "Reconcile.StableSec=x is not a non-negative integer" },
+                { "[AWS]\nAllowPlainHttp=sometimes\n", "AWS.AllowPlainHttp=sometimes is not a boolean" },
+                { "[Launch]\nTemplate=lt-xyz\n", "Launch.Template=lt-xyz is not a launch template id" },
+                { "[Launch]\nTemplate=lt-0123\n", "Launch.Template=lt-0123 is not a launch template id (lt- and 8 or 17 hex digits)" },
+                { "[Launch]\nTemplate=a b\n", "Launch.Template=a b is neither" },
+                { "[Launch]\nTemplate=ab\n", "Launch.Template=ab is neither" },
+                { "[Launch]\nTemplateVersion=latest\n", "Launch.TemplateVersion=latest must be $Default, $Latest or a version number" },
+                { "[Launch]\nTemplateVersion=0\n", "must be $Default, $Latest or a version number" },
+                { "[Launch]\nImageId=ami-12\n", "Launch.ImageId=ami-12 is not an AMI id" },
+                { "[Launch]\nImageId=vol-01234567\n", "is not an AMI id" },
+                { "[Launch]\nInstanceType=t3\n", "Launch.InstanceType=t3 is not an instance type" },
+                { "[Launch]\nInstanceType=T3.Micro\n", "is not an instance type" },
+                { "[Launch]\nSecurityGroupIds=sg-01234567,sg-1\n", "Launch.SecurityGroupIds=sg-01234567,sg-1 has an element that is not a security group id" },
+                { "[Launch]\nSecurityGroupIds=sg-01234567,sg-01234567\n", "lists an id twice" },
+                { "[Launch]\nSecurityGroupIds=,\n", "Launch.SecurityGroupIds=, lists no id" },
+                { "[Launch]\nSubnetIds=subnet-0123456g\n", "Launch.SubnetIds=subnet-0123456g has an element that is not a subnet id" },
+                { "[Launch]\nSubnetIds=sg-01234567\n", "is not a subnet id" },
+                { "[Launch]\nInstanceProfile=has space\n", "Launch.InstanceProfile=has space is neither an instance profile name" },
+                { "[Launch]\nInstanceProfile=arn:aws:iam::1234:instance-profile/x\n", "is not an instance profile ARN" },
+                { "[Launch]\nInstanceProfile=arn:aws:iam::123456789012:role/x\n", "is not an instance profile ARN" },
+                { "[Launch]\nKeyName=tab\there\n", "Launch.KeyName" },
+                { "[Launch]\nUserData=relative/path\n", "Launch.UserData=relative/path is not an absolute path" },
                 { "[Cluster\nName=x\n", "t.conf:1: Invalid section header" },
                 { "[Cluster]\njust words\n", "t.conf:2: Line is neither" },
         };
@@ -190,6 +252,172 @@ static void test_unknown_keys_warn(void) {
         CHECK(err && strstr(err, "warning: t.conf:2: Unknown key Nmae in [Cluster], ignoring."));
         CHECK(err && strstr(err, "t.conf:3: Unknown section [Bogus], ignoring."));
         CHECK_STR(c->cluster_name, "");
+}
+
+/* Valid values of the [Launch] keys that the bad-value table does not cover. */
+static void test_launch_values(void) {
+        static const struct {
+                ConfigKeyId id;
+                const char *value;
+        } ok[] = {
+                { CONFIG_LAUNCH_TEMPLATE, "lt-01234567" },
+                { CONFIG_LAUNCH_TEMPLATE, "swarm-managers" },
+                { CONFIG_LAUNCH_TEMPLATE, "team/sk_(prod).v2" },
+                { CONFIG_LAUNCH_TEMPLATE, "" },
+                { CONFIG_LAUNCH_TEMPLATE_VERSION, "$Default" },
+                { CONFIG_LAUNCH_TEMPLATE_VERSION, "12" },
+                { CONFIG_LAUNCH_IMAGE_ID, "ami-0123456789abcdef0" },
+                { CONFIG_LAUNCH_INSTANCE_TYPE, "u-6tb1.metal" },
+                { CONFIG_LAUNCH_INSTANCE_PROFILE, "sk-manager" },
+                { CONFIG_LAUNCH_INSTANCE_PROFILE, "arn:aws-us-gov:iam::123456789012:instance-profile/sk" },
+                { CONFIG_LAUNCH_SECURITY_GROUPS, "" },
+                { CONFIG_LAUNCH_SUBNETS, " subnet-01234567 , " },
+                { CONFIG_LAUNCH_KEY_NAME, "" },
+        };
+        _cleanup_(config_freep) Config *c = NULL;
+
+        CHECK_INT(config_new(&c), 0);
+        for (size_t i = 0; i < ELEMENTSOF(ok); i++) {
+                int r = config_set_value(c, ok[i].id, ok[i].value, "test");
+                if (r != 0)
+                        fprintf(stderr, "case %zu: %s=%s refused\n", i, config_key_name(ok[i].id), ok[i].value);
+                CHECK_INT(r, 0);
+        }
+        CHECK_INT(strv_length(c->subnet_ids), 1);
+        CHECK_STR(config_key_name(CONFIG_LAUNCH_USER_DATA), "Launch.UserData");
+}
+
+/* Warnings that say why, and what launching needs. */
+static void test_manager_count_and_launch(void) {
+        static const struct {
+                const char *text;
+                const char *expect;   /* in the output; NULL: no warning at all */
+        } cases[] = {
+                { "[Cluster]\nManagers=10.0.0.1,10.0.0.2,10.0.0.3\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\n", NULL },
+                { "[Cluster]\nManagers=10.0.0.1,10.0.0.2\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\n",
+                  "t.conf:2: Cluster.Managers= lists 2 managers: an even count adds no fault tolerance" },
+                { "[Cluster]\nManagers=10.0.0.1,10.0.0.2,10.0.0.3,10.0.0.4,10.0.0.5,10.0.0.6,10.0.0.7,10.0.0.8,10.0.0.9\n"
+                  "[Launch]\nImageId=ami-01234567\nInstanceType=t3.small\nSubnetIds=subnet-01234567\n",
+                  "lists 9 managers: more than 7 slows Raft down" },
+                { "[Cluster]\nManagers=10.0.0.1\n",
+                  "No launch configuration (Launch.Template= (or Launch.ImageId= and Launch.InstanceType=) and Launch.SubnetIds=)" },
+                { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nImageId=ami-01234567\nSubnetIds=subnet-01234567\n",
+                  "No launch configuration (Launch.InstanceType= (or Launch.Template=))" },
+                { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nTemplate=sk-managers\n", "No launch configuration (Launch.SubnetIds=)" },
+                /* a worker never launches: no warning; no managers listed: nothing to warn about */
+                { "[Cluster]\nRole=worker\nManagers=10.0.0.1\n", NULL },
+                { "[Cluster]\nName=x\n", NULL },
+                { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\nTemplateVersion=3\n", NULL },
+                { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nImageId=ami-01234567\nInstanceType=t3.small\nSubnetIds=subnet-01234567\nTemplateVersion=3\n",
+                  "t.conf:7: Launch.TemplateVersion= without Launch.Template=, ignoring." },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                int r;
+
+                CHECK_INT(config_new(&c), 0);
+                CHECK_INT(config_parse_text(c, cases[i].text, "t.conf"), 0);
+                capture_begin();
+                r = config_verify(c);
+                err = capture_end();
+                CHECK_INT(r, 0); /* warnings only */
+                if (cases[i].expect ? !err || !strstr(err, cases[i].expect) : !err || *err) {
+                        fprintf(stderr, "case %zu: expected '%s' in: %s\n", i, strempty(cases[i].expect), strempty(err));
+                        test_failures++;
+                }
+        }
+}
+
+static void test_verify_launch(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(freep) char *e1 = NULL, *e2 = NULL, *e3 = NULL;
+
+        CHECK_INT(config_new(&c), 0);
+        capture_begin();
+        CHECK_INT(config_verify_launch(c), -EINVAL);
+        e1 = capture_end();
+        CHECK(e1 && strstr(e1, "default: Cluster.Managers= lists no manager: refusing to launch."));
+
+        CHECK_INT(config_set(c, "Cluster.Managers=10.0.0.1"), 0);
+        CHECK_INT(config_set(c, "Launch.ImageId=ami-01234567"), 0);
+        capture_begin();
+        CHECK_INT(config_verify_launch(c), -EINVAL);
+        e2 = capture_end();
+        CHECK(e2 && strstr(e2, "Launch configuration incomplete: Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds= must be set"));
+
+        CHECK_INT(config_set(c, "Launch.InstanceType=m5.large"), 0);
+        CHECK_INT(config_set(c, "Launch.Template=lt-01234567"), 0);
+        CHECK_INT(config_set(c, "Launch.ImageId="), 0);
+        capture_begin();
+        CHECK_INT(config_verify_launch(c), -EINVAL);
+        e3 = capture_end();
+        CHECK(e3 && strstr(e3, "Launch configuration incomplete: Launch.SubnetIds= must be set"));
+
+        CHECK_INT(config_set(c, "Launch.SubnetIds=subnet-01234567"), 0);
+        CHECK_INT(config_verify_launch(c), 0);
+}
+
+/* Launch.UserData is checked when the configuration is loaded, on managers only. */
+static void test_user_data(void) {
+        char dir[] = "/tmp/test-config-ud-XXXXXX", ud[300], big[300], set[400], cmd[400];
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+        FILE *f;
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(ud, sizeof(ud), "%s/user-data", dir);
+        snprintf(big, sizeof(big), "%s/big", dir);
+        f = fopen(ud, "we");
+        fputs("#cloud-config\n", f);
+        fclose(f);
+        f = fopen(big, "we");
+        for (unsigned i = 0; i < CONFIG_USER_DATA_MAX + 1; i++)
+                fputc('x', f);
+        fclose(f);
+
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                snprintf(set, sizeof(set), "Launch.UserData=%s", ud);
+                char *sets[] = { set, NULL };
+                CHECK_INT(config_load(&c, "/dev/null", "/nonexistent", sets), 0);
+                CHECK_INT(config_read_user_data(c, &text, &size), 0);
+                CHECK_STR(text, "#cloud-config\n");
+                CHECK_INT(size, 14);
+        }
+        static const struct {
+                const char *file, *why;
+        } bad[] = {
+                { "missing", "cannot be read: No such file or directory" },
+                { "big", "is larger than 16384 bytes" },
+                { "", "is not a regular file" }, /* the directory itself */
+        };
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                char expect[600];
+                snprintf(set, sizeof(set), "Launch.UserData=%s%s%s", dir, *bad[i].file ? "/" : "", bad[i].file);
+                char *sets[] = { set, NULL };
+                capture_begin();
+                CHECK_INT(config_load(&c, "/dev/null", "/nonexistent", sets), -EINVAL);
+                err = capture_end();
+                CHECK(c == NULL);
+                snprintf(expect, sizeof(expect), "--set: %s %s", set, bad[i].why);
+                if (!err || !strstr(err, expect)) {
+                        fprintf(stderr, "user data case %zu: expected '%s' in: %s\n", i, expect, strempty(err));
+                        test_failures++;
+                }
+        }
+        /* a worker never launches: its UserData is not read */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                snprintf(set, sizeof(set), "Launch.UserData=%s/missing", dir);
+                char *sets[] = { set, (char *) "Cluster.Role=worker", NULL };
+                CHECK_INT(config_load(&c, "/dev/null", "/nonexistent", sets), 0);
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK_INT(system(cmd), 0);
 }
 
 static void test_cross_checks(void) {
@@ -230,7 +458,7 @@ static void test_load_order(void) {
         snprintf(main_path, sizeof(main_path), "%s/swarmkeeper.conf", dir);
         snprintf(dropins, sizeof(dropins), "%s/swarmkeeper.conf.d", dir);
         mkdir(dropins, 0755);
-        write_text(main_path, "[Cluster]\nName=base\nJoinToken=SWMTKN-1-topsecret\n[Reconcile]\nGraceSec=10\nIntervalSec=7\n");
+        write_text(main_path, "[Cluster]\nName=base\nJoinToken=SWMTKN-1-topsecret\n[Reconcile]\nGraceSec=61\nIntervalSec=7\n");
         snprintf(p, sizeof(p), "%s/20-b.conf", dropins);
         write_text(p, "[Cluster]\nName=from-b\n");
         snprintf(p, sizeof(p), "%s/10-a.conf", dropins);
@@ -297,6 +525,10 @@ int main(void) {
         test_bad_values();
         test_unknown_keys_warn();
         test_cross_checks();
+        test_launch_values();
+        test_manager_count_and_launch();
+        test_verify_launch();
+        test_user_data();
         test_load_order();
         return test_done("test-config");
 }
