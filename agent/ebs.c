@@ -226,10 +226,10 @@ int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requ
                         err = ec2_client_last_error(e.ec2);
                         if (r >= 0)
                                 attached_by_us = true;
-                        else if (streq(err->code, "VolumeInUse") || streq(err->code, "IncorrectState"))
+                        else if (err->error == EC2_ERR_VOLUME_IN_USE || err->error == EC2_ERR_INCORRECT_STATE)
                                 /* Someone was quicker, or an earlier try went through: look again. */
                                 log_debug("AttachVolume %s: %s; looking again.", v.volume_id, err->code);
-                        else if (streq(err->code, "InvalidParameterValue") && strstr(err->message, "in use")) {
+                        else if (err->error == EC2_ERR_INVALID_PARAMETER_VALUE && strstr(err->message, "in use")) {
                                 /* The device name got taken meanwhile: another name. */
                                 if (strv_extend(&tried, dev) < 0)
                                         return log_oom();

@@ -25,108 +25,9 @@
  */
 
 #include "creds.h"
-#include "xml.h"
+#include "ec2-parse.h"
 
 #define EC2_API_VERSION "2016-11-15"
-
-/* Tag keys swarmkeeper puts on its instances and volumes. */
-#define EC2_TAG_CLUSTER "swarmkeeper:cluster"
-#define EC2_TAG_LOGICAL_ID "swarmkeeper:logical-id"
-#define EC2_TAG_ROLE "swarmkeeper:role"
-
-typedef enum Ec2InstanceState {
-        EC2_INSTANCE_PENDING,
-        EC2_INSTANCE_RUNNING,
-        EC2_INSTANCE_SHUTTING_DOWN,
-        EC2_INSTANCE_TERMINATED,
-        EC2_INSTANCE_STOPPING,
-        EC2_INSTANCE_STOPPED,
-        _EC2_INSTANCE_STATE_MAX,
-        _EC2_INSTANCE_STATE_INVALID = -EINVAL,
-} Ec2InstanceState;
-
-typedef enum Ec2VolumeState {
-        EC2_VOLUME_CREATING,
-        EC2_VOLUME_AVAILABLE,
-        EC2_VOLUME_IN_USE,
-        EC2_VOLUME_DELETING,
-        EC2_VOLUME_DELETED,
-        EC2_VOLUME_ERROR,
-        _EC2_VOLUME_STATE_MAX,
-        _EC2_VOLUME_STATE_INVALID = -EINVAL,
-} Ec2VolumeState;
-
-typedef enum Ec2AttachmentState {
-        EC2_ATTACHMENT_ATTACHING,
-        EC2_ATTACHMENT_ATTACHED,
-        EC2_ATTACHMENT_DETACHING,
-        EC2_ATTACHMENT_DETACHED,
-        EC2_ATTACHMENT_BUSY,
-        _EC2_ATTACHMENT_STATE_MAX,
-        _EC2_ATTACHMENT_STATE_INVALID = -EINVAL,
-} Ec2AttachmentState;
-
-const char *ec2_instance_state_to_string(Ec2InstanceState s);
-Ec2InstanceState ec2_instance_state_from_string(const char *s);
-const char *ec2_volume_state_to_string(Ec2VolumeState s);
-Ec2VolumeState ec2_volume_state_from_string(const char *s);
-const char *ec2_attachment_state_to_string(Ec2AttachmentState s);
-Ec2AttachmentState ec2_attachment_state_from_string(const char *s);
-
-/* Tags are a NULL-terminated vector of key, value, key, value, … */
-const char *ec2_tags_get(char *const *tags, const char *key);
-
-typedef struct Ec2Attachment {
-        char *volume_id;
-        char *instance_id;
-        char *device; /* as requested: /dev/sdf */
-        Ec2AttachmentState state;
-        bool delete_on_termination;
-} Ec2Attachment;
-
-typedef struct Ec2Instance {
-        char *instance_id;
-        Ec2InstanceState state;
-        char *private_ip; /* still shown after termination; may be NULL */
-        char *availability_zone;
-        char *subnet_id;
-        char *image_id;
-        char *instance_type;
-        char *client_token;
-        char *state_reason; /* stateReason/code, e.g. Client.UserInitiatedShutdown */
-        uint64_t launch_time_usec; /* CLOCK_REALTIME; 0: unknown */
-        char **tags;
-        Ec2Attachment *volumes; /* blockDeviceMapping (EBS only) */
-        size_t n_volumes;
-} Ec2Instance;
-
-typedef struct Ec2Volume {
-        char *volume_id;
-        Ec2VolumeState state;
-        char *availability_zone;
-        uint64_t size_gib;
-        char *volume_type;
-        uint64_t create_time_usec;
-        char **tags;
-        Ec2Attachment *attachments;
-        size_t n_attachments;
-} Ec2Volume;
-
-typedef struct Ec2InstanceList {
-        Ec2Instance *items;
-        size_t n;
-} Ec2InstanceList;
-
-typedef struct Ec2VolumeList {
-        Ec2Volume *items;
-        size_t n;
-} Ec2VolumeList;
-
-void ec2_attachment_done(Ec2Attachment *a);
-void ec2_instance_done(Ec2Instance *i);
-void ec2_volume_done(Ec2Volume *v);
-void ec2_instance_list_done(Ec2InstanceList *l);
-void ec2_volume_list_done(Ec2VolumeList *l);
 
 /* A filter: name and NULL-terminated values; arrays of them end with { NULL }. */
 typedef struct Ec2Filter {
@@ -135,19 +36,6 @@ typedef struct Ec2Filter {
 } Ec2Filter;
 
 #define EC2_VALUES(...) ((const char *const[]){ __VA_ARGS__, NULL })
-
-typedef struct Ec2Error {
-        long http_status;   /* 0: no answer */
-        char code[128];     /* "RequestLimitExceeded"; "" if the answer carried none */
-        char message[512];
-        char request_id[128];
-        char action[64];
-        unsigned attempts;  /* how many requests the call made */
-} Ec2Error;
-
-/* Is this error code throttling, or a transient server-side failure? */
-bool ec2_error_code_is_throttling(const char *code);
-bool ec2_error_code_is_transient(const char *code);
 
 typedef struct Ec2Client Ec2Client;
 
@@ -238,17 +126,3 @@ int ec2_detach_volume(Ec2Client *c, const char *volume_id, const char *instance_
                       Ec2Attachment *ret);
 int ec2_create_tags(Ec2Client *c, char *const *resource_ids, char *const *tags);
 
-/*
- * Parsers of EC2 answers (for the client, the tests and the fuzzer). -EBADMSG
- * when the XML is not well-formed or not the expected answer.
- * ec2_parse_error(): fills *ret from <Response><Errors><Error>… (or
- * <ErrorResponse>); -EBADMSG if the body is not one.
- */
-int ec2_parse_error(const char *xml, size_t size, Ec2Error *ret);
-int ec2_parse_describe_instances(const char *xml, size_t size, Ec2InstanceList *ret, char **ret_next_token);
-int ec2_parse_describe_volumes(const char *xml, size_t size, Ec2VolumeList *ret, char **ret_next_token);
-int ec2_parse_run_instances(const char *xml, size_t size, Ec2Instance *ret);
-int ec2_parse_volume(const char *xml, size_t size, Ec2Volume *ret);         /* CreateVolume */
-int ec2_parse_attachment(const char *xml, size_t size, Ec2Attachment *ret); /* Attach/DetachVolume */
-int ec2_parse_return(const char *xml, size_t size);                         /* CreateTags: <return>true */
-int ec2_parse_terminate_instances(const char *xml, size_t size, size_t *ret_n);

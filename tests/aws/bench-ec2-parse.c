@@ -17,7 +17,7 @@
 #include <sys/resource.h>
 #include <time.h>
 
-#include "ec2.h"
+#include "ec2-parse.h"
 #include "xml.h"
 
 static int cmp_u64(const void *a, const void *b) {

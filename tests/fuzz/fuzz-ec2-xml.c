@@ -3,7 +3,7 @@
  * accepts is complete (ids and states present). */
 #include <assert.h>
 
-#include "ec2.h"
+#include "ec2-parse.h"
 #include "log.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
@@ -12,6 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         const char *s = (const char *) data;
         Ec2InstanceList il = {};
         Ec2VolumeList vl = {};
+        Ec2SubnetList sl = {};
         Ec2Instance i = {};
         Ec2Volume v = {};
         Ec2Attachment a = {};
@@ -50,6 +51,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
                 }
                 ec2_volume_list_done(&vl);
                 free(next);
+                next = NULL;
+        }
+        if (ec2_parse_describe_subnets(s, size, &sl, &next) == 0) {
+                for (size_t k = 0; k < sl.n; k++)
+                        assert(!isempty(sl.items[k].subnet_id) && !isempty(sl.items[k].cidr_block) &&
+                               !isempty(sl.items[k].availability_zone));
+                ec2_subnet_list_done(&sl);
+                free(next);
+                next = NULL;
         }
         if (ec2_parse_run_instances(s, size, &i) == 0)
                 ec2_instance_done(&i);
@@ -61,7 +71,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         }
         (void) ec2_parse_return(s, size);
         (void) ec2_parse_terminate_instances(s, size, &n);
-        if (ec2_parse_error(s, size, &e) == 0)
+        if (ec2_parse_error(s, size, &e) == 0) {
                 assert(e.code[0] && strlen(e.code) < sizeof(e.code));
+                assert(e.error > EC2_ERR_NONE && e.error < _EC2_ERR_MAX);
+        }
         return 0;
 }

@@ -219,6 +219,94 @@ static void test_describe_volumes(void) {
         }
 }
 
+static void test_describe_subnets(void) {
+        static const char answer[] =
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
+                "<DescribeSubnetsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\">\n"
+                "    <requestId>7a62c49f-347e-4fc4-9331-6e8eEXAMPLE</requestId>\n"
+                "    <subnetSet>\n"
+                "        <item>\n"
+                "            <subnetId>subnet-1234567890abcdef0</subnetId>\n"
+                "            <state>available</state>\n"
+                "            <vpcId>vpc-0a60eb65b4EXAMPLE</vpcId>\n"
+                "            <cidrBlock>10.0.1.0/24</cidrBlock>\n"
+                "            <ipv6CidrBlockAssociationSet/>\n"
+                "            <availableIpAddressCount>251</availableIpAddressCount>\n"
+                "            <availabilityZone>us-east-1a</availabilityZone>\n"
+                "            <defaultForAz>false</defaultForAz>\n"
+                "            <tagSet>\n"
+                "                <item><key>swarmkeeper:cluster</key><value>prod</value></item>\n"
+                "                <item><key>Name</key><value>managers-a</value></item>\n"
+                "            </tagSet>\n"
+                "        </item>\n"
+                "        <item>\n"
+                "            <subnetId>subnet-0bbbbbbbbbbbbbbbb</subnetId>\n"
+                "            <cidrBlock>10.0.2.0/24</cidrBlock>\n"
+                "            <availabilityZone>us-east-1b</availabilityZone>\n"
+                "        </item>\n"
+                "    </subnetSet>\n"
+                "    <nextToken>c3VibmV0cw==</nextToken>\n"
+                "</DescribeSubnetsResponse>\n";
+        static const char empty[] = "<DescribeSubnetsResponse><subnetSet/></DescribeSubnetsResponse>";
+        static const char *const bad[] = {
+                /* no subnetSet: not an empty listing */
+                "<DescribeSubnetsResponse><requestId>x</requestId></DescribeSubnetsResponse>",
+                /* another answer */
+                "<DescribeVolumesResponse><volumeSet/></DescribeVolumesResponse>",
+                /* a subnet without its CIDR, zone or id is useless for placement */
+                "<DescribeSubnetsResponse><subnetSet><item><subnetId>subnet-1</subnetId>"
+                "<availabilityZone>a</availabilityZone></item></subnetSet></DescribeSubnetsResponse>",
+                "<DescribeSubnetsResponse><subnetSet><item><subnetId>subnet-1</subnetId>"
+                "<cidrBlock>10.0.0.0/16</cidrBlock></item></subnetSet></DescribeSubnetsResponse>",
+                "<DescribeSubnetsResponse><subnetSet><item><cidrBlock>10.0.0.0/16</cidrBlock>"
+                "<availabilityZone>a</availabilityZone></item></subnetSet></DescribeSubnetsResponse>",
+                /* a tag without a key */
+                "<DescribeSubnetsResponse><subnetSet><item><subnetId>subnet-1</subnetId><cidrBlock>10.0.0.0/16"
+                "</cidrBlock><availabilityZone>a</availabilityZone><tagSet><item><value>v</value></item></tagSet>"
+                "</item></subnetSet></DescribeSubnetsResponse>",
+                /* truncated */
+                "<DescribeSubnetsResponse><subnetSet><item><subnetId>subnet-1</subnetId>",
+        };
+        _cleanup_(ec2_subnet_list_done) Ec2SubnetList l = {};
+        _cleanup_(freep) char *next = NULL;
+
+        CHECK_INT(ec2_parse_describe_subnets(answer, strlen(answer), &l, &next), 0);
+        CHECK_INT(l.n, 2);
+        CHECK_STR(next, "c3VibmV0cw==");
+        if (l.n == 2) {
+                CHECK_STR(l.items[0].subnet_id, "subnet-1234567890abcdef0");
+                CHECK_STR(l.items[0].cidr_block, "10.0.1.0/24");
+                CHECK_STR(l.items[0].availability_zone, "us-east-1a");
+                CHECK_STR(l.items[0].vpc_id, "vpc-0a60eb65b4EXAMPLE");
+                CHECK_STR(ec2_tags_get(l.items[0].tags, EC2_TAG_CLUSTER), "prod");
+                CHECK_STR(ec2_tags_get(l.items[0].tags, "Name"), "managers-a");
+                CHECK_STR(l.items[1].subnet_id, "subnet-0bbbbbbbbbbbbbbbb");
+                CHECK_STR(l.items[1].cidr_block, "10.0.2.0/24");
+                CHECK(l.items[1].vpc_id == NULL);
+                CHECK(l.items[1].tags == NULL);
+        }
+        ec2_subnet_list_done(&l);
+        free(next);
+        next = NULL;
+
+        CHECK_INT(ec2_parse_describe_subnets(empty, strlen(empty), &l, &next), 0);
+        CHECK_INT(l.n, 0);
+        CHECK(next == NULL);
+
+        /* Appending: a second page goes after the first. */
+        CHECK_INT(ec2_parse_describe_subnets_append(answer, strlen(answer), &l, NULL), 0);
+        CHECK_INT(ec2_parse_describe_subnets_append(answer, strlen(answer), &l, NULL), 0);
+        CHECK_INT(l.n, 4);
+        ec2_subnet_list_done(&l);
+
+        for (size_t i = 0; i < ELEMENTSOF(bad); i++) {
+                int r = ec2_parse_describe_subnets(bad[i], strlen(bad[i]), &l, &next);
+                if (r != -EBADMSG)
+                        fprintf(stderr, "bad subnet answer %zu: %d\n", i, r);
+                CHECK_INT(r, -EBADMSG);
+        }
+}
+
 static void test_errors(void) {
         static const char ec2_error[] =
                 "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n"
@@ -231,12 +319,14 @@ static void test_errors(void) {
 
         CHECK_INT(ec2_parse_error(ec2_error, strlen(ec2_error), &e), 0);
         CHECK_STR(e.code, "InvalidIPAddress.InUse");
+        CHECK_INT(e.error, EC2_ERR_INVALID_IP_ADDRESS_IN_USE);
         CHECK_STR(e.message, "Address 10.0.1.10 is in use.");
         CHECK_STR(e.request_id, "ea966190-f9aa-478e-9ede-example");
 
         e = (Ec2Error) {};
         CHECK_INT(ec2_parse_error(sts_error, strlen(sts_error), &e), 0);
         CHECK_STR(e.code, "ExpiredToken");
+        CHECK_INT(e.error, EC2_ERR_EXPIRED_TOKEN);
         CHECK_STR(e.request_id, "r-1");
 
         static const char *const bad[] = {
@@ -261,14 +351,55 @@ static void test_errors(void) {
         CHECK_INT(ec2_parse_error(big, strlen(big), &e), 0);
         CHECK_INT(strlen(e.code), sizeof(e.code) - 1);
         CHECK_INT(strlen(e.message), sizeof(e.message) - 1);
+        CHECK_INT(e.error, EC2_ERR_OTHER);
+}
 
-        CHECK(ec2_error_code_is_throttling("RequestLimitExceeded"));
-        CHECK(ec2_error_code_is_throttling("Throttling"));
-        CHECK(!ec2_error_code_is_throttling("InvalidParameterValue"));
-        CHECK(!ec2_error_code_is_throttling(NULL));
-        CHECK(ec2_error_code_is_transient("InternalError"));
-        CHECK(ec2_error_code_is_transient("Unavailable"));
-        CHECK(!ec2_error_code_is_transient("InsufficientInstanceCapacity"));
+static void test_error_codes(void) {
+        static const struct {
+                const char *s;
+                Ec2ErrorCode e;
+        } codes[] = {
+                { "RequestLimitExceeded", EC2_ERR_REQUEST_LIMIT_EXCEEDED },
+                { "InvalidIPAddress.InUse", EC2_ERR_INVALID_IP_ADDRESS_IN_USE },
+                { "IdempotentInstanceTerminated", EC2_ERR_IDEMPOTENT_INSTANCE_TERMINATED },
+                { "IdempotentParameterMismatch", EC2_ERR_IDEMPOTENT_PARAMETER_MISMATCH },
+                { "IncorrectState", EC2_ERR_INCORRECT_STATE },
+                { "IncorrectInstanceState", EC2_ERR_INCORRECT_INSTANCE_STATE },
+                { "InvalidInstanceID.NotFound", EC2_ERR_INVALID_INSTANCE_ID_NOT_FOUND },
+                { "InvalidVolume.NotFound", EC2_ERR_INVALID_VOLUME_NOT_FOUND },
+                { "VolumeInUse", EC2_ERR_VOLUME_IN_USE },
+                { "UnknownParameter", EC2_ERR_UNKNOWN_PARAMETER },
+                { "UnauthorizedOperation", EC2_ERR_UNAUTHORIZED_OPERATION },
+                { "AuthFailure", EC2_ERR_AUTH_FAILURE },
+                { "InsufficientInstanceCapacity", EC2_ERR_INSUFFICIENT_INSTANCE_CAPACITY },
+                { "InvalidParameterValue", EC2_ERR_INVALID_PARAMETER_VALUE },
+                { "InvalidSubnetID.NotFound", EC2_ERR_INVALID_SUBNET_ID_NOT_FOUND },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(codes); i++) {
+                CHECK_INT(ec2_error_code_from_string(codes[i].s), codes[i].e);
+                CHECK_STR(ec2_error_code_to_string(codes[i].e), codes[i].s);
+        }
+        /* Every value but NONE and OTHER has a name that parses back to it. */
+        for (int e = EC2_ERR_NONE + 1; e < EC2_ERR_OTHER; e++)
+                CHECK_INT(ec2_error_code_from_string(ec2_error_code_to_string(e)), e);
+        CHECK_INT(ec2_error_code_from_string(NULL), EC2_ERR_NONE);
+        CHECK_INT(ec2_error_code_from_string(""), EC2_ERR_NONE);
+        CHECK_INT(ec2_error_code_from_string("requestlimitexceeded"), EC2_ERR_OTHER);
+        CHECK_INT(ec2_error_code_from_string("InvalidIPAddress.InUse "), EC2_ERR_OTHER);
+        CHECK(ec2_error_code_to_string(EC2_ERR_OTHER) == NULL);
+        CHECK_INT(ec2_error_code_from_string("ThrottlingException"), EC2_ERR_THROTTLING);
+
+        CHECK(ec2_error_code_is_throttling(EC2_ERR_REQUEST_LIMIT_EXCEEDED));
+        CHECK(ec2_error_code_is_throttling(ec2_error_code_from_string("Throttling")));
+        CHECK(!ec2_error_code_is_throttling(EC2_ERR_INVALID_PARAMETER_VALUE));
+        CHECK(!ec2_error_code_is_throttling(EC2_ERR_NONE));
+        CHECK(ec2_error_code_is_transient(EC2_ERR_INTERNAL_ERROR));
+        CHECK(ec2_error_code_is_transient(ec2_error_code_from_string("Unavailable")));
+        CHECK(!ec2_error_code_is_transient(EC2_ERR_INSUFFICIENT_INSTANCE_CAPACITY));
+        CHECK(ec2_error_code_is_auth(EC2_ERR_AUTH_FAILURE));
+        CHECK(ec2_error_code_is_auth(ec2_error_code_from_string("SignatureDoesNotMatch")));
+        CHECK(!ec2_error_code_is_auth(EC2_ERR_OTHER));
 }
 
 static void test_other_answers(void) {
@@ -298,6 +429,7 @@ static void test_other_answers(void) {
         static const char tags[] =
                 "<CreateTagsResponse xmlns=\"http://ec2.amazonaws.com/doc/2016-11-15/\"><requestId>x</requestId>"
                 "<return>true</return></CreateTagsResponse>";
+        static const char tags_false[] = "<CreateTagsResponse><return>false</return></CreateTagsResponse>";
         static const char term[] =
                 "<TerminateInstancesResponse><instancesSet><item><instanceId>i-1</instanceId><currentState><code>32"
                 "</code><name>shutting-down</name></currentState><previousState><code>16</code><name>running</name>"
@@ -330,7 +462,7 @@ static void test_other_answers(void) {
         CHECK_INT(ec2_parse_attachment(vol, strlen(vol), &a), -EBADMSG);
 
         CHECK_INT(ec2_parse_return(tags, strlen(tags)), 0);
-        CHECK_INT(ec2_parse_return("<CreateTagsResponse><return>false</return></CreateTagsResponse>", 62), -EBADMSG);
+        CHECK_INT(ec2_parse_return(tags_false, strlen(tags_false)), -EBADMSG);
         CHECK_INT(ec2_parse_terminate_instances(term, strlen(term), &n), 0);
         CHECK_INT(n, 1);
 }
@@ -397,7 +529,9 @@ int main(void) {
         test_describe_instances();
         test_describe_instances_empty_and_bad();
         test_describe_volumes();
+        test_describe_subnets();
         test_errors();
+        test_error_codes();
         test_other_answers();
         test_states();
         test_client_args();
