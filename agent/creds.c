@@ -4,6 +4,7 @@
 #include <json-c/json.h>
 #include <time.h>
 
+#include "json-util.h"
 #include "log.h"
 #include "messages.h"
 
@@ -73,7 +74,7 @@ static int take_string(struct json_object *o, const char *key, bool required, ch
         if (l <= 0 || l > 8192)
                 return -EBADMSG;
         s = strndup(json_object_get_string(v), (size_t) l);
-        explicit_bzero((char *) json_object_get_string(v), (size_t) l);
+        json_string_erase(v);
         if (!s)
                 return -ENOMEM;
         if (strlen(s) != (size_t) l) { /* embedded NUL */
@@ -84,11 +85,7 @@ static int take_string(struct json_object *o, const char *key, bool required, ch
         return 0;
 }
 
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_object *, json_object_put);
-DEFINE_TRIVIAL_CLEANUP_FUNC(struct json_tokener *, json_tokener_free);
-
 int creds_parse_imds_json(const char *json, size_t size, uint64_t now, AwsCredentials *ret) {
-        _cleanup_(json_tokener_freep) struct json_tokener *tok = NULL;
         _cleanup_(json_object_putp) struct json_object *o = NULL;
         _cleanup_(freep) char *code = NULL, *expiration = NULL;
         AwsCredentials c = AWS_CREDENTIALS_NULL;
@@ -96,13 +93,10 @@ int creds_parse_imds_json(const char *json, size_t size, uint64_t now, AwsCreden
 
         if (!json || size == 0 || size > 64 * 1024)
                 return -EBADMSG;
-        tok = json_tokener_new_ex(8);
-        if (!tok)
-                return -ENOMEM;
-        json_tokener_set_flags(tok, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8);
-        o = json_tokener_parse_ex(tok, json, (int) size);
-        if (!o || json_tokener_get_error(tok) != json_tokener_success ||
-            json_tokener_get_parse_end(tok) != size || !json_object_is_type(o, json_type_object))
+        r = json_parse_text(json, size, 8, JSON_TOKENER_STRICT | JSON_TOKENER_VALIDATE_UTF8, &o);
+        if (r < 0)
+                return r;
+        if (!json_object_is_type(o, json_type_object))
                 return -EBADMSG;
 
         r = take_string(o, "Code", false, &code);

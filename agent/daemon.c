@@ -15,6 +15,7 @@
 #include <systemd/sd-daemon.h>
 #include <systemd/sd-event.h>
 
+#include "docker-events.h"
 #include "docker.h"
 #include "leader.h"
 #include "log.h"

@@ -1,14 +1,12 @@
 /* SPDX-License-Identifier: MIT */
 #include "engine.h"
 
-#include <json-c/json.h>
 #include <libgen.h>
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "json-util.h"
 #include "log.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 static void bus_error_freep(sd_bus_error *e) {
         sd_bus_error_free(e);
@@ -30,22 +28,14 @@ int engine_labels_merge(const char *json, char *const *labels, char **ret_text) 
         json_object *arr = NULL;
         bool changed = false;
 
-        if (json && *json) {
-                json_tokener *tok = json_tokener_new();
-                enum json_tokener_error jerr;
-                if (!tok)
-                        return -ENOMEM;
-                json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
-                root = json_tokener_parse_ex(tok, json, (int) strlen(json));
-                jerr = json_tokener_get_error(tok);
-                /* Anything but whitespace after the object is garbage too. */
-                if (root && jerr == json_tokener_success) {
-                        size_t off = json_tokener_get_parse_end(tok);
-                        if (json[off + strspn(json + off, " \t\r\n")])
-                                jerr = json_tokener_error_parse_unexpected;
-                }
-                json_tokener_free(tok);
-                if (!root || jerr != json_tokener_success || !json_object_is_type(root, json_type_object))
+        /* A file holding nothing but whitespace (an editor's lone newline) has no
+         * settings: the same as no file. Anything but whitespace after the object is
+         * garbage. */
+        if (!json_text_blank(json)) {
+                int r = json_parse_text(json, strlen(json), 0, JSON_TOKENER_STRICT, &root);
+                if (r < 0)
+                        return r;
+                if (!json_object_is_type(root, json_type_object))
                         return -EBADMSG;
         } else {
                 root = json_object_new_object();
@@ -62,9 +52,8 @@ int engine_labels_merge(const char *json, char *const *labels, char **ret_text) 
                                 return -EBADMSG;
         } else {
                 arr = json_object_new_array();
-                if (!arr)
+                if (json_add(root, "labels", arr) < 0)
                         return -ENOMEM;
-                json_object_object_add(root, "labels", arr);
                 changed = true;
         }
 
@@ -78,10 +67,13 @@ int engine_labels_merge(const char *json, char *const *labels, char **ret_text) 
                 json_object *s = json_object_new_string(*l);
                 if (!s)
                         return -ENOMEM;
-                if (idx >= 0)
-                        json_object_array_put_idx(arr, (size_t) idx, s);
-                else
-                        json_object_array_add(arr, s);
+                if (idx >= 0) {
+                        if (json_object_array_put_idx(arr, (size_t) idx, s) < 0) {
+                                json_object_put(s);
+                                return -ENOMEM;
+                        }
+                } else if (json_append(arr, s) < 0)
+                        return -ENOMEM;
                 changed = true;
         }
 

@@ -15,6 +15,7 @@
 
 #include <systemd/sd-event.h>
 
+#include "docker-events.h"
 #include "docker.h"
 
 typedef struct Leader Leader;

@@ -6,6 +6,7 @@
  */
 #include <assert.h>
 
+#include "docker-events.h"
 #include "docker.h"
 #include "log.h"
 

@@ -10,6 +10,7 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
+#include "docker-events.h"
 #include "docker.h"
 #include "log.h"
 #include "test.h"
@@ -417,8 +418,19 @@ static void test_client(void) {
         CHECK_INT(docker_node_remove(d, "abc123", true), 0);
         CHECK_INT(docker_swarm_inspect(d, &s), 0);
         CHECK_STR(s.join_token_manager, "SWMTKN-m");
+        CHECK_STR(s.join_token_worker, "SWMTKN-w");
+        /* the tokens' bytes are wiped before their memory goes back (what
+         * docker_swarm_done() does first); checking the struct after docker_swarm_done()
+         * would say nothing: it always zeroes it */
+        {
+                char *m = s.join_token_manager, *w = s.join_token_worker;
+                docker_swarm_erase(&s);
+                CHECK(s.join_token_manager == m && s.join_token_worker == w);
+                CHECK(memcmp(m, "\0\0\0\0\0\0\0\0", 8) == 0);
+                CHECK(memcmp(w, "\0\0\0\0\0\0\0\0", 8) == 0);
+                CHECK(s.id && streq(s.id, "sw")); /* not a secret: kept */
+        }
         docker_swarm_done(&s);
-        CHECK(s.join_token_manager == NULL);
         CHECK_INT(docker_swarm_init(d, "10.0.0.1", &id), 0);
         CHECK_STR(id, "newnode");
         free(id);

@@ -59,10 +59,21 @@ static void test_merge_rejects(void) {
                 }
                 CHECK(out == (char *) 0x1); /* untouched on failure */
         }
-        /* whitespace-only file counts as no file; "{}" works */
+        /* "{}" works */
         _cleanup_(freep) char *o1 = NULL;
         CHECK_INT(engine_labels_merge("{}\n", ours, &o1), 0);
         CHECK(o1 != NULL);
+        /* a whitespace-only file (one newline, spaces, CRLF) counts as no file: the same
+         * output as NULL and "" (json-c alone says "unexpected end of data" for these) */
+        _cleanup_(freep) char *o_none = NULL;
+        CHECK_INT(engine_labels_merge(NULL, ours, &o_none), 0);
+        CHECK(o_none != NULL);
+        const char *blank[] = { "", "\n", "  \n\t \r\n", " " };
+        for (size_t i = 0; i < ELEMENTSOF(blank); i++) {
+                _cleanup_(freep) char *ob = NULL;
+                CHECK_INT(engine_labels_merge(blank[i], ours, &ob), 0);
+                CHECK_STR(ob, o_none);
+        }
 }
 
 static void test_write_labels(void) {
