@@ -455,15 +455,31 @@ Config *config_free(Config *c) {
         free(c->key_name);
         free(c->user_data);
         for (size_t i = 0; i < _CONFIG_KEY_MAX; i++) {
-                if (config_keys[i].secret)
-                        erase_and_free(c->raw[i]);
-                else
-                        free(c->raw[i]);
+                free(c->raw[i]);
                 free(c->source[i]);
         }
         strv_free(c->files);
         free(c);
         return NULL;
+}
+
+/* What a message may show of a name or value from the input. A Swarm join token is
+ * never shown, whatever key or line it stands in; names that are not tame are not
+ * shown either (a mistyped line may carry a token in its "key"). */
+static bool looks_secret(const char *s) {
+        return strcasestr(s, "SWMTKN") != NULL;
+}
+
+static const char *echo_value(const char *s) {
+        return looks_secret(s) ? "(hidden: looks like a join token)" : s;
+}
+
+static const char *echo_name(const char *s) {
+        size_t n = strlen(s);
+        if (n == 0 || n > 64 || looks_secret(s) ||
+            strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._- ") != n)
+                return "(not shown)";
+        return s;
 }
 
 /* Store value for key id; on a bad value log "origin: Key=value: why". */
@@ -474,18 +490,17 @@ static int config_assign(Config *c, ConfigKeyId id, const char *value, const cha
 
         r = k->parse(value, (uint8_t *) c + k->offset, &why);
         if (r == -EINVAL)
-                return log_error("%s: %s=%s %s.", origin, k->full, k->secret ? "(hidden)" : value,
+                return log_error("%s: %s=%s %s.", origin, k->full, k->secret ? "(hidden)" : echo_value(value),
                                  why ? why : "is invalid"),
                        -EINVAL;
         if (r < 0)
                 return r;
-        if (k->secret)
-                erase_and_free(c->raw[id]);
-        else
-                free(c->raw[id]);
-        c->raw[id] = strdup(value);
-        if (!c->raw[id])
-                return -ENOMEM;
+        /* A secret's only copy is its field: raw just says whether it is set. */
+        r = free_and_strdup(&c->raw[id], k->secret ? (*value ? "(set)" : "") : value);
+        if (r < 0)
+                return r;
+        if (k->secret && *value)
+                c->n_secrets_set++;
         return free_and_strdup(&c->source[id], origin);
 }
 
@@ -527,97 +542,147 @@ static bool section_known(const char *section) {
         return false;
 }
 
-int config_parse_text(Config *c, const char *text, const char *origin) {
-        _cleanup_(freep) char *copy = strdup(text), *section = NULL, *joined = NULL;
+/* A growable line buffer for continuation lines: appends are amortised O(1), and the
+ * old block is wiped before it is freed (it may hold a secret). */
+typedef struct LineBuf {
+        char *p;
+        size_t n, cap;
+} LineBuf;
+
+static void linebuf_done(LineBuf *b) {
+        erase_and_free_size(b->p, b->cap);
+        *b = (LineBuf) {};
+}
+
+static int linebuf_append(LineBuf *b, const char *s, size_t n) {
+        if (b->n + n + 1 > b->cap) {
+                size_t cap = b->cap ? b->cap : 256;
+                char *np;
+                while (cap < b->n + n + 1)
+                        cap *= 2;
+                np = malloc(cap);
+                if (!np)
+                        return -ENOMEM;
+                if (b->p)
+                        memcpy(np, b->p, b->n);
+                erase_and_free_size(b->p, b->cap);
+                b->p = np;
+                b->cap = cap;
+        }
+        memcpy(b->p + b->n, s, n);
+        b->n += n;
+        b->p[b->n] = 0;
+        return 0;
+}
+
+/* [s, s+n) without leading and trailing ASCII whitespace. */
+static void span_strip(const char **s, size_t *n) {
+        while (*n > 0 && isspace((unsigned char) **s))
+                (*s)++, (*n)--;
+        while (*n > 0 && isspace((unsigned char) (*s)[*n - 1]))
+                (*n)--;
+}
+
+int config_parse_buffer(Config *c, const char *data, size_t size, const char *origin) {
+        _cleanup_(freep) char *section = NULL;
+        _cleanup_(linebuf_done) LineBuf joined = {};
+        const char *p = data, *end = data + size, *nul;
         unsigned line = 0, start_line = 0;
-        char *p, *next;
+        bool continuing = false;
         int r, ret = 0;
 
-        if (!copy)
-                return -ENOMEM;
+        /* A NUL byte is not text: refuse the whole file rather than parse half of it. */
+        nul = memchr(data, 0, size);
+        if (nul) {
+                unsigned at = 1;
+                for (const char *q = data; q < nul; q++)
+                        at += *q == '\n';
+                return log_error("%s:%u: Contains a NUL byte: not a text file.", origin, at), -EINVAL;
+        }
 
-        for (p = copy; p; p = next) {
+        while (p < end) {
+                const char *eol = memchr(p, '\n', (size_t) (end - p)), *s = p;
+                size_t n = (eol ? eol : end) - p;
                 char origin_line[512], *l, *eq, *key, *value;
-                size_t n;
+                bool more = eol && eol + 1 < end;
 
-                next = strchr(p, '\n');
-                if (next)
-                        *next++ = 0;
+                p = eol ? eol + 1 : end;
                 line++;
+                span_strip(&s, &n);
 
-                /* Continuation lines: a trailing backslash joins the next line with a space. */
-                if (joined) {
-                        char *nj;
-                        if (asprintf(&nj, "%s %s", joined, strstrip(p)) < 0)
-                                return -ENOMEM;
-                        free(joined);
-                        joined = nj;
-                } else {
-                        joined = strdup(strstrip(p));
-                        if (!joined)
-                                return -ENOMEM;
+                if (!continuing) {
+                        joined.n = 0;
                         start_line = line;
-                }
-                n = strlen(joined);
-                if (n > 0 && joined[n - 1] == '\\' && next) {
-                        joined[n - 1] = 0;
+                } else if ((r = linebuf_append(&joined, " ", 1)) < 0)
+                        return r;
+                if ((r = linebuf_append(&joined, s, n)) < 0)
+                        return r;
+                /* A trailing backslash joins the next line with a space. */
+                if (joined.n > 0 && joined.p[joined.n - 1] == '\\' && more) {
+                        joined.p[--joined.n] = 0;
+                        continuing = true;
                         continue;
                 }
-                l = strstrip(joined);
+                continuing = false;
+                l = strstrip(joined.p);
                 snprintf(origin_line, sizeof(origin_line), "%s:%u", origin, start_line);
 
                 if (!*l || *l == '#' || *l == ';')
-                        goto next_line;
+                        continue;
 
                 if (*l == '[') {
                         char *e = strchr(l, ']');
                         if (!e || e[1]) {
-                                log_error("%s: Invalid section header '%s'.", origin_line, l);
+                                /* The line is not echoed: it may hold anything, a token too. */
+                                log_error("%s: Invalid section header (expected [Section] alone on the line).",
+                                          origin_line);
                                 ret = -EINVAL;
-                                goto next_line;
+                                continue;
                         }
                         *e = 0;
                         r = free_and_strdup(&section, l + 1);
                         if (r < 0)
                                 return r;
                         if (!section_known(section))
-                                log_warning("%s: Unknown section [%s], ignoring.", origin_line, section);
-                        goto next_line;
+                                log_warning("%s: Unknown section [%s], ignoring.", origin_line, echo_name(section));
+                        continue;
                 }
 
                 eq = strchr(l, '=');
                 if (!eq) {
                         log_error("%s: Line is neither a [Section], a Key=Value nor a comment.", origin_line);
                         ret = -EINVAL;
-                        goto next_line;
+                        continue;
                 }
                 *eq = 0;
                 key = strstrip(l);
                 value = strstrip(eq + 1);
                 if (!section) {
-                        log_warning("%s: Key %s outside of any section, ignoring.", origin_line, key);
-                        goto next_line;
+                        log_warning("%s: Key %s outside of any section, ignoring.", origin_line, echo_name(key));
+                        continue;
                 }
                 ConfigKeyId id;
                 if (config_lookup(section, key, &id) < 0) {
                         if (section_known(section))
-                                log_warning("%s: Unknown key %s in [%s], ignoring.", origin_line, key, section);
-                        goto next_line;
+                                log_warning("%s: Unknown key %s in [%s], ignoring.", origin_line, echo_name(key),
+                                            section);
+                        continue;
                 }
                 r = config_assign(c, id, value, origin_line);
                 if (r == -EINVAL)
                         ret = -EINVAL; /* keep going: report every bad line at once */
                 else if (r < 0)
                         return r;
-        next_line:
-                free(joined);
-                joined = NULL;
         }
         return ret;
 }
 
+int config_parse_text(Config *c, const char *text, const char *origin) {
+        return config_parse_buffer(c, text, strlen(text), origin);
+}
+
 int config_set(Config *c, const char *assignment) {
-        _cleanup_(freep) char *copy = strdup(assignment);
+        _cleanup_(erase_and_freep) char *copy = strdup(assignment);
         char *dot, *eq;
         ConfigKeyId id;
 
@@ -625,29 +690,56 @@ int config_set(Config *c, const char *assignment) {
                 return -ENOMEM;
         eq = strchr(copy, '=');
         dot = eq ? memchr(copy, '.', (size_t) (eq - copy)) : NULL;
-        if (!eq || !dot || dot == copy || dot + 1 == eq)
-                return log_error("--set %s: expected Section.Key=value.", assignment), -EINVAL;
+        if (!eq || !dot || dot == copy || dot + 1 == eq) {
+                /* Name what stands left of '=' only if it looks like a key: the rest (or all
+                 * of it, when '=' is missing) may be a token. */
+                if (eq)
+                        *eq = 0;
+                return log_error("--set %s%s: expected Section.Key=value.", eq ? echo_name(copy) : "(argument not shown)",
+                                 eq ? "=…" : ""),
+                       -EINVAL;
+        }
         *dot = *eq = 0;
         if (config_lookup(copy, dot + 1, &id) < 0) {
-                log_warning("--set %s.%s: Unknown key, ignoring.", copy, dot + 1);
+                log_warning("--set %s.%s: Unknown key, ignoring.", echo_name(copy), echo_name(dot + 1));
                 return 0;
         }
         return config_assign(c, id, eq + 1, "--set");
 }
 
 static int config_parse_file(Config *c, const char *path, bool must_exist) {
-        _cleanup_(freep) char *text = NULL;
+        _cleanup_(closep) int fd = -1;
+        char *text = NULL;
+        unsigned secrets_before = c->n_secrets_set;
+        size_t size = 0;
+        struct stat st;
         int r;
 
-        r = read_full_file(path, &text, NULL);
-        if (r == -ENOENT && !must_exist)
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+        if (fd < 0 && errno == ENOENT && !must_exist)
                 return 0;
+        if (fd < 0 || fstat(fd, &st) < 0)
+                r = -errno;
+        else
+                r = read_full_fd(fd, &text, &size);
         if (r < 0)
                 return log_error_errno(r, "Failed to read configuration file %s: %m", path), -EINVAL;
         r = strv_extend(&c->files, path);
+        if (r >= 0)
+                r = config_parse_buffer(c, text, size, path);
+        erase_and_free_size(text, size + 1); /* it may have held a secret */
         if (r < 0)
                 return r;
-        return config_parse_text(c, text, path);
+
+        /* As ssh refuses a private key that others can read: a file that holds a secret
+         * must be readable by its owner only, and owned by root or by us. */
+        if (c->n_secrets_set != secrets_before &&
+            ((st.st_mode & 0077) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())))
+                return log_error("%s: holds Cluster.JoinToken but has mode %04o, owner uid %u: refusing "
+                                 "it. Make it readable by its owner only (chmod 0600) and owned by root.",
+                                 path, (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid),
+                       -EINVAL;
+        return 0;
 }
 
 static int dropin_filter(const struct dirent *d) {
@@ -792,10 +884,10 @@ int config_erase_secret(Config *c, ConfigKeyId id) {
                 return -EINVAL;
         k = &config_keys[id];
         field = (char **) ((uint8_t *) c + k->offset); /* every secret is a string */
-        if (*field)
-                explicit_bzero(*field, strlen(*field));
-        if (c->raw[id])
-                explicit_bzero(c->raw[id], strlen(c->raw[id]));
+        erase_and_free(*field);
+        *field = strdup("");
+        if (!*field)
+                return -ENOMEM;
         return free_and_strdup(&c->source[id], "erased after use");
 }
 
@@ -872,7 +964,9 @@ void config_dump(const Config *c, FILE *f) {
                         section = k->section;
                 }
                 if (k->secret && *v)
-                        v = "(set, hidden)";
+                        v = streq(strempty(c->source[i]), "erased after use") ? "(erased after use)" : "(set, hidden)";
+                else
+                        v = echo_value(v);
                 if (asprintf(&line, "%s=%s", k->name, v) < 0)
                         continue;
                 fprintf(f, "%-40s # %s\n", line, c->source[i] ?: "default");

@@ -124,6 +124,7 @@ typedef struct Config {
         char *raw[_CONFIG_KEY_MAX];
         char *source[_CONFIG_KEY_MAX];
         char **files; /* files read, in order */
+        unsigned n_secrets_set; /* non-empty secret values assigned so far */
 } Config;
 
 /* A config with every key at its default. */
@@ -153,7 +154,12 @@ static inline int config_load_args(Config **ret, const ConfigArgs *a) {
         return config_load(ret, a->path, a->dropin_dir, a->sets);
 }
 
-/* Parse one file's text into c; `origin` names it in messages. */
+/* Parse one file's bytes into c; `origin` names it in messages. Linear in size. A NUL
+ * byte anywhere is an error (origin:line), and nothing of the text is applied... except
+ * what came before: the caller discards c on error, as config_load() does. No message
+ * ever shows a secret value, nor anything that looks like a join token. */
+int config_parse_buffer(Config *c, const char *data, size_t size, const char *origin);
+/* The same for a NUL-terminated text. */
 int config_parse_text(Config *c, const char *text, const char *origin);
 /* Apply one "Section.Key=value". */
 int config_set(Config *c, const char *assignment);

@@ -95,7 +95,7 @@ int main(int argc, char *argv[]) {
                 { "version", no_argument, NULL, ARG_VERSION },
                 {},
         };
-        _cleanup_(strv_freep) char **sets = NULL;
+        _cleanup_(strv_free_erasep) char **sets = NULL; /* may hold Cluster.JoinToken */
         _cleanup_(config_freep) Config *c = NULL;
         ConfigArgs args = {};
         const Verb *verb = NULL;

@@ -459,6 +459,7 @@ static void test_load_order(void) {
         snprintf(dropins, sizeof(dropins), "%s/swarmkeeper.conf.d", dir);
         mkdir(dropins, 0755);
         write_text(main_path, "[Cluster]\nName=base\nJoinToken=SWMTKN-1-topsecret\n[Reconcile]\nGraceSec=61\nIntervalSec=7\n");
+        CHECK_INT(chmod(main_path, 0600), 0); /* it holds a token */
         snprintf(p, sizeof(p), "%s/20-b.conf", dropins);
         write_text(p, "[Cluster]\nName=from-b\n");
         snprintf(p, sizeof(p), "%s/10-a.conf", dropins);
@@ -519,6 +520,237 @@ static void test_load_order(void) {
         CHECK_INT(system(p), 0);
 }
 
+/* Run fn with stderr captured; the text it wrote. */
+#define CAPTURE(stmt)                      \
+        ({                                 \
+                capture_begin();           \
+                stmt;                      \
+                capture_end();             \
+        })
+
+/* Issue 10: no error or warning ever echoes a secret value, whatever the mistake. */
+static void test_secrets_never_echoed(void) {
+        static const char *const texts[] = {
+                "[Cluster] JoinToken=SWMTKN-1-leaka\n",               /* bad section header */
+                "[Cluster]JoinToken=SWMTKN-1-leakb\n",
+                "[SWMTKN-1-leakc]\nA=b\n",                            /* unknown section */
+                "[Cluster]\nJoinToken SWMTKN-1-leakd=x\n",            /* unknown key */
+                "[Cluster]\nJoinToken: SWMTKN-1-leake\n",             /* neither key=value nor comment */
+                "SWMTKN-1-leakf=x\n",                                 /* key outside a section */
+                "[Cluster]\nRole=SWMTKN-1-leakg\n",                   /* bad value of a plain key */
+                "[Cluster]\nJoinToken=xx\\\n  SWMTKN-1-leakh\n",      /* continuation into a bad token */
+                "[Cluster]\nJoinToken=SWMTKN-1-leaki\nManagers=SWMTKN-1-leaki\n",
+                "[Host]\nPrivateIp=swmtkn-1-leakj\n",
+        };
+        static const char *const sets[] = {
+                "JoinToken=SWMTKN-1-leak1",           /* no section */
+                "SWMTKN-1-leak2",                     /* no key at all */
+                "=SWMTKN-1-leak3",
+                "Cluster.JoinToken SWMTKN-1-leak4",   /* no '=' */
+                "Cluster.Jointoken=SWMTKN-1-leak5",   /* unknown key */
+                "Cluster.JoinToken=bad-leak6",        /* bad token */
+                "Cluster.Role=SWMTKN-1-leak7",        /* a token as another key's value */
+                "SWMTKN-1-leak8.x=y",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(texts); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL, *dump = NULL;
+                size_t dump_size = 0;
+                FILE *f;
+
+                CHECK_INT(config_new(&c), 0);
+                err = CAPTURE((void) config_parse_text(c, texts[i], "t.conf"));
+                CHECK(err && *err); /* each mistake is reported */
+                f = open_memstream(&dump, &dump_size);
+                config_dump(c, f);
+                fclose(f);
+                if (!err || strcasestr(err, "leak") || strcasestr(dump, "leak")) {
+                        fprintf(stderr, "text %zu leaks a secret: %s%s\n", i, strempty(err), dump);
+                        test_failures++;
+                }
+        }
+        for (size_t i = 0; i < ELEMENTSOF(sets); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+
+                CHECK_INT(config_new(&c), 0);
+                err = CAPTURE((void) config_set(c, sets[i]));
+                CHECK(err && *err);
+                if (!err || strcasestr(err, "leak")) {
+                        fprintf(stderr, "--set %zu leaks a secret: %s\n", i, strempty(err));
+                        test_failures++;
+                }
+        }
+        /* what is safe to show is still shown */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                CHECK_INT(config_new(&c), 0);
+                err = CAPTURE((void) config_set(c, "ClusterName=x"));
+                CHECK(err && strstr(err, "--set ClusterName=…: expected Section.Key=value."));
+        }
+}
+
+/* Issue 10: a file holding JoinToken that others can read is refused, naming file and mode. */
+static void test_secret_file_mode(void) {
+        static const struct {
+                const char *text;
+                mode_t mode;
+                bool ok;
+        } cases[] = {
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc\n", 0600, true },
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc\n", 0400, true },
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc\n", 0644, false },
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc\n", 0640, false },
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc\n", 0604, false },
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc\n", 0620, false },
+                { "[Cluster]\nJoinToken=\n", 0644, true },   /* holds no secret */
+                { "[Cluster]\nName=x\n", 0644, true },
+        };
+        char dir[] = "/tmp/test-config-mode-XXXXXX", path[300], dropins[300], cmd[400];
+
+        CHECK(mkdtemp(dir) != NULL);
+        snprintf(path, sizeof(path), "%s/sk.conf", dir);
+        snprintf(dropins, sizeof(dropins), "%s/conf.d", dir);
+        CHECK_INT(mkdir(dropins, 0755), 0);
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                char expect[400];
+                int r;
+
+                write_text(path, cases[i].text);
+                CHECK_INT(chmod(path, cases[i].mode), 0);
+                err = CAPTURE(r = config_load(&c, path, "/nonexistent", NULL));
+                CHECK_INT(r, cases[i].ok ? 0 : -EINVAL);
+                snprintf(expect, sizeof(expect), "%s: holds Cluster.JoinToken but has mode %04o", path,
+                         (unsigned) cases[i].mode);
+                if (!cases[i].ok && (!err || !strstr(err, expect))) {
+                        fprintf(stderr, "mode case %zu: expected '%s' in: %s\n", i, expect, strempty(err));
+                        test_failures++;
+                }
+                CHECK(!err || !strstr(err, "SWMTKN-1-abc"));
+        }
+        /* a drop-in too */
+        {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                char p[400];
+                int r;
+                snprintf(p, sizeof(p), "%s/50-token.conf", dropins);
+                write_text(p, "[Cluster]\nJoinToken=SWMTKN-1-abc\n");
+                CHECK_INT(chmod(p, 0644), 0);
+                err = CAPTURE(r = config_load(&c, "/dev/null", dropins, NULL));
+                CHECK_INT(r, -EINVAL);
+                CHECK(err && strstr(err, "50-token.conf: holds Cluster.JoinToken but has mode 0644"));
+                CHECK_INT(chmod(p, 0600), 0);
+                config_free(TAKE_PTR(c));
+                CHECK_INT(config_load(&c, "/dev/null", dropins, NULL), 0);
+        }
+        /* owned by someone else (only root can make such a file) */
+        if (geteuid() == 0) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                int r;
+                write_text(path, "[Cluster]\nJoinToken=SWMTKN-1-abc\n");
+                CHECK_INT(chmod(path, 0600), 0);
+                CHECK_INT(chown(path, 4242, 4242), 0);
+                err = CAPTURE(r = config_load(&c, path, "/nonexistent", NULL));
+                CHECK_INT(r, -EINVAL);
+                CHECK(err && strstr(err, "has mode 0600, owner uid 4242"));
+        }
+        snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+        CHECK_INT(system(cmd), 0);
+}
+
+/* Issue 10: a NUL byte is an error naming file:line, not the end of the file. */
+static void test_nul_byte(void) {
+        static const char text[] = "[Cluster]\nName=a\n\0[Volume]\nFileSystem=btrfs\n";
+        char path[] = "/tmp/test-config-nul-XXXXXX";
+        _cleanup_(config_freep) Config *c = NULL, *d = NULL;
+        _cleanup_(freep) char *err = NULL, *err2 = NULL, *expect = NULL;
+        int fd, r;
+
+        fd = mkstemp(path);
+        CHECK(fd >= 0);
+        CHECK_INT(write(fd, text, sizeof(text) - 1), (ssize_t) sizeof(text) - 1);
+        close(fd);
+        err = CAPTURE(r = config_load(&c, path, "/nonexistent", NULL));
+        CHECK_INT(r, -EINVAL);
+        CHECK(asprintf(&expect, "%s:3: Contains a NUL byte", path) > 0);
+        CHECK(err && strstr(err, expect));
+        CHECK(c == NULL);
+        unlink(path);
+
+        CHECK_INT(config_new(&d), 0);
+        err2 = CAPTURE(r = config_parse_buffer(d, "x\n\n\n\0", 4 + 1, "b.conf"));
+        CHECK_INT(r, -EINVAL);
+        CHECK(err2 && strstr(err2, "b.conf:4: Contains a NUL byte"));
+}
+
+/* Issue 10: the configuration keeps one copy of a secret, and wipes it on request. */
+static void test_secret_copies(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(freep) char *dump = NULL;
+        size_t dump_size = 0;
+        char *field;
+        FILE *f;
+
+        CHECK_INT(config_new(&c), 0);
+        CHECK_INT(config_set(c, "Cluster.JoinToken=SWMTKN-1-onlyonce"), 0);
+        CHECK_STR(c->join_token, "SWMTKN-1-onlyonce");
+        CHECK(c->raw[CONFIG_CLUSTER_JOIN_TOKEN] && !strstr(c->raw[CONFIG_CLUSTER_JOIN_TOKEN], "onlyonce"));
+        for (size_t i = 0; i < _CONFIG_KEY_MAX; i++)
+                CHECK(!c->raw[i] || !strstr(c->raw[i], "onlyonce"));
+
+        field = c->join_token;
+        CHECK_INT(config_erase_secret(c, CONFIG_CLUSTER_JOIN_TOKEN), 0);
+        CHECK_STR(c->join_token, "");
+        CHECK(field != c->join_token); /* the old buffer was wiped and freed */
+        CHECK_STR(c->source[CONFIG_CLUSTER_JOIN_TOKEN], "erased after use");
+        CHECK_INT(config_erase_secret(c, CONFIG_CLUSTER_NAME), -EINVAL);
+        f = open_memstream(&dump, &dump_size);
+        config_dump(c, f);
+        fclose(f);
+        CHECK(strstr(dump, "JoinToken=(erased after use)") != NULL);
+        CHECK(strstr(dump, "onlyonce") == NULL);
+}
+
+/* The parser is linear (scripts/bench-config-parse.sh times it); here: large inputs
+ * parse correctly, with continuation chains and whitespace runs. */
+static void test_large_input(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(freep) char *text = NULL;
+        size_t n = 0, cap = 700 * 1024;
+        char *p;
+
+        text = p = malloc(cap);
+        CHECK(text != NULL);
+        if (!text)
+                return;
+        memset(p, ' ', 200 * 1024);
+        p += 200 * 1024;
+        p = stpcpy(p, "\n[Cluster]\nManagers=10.0.0.1");
+        for (unsigned i = 0; i < 20000; i++)
+                p = stpcpy(p, " \\\n   ");
+        p = stpcpy(p, ",10.0.0.2,10.0.0.3\n");
+        memset(p, '\t', 100 * 1024);
+        p += 100 * 1024;
+        p = stpcpy(p, "Name=big");
+        memset(p, ' ', 100 * 1024);
+        p += 100 * 1024;
+        *p = 0;
+        n = (size_t) (p - text);
+        CHECK(n < cap);
+        CHECK_INT(config_new(&c), 0);
+        CHECK_INT(config_parse_buffer(c, text, n, "big.conf"), 0);
+        CHECK_INT(strv_length(c->managers), 3);
+        CHECK_STR(c->managers[2], "10.0.0.3");
+        CHECK_STR(c->source[CONFIG_CLUSTER_MANAGERS], "big.conf:3");
+        CHECK_STR(c->cluster_name, "big");
+}
+
 int main(void) {
         test_defaults();
         test_full_file();
@@ -529,6 +761,11 @@ int main(void) {
         test_manager_count_and_launch();
         test_verify_launch();
         test_user_data();
+        test_secrets_never_echoed();
+        test_secret_file_mode();
+        test_nul_byte();
+        test_secret_copies();
+        test_large_input();
         test_load_order();
         return test_done("test-config");
 }
