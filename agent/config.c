@@ -625,10 +625,9 @@ int config_parse_buffer(Config *c, const char *data, size_t size, const char *or
                 }
                 continuing = false;
                 l = strstrip(joined.p);
-                snprintf(origin_line, sizeof(origin_line), "%s:%u", origin, start_line);
-
                 if (!*l || *l == '#' || *l == ';')
                         continue;
+                snprintf(origin_line, sizeof(origin_line), "%s:%u", origin, start_line);
 
                 if (*l == '[') {
                         char *e = strchr(l, ']');

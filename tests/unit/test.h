@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #pragma once
 /* Minimal test helpers: each check prints the culprit and counts; test_done() exits
- * non-zero if any check failed. */
+ * non-zero if any check failed, or if no check was made at all (a test that checks
+ * nothing proves nothing). */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,5 +64,9 @@ static inline int test_unix_listen(const char *path) {
 
 static inline int test_done(const char *name) {
         printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
+        if (test_checks == 0) {
+                fprintf(stderr, "%s: made no check: a test that checks nothing fails\n", name);
+                return EXIT_FAILURE;
+        }
         return test_failures ? EXIT_FAILURE : EXIT_SUCCESS;
 }
