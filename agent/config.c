@@ -217,16 +217,19 @@ static int parse_instance_id(const char *v, void *f, const char **why) {
 
 static int parse_join_token(const char *v, void *f, const char **why) {
         /* SWMTKN-1-<digest>-<secret>; never echo the value. */
-        if (*v && !startswith(v, "SWMTKN-1-")) {
-                *why = "is not a Swarm join token (SWMTKN-1-…)";
+        const char *rest = startswith(v, "SWMTKN-1-");
+        size_t n = rest ? strlen(rest) : 0;
+        if (*v && (!rest || n == 0 || n > 256 ||
+                   strspn(rest, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-") != n)) {
+                *why = "is not a Swarm join token (SWMTKN-1-, then letters, digits and -)";
                 return -EINVAL;
         }
         char **dst = f;
-        char *n = strdup(v);
-        if (!n)
+        char *copy = strdup(v);
+        if (!copy)
                 return -ENOMEM;
         erase_and_free(*dst);
-        *dst = n;
+        *dst = copy;
         return 0;
 }
 

@@ -11,6 +11,7 @@
 /* The logging target is process-wide by nature, like stderr itself. */
 static int max_level = LOG_INFO;
 static bool journal = false;
+static FILE *stream = NULL; /* NULL: stderr */
 
 static bool stderr_is_journal(void) {
         const char *e = getenv("JOURNAL_STREAM");
@@ -37,6 +38,10 @@ void log_setup(void) {
 
 void log_set_max_level(int level) {
         max_level = level;
+}
+
+void log_set_stream(FILE *f) {
+        stream = f;
 }
 
 static const char *const level_names[] = {
@@ -76,7 +81,7 @@ int log_full(int level, int error, const char *message_id, const char *const *fi
         (void) vsnprintf(msg, sizeof(msg), fmt, ap);
         va_end(ap);
 
-        if (journal) {
+        if (journal && !stream) {
                 char b_msg[sizeof(msg) + 8], b_pri[16], b_mid[48], b_file[256], b_line[32],
                         b_func[128], b_errno[32];
                 struct iovec iov[32];
@@ -130,7 +135,7 @@ int log_full(int level, int error, const char *message_id, const char *const *fi
                 /* journald gone: fall through to stderr */
         }
 
-        fprintf(stderr, "swarmkeeper: %s%s\n",
+        fprintf(stream ?: stderr, "swarmkeeper: %s%s\n",
                 level <= LOG_ERR ? "error: " : level == LOG_WARNING ? "warning: " : "", msg);
 done:
         errno = saved;

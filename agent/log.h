@@ -14,12 +14,16 @@
  */
 
 #include <stdarg.h>
+#include <stdio.h>
 #include <syslog.h>
 
 #include "util.h"
 
 void log_setup(void);
 void log_set_max_level(int level);
+/* Send every log line, as plain text, to f instead of stderr or the journal (NULL:
+ * back to normal). For tests and fuzzers that check what would be logged. */
+void log_set_stream(FILE *f);
 /* "debug", "info", "notice", "warning", "err"/"error", "crit"; or -EINVAL. */
 int log_level_from_string(const char *s);
 const char *log_level_to_string(int level);

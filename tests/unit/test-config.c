@@ -175,6 +175,8 @@ static void test_bad_values(void) {
                 { "[Cluster]\nWorkers=99999999999\n", "Cluster.Workers=99999999999 is out of range" },
                 { "[Cluster]\nBootstrapManager=10.0.0\n", "is not an IPv4 address" },
                 { "[Cluster]\nJoinToken=secret-but-wrong\n", "Cluster.JoinToken=(hidden) is not a Swarm join token" },
+                { "[Cluster]\nJoinToken=SWMTKN-1-\n", "Cluster.JoinToken=(hidden) is not a Swarm join token" },
+                { "[Cluster]\nJoinToken=SWMTKN-1-abc def\n", "Cluster.JoinToken=(hidden) is not a Swarm join token" },
                 { "[Host]\nPrivateIp=300.1.1.1\n", "Host.PrivateIp=300.1.1.1 is not an IPv4 address" },
                 { "[Host]\nInstanceId=x-123\n", "Host.InstanceId=x-123 is not an EC2 instance id" },
                 { "[Volume]\nId=vol-xyz\n", "Volume.Id=vol-xyz is not an EBS volume id" },
@@ -694,7 +696,6 @@ static void test_secret_copies(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(freep) char *dump = NULL;
         size_t dump_size = 0;
-        char *field;
         FILE *f;
 
         CHECK_INT(config_new(&c), 0);
@@ -704,10 +705,8 @@ static void test_secret_copies(void) {
         for (size_t i = 0; i < _CONFIG_KEY_MAX; i++)
                 CHECK(!c->raw[i] || !strstr(c->raw[i], "onlyonce"));
 
-        field = c->join_token;
         CHECK_INT(config_erase_secret(c, CONFIG_CLUSTER_JOIN_TOKEN), 0);
         CHECK_STR(c->join_token, "");
-        CHECK(field != c->join_token); /* the old buffer was wiped and freed */
         CHECK_STR(c->source[CONFIG_CLUSTER_JOIN_TOKEN], "erased after use");
         CHECK_INT(config_erase_secret(c, CONFIG_CLUSTER_NAME), -EINVAL);
         f = open_memstream(&dump, &dump_size);
