@@ -8,7 +8,9 @@
  * '#' or ';' comment lines, a trailing backslash continues a line.
  *
  * Unknown keys are warnings (file:line); bad values make config_load() log the
- * culprit (file:line, key, why) and return -EINVAL.
+ * culprit (file:line, key, why) and return -EINVAL. A file that sets a secret
+ * (JoinToken) must have no group/other mode bits and be owned by root or by us, as ssh
+ * wants of a private key; otherwise it is refused (-EINVAL, naming file, mode, owner).
  */
 
 #include <stdio.h>
@@ -155,9 +157,8 @@ static inline int config_load_args(Config **ret, const ConfigArgs *a) {
 }
 
 /* Parse one file's bytes into c; `origin` names it in messages. Linear in size. A NUL
- * byte anywhere is an error (origin:line), and nothing of the text is applied... except
- * what came before: the caller discards c on error, as config_load() does. No message
- * ever shows a secret value, nor anything that looks like a join token. */
+ * byte anywhere is an error naming origin:line, and then nothing of the text is applied.
+ * No message ever shows a secret value, nor anything that looks like a join token. */
 int config_parse_buffer(Config *c, const char *data, size_t size, const char *origin);
 /* The same for a NUL-terminated text. */
 int config_parse_text(Config *c, const char *text, const char *origin);
