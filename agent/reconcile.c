@@ -1,0 +1,1453 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The reconcile planner (see reconcile.h for the contract). Decisions the brief leaves
+ * open, taken here and tested in tests/unit/test-reconcile.c:
+ *
+ * - Modes. Leader with quorum: the full rules. Leader without quorum: one WAIT. A
+ *   follower: no actions at all. Quorum-loss mode (self_manager, not leader, no leader
+ *   known for ≥ QuorumLossGrace): only LAUNCH_MANAGER (join_fresh = false, replaces =
+ *   the newest terminated instance) for a manager that has a terminated instance, no
+ *   present one and exactly one intact volume that is `available`, and ATTACH_VOLUME of
+ *   that volume to its sole running instance. All such managers at once: no member
+ *   changes (each brings its own Raft state back) and one at a time could never restore
+ *   a majority that needs two of them; the ClientToken makes concurrent survivors
+ *   converge.
+ * - Listings: any listing not ok (in quorum-loss mode: instances, volumes or subnets)
+ *   gives one WAIT and nothing else.
+ * - Identity: an instance belongs to a manager by its swarmkeeper:logical-id tag; a node
+ *   to an instance by its engine label swarmkeeper.instance-id (so the old, Down node of
+ *   a replaced manager is never taken for its new instance, which would be fenced). A
+ *   node without that label is used only to see health, never to fence.
+ * - Present = pending, running, stopping, stopped, shutting-down. Two present instances
+ *   of one logical id, a present instance whose private IP is not its logical id, two
+ *   intact volumes of one logical id: REPORT, nothing done for that logical id.
+ * - One manager at a time: a manager is "busy" while its recovery is in progress (an
+ *   in-flight action, pending/stopping/shutting-down, a terminated instance whose volume
+ *   is still in use, running without its volume attached or without its node Ready and
+ *   Reachable for stable_usec, a demoted node still in Raft). The first busy manager in
+ *   spec order, or else the first that needs a change, is the only one changed; every
+ *   other change becomes a WAIT naming it.
+ * - join_fresh = no node in the swarm carries the logical id (it never joined, or the
+ *   volume-lost sequence removed it). The host still decides by its own volume: one with
+ *   Swarm state never joins.
+ * - Volume lost (no creating/available/in-use volume for the logical id in a complete
+ *   listing) and no present instance: DEMOTE its manager node (not when Reachable, not
+ *   when the remaining reachable members would be no majority of the rest), wait for
+ *   ManagerStatus to go, REMOVE_NODE once Down, CREATE_VOLUME in the subnet's AZ, then
+ *   the launch with join_fresh. With a present instance: REPORT (fencing still applies).
+ * - Workers (cattle): live = pending + running listed with role worker, plus our launches
+ *   in flight not yet listed. All missing ones are launched in one pass, each in the
+ *   subnet with the fewest live workers; slot "worker-<k>", replaces = "gen-<hash of every
+ *   worker instance id listed or in flight>", so a retry of the same pass reuses its
+ *   tokens and any change of the listing gives new ones. Excess: the drained first, then
+ *   the newest; never joined or Down → TERMINATE_WORKER, else DRAIN_WORKER, and
+ *   TERMINATE_WORKER once drained for drain_usec (the node's drained_since_usec, else the
+ *   in-flight DRAIN's since). A worker node (no ManagerStatus) whose instance is
+ *   terminated or absent: REMOVE_NODE once Down.
+ * - ROTATE_TOKENS: a Ready node created after tokens_rotated_usec, no launch planned in
+ *   this pass, and no present instance launched after the last rotation (less than
+ *   join_timeout ago) still without a node: each fresh host keeps a valid token until it
+ *   has joined.
+ */
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "reconcile.h"
+#include "util.h"
+
+#define DEFAULT_DRAIN_USEC (60 * USEC_PER_SEC)
+#define DEFAULT_JOIN_TIMEOUT_USEC (15 * 60 * USEC_PER_SEC)
+#define RC_INFLIGHT_KINDS (RC_INFLIGHT_DRAIN + 1)
+
+/* ---- SHA-256 (FIPS 180-4): only for ClientTokens --------------------------------------- */
+
+typedef struct Sha256 {
+        uint32_t h[8];
+        uint8_t buf[64];
+        size_t n;
+        uint64_t total;
+} Sha256;
+
+static const uint32_t sha256_k[64] = {
+        0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
+        0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
+        0xe49b69c1, 0xefbe4786, 0x0fc19dc6, 0x240ca1cc, 0x2de92c6f, 0x4a7484aa, 0x5cb0a9dc, 0x76f988da,
+        0x983e5152, 0xa831c66d, 0xb00327c8, 0xbf597fc7, 0xc6e00bf3, 0xd5a79147, 0x06ca6351, 0x14292967,
+        0x27b70a85, 0x2e1b2138, 0x4d2c6dfc, 0x53380d13, 0x650a7354, 0x766a0abb, 0x81c2c92e, 0x92722c85,
+        0xa2bfe8a1, 0xa81a664b, 0xc24b8b70, 0xc76c51a3, 0xd192e819, 0xd6990624, 0xf40e3585, 0x106aa070,
+        0x19a4c116, 0x1e376c08, 0x2748774c, 0x34b0bcb5, 0x391c0cb3, 0x4ed8aa4a, 0x5b9cca4f, 0x682e6ff3,
+        0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
+};
+
+static inline uint32_t ror32(uint32_t x, unsigned n) {
+        return (x >> n) | (x << (32 - n));
+}
+
+static void sha256_block(uint32_t h[8], const uint8_t *p) {
+        uint32_t w[64], a, b, c, d, e, f, g, k;
+
+        for (unsigned i = 0; i < 16; i++)
+                w[i] = (uint32_t) p[4 * i] << 24 | (uint32_t) p[4 * i + 1] << 16 | (uint32_t) p[4 * i + 2] << 8 |
+                       (uint32_t) p[4 * i + 3];
+        for (unsigned i = 16; i < 64; i++) {
+                uint32_t s0 = ror32(w[i - 15], 7) ^ ror32(w[i - 15], 18) ^ (w[i - 15] >> 3);
+                uint32_t s1 = ror32(w[i - 2], 17) ^ ror32(w[i - 2], 19) ^ (w[i - 2] >> 10);
+                w[i] = w[i - 16] + s0 + w[i - 7] + s1;
+        }
+        a = h[0], b = h[1], c = h[2], d = h[3], e = h[4], f = h[5], g = h[6], k = h[7];
+        for (unsigned i = 0; i < 64; i++) {
+                uint32_t t1 = k + (ror32(e, 6) ^ ror32(e, 11) ^ ror32(e, 25)) + ((e & f) ^ (~e & g)) + sha256_k[i] + w[i];
+                uint32_t t2 = (ror32(a, 2) ^ ror32(a, 13) ^ ror32(a, 22)) + ((a & b) ^ (a & c) ^ (b & c));
+                k = g, g = f, f = e, e = d + t1, d = c, c = b, b = a, a = t1 + t2;
+        }
+        h[0] += a, h[1] += b, h[2] += c, h[3] += d, h[4] += e, h[5] += f, h[6] += g, h[7] += k;
+}
+
+static void sha256_init(Sha256 *s) {
+        static const uint32_t iv[8] = { 0x6a09e667, 0xbb67ae85, 0x3c6ef372, 0xa54ff53a,
+                                        0x510e527f, 0x9b05688c, 0x1f83d9ab, 0x5be0cd19 };
+        *s = (Sha256) {};
+        memcpy(s->h, iv, sizeof(iv));
+}
+
+static void sha256_update(Sha256 *s, const void *data, size_t len) {
+        const uint8_t *p = data;
+
+        s->total += len;
+        while (len > 0) {
+                size_t take = 64 - s->n < len ? 64 - s->n : len;
+                memcpy(s->buf + s->n, p, take);
+                s->n += take, p += take, len -= take;
+                if (s->n == 64) {
+                        sha256_block(s->h, s->buf);
+                        s->n = 0;
+                }
+        }
+}
+
+static void sha256_final(Sha256 *s, uint8_t out[32]) {
+        uint64_t bits = s->total * 8;
+        uint8_t pad = 0x80, zero = 0, len[8];
+
+        sha256_update(s, &pad, 1);
+        while (s->n != 56)
+                sha256_update(s, &zero, 1);
+        for (unsigned i = 0; i < 8; i++)
+                len[i] = (uint8_t) (bits >> (56 - 8 * i));
+        sha256_update(s, len, 8);
+        for (unsigned i = 0; i < 8; i++)
+                for (unsigned j = 0; j < 4; j++)
+                        out[4 * i + j] = (uint8_t) (s->h[i] >> (24 - 8 * j));
+}
+
+int rc_client_token(const char *cluster, const char *slot, const char *replaces, char *buf, size_t size) {
+        static const char hex[] = "0123456789abcdef";
+        uint8_t d[32];
+        Sha256 s;
+
+        if (isempty(cluster) || isempty(slot) || isempty(replaces) || !buf || size < RC_CLIENT_TOKEN_MAX + 1)
+                return -EINVAL;
+
+        /* NUL separators: no two different triples hash the same input. */
+        sha256_init(&s);
+        sha256_update(&s, cluster, strlen(cluster) + 1);
+        sha256_update(&s, slot, strlen(slot) + 1);
+        sha256_update(&s, replaces, strlen(replaces));
+        sha256_final(&s, d);
+
+        /* "sk-" + 128 bits in hex: 35 ASCII characters. */
+        memcpy(buf, "sk-", 3);
+        for (unsigned i = 0; i < 16; i++) {
+                buf[3 + 2 * i] = hex[d[i] >> 4];
+                buf[3 + 2 * i + 1] = hex[d[i] & 15];
+        }
+        buf[35] = 0;
+        return 0;
+}
+
+/* ---- IPv4 ---------------------------------------------------------------------------- */
+
+/* Dotted quad, strictly: four decimal octets ≤ 255, no leading zeros, no signs or spaces. */
+static int parse_ipv4(const char *s, const char **end, uint32_t *ret) {
+        uint32_t v = 0;
+
+        for (unsigned i = 0; i < 4; i++) {
+                unsigned o = 0, digits = 0;
+
+                if (i > 0) {
+                        if (*s != '.')
+                                return -EINVAL;
+                        s++;
+                }
+                if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+                        return -EINVAL;
+                for (; *s >= '0' && *s <= '9'; s++) {
+                        if (++digits > 3)
+                                return -EINVAL;
+                        o = o * 10 + (unsigned) (*s - '0');
+                }
+                if (digits == 0 || o > 255)
+                        return -EINVAL;
+                v = v << 8 | o;
+        }
+        *end = s;
+        *ret = v;
+        return 0;
+}
+
+static int parse_ipv4_full(const char *s, uint32_t *ret) {
+        const char *end;
+        uint32_t v;
+
+        if (!s || parse_ipv4(s, &end, &v) < 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
+int rc_ip_in_subnet(const char *ip, const char *cidr) {
+        const char *end;
+        uint32_t a, net, mask;
+        unsigned prefix = 0, digits = 0;
+        uint64_t size, off;
+
+        if (!ip || !cidr || parse_ipv4_full(ip, &a) < 0 || parse_ipv4(cidr, &end, &net) < 0 || *end != '/')
+                return -EINVAL;
+        end++;
+        if (end[0] == '0' && end[1])
+                return -EINVAL;
+        for (; *end >= '0' && *end <= '9'; end++) {
+                if (++digits > 2)
+                        return -EINVAL;
+                prefix = prefix * 10 + (unsigned) (*end - '0');
+        }
+        if (digits == 0 || *end || prefix > 32)
+                return -EINVAL;
+        mask = prefix == 0 ? 0 : UINT32_MAX << (32 - prefix);
+        if (net & ~mask)
+                return -EINVAL; /* host bits set: not a network */
+        if ((a & mask) != net)
+                return 0;
+        size = UINT64_C(1) << (32 - prefix);
+        off = a - net;
+        /* EC2 reserves the network address, +1 (router), +2 (DNS), +3, and the last one. */
+        return off >= 4 && off + 1 < size;
+}
+
+/* ---- names ----------------------------------------------------------------------------- */
+
+static const char *const action_kind_table[_RC_ACTION_KIND_MAX] = {
+        [RC_ACTION_LAUNCH_MANAGER] = "launch-manager",
+        [RC_ACTION_ATTACH_VOLUME] = "attach-volume",
+        [RC_ACTION_FENCE] = "fence",
+        [RC_ACTION_DEMOTE] = "demote",
+        [RC_ACTION_REMOVE_NODE] = "remove-node",
+        [RC_ACTION_CREATE_VOLUME] = "create-volume",
+        [RC_ACTION_LAUNCH_WORKER] = "launch-worker",
+        [RC_ACTION_DRAIN_WORKER] = "drain-worker",
+        [RC_ACTION_TERMINATE_WORKER] = "terminate-worker",
+        [RC_ACTION_ROTATE_TOKENS] = "rotate-tokens",
+        [RC_ACTION_WAIT] = "wait",
+        [RC_ACTION_REPORT] = "report",
+};
+
+const char *rc_action_kind_to_string(RcActionKind k) {
+        if ((unsigned) k >= _RC_ACTION_KIND_MAX)
+                return NULL;
+        return action_kind_table[k];
+}
+
+static const char *instance_state_name(RcInstanceState s) {
+        static const char *const t[] = {
+                [RC_INSTANCE_PENDING] = "pending",     [RC_INSTANCE_RUNNING] = "running",
+                [RC_INSTANCE_SHUTTING_DOWN] = "shutting-down", [RC_INSTANCE_TERMINATED] = "terminated",
+                [RC_INSTANCE_STOPPING] = "stopping",   [RC_INSTANCE_STOPPED] = "stopped",
+        };
+        return (unsigned) s < ELEMENTSOF(t) ? t[s] : "unknown";
+}
+
+static const char *volume_state_name(RcVolumeState s) {
+        static const char *const t[] = {
+                [RC_VOLUME_CREATING] = "creating", [RC_VOLUME_AVAILABLE] = "available",
+                [RC_VOLUME_IN_USE] = "in-use",     [RC_VOLUME_DELETING] = "deleting",
+                [RC_VOLUME_DELETED] = "deleted",   [RC_VOLUME_ERROR] = "error",
+        };
+        return (unsigned) s < ELEMENTSOF(t) ? t[s] : "unknown";
+}
+
+static const char *volume_lost_name(RcVolumeState s) {
+        return s == RC_VOLUME_ERROR ? "in error" : s == RC_VOLUME_DELETING ? "being deleted" : volume_state_name(s);
+}
+
+static const char *node_state_name(RcNodeState s) {
+        static const char *const t[] = {
+                [RC_NODE_UNKNOWN] = "unknown", [RC_NODE_READY] = "ready",
+                [RC_NODE_DOWN] = "down",       [RC_NODE_DISCONNECTED] = "disconnected",
+        };
+        return (unsigned) s < ELEMENTSOF(t) ? t[s] : "unknown";
+}
+
+static const char *reach_name(RcReachability r) {
+        static const char *const t[] = {
+                [RC_REACH_NONE] = "no manager status", [RC_REACH_UNKNOWN] = "reachability unknown",
+                [RC_REACH_UNREACHABLE] = "unreachable", [RC_REACH_REACHABLE] = "reachable",
+        };
+        return (unsigned) r < ELEMENTSOF(t) ? t[r] : "unknown";
+}
+
+/* ---- the planner's working state ------------------------------------------------------ */
+
+typedef struct Slot {
+        const char *lid;
+        const RcInstance *present[2];   /* not terminated */
+        size_t n_present;
+        const RcInstance *newest_terminated;
+        const RcVolume *vol;            /* first intact volume (creating, available, in-use) */
+        size_t n_good_vol;
+        const RcVolume *bad_vol;        /* a deleting/deleted/error one */
+        const RcNode *cur;              /* node whose instance label is present[0] */
+        const RcNode *unlabelled;       /* node with this logical id and no instance label */
+        const RcNode *member;           /* node with this logical id still in Raft (manager or status) */
+        const RcNode *other;            /* node with this logical id not in Raft */
+        size_t n_nodes;
+        const RcInflight *inflight[RC_INFLIGHT_KINDS];
+
+        RcAction step;                  /* what this manager needs now, if has_step */
+        bool has_step;
+        bool busy;                      /* its recovery is in progress */
+} Slot;
+
+typedef struct Planner {
+        const RcSpec *spec;
+        const RcObservation *obs;
+        uint64_t now;
+
+        RcAction *actions;
+        size_t n, cap;
+        int error;
+        RcAction scratch;               /* written instead once an allocation failed */
+        bool launched;
+
+        Slot *slots;
+        Slot **by_lid;                  /* the slots sorted by logical id */
+
+        const RcInstance **inst_by_id;  /* ours, sorted by id */
+        size_t n_inst_by_id;
+        const RcInstance **workers;     /* role worker, any state */
+        size_t n_workers;
+        const RcNode **node_by_inst;    /* nodes with an instance label, sorted by it */
+        size_t n_node_by_inst;
+        const RcInflight **drains;      /* in-flight DRAINs, sorted by instance id */
+        size_t n_drains;
+
+        size_t raft_members, raft_reachable;
+} Planner;
+
+static void planner_done(Planner *p) {
+        free(p->actions);
+        free(p->slots);
+        free(p->by_lid);
+        free(p->inst_by_id);
+        free(p->workers);
+        free(p->node_by_inst);
+        free(p->drains);
+}
+
+static unsigned long long secs(uint64_t usec) {
+        return (unsigned long long) (usec / USEC_PER_SEC);
+}
+
+/* How long since t (0 when t is 0 or in the future). */
+static uint64_t age(const Planner *p, uint64_t t) {
+        return t != 0 && p->now > t ? p->now - t : 0;
+}
+
+static bool inflight_fresh(const Planner *p, const RcInflight *f) {
+        return f->since_usec >= p->now || p->now - f->since_usec < p->spec->launch_settle_usec;
+}
+
+static bool is_change(RcActionKind k) {
+        return k != RC_ACTION_WAIT && k != RC_ACTION_REPORT;
+}
+
+_printf_(4, 0) static void action_init(RcAction *a, RcActionKind kind, const char *lid, const char *fmt, va_list ap) {
+        *a = (RcAction) {
+                .kind = kind,
+                .logical_id = lid,
+                .destructive = is_change(kind),
+        };
+        (void) vsnprintf(a->reason, sizeof(a->reason), fmt, ap);
+}
+
+static RcAction *plan_slot(Planner *p) {
+        if (p->error)
+                return &p->scratch;
+        if (p->n == p->cap) {
+                size_t cap = p->cap ? p->cap * 2 : 16;
+                RcAction *n = reallocarray(p->actions, cap, sizeof(RcAction));
+                if (!n) {
+                        p->error = -ENOMEM;
+                        return &p->scratch;
+                }
+                p->actions = n;
+                p->cap = cap;
+        }
+        return &p->actions[p->n++];
+}
+
+/* Append an action; the pointer is valid until the next append. */
+_printf_(4, 5) static RcAction *plan_add(Planner *p, RcActionKind kind, const char *lid, const char *fmt, ...) {
+        RcAction *a = plan_slot(p);
+        va_list ap;
+
+        va_start(ap, fmt);
+        action_init(a, kind, lid, fmt, ap);
+        va_end(ap);
+        if (kind == RC_ACTION_LAUNCH_MANAGER || kind == RC_ACTION_LAUNCH_WORKER)
+                p->launched = true;
+        return a;
+}
+
+static void plan_push(Planner *p, const RcAction *src) {
+        RcAction *a = plan_slot(p);
+
+        *a = *src;
+        if (a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER)
+                p->launched = true;
+}
+
+_printf_(5, 6) static RcAction *slot_step(Slot *s, RcActionKind kind, bool busy, const char *lid, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        action_init(&s->step, kind, lid, fmt, ap);
+        va_end(ap);
+        s->has_step = true;
+        s->busy = busy;
+        return &s->step;
+}
+
+static void set_token(Planner *p, RcAction *a) {
+        /* Inputs are never empty here; a failure would leave the token empty, which the
+         * executor refuses rather than launching without idempotency. */
+        if (rc_client_token(p->spec->cluster, a->slot, a->replaces, a->client_token, sizeof(a->client_token)) < 0)
+                a->client_token[0] = 0;
+}
+
+/* ---- lookups ---------------------------------------------------------------------------- */
+
+static int slot_cmp(const void *a, const void *b) {
+        return strcmp((*(Slot *const *) a)->lid, (*(Slot *const *) b)->lid);
+}
+
+static Slot *find_slot(const Planner *p, const char *lid) {
+        size_t lo = 0, hi = p->spec->n_managers;
+
+        if (!lid)
+                return NULL;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(lid, p->by_lid[mid]->lid);
+                if (c == 0)
+                        return p->by_lid[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+static int inst_cmp(const void *a, const void *b) {
+        return strcmp((*(const RcInstance *const *) a)->id, (*(const RcInstance *const *) b)->id);
+}
+
+static int node_inst_cmp(const void *a, const void *b) {
+        return strcmp((*(const RcNode *const *) a)->instance_id, (*(const RcNode *const *) b)->instance_id);
+}
+
+static int drain_cmp(const void *a, const void *b) {
+        return strcmp((*(const RcInflight *const *) a)->instance_id, (*(const RcInflight *const *) b)->instance_id);
+}
+
+/* Binary search in an array of pointers to structs whose key string is at offset off. */
+static const void *bsearch_str(const void *const *v, size_t n, size_t off, const char *key) {
+        size_t lo = 0, hi = n;
+
+        if (!key)
+                return NULL;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                const char *k = *(const char *const *) ((const char *) v[mid] + off);
+                int c = strcmp(key, k);
+                if (c == 0)
+                        return v[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+static const RcInstance *instance_by_id(const Planner *p, const char *id) {
+        return bsearch_str((const void *const *) p->inst_by_id, p->n_inst_by_id, offsetof(RcInstance, id), id);
+}
+
+static const RcNode *node_by_instance(const Planner *p, const char *id) {
+        return bsearch_str((const void *const *) p->node_by_inst, p->n_node_by_inst, offsetof(RcNode, instance_id), id);
+}
+
+static const RcInflight *drain_by_instance(const Planner *p, const char *id) {
+        return bsearch_str((const void *const *) p->drains, p->n_drains, offsetof(RcInflight, instance_id), id);
+}
+
+/* The subnet whose CIDR holds ip as a usable address; first in listing order. */
+static const RcSubnet *subnet_for(const Planner *p, const char *ip) {
+        for (size_t i = 0; i < p->obs->n_subnets; i++)
+                if (rc_ip_in_subnet(ip, p->obs->subnets[i].cidr) > 0)
+                        return &p->obs->subnets[i];
+        return NULL;
+}
+
+static bool newer(const RcInstance *a, const RcInstance *b) {
+        if (a->launch_usec != b->launch_usec)
+                return a->launch_usec > b->launch_usec;
+        return strcmp(a->id, b->id) > 0;
+}
+
+/* ---- indexing the observation ------------------------------------------------------------- */
+
+static int index_spec(Planner *p) {
+        const RcSpec *spec = p->spec;
+
+        p->slots = calloc(spec->n_managers, sizeof(Slot));
+        p->by_lid = calloc(spec->n_managers, sizeof(Slot *));
+        if (!p->slots || !p->by_lid)
+                return -ENOMEM;
+        for (size_t i = 0; i < spec->n_managers; i++) {
+                p->slots[i].lid = spec->managers[i];
+                p->by_lid[i] = &p->slots[i];
+        }
+        qsort(p->by_lid, spec->n_managers, sizeof(Slot *), slot_cmp);
+        for (size_t i = 1; i < spec->n_managers; i++)
+                if (streq(p->by_lid[i - 1]->lid, p->by_lid[i]->lid))
+                        return -EINVAL; /* a logical id twice */
+        return 0;
+}
+
+static bool is_ours(const Planner *p, const RcInstance *i) {
+        /* The listing is filtered by the cluster tag; anything else is not ours to judge. */
+        return i->id && streq_ptr(i->cluster, p->spec->cluster);
+}
+
+static int index_instances(Planner *p) {
+        const RcObservation *obs = p->obs;
+
+        p->inst_by_id = malloc(sizeof(RcInstance *) * (obs->n_instances + 1));
+        p->workers = malloc(sizeof(RcInstance *) * (obs->n_instances + 1));
+        if (!p->inst_by_id || !p->workers)
+                return -ENOMEM;
+
+        for (size_t k = 0; k < obs->n_instances; k++) {
+                const RcInstance *i = &obs->instances[k];
+                bool gone = i->state == RC_INSTANCE_TERMINATED;
+                Slot *s;
+
+                if (!is_ours(p, i))
+                        continue;
+                p->inst_by_id[p->n_inst_by_id++] = i;
+
+                if (streq_ptr(i->role, "worker")) {
+                        p->workers[p->n_workers++] = i;
+                        continue;
+                }
+                if (!streq_ptr(i->role, "manager")) {
+                        if (!gone)
+                                plan_add(p, RC_ACTION_REPORT, i->logical_id,
+                                         "Instance %s is tagged for this cluster but its role tag is %s%s%s: not touched.",
+                                         i->id, i->role ? "\"" : "", i->role ?: "missing", i->role ? "\"" : "");
+                        continue;
+                }
+                s = find_slot(p, i->logical_id);
+                if (!s) {
+                        if (!gone)
+                                plan_add(p, RC_ACTION_REPORT, i->logical_id,
+                                         "Instance %s is a manager of this cluster with logical id %s, which is not in Cluster.Managers: not touched.",
+                                         i->id, i->logical_id ?: "(none)");
+                        continue;
+                }
+                if (gone) {
+                        if (!s->newest_terminated || newer(i, s->newest_terminated))
+                                s->newest_terminated = i;
+                        continue;
+                }
+                if (s->n_present < ELEMENTSOF(s->present))
+                        s->present[s->n_present] = i;
+                s->n_present++;
+        }
+        qsort(p->inst_by_id, p->n_inst_by_id, sizeof(RcInstance *), inst_cmp);
+        return 0;
+}
+
+static bool volume_intact(RcVolumeState s) {
+        return s == RC_VOLUME_CREATING || s == RC_VOLUME_AVAILABLE || s == RC_VOLUME_IN_USE;
+}
+
+static void index_volumes(Planner *p) {
+        const RcObservation *obs = p->obs;
+
+        for (size_t k = 0; k < obs->n_volumes; k++) {
+                const RcVolume *v = &obs->volumes[k];
+                bool intact = volume_intact(v->state);
+                Slot *s;
+
+                if (!v->id || !v->logical_id)
+                        continue; /* e.g. root volumes: tagged for the cluster, not for a manager */
+                s = find_slot(p, v->logical_id);
+                if (!s) {
+                        if (intact)
+                                plan_add(p, RC_ACTION_REPORT, v->logical_id,
+                                         "Volume %s is tagged with logical id %s, which is not in Cluster.Managers: not touched.",
+                                         v->id, v->logical_id);
+                        continue;
+                }
+                if (intact) {
+                        if (!s->vol)
+                                s->vol = v;
+                        s->n_good_vol++;
+                } else if (!s->bad_vol)
+                        s->bad_vol = v;
+        }
+}
+
+static int index_nodes(Planner *p) {
+        const RcObservation *obs = p->obs;
+
+        p->node_by_inst = malloc(sizeof(RcNode *) * (obs->n_nodes + 1));
+        if (!p->node_by_inst)
+                return -ENOMEM;
+
+        for (size_t k = 0; k < obs->n_nodes; k++) {
+                const RcNode *n = &obs->nodes[k];
+                bool member = n->manager || n->reachability != RC_REACH_NONE;
+                Slot *s;
+
+                if (!n->id)
+                        continue;
+                if (n->instance_id)
+                        p->node_by_inst[p->n_node_by_inst++] = n;
+                if (n->reachability != RC_REACH_NONE) {
+                        p->raft_members++;
+                        if (n->reachability == RC_REACH_REACHABLE)
+                                p->raft_reachable++;
+                }
+
+                s = find_slot(p, n->logical_id);
+                if (!s) {
+                        if (member)
+                                plan_add(p, RC_ACTION_REPORT, n->logical_id,
+                                         "Manager node %s has logical id label %s, which is not in Cluster.Managers: not touched.",
+                                         n->id, n->logical_id ?: "(none)");
+                        continue;
+                }
+                s->n_nodes++;
+                if (member) {
+                        if (!s->member)
+                                s->member = n;
+                } else if (!s->other)
+                        s->other = n;
+                if (!n->instance_id && !s->unlabelled)
+                        s->unlabelled = n;
+        }
+        qsort(p->node_by_inst, p->n_node_by_inst, sizeof(RcNode *), node_inst_cmp);
+
+        for (size_t k = 0; k < p->spec->n_managers; k++) {
+                Slot *s = &p->slots[k];
+                const RcNode *n;
+
+                if (s->n_present != 1)
+                        continue;
+                n = node_by_instance(p, s->present[0]->id);
+                if (n && streq_ptr(n->logical_id, s->lid))
+                        s->cur = n;
+        }
+        return 0;
+}
+
+static int index_inflight(Planner *p) {
+        const RcObservation *obs = p->obs;
+
+        p->drains = malloc(sizeof(RcInflight *) * (obs->n_inflight + 1));
+        if (!p->drains)
+                return -ENOMEM;
+
+        for (size_t k = 0; k < obs->n_inflight; k++) {
+                const RcInflight *f = &obs->inflight[k];
+                Slot *s;
+
+                if ((unsigned) f->kind >= RC_INFLIGHT_KINDS)
+                        continue;
+                /* A drain's age is what it is for: kept as long as the executor keeps it. */
+                if (f->kind == RC_INFLIGHT_DRAIN && f->instance_id)
+                        p->drains[p->n_drains++] = f;
+                if (!inflight_fresh(p, f))
+                        continue;
+                s = find_slot(p, f->logical_id);
+                if (s && (!s->inflight[f->kind] || f->since_usec > s->inflight[f->kind]->since_usec))
+                        s->inflight[f->kind] = f;
+        }
+        qsort(p->drains, p->n_drains, sizeof(RcInflight *), drain_cmp);
+        return 0;
+}
+
+/* ---- managers: leader with quorum ------------------------------------------------------ */
+
+static bool attached_to(const RcVolume *v, const char *instance_id) {
+        for (size_t i = 0; i < v->n_attached; i++)
+                if (streq_ptr(v->attached_to[i], instance_id))
+                        return true;
+        return false;
+}
+
+static const char *first_attachment(const RcVolume *v) {
+        return v->n_attached > 0 && v->attached_to[0] ? v->attached_to[0] : "another instance";
+}
+
+/* Would removing member n (not reachable itself) from Raft keep a majority of the rest? */
+static bool can_remove_member(const Planner *p, const RcNode *n) {
+        size_t members = p->raft_members, reachable = p->raft_reachable;
+
+        if (n->reachability == RC_REACH_NONE || members == 0)
+                return true;
+        if (n->reachability == RC_REACH_REACHABLE)
+                reachable--;
+        return members > 1 && reachable >= (members - 1) / 2 + 1;
+}
+
+static void step_launch_manager(Planner *p, Slot *s, const RcVolume *v, const RcSubnet *sub, bool join_fresh) {
+        const RcInstance *old = s->newest_terminated;
+        RcAction *a;
+
+        if (join_fresh)
+                a = slot_step(s, RC_ACTION_LAUNCH_MANAGER, false, s->lid,
+                              "%s: no instance and no node with this logical id: launching it with volume %s to join as a new manager.",
+                              s->lid, v->id);
+        else if (old)
+                a = slot_step(s, RC_ACTION_LAUNCH_MANAGER, false, s->lid,
+                              "%s: instance %s is terminated: launching a replacement with the same IP and volume %s.",
+                              s->lid, old->id, v->id);
+        else
+                a = slot_step(s, RC_ACTION_LAUNCH_MANAGER, false, s->lid,
+                              "%s: no instance: launching one with the same IP to rejoin from volume %s.", s->lid, v->id);
+        a->private_ip = s->lid;
+        a->subnet_id = sub->id;
+        a->availability_zone = sub->availability_zone;
+        a->volume_id = v->id;
+        a->replaces = old ? old->id : v->id;
+        a->join_fresh = join_fresh;
+        (void) snprintf(a->slot, sizeof(a->slot), "%s", s->lid);
+        set_token(p, a);
+}
+
+/* The subnet for a launch or a volume, checked against the volume's AZ; NULL: reported. */
+static const RcSubnet *slot_subnet(Planner *p, Slot *s, const RcVolume *v) {
+        const RcSubnet *sub = subnet_for(p, s->lid);
+
+        if (!sub) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: no subnet of Launch.SubnetIds holds this address (EC2 reserves the first four and the last): cannot launch it.",
+                          s->lid);
+                return NULL;
+        }
+        if (v && v->availability_zone && sub->availability_zone && !streq(v->availability_zone, sub->availability_zone)) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: volume %s is in %s but subnet %s is in %s: cannot launch it there.", s->lid, v->id,
+                          v->availability_zone, sub->id, sub->availability_zone);
+                return NULL;
+        }
+        return sub;
+}
+
+/* No intact volume, no present instance: demote → gone from Raft → remove → create. */
+static void eval_volume_lost(Planner *p, Slot *s) {
+        const RcInstance *old = s->newest_terminated;
+        const RcInflight *f = s->inflight[RC_INFLIGHT_CREATE_VOLUME];
+        const RcSubnet *sub;
+        RcAction *a;
+
+        if (s->member) {
+                const RcNode *n = s->member;
+
+                if (!n->manager) {
+                        slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                                  "%s: node %s is demoted; waiting until it has no ManagerStatus before removing it.",
+                                  s->lid, n->id);
+                        return;
+                }
+                if (n->reachability == RC_REACH_REACHABLE) {
+                        slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                                  "%s: no instance and no volume, yet its node %s is a Reachable manager: not demoting it.",
+                                  s->lid, n->id);
+                        return;
+                }
+                if (!can_remove_member(p, n)) {
+                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                                  "%s: volume lost, but demoting node %s now would cost quorum (%zu of %zu managers reachable).",
+                                  s->lid, n->id, p->raft_reachable, p->raft_members);
+                        return;
+                }
+                a = slot_step(s, RC_ACTION_DEMOTE, false, s->lid,
+                              "%s: its volume is %s and it has no instance: demoting its old node %s, to remove it before a fresh join.",
+                              s->lid, s->bad_vol ? volume_lost_name(s->bad_vol->state) : "gone", n->id);
+                a->node_id = n->id;
+                return;
+        }
+        if (s->other) {
+                const RcNode *n = s->other;
+
+                if (n->state != RC_NODE_DOWN) {
+                        slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                                  "%s: old node %s is out of Raft but %s: waiting until it is Down to remove it.", s->lid,
+                                  n->id, node_state_name(n->state));
+                        return;
+                }
+                a = slot_step(s, RC_ACTION_REMOVE_NODE, true, s->lid,
+                              "%s: old node %s is demoted and Down: removing it before the new manager joins.", s->lid, n->id);
+                a->node_id = n->id;
+                return;
+        }
+        if (f) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                          "%s: CreateVolume sent %llus ago (%s), not listed yet.", s->lid, secs(age(p, f->since_usec)),
+                          f->volume_id ?: "no id yet");
+                return;
+        }
+        sub = slot_subnet(p, s, NULL);
+        if (!sub)
+                return;
+        if (s->bad_vol)
+                a = slot_step(s, RC_ACTION_CREATE_VOLUME, false, s->lid,
+                              "%s: volume %s is %s: creating a new volume in %s; the new host will join as a new node.",
+                              s->lid, s->bad_vol->id, volume_lost_name(s->bad_vol->state), strempty(sub->availability_zone));
+        else
+                a = slot_step(s, RC_ACTION_CREATE_VOLUME, false, s->lid,
+                              "%s: no volume is tagged for it: creating one in %s.", s->lid, strempty(sub->availability_zone));
+        a->subnet_id = sub->id;
+        a->availability_zone = sub->availability_zone;
+        a->private_ip = s->lid;
+        a->replaces = old ? old->id : "none";
+        (void) snprintf(a->slot, sizeof(a->slot), "volume-%s", s->lid);
+        set_token(p, a);
+}
+
+static bool listed_terminated(const Planner *p, const char *id) {
+        const RcInstance *i = instance_by_id(p, id);
+        return i && i->state == RC_INSTANCE_TERMINATED;
+}
+
+static void eval_missing(Planner *p, Slot *s) {
+        const RcInflight *f = s->inflight[RC_INFLIGHT_LAUNCH];
+        const RcVolume *v = s->vol;
+        const RcSubnet *sub;
+
+        if (f && !(f->instance_id && listed_terminated(p, f->instance_id))) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                          "%s: launched %s %llus ago, not listed yet (EC2 is eventually consistent): not missing.", s->lid,
+                          f->instance_id ?: "an instance", secs(age(p, f->since_usec)));
+                return;
+        }
+        if (!v) {
+                eval_volume_lost(p, s);
+                return;
+        }
+        if (v->state == RC_VOLUME_CREATING) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: volume %s is being created.", s->lid, v->id);
+                return;
+        }
+        if (v->state == RC_VOLUME_IN_USE || v->n_attached > 0) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                          "%s: its instance is gone but volume %s is still attached to %s: waiting for it to detach.", s->lid,
+                          v->id, first_attachment(v));
+                return;
+        }
+        if (s->member && !s->member->manager) {
+                /* Demoted (the volume-lost sequence, or by hand) and still in Raft. */
+                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                          "%s: node %s is demoted; waiting until it has no ManagerStatus.", s->lid, s->member->id);
+                return;
+        }
+        if (!s->member && s->other) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: its node %s is no longer a manager but volume %s is intact: an operator must decide.", s->lid,
+                          s->other->id, v->id);
+                return;
+        }
+        sub = slot_subnet(p, s, v);
+        if (!sub)
+                return;
+        step_launch_manager(p, s, v, sub, s->n_nodes == 0);
+}
+
+static void eval_running(Planner *p, Slot *s) {
+        const RcInstance *i = s->present[0];
+        const RcNode *n = s->cur, *h;
+        const RcInflight *f;
+        const RcVolume *v = s->vol;
+        const RcSpec *spec = p->spec;
+        RcAction *a;
+
+        f = s->inflight[RC_INFLIGHT_FENCE];
+        if (f && streq_ptr(f->instance_id, i->id)) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: terminate of %s sent %llus ago: waiting for it to end.",
+                          s->lid, i->id, secs(age(p, f->since_usec)));
+                return;
+        }
+
+        /* Fencing only through the node whose engine label names this very instance. */
+        if (n && n->state == RC_NODE_DOWN && n->reachability == RC_REACH_UNREACHABLE) {
+                uint64_t bad = age(p, n->bad_since_usec);
+
+                if (n->bad_since_usec != 0 && bad >= spec->grace_usec) {
+                        a = slot_step(s, RC_ACTION_FENCE, false, s->lid,
+                                      "%s: node %s has been Down and Unreachable for %llus (GraceSec %llus) while %s runs: terminating it.",
+                                      s->lid, n->id, secs(bad), secs(spec->grace_usec), i->id);
+                        a->instance_id = i->id;
+                        a->node_id = n->id;
+                        return;
+                }
+                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                          "%s: node %s Down and Unreachable for %llus: fenced once that lasts %llus.", s->lid, n->id,
+                          secs(bad), secs(spec->grace_usec));
+                return;
+        }
+
+        if (!v) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: instance %s runs but no intact volume is tagged for it: not touched.", s->lid, i->id);
+                return;
+        }
+        if (v->state == RC_VOLUME_CREATING) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: volume %s is being created.", s->lid, v->id);
+                return;
+        }
+        if (v->state == RC_VOLUME_AVAILABLE && v->n_attached == 0) {
+                f = s->inflight[RC_INFLIGHT_ATTACH];
+                if (f && streq_ptr(f->instance_id, i->id)) {
+                        slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: attach of %s to %s sent %llus ago.", s->lid, v->id,
+                                  i->id, secs(age(p, f->since_usec)));
+                        return;
+                }
+                a = slot_step(s, RC_ACTION_ATTACH_VOLUME, true, s->lid, "%s: instance %s runs: attaching its volume %s.",
+                              s->lid, i->id, v->id);
+                a->instance_id = i->id;
+                a->volume_id = v->id;
+                return;
+        }
+        if (v->n_attached > 0 && !attached_to(v, i->id)) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: volume %s is attached to %s, not to its instance %s.",
+                          s->lid, v->id, first_attachment(v), i->id);
+                return;
+        }
+
+        h = n ?: s->unlabelled;
+        if (!h) {
+                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                          "%s: instance %s runs with volume %s: waiting for its node (up %llus).", s->lid, i->id, v->id,
+                          secs(age(p, i->launch_usec)));
+                return;
+        }
+        if (h->state == RC_NODE_READY && h->reachability == RC_REACH_REACHABLE) {
+                uint64_t ok = age(p, h->healthy_since_usec);
+
+                if (h->healthy_since_usec != 0 && ok >= spec->stable_usec)
+                        return; /* healthy */
+                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: node %s is Ready and Reachable for %llus of %llus.",
+                          s->lid, h->id, secs(ok), secs(spec->stable_usec));
+                return;
+        }
+        if (h->state == RC_NODE_DOWN && h->reachability == RC_REACH_REACHABLE) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: node %s is Down but Reachable: an anomaly to look at, never a reason to fence.", s->lid, h->id);
+                return;
+        }
+        if (h->state == RC_NODE_DOWN && h->reachability == RC_REACH_UNREACHABLE) {
+                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                          "%s: node %s is Down and Unreachable but has no instance label: not fencing %s.", s->lid, h->id,
+                          i->id);
+                return;
+        }
+        slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: node %s is %s, %s.", s->lid, h->id, node_state_name(h->state),
+                  reach_name(h->reachability));
+}
+
+static void eval_manager(Planner *p, Slot *s) {
+        const RcInstance *i = s->present[0];
+
+        if (s->n_present > 1) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: %zu live instances claim it (%s, %s): touching neither; an operator must decide.", s->lid,
+                          s->n_present, s->present[0]->id, s->present[1]->id);
+                return;
+        }
+        if (s->n_good_vol > 1) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: %zu intact volumes are tagged for it: not choosing one; an operator must decide.", s->lid,
+                          s->n_good_vol);
+                return;
+        }
+        if (s->n_present == 0) {
+                eval_missing(p, s);
+                return;
+        }
+        if (i->private_ip && !streq(i->private_ip, s->lid)) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: instance %s is tagged with it but has private IP %s: drifted tags, not touched.", s->lid,
+                          i->id, i->private_ip);
+                return;
+        }
+        switch (i->state) {
+        case RC_INSTANCE_RUNNING:
+                eval_running(p, s);
+                return;
+        case RC_INSTANCE_STOPPED:
+                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                          "%s: instance %s is stopped (not by swarmkeeper): present, so nothing is launched.", s->lid, i->id);
+                return;
+        default:
+                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: instance %s is %s: present, not missing.", s->lid, i->id,
+                          instance_state_name(i->state));
+                return;
+        }
+}
+
+static void plan_managers(Planner *p) {
+        const Slot *cur = NULL;
+
+        for (size_t k = 0; k < p->spec->n_managers; k++)
+                eval_manager(p, &p->slots[k]);
+
+        /* One manager at a time: the first one in progress, else the first needing a change. */
+        for (size_t k = 0; k < p->spec->n_managers && !cur; k++)
+                if (p->slots[k].has_step && p->slots[k].busy)
+                        cur = &p->slots[k];
+
+        for (size_t k = 0; k < p->spec->n_managers; k++) {
+                Slot *s = &p->slots[k];
+
+                if (!s->has_step)
+                        continue;
+                if (is_change(s->step.kind)) {
+                        if (!cur)
+                                cur = s;
+                        if (cur != s) {
+                                plan_add(p, RC_ACTION_WAIT, s->lid, "%s: waits for %s (one manager at a time): %s",
+                                         s->lid, cur->lid, rc_action_kind_to_string(s->step.kind));
+                                continue;
+                        }
+                }
+                plan_push(p, &s->step);
+        }
+}
+
+/* ---- workers ------------------------------------------------------------------------------ */
+
+static uint64_t mix64(uint64_t x) {
+        x ^= x >> 30;
+        x *= UINT64_C(0xbf58476d1ce4e5b9);
+        x ^= x >> 27;
+        x *= UINT64_C(0x94d049bb133111eb);
+        return x ^ (x >> 31);
+}
+
+static uint64_t hash_str(const char *s) {
+        uint64_t h = UINT64_C(0xcbf29ce484222325);
+
+        for (; *s; s++)
+                h = (h ^ (uint8_t) *s) * UINT64_C(0x100000001b3);
+        return mix64(h);
+}
+
+static bool worker_live(const RcInstance *i) {
+        return i->state == RC_INSTANCE_PENDING || i->state == RC_INSTANCE_RUNNING;
+}
+
+typedef struct Victim {
+        const RcInstance *inst;
+        const RcNode *node;
+        bool draining;
+} Victim;
+
+static int victim_cmp(const void *a, const void *b) {
+        const Victim *x = a, *y = b;
+
+        if (x->draining != y->draining)
+                return x->draining ? -1 : 1;
+        return newer(x->inst, y->inst) ? -1 : newer(y->inst, x->inst) ? 1 : 0;
+}
+
+static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
+        const RcSpec *spec = p->spec;
+        uint64_t drain_usec = spec->drain_usec ?: DEFAULT_DRAIN_USEC;
+        _cleanup_(freep) Victim *v = NULL;
+        size_t n = 0;
+        RcAction *a;
+
+        v = malloc(sizeof(Victim) * (n_live + 1));
+        if (!v) {
+                p->error = -ENOMEM;
+                return;
+        }
+        for (size_t k = 0; k < p->n_workers; k++) {
+                const RcInstance *i = p->workers[k];
+                const RcNode *node;
+
+                if (!worker_live(i))
+                        continue;
+                node = node_by_instance(p, i->id);
+                v[n++] = (Victim) { i, node, node && streq_ptr(node->availability, "drain") };
+        }
+        qsort(v, n, sizeof(Victim), victim_cmp);
+
+        for (size_t k = 0; k < n && k < excess; k++) {
+                const RcInstance *i = v[k].inst;
+                const RcNode *node = v[k].node;
+                const RcInflight *f = drain_by_instance(p, i->id);
+                uint64_t since;
+
+                if (!node || node->state == RC_NODE_DOWN) {
+                        a = plan_add(p, RC_ACTION_TERMINATE_WORKER, NULL,
+                                     "%zu workers, %u wanted: terminating %s (%s).", n_live, spec->workers, i->id,
+                                     node ? "its node is Down" : "it never joined");
+                        a->instance_id = i->id;
+                        a->node_id = node ? node->id : NULL;
+                        continue;
+                }
+                if (!v[k].draining) {
+                        if (f && inflight_fresh(p, f)) {
+                                plan_add(p, RC_ACTION_WAIT, NULL, "Worker %s: drain of node %s sent %llus ago.", i->id,
+                                         node->id, secs(age(p, f->since_usec)));
+                                continue;
+                        }
+                        a = plan_add(p, RC_ACTION_DRAIN_WORKER, NULL,
+                                     "%zu workers, %u wanted: draining node %s of %s before terminating it.", n_live,
+                                     spec->workers, node->id, i->id);
+                        a->instance_id = i->id;
+                        a->node_id = node->id;
+                        continue;
+                }
+                since = node->drained_since_usec ?: f ? f->since_usec : 0;
+                if (since != 0 && age(p, since) >= drain_usec) {
+                        a = plan_add(p, RC_ACTION_TERMINATE_WORKER, NULL,
+                                     "%zu workers, %u wanted: node %s drained for %llus: terminating %s.", n_live,
+                                     spec->workers, node->id, secs(age(p, since)), i->id);
+                        a->instance_id = i->id;
+                        a->node_id = node->id;
+                        continue;
+                }
+                plan_add(p, RC_ACTION_WAIT, NULL, "Worker %s: node %s drained for %llus of %llus.", i->id, node->id,
+                         secs(age(p, since)), secs(drain_usec));
+        }
+}
+
+static void plan_scale_up(Planner *p, size_t deficit, size_t n_live, uint64_t gen) {
+        const RcObservation *obs = p->obs;
+        _cleanup_(freep) size_t *load = NULL;
+
+        if (obs->n_subnets == 0) {
+                plan_add(p, RC_ACTION_REPORT, NULL, "%zu workers, %u wanted, but Launch.SubnetIds lists no subnet.", n_live,
+                         p->spec->workers);
+                return;
+        }
+        load = calloc(obs->n_subnets, sizeof(size_t));
+        if (!load) {
+                p->error = -ENOMEM;
+                return;
+        }
+        for (size_t k = 0; k < p->n_workers; k++) {
+                const RcInstance *i = p->workers[k];
+
+                if (!worker_live(i) || !i->subnet_id)
+                        continue;
+                for (size_t j = 0; j < obs->n_subnets; j++)
+                        if (streq_ptr(obs->subnets[j].id, i->subnet_id)) {
+                                load[j]++;
+                                break;
+                        }
+        }
+
+        for (size_t k = 0; k < deficit; k++) {
+                size_t best = 0;
+                RcAction *a;
+
+                for (size_t j = 1; j < obs->n_subnets; j++)
+                        if (load[j] < load[best])
+                                best = j;
+                load[best]++;
+                a = plan_add(p, RC_ACTION_LAUNCH_WORKER, NULL, "%zu workers, %u wanted: launching one in %s.",
+                             n_live + k, p->spec->workers, obs->subnets[best].id);
+                a->subnet_id = obs->subnets[best].id;
+                a->availability_zone = obs->subnets[best].availability_zone;
+                (void) snprintf(a->slot, sizeof(a->slot), "worker-%u", (unsigned) k);
+                (void) snprintf(a->generation, sizeof(a->generation), "gen-%016llx", (unsigned long long) gen);
+                a->replaces = a->generation;
+                set_token(p, a);
+        }
+}
+
+static void plan_dead_worker_nodes(Planner *p) {
+        const RcObservation *obs = p->obs;
+
+        for (size_t k = 0; k < obs->n_nodes; k++) {
+                const RcNode *n = &obs->nodes[k];
+                const RcInstance *i;
+                RcAction *a;
+
+                if (!n->id || n->manager || n->reachability != RC_REACH_NONE || find_slot(p, n->logical_id))
+                        continue;
+                if (!n->instance_id) {
+                        if (n->state == RC_NODE_DOWN)
+                                plan_add(p, RC_ACTION_REPORT, NULL,
+                                         "Worker node %s is Down and has no instance label: not touched.", n->id);
+                        continue;
+                }
+                i = instance_by_id(p, n->instance_id);
+                if (i && i->state != RC_INSTANCE_TERMINATED)
+                        continue;
+                if (n->state != RC_NODE_DOWN) {
+                        plan_add(p, RC_ACTION_WAIT, NULL, "Worker node %s: instance %s is %s: waiting for the node to be Down.",
+                                 n->id, n->instance_id, i ? "terminated" : "gone");
+                        continue;
+                }
+                a = plan_add(p, RC_ACTION_REMOVE_NODE, NULL, "Worker node %s is Down and its instance %s is %s: removing it.",
+                             n->id, n->instance_id, i ? "terminated" : "gone");
+                a->node_id = n->id;
+                a->instance_id = n->instance_id;
+        }
+}
+
+static void plan_workers(Planner *p) {
+        const RcObservation *obs = p->obs;
+        uint64_t gen = 0;
+        size_t listed = 0, unlisted = 0, n_live;
+
+        for (size_t k = 0; k < p->n_workers; k++) {
+                const RcInstance *i = p->workers[k];
+
+                gen += hash_str(i->id);
+                if (worker_live(i))
+                        listed++;
+                else if (i->state == RC_INSTANCE_STOPPED)
+                        plan_add(p, RC_ACTION_REPORT, NULL, "Worker instance %s is stopped: not counted, not touched.", i->id);
+        }
+        for (size_t k = 0; k < obs->n_inflight; k++) {
+                const RcInflight *f = &obs->inflight[k];
+
+                if (f->kind != RC_INFLIGHT_LAUNCH || f->logical_id || !inflight_fresh(p, f))
+                        continue;
+                if (f->instance_id && instance_by_id(p, f->instance_id))
+                        continue; /* listed: counted above if live */
+                unlisted++;
+                gen += hash_str(f->instance_id ?: "?");
+        }
+        n_live = listed + unlisted;
+
+        if (n_live < p->spec->workers)
+                plan_scale_up(p, p->spec->workers - n_live, n_live, gen);
+        else if (n_live > p->spec->workers)
+                plan_scale_down(p, n_live - p->spec->workers, n_live);
+        plan_dead_worker_nodes(p);
+}
+
+/* ---- join tokens ------------------------------------------------------------------------- */
+
+static void plan_rotate(Planner *p) {
+        const RcObservation *obs = p->obs;
+        uint64_t rotated = obs->tokens_rotated_usec;
+        uint64_t join_timeout = p->spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC;
+        const RcNode *joined = NULL;
+
+        if (p->launched)
+                return; /* a host launched in this pass carries the current token */
+
+        for (size_t k = 0; k < obs->n_nodes && !joined; k++)
+                if (obs->nodes[k].created_usec > rotated && obs->nodes[k].state == RC_NODE_READY)
+                        joined = &obs->nodes[k];
+        if (!joined)
+                return;
+
+        for (size_t k = 0; k < p->n_inst_by_id; k++) {
+                const RcInstance *i = p->inst_by_id[k];
+
+                if (!worker_live(i) || i->launch_usec <= rotated || age(p, i->launch_usec) >= join_timeout)
+                        continue;
+                if (!node_by_instance(p, i->id)) {
+                        plan_add(p, RC_ACTION_WAIT, NULL,
+                                 "Node %s joined with the current token; rotating it once %s has joined too.",
+                                 joined->id, i->id);
+                        return;
+                }
+        }
+        for (size_t k = 0; k < obs->n_inflight; k++) {
+                const RcInflight *f = &obs->inflight[k];
+
+                if (f->kind == RC_INFLIGHT_LAUNCH && inflight_fresh(p, f) && !(f->instance_id && instance_by_id(p, f->instance_id))) {
+                        plan_add(p, RC_ACTION_WAIT, NULL,
+                                 "Node %s joined with the current token; rotating it once %s has joined too.", joined->id,
+                                 f->instance_id ?: "a launched instance");
+                        return;
+                }
+        }
+        plan_add(p, RC_ACTION_ROTATE_TOKENS, NULL, "Node %s joined with the current join token: rotating the tokens.",
+                 joined->id)->node_id = joined->id;
+}
+
+/* ---- modes ------------------------------------------------------------------------------- */
+
+static void plan_quorum_loss(Planner *p) {
+        for (size_t k = 0; k < p->spec->n_managers; k++) {
+                Slot *s = &p->slots[k];
+                const RcInstance *i = s->present[0], *old = s->newest_terminated;
+                const RcInflight *f = s->inflight[RC_INFLIGHT_LAUNCH];
+                const RcVolume *v = s->vol;
+                const RcSubnet *sub;
+                RcAction *a;
+
+                if (s->n_present > 1) {
+                        plan_add(p, RC_ACTION_REPORT, s->lid, "%s: %zu live instances claim it (%s, %s): touching neither.",
+                                 s->lid, s->n_present, s->present[0]->id, s->present[1]->id);
+                        continue;
+                }
+                if (s->n_present == 1) {
+                        if (i->state == RC_INSTANCE_RUNNING && s->n_good_vol == 1 && v->state == RC_VOLUME_AVAILABLE &&
+                            v->n_attached == 0 && (!i->private_ip || streq(i->private_ip, s->lid))) {
+                                a = plan_add(p, RC_ACTION_ATTACH_VOLUME, s->lid,
+                                             "%s: quorum lost; instance %s runs: attaching its volume %s.", s->lid, i->id,
+                                             v->id);
+                                a->instance_id = i->id;
+                                a->volume_id = v->id;
+                        } else if (i->state != RC_INSTANCE_RUNNING)
+                                plan_add(p, RC_ACTION_WAIT, s->lid, "%s: quorum lost; instance %s is %s.", s->lid, i->id,
+                                         instance_state_name(i->state));
+                        continue;
+                }
+                if (f && !(f->instance_id && listed_terminated(p, f->instance_id))) {
+                        plan_add(p, RC_ACTION_WAIT, s->lid, "%s: quorum lost; launched %s %llus ago, not listed yet.",
+                                 s->lid, f->instance_id ?: "an instance", secs(age(p, f->since_usec)));
+                        continue;
+                }
+                if (!old) {
+                        plan_add(p, RC_ACTION_WAIT, s->lid,
+                                 "%s: quorum lost; it has no terminated instance to re-create: waiting for a leader.", s->lid);
+                        continue;
+                }
+                if (s->n_good_vol != 1) {
+                        plan_add(p, RC_ACTION_WAIT, s->lid,
+                                 "%s: quorum lost; its volume is %s: replacing it needs a leader.", s->lid,
+                                 s->n_good_vol ? "ambiguous" : "lost");
+                        continue;
+                }
+                if (v->state != RC_VOLUME_AVAILABLE || v->n_attached > 0) {
+                        plan_add(p, RC_ACTION_WAIT, s->lid, "%s: quorum lost; volume %s is %s: waiting.", s->lid, v->id,
+                                 volume_state_name(v->state));
+                        continue;
+                }
+                sub = slot_subnet(p, s, v);
+                if (!sub) {
+                        plan_push(p, &s->step);
+                        continue;
+                }
+                a = plan_add(p, RC_ACTION_LAUNCH_MANAGER, s->lid,
+                             "%s: quorum lost; instance %s is terminated: re-creating it with the same IP and volume %s.",
+                             s->lid, old->id, v->id);
+                a->private_ip = s->lid;
+                a->subnet_id = sub->id;
+                a->availability_zone = sub->availability_zone;
+                a->volume_id = v->id;
+                a->replaces = old->id;
+                a->join_fresh = false;
+                (void) snprintf(a->slot, sizeof(a->slot), "%s", s->lid);
+                set_token(p, a);
+        }
+}
+
+static int spec_valid(const RcSpec *spec) {
+        uint32_t ip;
+
+        if (!spec || isempty(spec->cluster) || !spec->managers || spec->n_managers == 0)
+                return -EINVAL;
+        for (size_t i = 0; i < spec->n_managers; i++)
+                if (parse_ipv4_full(spec->managers[i], &ip) < 0)
+                        return -EINVAL;
+        return 0;
+}
+
+int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
+        _cleanup_(planner_done) Planner p = {};
+        bool quorum_loss;
+        int r;
+
+        if (spec_valid(spec) < 0 || !obs || !ret)
+                return -EINVAL;
+        p.spec = spec;
+        p.obs = obs;
+        p.now = obs->now_usec;
+
+        r = index_spec(&p);
+        if (r < 0)
+                return r;
+
+        quorum_loss = obs->self_manager && !obs->leader && obs->no_leader_since_usec != 0 &&
+                      obs->now_usec >= obs->no_leader_since_usec &&
+                      obs->now_usec - obs->no_leader_since_usec >= spec->quorum_loss_grace_usec;
+
+        if (quorum_loss) {
+                if (!obs->instances_ok || !obs->volumes_ok || !obs->subnets_ok)
+                        plan_add(&p, RC_ACTION_WAIT, NULL,
+                                 "Quorum lost, but the%s%s%s listing failed or is partial: changing nothing.",
+                                 obs->instances_ok ? "" : " instance", obs->volumes_ok ? "" : " volume",
+                                 obs->subnets_ok ? "" : " subnet");
+                else if ((r = index_instances(&p)) < 0 || (r = index_inflight(&p)) < 0)
+                        return r;
+                else {
+                        index_volumes(&p);
+                        plan_quorum_loss(&p);
+                }
+        } else if (!obs->leader)
+                ; /* a follower plans nothing */
+        else if (!obs->quorum)
+                plan_add(&p, RC_ACTION_WAIT, NULL,
+                         "This node is Leader but a majority of managers is not Reachable: changing nothing.");
+        else if (!obs->instances_ok || !obs->volumes_ok || !obs->subnets_ok || !obs->nodes_ok)
+                plan_add(&p, RC_ACTION_WAIT, NULL, "The%s%s%s%s listing failed or is partial: changing nothing.",
+                         obs->instances_ok ? "" : " instance", obs->volumes_ok ? "" : " volume",
+                         obs->subnets_ok ? "" : " subnet", obs->nodes_ok ? "" : " node");
+        else {
+                if ((r = index_instances(&p)) < 0 || (r = index_nodes(&p)) < 0 || (r = index_inflight(&p)) < 0)
+                        return r;
+                index_volumes(&p);
+                plan_managers(&p);
+                plan_workers(&p);
+                plan_rotate(&p);
+        }
+        if (p.error < 0)
+                return p.error;
+
+        *ret = (RcPlan) {
+                .actions = TAKE_PTR(p.actions),
+                .n = p.n,
+                .quorum_loss_mode = quorum_loss,
+        };
+        return 0;
+}
+
+void rc_plan_done(RcPlan *p) {
+        if (!p)
+                return;
+        free(p->actions);
+        *p = (RcPlan) {};
+}

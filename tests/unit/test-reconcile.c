@@ -1,0 +1,795 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * The planner by tables. Each row starts from one healthy cluster (3 managers, the
+ * first of them this agent and Leader; 2 workers), changes what it describes, and
+ * states the whole plan as "kind:logical-id …" (WAIT and REPORT included; worker actions
+ * have no logical id), plus field checks where the plan alone does not say enough.
+ */
+#include <errno.h>
+#include <stdarg.h>
+
+#include "reconcile.h"
+#include "test.h"
+#include "util.h"
+
+#define SEC(x) ((uint64_t) (x) * USEC_PER_SEC)
+#define NOW SEC(1000000)
+#define GRACE SEC(120)
+#define QLGRACE SEC(300)
+#define STABLE SEC(60)
+#define SETTLE SEC(90)
+#define DRAIN SEC(60)
+
+#define MAXI 2100
+#define M0 "10.0.1.10"
+#define M1 "10.0.2.10"
+#define M2 "10.0.3.10"
+
+typedef struct World {
+        RcSpec spec;
+        const char *managers[8];
+        RcInstance inst[MAXI];
+        size_t n_inst;
+        RcVolume vol[16];
+        const char *att[16][2];
+        size_t n_vol;
+        RcSubnet sub[4];
+        size_t n_sub;
+        RcNode node[MAXI];
+        size_t n_node;
+        RcInflight fl[8];
+        size_t n_fl;
+        RcObservation obs;
+        RcPlan plan;
+        char names[MAXI][3][24];
+} World;
+
+static World W;
+
+static RcInstance *add_inst(const char *id, RcInstanceState st, const char *role, const char *lid, const char *ip,
+                            const char *subnet, uint64_t launch) {
+        RcInstance *i = &W.inst[W.n_inst++];
+        bool gone = st == RC_INSTANCE_TERMINATED;
+
+        *i = (RcInstance) { .id = id, .state = st, .cluster = "prod", .role = role, .logical_id = lid,
+                            .private_ip = gone ? NULL : ip, .subnet_id = gone ? NULL : subnet, .launch_usec = launch };
+        return i;
+}
+
+static RcVolume *add_vol(const char *id, RcVolumeState st, const char *lid, const char *az, const char *attached) {
+        RcVolume *v = &W.vol[W.n_vol];
+
+        W.att[W.n_vol][0] = attached;
+        *v = (RcVolume) { .id = id, .state = st, .logical_id = lid, .availability_zone = az,
+                          .attached_to = W.att[W.n_vol], .n_attached = attached ? 1 : 0 };
+        W.n_vol++;
+        return v;
+}
+
+static RcNode *add_node(const char *id, const char *lid, const char *instance, bool manager, RcNodeState st,
+                        RcReachability reach) {
+        RcNode *n = &W.node[W.n_node++];
+
+        *n = (RcNode) { .id = id, .logical_id = lid, .instance_id = instance, .manager = manager, .state = st,
+                        .reachability = reach, .availability = "active",
+                        .healthy_since_usec = st == RC_NODE_READY ? NOW - SEC(3600) : 0,
+                        .bad_since_usec = st == RC_NODE_DOWN && reach == RC_REACH_UNREACHABLE ? NOW - SEC(3600) : 0,
+                        .created_usec = NOW - SEC(86400) };
+        return n;
+}
+
+static void add_inflight(RcInflightKind kind, const char *lid, const char *instance, const char *volume, uint64_t since) {
+        W.fl[W.n_fl++] = (RcInflight) { kind, lid, instance, volume, since };
+}
+
+static const char *name(size_t k, unsigned which, const char *prefix, size_t n) {
+        snprintf(W.names[k][which], sizeof(W.names[k][which]), "%s%zu", prefix, n);
+        return W.names[k][which];
+}
+
+static void add_workers(size_t n, uint64_t launch) {
+        static const char *subnets[] = { "subnet-a", "subnet-b", "subnet-c" };
+
+        for (size_t k = 0; k < n; k++) {
+                const char *iid = name(k, 0, "i-w", k), *nid = name(k, 1, "n-w", k);
+                add_inst(iid, RC_INSTANCE_RUNNING, "worker", NULL, name(k, 2, "10.0.9.", k + 10), subnets[k % 3],
+                         launch + SEC(k));
+                add_node(nid, NULL, iid, false, RC_NODE_READY, RC_REACH_NONE);
+        }
+}
+
+/* Managers 0..2: i-m<k>, vol-m<k>, n-m<k>; then the workers. */
+static void world(unsigned workers) {
+        static const char *const ids[] = { "i-m0", "i-m1", "i-m2" }, *const vols[] = { "vol-m0", "vol-m1", "vol-m2" },
+                                 *const nodes[] = { "n-m0", "n-m1", "n-m2" }, *const subs[] = { "subnet-a", "subnet-b", "subnet-c" },
+                                 *const azs[] = { "az-a", "az-b", "az-c" };
+
+        rc_plan_done(&W.plan);
+        memset(&W, 0, sizeof(W));
+        W.managers[0] = M0, W.managers[1] = M1, W.managers[2] = M2;
+        W.spec = (RcSpec) { .cluster = "prod", .managers = W.managers, .n_managers = 3, .bootstrap = M0,
+                            .workers = workers, .grace_usec = GRACE, .quorum_loss_grace_usec = QLGRACE,
+                            .stable_usec = STABLE, .launch_settle_usec = SETTLE, .drain_usec = DRAIN };
+        W.sub[0] = (RcSubnet) { "subnet-a", "10.0.1.0/24", "az-a" };
+        W.sub[1] = (RcSubnet) { "subnet-b", "10.0.2.0/24", "az-b" };
+        W.sub[2] = (RcSubnet) { "subnet-c", "10.0.3.0/24", "az-c" };
+        W.n_sub = 3;
+        for (size_t k = 0; k < 3; k++) {
+                add_inst(ids[k], RC_INSTANCE_RUNNING, "manager", W.managers[k], W.managers[k], subs[k], NOW - SEC(86400));
+                add_vol(vols[k], RC_VOLUME_IN_USE, W.managers[k], azs[k], ids[k]);
+                add_node(nodes[k], W.managers[k], ids[k], true, RC_NODE_READY, RC_REACH_REACHABLE)->leader = k == 0;
+        }
+        add_workers(workers, NOW - SEC(7200));
+        W.obs = (RcObservation) { .now_usec = NOW, .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
+                                  .nodes_ok = true, .leader = true, .quorum = true, .self_manager = true,
+                                  .tokens_rotated_usec = NOW - SEC(3600) };
+}
+
+/* Manager k's instance terminated (EC2 drops its IP and subnet), its volume detached. */
+static void lose(size_t k) {
+        W.inst[k].state = RC_INSTANCE_TERMINATED;
+        W.inst[k].private_ip = NULL;
+        W.inst[k].subnet_id = NULL;
+        W.vol[k].state = RC_VOLUME_AVAILABLE;
+        W.vol[k].n_attached = 0;
+        W.node[k].state = RC_NODE_DOWN;
+        W.node[k].reachability = RC_REACH_UNREACHABLE;
+        W.node[k].healthy_since_usec = 0;
+        W.node[k].bad_since_usec = NOW - SEC(600);
+}
+
+static void quorum_loss(void) {
+        W.obs.leader = false;
+        W.obs.quorum = false;
+        W.obs.nodes_ok = false;
+        W.obs.no_leader_since_usec = NOW - QLGRACE - SEC(1);
+}
+
+static int run(void) {
+        rc_plan_done(&W.plan);
+        W.obs.instances = W.inst, W.obs.n_instances = W.n_inst;
+        W.obs.volumes = W.vol, W.obs.n_volumes = W.n_vol;
+        W.obs.subnets = W.sub, W.obs.n_subnets = W.n_sub;
+        W.obs.nodes = W.node, W.obs.n_nodes = W.n_node;
+        W.obs.inflight = W.fl, W.obs.n_inflight = W.n_fl;
+        return rc_plan(&W.spec, &W.obs, &W.plan);
+}
+
+static const char *signature(void) {
+        static char buf[4096];
+        size_t l = 0;
+
+        buf[0] = 0;
+        for (size_t i = 0; i < W.plan.n && l < sizeof(buf) - 64; i++) {
+                const RcAction *a = &W.plan.actions[i];
+                l += (size_t) snprintf(buf + l, sizeof(buf) - l, "%s%s%s%s", i ? " " : "", rc_action_kind_to_string(a->kind),
+                                       a->logical_id ? ":" : "", a->logical_id ?: "");
+        }
+        return buf;
+}
+
+static const RcAction *find(RcActionKind kind, size_t nth) {
+        for (size_t i = 0; i < W.plan.n; i++)
+                if (W.plan.actions[i].kind == kind && nth-- == 0)
+                        return &W.plan.actions[i];
+        return NULL;
+}
+
+/* ---- the rows ------------------------------------------------------------------------- */
+
+static void r_healthy(void) { world(2); }
+static void r_not_leader(void) { world(2); lose(1); W.obs.leader = false; W.obs.no_leader_since_usec = 0; }
+static void r_follower_no_leader_under_grace(void) { world(2); lose(1); quorum_loss(); W.obs.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
+static void r_leader_no_quorum(void) { world(2); lose(1); W.obs.quorum = false; }
+static void r_instances_failed(void) { world(2); lose(1); W.obs.instances_ok = false; }
+static void r_instances_partial(void) { world(2); W.n_inst = 1; W.obs.instances_ok = false; }
+static void r_volumes_failed(void) { world(2); lose(1); W.obs.volumes_ok = false; }
+static void r_subnets_failed(void) { world(2); lose(1); W.obs.subnets_ok = false; }
+static void r_nodes_failed(void) { world(2); lose(1); W.obs.nodes_ok = false; }
+static void r_workers_listing_failed(void) { world(0); W.spec.workers = 5; W.obs.instances_ok = false; }
+
+static void r_missing(void) { world(2); lose(1); }
+static void c_missing(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+        CHECK(a);
+        if (!a)
+                return;
+        CHECK_STR(a->private_ip, M1);
+        CHECK_STR(a->subnet_id, "subnet-b");
+        CHECK_STR(a->availability_zone, "az-b");
+        CHECK_STR(a->volume_id, "vol-m1");
+        CHECK_STR(a->replaces, "i-m1");
+        CHECK_STR(a->slot, M1);
+        CHECK(!a->join_fresh);
+        CHECK(a->destructive);
+        CHECK_INT(rc_client_token("prod", M1, "i-m1", tok, sizeof(tok)), 0);
+        CHECK_STR(a->client_token, tok);
+        CHECK(!W.plan.quorum_loss_mode);
+}
+static void r_missing_no_instance_at_all(void) { world(2); lose(1); W.inst[1].cluster = "other"; }
+static void c_missing_no_instance_at_all(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(a && streq(a->replaces, "vol-m1") && !a->join_fresh);
+}
+static void r_missing_replaces_newest(void) {
+        world(2); lose(1);
+        add_inst("i-m1b", RC_INSTANCE_TERMINATED, "manager", M1, NULL, NULL, NOW - SEC(600));
+        add_inst("i-m1a", RC_INSTANCE_TERMINATED, "manager", M1, NULL, NULL, NOW - SEC(900));
+}
+static void c_missing_replaces_newest(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(a && streq(a->replaces, "i-m1b"));
+}
+static void r_volume_in_use(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_IN_USE; W.vol[1].n_attached = 1; }
+static void r_volume_creating(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_CREATING; }
+static void r_pending(void) { world(2); W.inst[1].state = RC_INSTANCE_PENDING; }
+static void r_shutting_down(void) { world(2); lose(1); W.inst[1].state = RC_INSTANCE_SHUTTING_DOWN; W.inst[1].private_ip = M1; }
+static void r_stopping(void) { world(2); lose(1); W.inst[1].state = RC_INSTANCE_STOPPING; W.inst[1].private_ip = M1; }
+static void r_stopped(void) { world(2); lose(1); W.inst[1].state = RC_INSTANCE_STOPPED; W.inst[1].private_ip = M1; }
+static void r_two_lost(void) { world(2); lose(1); lose(2); }
+static void r_two_lost_second_busy(void) { world(2); lose(1); lose(2); W.vol[2].state = RC_VOLUME_IN_USE; W.vol[2].n_attached = 1; }
+static void c_two_lost_second_busy(void) {
+        const RcAction *a = find(RC_ACTION_WAIT, 0);
+        CHECK(a && strstr(a->reason, M2) && strstr(a->reason, "one manager at a time"));
+}
+static void r_busy_blocks_fence(void) {
+        world(2);
+        W.node[1].healthy_since_usec = NOW - SEC(10); /* back, not stable yet */
+        W.node[2].state = RC_NODE_DOWN, W.node[2].reachability = RC_REACH_UNREACHABLE;
+        W.node[2].healthy_since_usec = 0, W.node[2].bad_since_usec = NOW - GRACE - SEC(1);
+}
+static void r_inflight_launch(void) {
+        world(2); lose(1);
+        add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-new", NULL, NOW - SEC(20));
+}
+static void r_inflight_launch_old(void) {
+        world(2); lose(1);
+        add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-new", NULL, NOW - SETTLE - SEC(1));
+}
+static void r_inflight_launch_terminated(void) {
+        world(2); lose(1);
+        add_inst("i-new", RC_INSTANCE_TERMINATED, "manager", M1, NULL, NULL, NOW - SEC(20));
+        add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-new", NULL, NOW - SEC(20));
+}
+static void c_inflight_launch_terminated(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(a && streq(a->replaces, "i-new"));
+}
+static void r_attach(void) { world(2); W.vol[1].state = RC_VOLUME_AVAILABLE; W.vol[1].n_attached = 0; W.node[1].instance_id = "i-old"; W.node[1].state = RC_NODE_DOWN; }
+static void c_attach(void) {
+        const RcAction *a = find(RC_ACTION_ATTACH_VOLUME, 0);
+        CHECK(a && streq(a->volume_id, "vol-m1") && streq(a->instance_id, "i-m1"));
+}
+static void r_attach_inflight(void) { r_attach(); add_inflight(RC_INFLIGHT_ATTACH, M1, "i-m1", "vol-m1", NOW - SEC(5)); }
+static void r_waiting_for_node(void) { world(2); W.node[1].instance_id = "i-old"; }
+static void r_in_use_no_attachment_info(void) { world(2); W.vol[1].n_attached = 0; }
+static void r_attached_elsewhere(void) { world(2); W.att[1][0] = "i-other"; }
+static void r_not_stable(void) { world(2); W.node[1].healthy_since_usec = NOW - SEC(10); }
+
+static void r_fence(void) {
+        world(2);
+        W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_UNREACHABLE;
+        W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = NOW - GRACE - SEC(1);
+}
+static void c_fence(void) {
+        const RcAction *a = find(RC_ACTION_FENCE, 0);
+        CHECK(a && streq(a->instance_id, "i-m1") && streq(a->node_id, "n-m1") && a->destructive);
+}
+static void r_fence_within_grace(void) { r_fence(); W.node[1].bad_since_usec = NOW - GRACE + SEC(1); }
+static void r_fence_no_bad_since(void) { r_fence(); W.node[1].bad_since_usec = 0; }
+static void r_fence_inflight(void) { r_fence(); add_inflight(RC_INFLIGHT_FENCE, M1, "i-m1", NULL, NOW - SEC(5)); }
+static void r_down_reachable(void) {
+        world(2);
+        W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_REACHABLE;
+        W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = 0;
+}
+static void r_no_fence_of_new_instance(void) {
+        /* The replacement runs with the volume; the old node (labelled with the old
+         * instance) is still Down and Unreachable since long ago: never fence i-m1new. */
+        world(2); lose(1);
+        add_inst("i-m1new", RC_INSTANCE_RUNNING, "manager", M1, M1, "subnet-b", NOW - SEC(30));
+        W.vol[1].state = RC_VOLUME_IN_USE, W.att[1][0] = "i-m1new", W.vol[1].n_attached = 1;
+        W.node[1].bad_since_usec = NOW - SEC(3600);
+}
+static void r_no_fence_unlabelled(void) { r_fence(); W.node[1].instance_id = NULL; }
+
+static void r_two_live(void) {
+        world(2);
+        add_inst("i-m1x", RC_INSTANCE_RUNNING, "manager", M1, "10.0.2.77", "subnet-b", NOW - SEC(30));
+        W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_UNREACHABLE;
+        W.node[1].bad_since_usec = NOW - SEC(3600);
+}
+static void r_drift_ip(void) { world(2); W.inst[1].private_ip = "10.0.2.99"; }
+static void r_drift_unknown_lid(void) { world(2); add_inst("i-x", RC_INSTANCE_RUNNING, "manager", "10.0.7.7", "10.0.7.7", "subnet-x", NOW); }
+static void r_drift_no_role(void) { world(2); add_inst("i-y", RC_INSTANCE_RUNNING, NULL, M1, "10.0.2.50", "subnet-b", NOW); }
+static void r_drift_other_role(void) { world(2); add_inst("i-z", RC_INSTANCE_RUNNING, "bastion", NULL, "10.0.1.50", "subnet-a", NOW); }
+static void r_drift_terminated_unknown(void) { world(2); add_inst("i-x", RC_INSTANCE_TERMINATED, "manager", "10.0.7.7", NULL, NULL, NOW); }
+static void r_drift_unknown_volume(void) { world(2); add_vol("vol-x", RC_VOLUME_AVAILABLE, "10.0.7.7", "az-a", NULL); }
+static void r_root_volume_ignored(void) { world(2); add_vol("vol-root", RC_VOLUME_IN_USE, NULL, "az-a", "i-m0"); }
+static void r_drift_unknown_node(void) { world(2); add_node("n-x", "10.0.7.7", "i-x", true, RC_NODE_READY, RC_REACH_REACHABLE); }
+static void r_other_cluster_ignored(void) {
+        world(2);
+        add_inst("i-o", RC_INSTANCE_RUNNING, "manager", "10.0.7.7", "10.0.7.7", "subnet-a", NOW)->cluster = "staging";
+}
+static void r_two_volumes(void) { world(2); lose(1); add_vol("vol-m1b", RC_VOLUME_AVAILABLE, M1, "az-b", NULL); }
+static void r_no_subnet(void) { world(2); lose(1); W.sub[1].cidr = "10.0.22.0/24"; }
+static void r_reserved_ip(void) { world(2); lose(1); W.managers[1] = "10.0.2.3"; W.inst[1].logical_id = W.vol[1].logical_id = W.node[1].logical_id = "10.0.2.3"; }
+static void r_az_mismatch(void) { world(2); lose(1); W.vol[1].availability_zone = "az-a"; }
+
+/* volume lost: demote → gone from Raft → remove → create → fresh launch */
+static void r_vl_demote(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_DELETED; }
+static void c_vl_demote(void) {
+        const RcAction *a = find(RC_ACTION_DEMOTE, 0);
+        CHECK(a && streq(a->node_id, "n-m1") && a->destructive);
+}
+static void r_vl_absent(void) { world(2); lose(1); W.vol[1].logical_id = NULL; }
+static void r_vl_error(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_ERROR; }
+static void r_vl_demoted_in_raft(void) { r_vl_demote(); W.node[1].manager = false; }
+static void r_vl_remove(void) { r_vl_demoted_in_raft(); W.node[1].reachability = RC_REACH_NONE; }
+static void c_vl_remove(void) {
+        const RcAction *a = find(RC_ACTION_REMOVE_NODE, 0);
+        CHECK(a && streq(a->node_id, "n-m1"));
+}
+static void r_vl_remove_not_down(void) { r_vl_remove(); W.node[1].state = RC_NODE_READY; }
+static void r_vl_create(void) { r_vl_demote(); W.node[1].logical_id = NULL; W.node[1].id = NULL; }
+static void c_vl_create(void) {
+        const RcAction *a = find(RC_ACTION_CREATE_VOLUME, 0);
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+        CHECK(a && streq(a->availability_zone, "az-b") && streq(a->replaces, "i-m1") && streq(a->slot, "volume-" M1));
+        CHECK_INT(rc_client_token("prod", "volume-" M1, "i-m1", tok, sizeof(tok)), 0);
+        CHECK(a && streq(a->client_token, tok));
+}
+static void r_vl_create_inflight(void) { r_vl_create(); add_inflight(RC_INFLIGHT_CREATE_VOLUME, M1, NULL, "vol-new", NOW - SEC(3)); }
+static void r_vl_fresh_launch(void) { r_vl_create(); add_vol("vol-new", RC_VOLUME_AVAILABLE, M1, "az-b", NULL); }
+static void c_vl_fresh_launch(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(a && a->join_fresh && streq(a->volume_id, "vol-new") && streq(a->replaces, "i-m1"));
+}
+static void r_vl_no_launch_while_member(void) {
+        /* A new volume exists but the old member is still in Raft: never join before it is gone. */
+        r_vl_demoted_in_raft();
+        add_vol("vol-new", RC_VOLUME_AVAILABLE, M1, "az-b", NULL);
+}
+static void r_vl_would_cost_quorum(void) {
+        /* Executor said quorum, the listing shows 1 of 3 reachable: demoting must wait. */
+        r_vl_demote();
+        W.node[2].state = RC_NODE_DOWN, W.node[2].reachability = RC_REACH_UNREACHABLE;
+        W.node[2].healthy_since_usec = 0, W.node[2].bad_since_usec = NOW - SEC(10);
+}
+static void r_vl_reachable(void) { r_vl_demote(); W.node[1].reachability = RC_REACH_REACHABLE; }
+static void r_vl_running(void) { world(2); W.vol[1].state = RC_VOLUME_DELETED; }
+
+/* quorum-loss mode */
+static void r_ql_relaunch(void) { world(2); lose(1); lose(2); quorum_loss(); }
+static void c_ql_relaunch(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 1);
+        CHECK(W.plan.quorum_loss_mode);
+        CHECK(a && streq(a->replaces, "i-m2") && !a->join_fresh && streq(a->volume_id, "vol-m2"));
+}
+static void r_ql_never_fences(void) {
+        r_fence(); quorum_loss(); W.obs.nodes_ok = true; W.spec.workers = 5;
+}
+static void r_ql_volume_lost(void) { r_vl_demote(); quorum_loss(); }
+static void r_ql_never_launched(void) { world(2); lose(1); W.inst[1].cluster = "other"; quorum_loss(); }
+static void r_ql_not_manager(void) { r_ql_relaunch(); W.obs.self_manager = false; }
+static void r_ql_under_grace(void) { r_ql_relaunch(); W.obs.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
+static void r_ql_listing_failed(void) { r_ql_relaunch(); W.obs.volumes_ok = false; }
+static void r_ql_attach(void) {
+        world(2); quorum_loss();
+        W.vol[1].state = RC_VOLUME_AVAILABLE, W.vol[1].n_attached = 0;
+}
+static void r_ql_inflight(void) { r_ql_relaunch(); add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-new", NULL, NOW - SEC(5)); }
+static void r_ql_in_use(void) { r_ql_relaunch(); W.vol[1].state = RC_VOLUME_IN_USE, W.vol[1].n_attached = 1; }
+
+/* growing a new cluster from its bootstrap manager */
+static void r_grow(void) {
+        world(0);
+        for (size_t k = 1; k < 3; k++) {
+                W.inst[k].cluster = "other"; /* out of the listing */
+                W.vol[k].state = RC_VOLUME_AVAILABLE, W.vol[k].n_attached = 0;
+                W.node[k].id = NULL;
+        }
+}
+static void c_grow(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(a && a->join_fresh && streq(a->replaces, "vol-m1") && streq(a->volume_id, "vol-m1"));
+}
+static void r_grow_no_volumes(void) { r_grow(); W.vol[1].logical_id = W.vol[2].logical_id = NULL; }
+static void r_grow_pending(void) {
+        r_grow();
+        add_inst("i-g1", RC_INSTANCE_PENDING, "manager", M1, M1, "subnet-b", NOW - SEC(10));
+}
+static void r_grow_joined_rotate(void) {
+        r_grow();
+        W.inst[1].cluster = "prod", W.inst[1].launch_usec = NOW - SEC(100);
+        W.vol[1].state = RC_VOLUME_IN_USE, W.vol[1].n_attached = 1;
+        W.node[1].id = "n-m1", W.node[1].created_usec = NOW - SEC(20), W.node[1].healthy_since_usec = NOW - SEC(20);
+}
+static void r_rotate_waits_for_pending(void) {
+        r_grow_joined_rotate();
+        W.spec.workers = 1;
+        add_inst("i-w9", RC_INSTANCE_PENDING, "worker", NULL, "10.0.1.99", "subnet-a", NOW - SEC(15));
+}
+static void r_rotate_after_join_timeout(void) {
+        r_rotate_waits_for_pending();
+        W.inst[W.n_inst - 1].launch_usec = NOW - SEC(3600);
+        W.obs.tokens_rotated_usec = NOW - SEC(7200);
+}
+static void r_no_rotate_unknown_created(void) { r_grow_joined_rotate(); W.node[1].created_usec = 0; }
+
+/* workers */
+static void r_workers_launch(void) { world(0); W.spec.workers = 4; add_workers(1, NOW - SEC(7200)); }
+static void c_workers_launch(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_WORKER, 0), *b = find(RC_ACTION_LAUNCH_WORKER, 1),
+                       *c = find(RC_ACTION_LAUNCH_WORKER, 2);
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+        CHECK(a && b && c);
+        if (!a || !b || !c)
+                return;
+        /* i-w0 is in subnet-a: the three launches go to b, c, then a */
+        CHECK_STR(a->subnet_id, "subnet-b");
+        CHECK_STR(b->subnet_id, "subnet-c");
+        CHECK_STR(c->subnet_id, "subnet-a");
+        CHECK_STR(a->slot, "worker-0");
+        CHECK_STR(b->slot, "worker-1");
+        CHECK(a->replaces == a->generation && startswith(a->generation, "gen-"));
+        CHECK(strcmp(a->client_token, b->client_token) != 0 && strcmp(b->client_token, c->client_token) != 0);
+        CHECK_INT(rc_client_token("prod", "worker-0", a->generation, tok, sizeof(tok)), 0);
+        CHECK_STR(a->client_token, tok);
+}
+static void r_workers_inflight(void) {
+        world(2); W.n_inst--; W.n_node--;
+        add_inflight(RC_INFLIGHT_LAUNCH, NULL, "i-w1", NULL, NOW - SEC(5));
+}
+static void r_workers_drain(void) { world(3); W.spec.workers = 2; }
+static void c_workers_drain(void) {
+        const RcAction *a = find(RC_ACTION_DRAIN_WORKER, 0);
+        CHECK(a && streq(a->node_id, "n-w2") && streq(a->instance_id, "i-w2")); /* the newest */
+}
+static void r_workers_drain_inflight(void) { r_workers_drain(); add_inflight(RC_INFLIGHT_DRAIN, NULL, "i-w2", NULL, NOW - SEC(2)); }
+static void r_workers_drained_wait(void) { r_workers_drain(); W.node[5].availability = "drain"; W.node[5].drained_since_usec = NOW - SEC(10); }
+static void r_workers_drained_terminate(void) { r_workers_drained_wait(); W.node[5].drained_since_usec = NOW - DRAIN; }
+static void c_workers_terminate(void) {
+        const RcAction *a = find(RC_ACTION_TERMINATE_WORKER, 0);
+        CHECK(a && streq(a->instance_id, "i-w2"));
+}
+static void r_workers_drained_by_inflight(void) {
+        r_workers_drain(); W.node[5].availability = "drain";
+        add_inflight(RC_INFLIGHT_DRAIN, NULL, "i-w2", NULL, NOW - DRAIN - SETTLE);
+}
+static void r_workers_prefer_drained(void) { r_workers_drain(); W.node[3].availability = "drain"; W.node[3].drained_since_usec = NOW - SEC(5); }
+static void r_workers_never_joined(void) { r_workers_drain(); W.n_node--; /* n-w2 */ }
+static void r_workers_remove_dead_node(void) {
+        world(2);
+        W.inst[4].state = RC_INSTANCE_TERMINATED;
+        W.node[4].state = RC_NODE_DOWN;
+        add_inst("i-w5", RC_INSTANCE_RUNNING, "worker", NULL, "10.0.9.50", "subnet-b", NOW - SEC(600));
+        add_node("n-w5", NULL, "i-w5", false, RC_NODE_READY, RC_REACH_NONE);
+}
+static void r_workers_dead_node_not_down(void) { r_workers_remove_dead_node(); W.node[4].state = RC_NODE_READY; }
+static void r_workers_node_instance_gone(void) { r_workers_remove_dead_node(); W.inst[4].cluster = "other"; }
+static void r_workers_stopped(void) { world(2); W.inst[4].state = RC_INSTANCE_STOPPED; }
+
+typedef struct Row {
+        const char *name;
+        void (*setup)(void);
+        const char *expect;
+        void (*check)(void);
+} Row;
+
+#define ROW(n, e) { #n, r_##n, e, NULL }
+#define ROWC(n, e) { #n, r_##n, e, c_##n }
+#define ROWX(n, e, c) { #n, r_##n, e, c_##c }
+
+static const Row rows[] = {
+        ROW(healthy, ""),
+        /* leadership and listings */
+        ROW(not_leader, ""),
+        ROW(follower_no_leader_under_grace, ""),
+        ROW(leader_no_quorum, "wait"),
+        ROW(instances_failed, "wait"),
+        ROW(instances_partial, "wait"),
+        ROW(volumes_failed, "wait"),
+        ROW(subnets_failed, "wait"),
+        ROW(nodes_failed, "wait"),
+        ROW(workers_listing_failed, "wait"),
+        /* a missing manager (terminated: no IP in EC2's answer, identified by its tag) */
+        ROWC(missing, "launch-manager:" M1),
+        ROWC(missing_no_instance_at_all, "launch-manager:" M1),
+        ROWC(missing_replaces_newest, "launch-manager:" M1),
+        ROW(volume_in_use, "wait:" M1),
+        ROW(volume_creating, "wait:" M1),
+        ROW(pending, "wait:" M1),
+        ROW(shutting_down, "wait:" M1),
+        ROW(stopping, "wait:" M1),
+        ROW(stopped, "wait:" M1),
+        ROW(inflight_launch, "wait:" M1),
+        ROW(inflight_launch_old, "launch-manager:" M1),
+        ROWC(inflight_launch_terminated, "launch-manager:" M1),
+        /* one manager at a time */
+        ROW(two_lost, "launch-manager:" M1 " wait:" M2),
+        ROWC(two_lost_second_busy, "wait:" M1 " wait:" M2),
+        ROW(busy_blocks_fence, "wait:" M1 " wait:" M2),
+        /* attach, follow */
+        ROWC(attach, "attach-volume:" M1),
+        ROW(attach_inflight, "wait:" M1),
+        ROW(waiting_for_node, "wait:" M1),
+        ROW(not_stable, "wait:" M1),
+        ROW(in_use_no_attachment_info, ""),
+        ROW(attached_elsewhere, "wait:" M1),
+        /* dead but running */
+        ROWC(fence, "fence:" M1),
+        ROW(fence_within_grace, "wait:" M1),
+        ROW(fence_no_bad_since, "wait:" M1),
+        ROW(fence_inflight, "wait:" M1),
+        ROW(down_reachable, "report:" M1),
+        ROW(no_fence_of_new_instance, "wait:" M1),
+        ROW(no_fence_unlabelled, "wait:" M1),
+        /* drift and strangers */
+        ROW(two_live, "report:" M1),
+        ROW(drift_ip, "report:" M1),
+        ROW(drift_unknown_lid, "report:10.0.7.7"),
+        ROW(drift_no_role, "report:" M1),
+        ROW(drift_other_role, "report"),
+        ROW(drift_terminated_unknown, ""),
+        ROW(drift_unknown_volume, "report:10.0.7.7"),
+        ROW(root_volume_ignored, ""),
+        ROW(drift_unknown_node, "report:10.0.7.7"),
+        ROW(other_cluster_ignored, ""),
+        ROW(two_volumes, "report:" M1),
+        ROW(no_subnet, "report:" M1),
+        ROW(reserved_ip, "report:10.0.2.3"),
+        ROW(az_mismatch, "report:" M1),
+        /* volume lost */
+        ROWC(vl_demote, "demote:" M1),
+        ROW(vl_absent, "demote:" M1),
+        ROW(vl_error, "demote:" M1),
+        ROW(vl_demoted_in_raft, "wait:" M1),
+        ROWC(vl_remove, "remove-node:" M1),
+        ROW(vl_remove_not_down, "wait:" M1),
+        ROWC(vl_create, "create-volume:" M1),
+        ROW(vl_create_inflight, "wait:" M1),
+        ROWC(vl_fresh_launch, "launch-manager:" M1),
+        ROW(vl_no_launch_while_member, "wait:" M1),
+        ROW(vl_would_cost_quorum, "wait:" M1 " wait:" M2),
+        ROW(vl_reachable, "report:" M1),
+        ROW(vl_running, "report:" M1),
+        /* quorum-loss mode */
+        ROWC(ql_relaunch, "launch-manager:" M1 " launch-manager:" M2),
+        ROW(ql_never_fences, ""),
+        ROW(ql_volume_lost, "wait:" M1),
+        ROW(ql_never_launched, "wait:" M1),
+        ROW(ql_not_manager, ""),
+        ROW(ql_under_grace, ""),
+        ROW(ql_listing_failed, "wait"),
+        ROW(ql_attach, "attach-volume:" M1),
+        ROW(ql_inflight, "wait:" M1 " launch-manager:" M2),
+        ROW(ql_in_use, "wait:" M1 " launch-manager:" M2),
+        /* growing from the bootstrap manager */
+        ROWC(grow, "launch-manager:" M1 " wait:" M2),
+        ROW(grow_no_volumes, "create-volume:" M1 " wait:" M2),
+        ROW(grow_pending, "wait:" M1 " wait:" M2),
+        ROW(grow_joined_rotate, "wait:" M1 " wait:" M2 " rotate-tokens"),
+        ROW(rotate_waits_for_pending, "wait:" M1 " wait:" M2 " wait"),
+        ROW(rotate_after_join_timeout, "wait:" M1 " wait:" M2 " rotate-tokens"),
+        ROW(no_rotate_unknown_created, "wait:" M1 " wait:" M2),
+        /* workers */
+        ROWC(workers_launch, "launch-worker launch-worker launch-worker"),
+        ROW(workers_inflight, ""),
+        ROWC(workers_drain, "drain-worker"),
+        ROW(workers_drain_inflight, "wait"),
+        ROW(workers_drained_wait, "wait"),
+        ROWX(workers_drained_terminate, "terminate-worker", workers_terminate),
+        ROWX(workers_drained_by_inflight, "terminate-worker", workers_terminate),
+        ROW(workers_prefer_drained, "wait"),
+        ROWX(workers_never_joined, "terminate-worker", workers_terminate),
+        ROW(workers_remove_dead_node, "remove-node"),
+        ROW(workers_dead_node_not_down, "wait"),
+        ROW(workers_node_instance_gone, "remove-node"),
+        ROW(workers_stopped, "report launch-worker"),
+};
+
+/* The invariants every row must keep, whatever it expects. */
+static void check_invariants(const Row *row) {
+        bool ok_listings = W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok;
+        size_t launches_per_lid[3] = {};
+
+        for (size_t i = 0; i < W.plan.n; i++) {
+                const RcAction *a = &W.plan.actions[i];
+                bool change = a->kind != RC_ACTION_WAIT && a->kind != RC_ACTION_REPORT;
+
+                CHECK(a->reason[0] != 0);
+                CHECK(a->destructive == change);
+                if (change && !W.plan.quorum_loss_mode && !(W.obs.leader && W.obs.quorum && ok_listings && W.obs.nodes_ok)) {
+                        fprintf(stderr, "%s: change without leadership or with a failed listing\n", row->name);
+                        CHECK(false);
+                }
+                if (change && !ok_listings) {
+                        fprintf(stderr, "%s: change from a failed listing\n", row->name);
+                        CHECK(false);
+                }
+                if (W.plan.quorum_loss_mode && change) {
+                        CHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME);
+                        CHECK(!a->join_fresh);
+                }
+                if (a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER ||
+                    a->kind == RC_ACTION_CREATE_VOLUME) {
+                        CHECK(startswith(a->client_token, "sk-") && strlen(a->client_token) <= RC_CLIENT_TOKEN_MAX);
+                        CHECK(a->subnet_id && a->replaces);
+                }
+                if (a->kind == RC_ACTION_LAUNCH_MANAGER)
+                        for (size_t k = 0; k < 3; k++)
+                                if (streq(a->logical_id, W.managers[k]))
+                                        launches_per_lid[k]++;
+        }
+        for (size_t k = 0; k < 3; k++)
+                CHECK(launches_per_lid[k] <= 1);
+}
+
+static void test_rows(void) {
+        for (size_t r = 0; r < ELEMENTSOF(rows); r++) {
+                const Row *row = &rows[r];
+                int failures = test_failures;
+                char first[4096];
+                RcPlan again = {};
+
+                row->setup();
+                CHECK_INT(run(), 0);
+                if (!streq(signature(), row->expect)) {
+                        fprintf(stderr, "row %s: plan \"%s\", expected \"%s\"\n", row->name, signature(), row->expect);
+                        test_failures++;
+                }
+                test_checks++;
+                check_invariants(row);
+                if (row->check)
+                        row->check();
+
+                /* Pure: the same input gives the same plan, byte for byte. */
+                snprintf(first, sizeof(first), "%s", signature());
+                CHECK_INT(rc_plan(&W.spec, &W.obs, &again), 0);
+                CHECK_INT(again.n, W.plan.n);
+                for (size_t i = 0; i < again.n && i < W.plan.n; i++) {
+                        CHECK_INT(again.actions[i].kind, W.plan.actions[i].kind);
+                        CHECK_STR(again.actions[i].reason, W.plan.actions[i].reason);
+                        CHECK(streq(again.actions[i].client_token, W.plan.actions[i].client_token));
+                }
+                rc_plan_done(&again);
+
+                if (test_failures != failures || getenv("SK_TEST_VERBOSE"))
+                        for (size_t i = 0; i < W.plan.n; i++)
+                                fprintf(stderr, "  %s: %s %s\n", row->name,
+                                        rc_action_kind_to_string(W.plan.actions[i].kind), W.plan.actions[i].reason);
+        }
+        rc_plan_done(&W.plan);
+}
+
+/* Worker tokens: the same pass again gives the same tokens; a changed listing new ones. */
+static void test_worker_tokens(void) {
+        char a[RC_CLIENT_TOKEN_MAX + 1], b[RC_CLIENT_TOKEN_MAX + 1];
+
+        r_workers_launch();
+        CHECK_INT(run(), 0);
+        snprintf(a, sizeof(a), "%s", find(RC_ACTION_LAUNCH_WORKER, 0)->client_token);
+        CHECK_INT(run(), 0);
+        CHECK_STR(find(RC_ACTION_LAUNCH_WORKER, 0)->client_token, a);
+        add_inst("i-wdead", RC_INSTANCE_TERMINATED, "worker", NULL, NULL, NULL, NOW - SEC(100));
+        CHECK_INT(run(), 0);
+        snprintf(b, sizeof(b), "%s", find(RC_ACTION_LAUNCH_WORKER, 0)->client_token);
+        CHECK(!streq(a, b));
+        rc_plan_done(&W.plan);
+}
+
+static void test_bad_spec(void) {
+        RcPlan p = {};
+
+        world(0);
+        run();
+        W.managers[2] = M1;
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        W.managers[2] = "10.0.3.256";
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        W.managers[2] = M2;
+        W.spec.cluster = "";
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        W.spec.cluster = "prod";
+        W.spec.n_managers = 0;
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        CHECK_INT(rc_plan(NULL, &W.obs, &p), -EINVAL);
+        CHECK(p.actions == NULL && p.n == 0);
+        rc_plan_done(&W.plan);
+}
+
+static void test_ip_in_subnet(void) {
+        static const struct {
+                const char *ip, *cidr;
+                int r;
+        } t[] = {
+                { "10.0.1.10", "10.0.1.0/24", 1 },
+                { "10.0.1.4", "10.0.1.0/24", 1 },
+                { "10.0.1.254", "10.0.1.0/24", 1 },
+                { "10.0.1.0", "10.0.1.0/24", 0 },   /* network */
+                { "10.0.1.1", "10.0.1.0/24", 0 },   /* VPC router */
+                { "10.0.1.2", "10.0.1.0/24", 0 },   /* DNS */
+                { "10.0.1.3", "10.0.1.0/24", 0 },   /* reserved */
+                { "10.0.1.255", "10.0.1.0/24", 0 }, /* broadcast */
+                { "10.0.2.10", "10.0.1.0/24", 0 },
+                { "10.0.200.7", "10.0.0.0/16", 1 },
+                { "10.0.0.20", "10.0.0.16/28", 1 },
+                { "10.0.0.31", "10.0.0.16/28", 0 },
+                { "10.0.0.19", "10.0.0.16/28", 0 },
+                { "1.2.3.4", "0.0.0.0/0", 1 },
+                { "10.0.0.1", "10.0.0.1/32", 0 },
+                { "010.0.1.10", "10.0.1.0/24", -EINVAL },
+                { "10.0.1", "10.0.1.0/24", -EINVAL },
+                { "10.0.1.10.1", "10.0.1.0/24", -EINVAL },
+                { "10.0.1.256", "10.0.1.0/24", -EINVAL },
+                { " 10.0.1.10", "10.0.1.0/24", -EINVAL },
+                { "10.0.1.10 ", "10.0.1.0/24", -EINVAL },
+                { "10.0.1.+1", "10.0.1.0/24", -EINVAL },
+                { "10.0.1.10", "10.0.1.0/33", -EINVAL },
+                { "10.0.1.10", "10.0.1.0/024", -EINVAL },
+                { "10.0.1.10", "10.0.1.0/", -EINVAL },
+                { "10.0.1.10", "10.0.1.0", -EINVAL },
+                { "10.0.1.10", "10.0.1.1/24", -EINVAL }, /* host bits set */
+                { "10.0.1.10", "10.0.1.0/24x", -EINVAL },
+                { "", "10.0.1.0/24", -EINVAL },
+                { NULL, "10.0.1.0/24", -EINVAL },
+                { "10.0.1.10", NULL, -EINVAL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                int r = rc_ip_in_subnet(t[i].ip, t[i].cidr);
+                if (r != t[i].r)
+                        fprintf(stderr, "rc_ip_in_subnet(%s, %s) = %d, expected %d\n", strempty(t[i].ip),
+                                strempty(t[i].cidr), r, t[i].r);
+                CHECK_INT(r, t[i].r);
+        }
+}
+
+static void test_client_token(void) {
+        char a[RC_CLIENT_TOKEN_MAX + 1], b[RC_CLIENT_TOKEN_MAX + 1], big[200];
+
+        /* Known answer: "sk-" + the first 128 bits of SHA-256("prod\0" "10.0.1.10\0" "i-0123…"),
+         * as Python's hashlib computes it. */
+        CHECK_INT(rc_client_token("prod", "10.0.1.10", "i-0123456789abcdef0", a, sizeof(a)), 0);
+        CHECK_STR(a, "sk-6f4a20c3fec47e3f44387e4f8fbb3c1a");
+        /* More than one SHA-256 block. */
+        memset(big, 'r', 100);
+        big[100] = 0;
+        CHECK_INT(rc_client_token("c", "s", big, b, sizeof(b)), 0);
+        CHECK_STR(b, "sk-756175faa9de18e3494bcd86aa07f799");
+
+        CHECK_INT(rc_client_token("prod", "10.0.1.10", "i-0123456789abcdef1", b, sizeof(b)), 0);
+        CHECK(!streq(a, b));
+        CHECK_INT(rc_client_token("prod", "10.0.1.1", "0i-0123456789abcdef0", b, sizeof(b)), 0);
+        CHECK(!streq(a, b)); /* separators: no shifting between fields */
+        CHECK(strlen(a) <= RC_CLIENT_TOKEN_MAX);
+        for (const char *c = a; *c; c++)
+                CHECK(*c > 32 && *c < 127);
+
+        CHECK_INT(rc_client_token("", "s", "r", a, sizeof(a)), -EINVAL);
+        CHECK_INT(rc_client_token("c", NULL, "r", a, sizeof(a)), -EINVAL);
+        CHECK_INT(rc_client_token("c", "s", "", a, sizeof(a)), -EINVAL);
+        CHECK_INT(rc_client_token("c", "s", "r", a, RC_CLIENT_TOKEN_MAX), -EINVAL);
+}
+
+static void test_kind_names(void) {
+        for (unsigned k = 0; k < _RC_ACTION_KIND_MAX; k++)
+                CHECK(rc_action_kind_to_string(k) != NULL);
+        CHECK(rc_action_kind_to_string(_RC_ACTION_KIND_MAX) == NULL);
+        CHECK_STR(rc_action_kind_to_string(RC_ACTION_LAUNCH_MANAGER), "launch-manager");
+}
+
+int main(void) {
+        test_rows();
+        test_worker_tokens();
+        test_bad_spec();
+        test_ip_in_subnet();
+        test_client_token();
+        test_kind_names();
+        return test_done("test-reconcile");
+}
