@@ -224,8 +224,20 @@ typedef struct RcPlan {
 const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … */
 
 /*
- * Plan one pass. 0 on success (ret filled; possibly no actions), -EINVAL on a bad spec,
- * -ENOMEM. Pure: same input, same output.
+ * Plan one pass. 0 on success (ret filled; possibly no actions), -EINVAL on a bad spec
+ * (no cluster, no managers, a manager that is not a dotted IPv4, one twice), -ENOMEM.
+ * Pure: same input, same output, byte for byte.
+ *
+ * Modes: a follower plans nothing; a leader without quorum, or with any listing not ok,
+ * plans one WAIT; quorum_loss_mode (self_manager, no leader for quorum_loss_grace_usec)
+ * plans only LAUNCH_MANAGER (join_fresh false) and ATTACH_VOLUME. Order: REPORTs found
+ * while reading the listings, then one step per manager in spec order (changes for at
+ * most one manager, except in quorum-loss mode), then workers, then ROTATE_TOKENS.
+ * WAIT and REPORT change nothing; every other action has destructive = true. The rules
+ * and the decisions behind them are listed at the top of reconcile.c.
+ *
+ * A LAUNCH_WORKER's replaces points into its own generation[]: when copying an RcAction,
+ * keep the plan alive or use client_token, which is self-contained.
  */
 int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret);
 void rc_plan_done(RcPlan *p);
