@@ -887,6 +887,13 @@ static void eval_missing(Planner *p, Slot *s) {
                           s->other->id, v->id);
                 return;
         }
+        if (s->member && s->member->state == RC_NODE_READY && s->member->reachability == RC_REACH_REACHABLE) {
+                /* EC2 says gone, Swarm says alive: trust neither yet (it goes Down in ~15 s). */
+                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                          "%s: no live instance is listed, yet node %s is Ready and Reachable: waiting.", s->lid,
+                          s->member->id);
+                return;
+        }
         sub = slot_subnet(p, s, v);
         if (!sub)
                 return;
@@ -912,7 +919,8 @@ static void eval_running(Planner *p, Slot *s) {
         if (n && n->state == RC_NODE_DOWN && n->reachability == RC_REACH_UNREACHABLE) {
                 uint64_t bad = age(p, n->bad_since_usec);
 
-                if (n->bad_since_usec != 0 && bad >= spec->grace_usec) {
+                if (n->bad_since_usec != 0 && bad >= spec->grace_usec &&
+                    (i->launch_usec == 0 || age(p, i->launch_usec) >= spec->grace_usec)) {
                         a = slot_step(s, RC_ACTION_FENCE, false, s->lid,
                                       "%s: node %s has been Down and Unreachable for %llus (GraceSec %llus) while %s runs: terminating it.",
                                       s->lid, n->id, secs(bad), secs(spec->grace_usec), i->id);
@@ -920,9 +928,14 @@ static void eval_running(Planner *p, Slot *s) {
                         a->node_id = n->id;
                         return;
                 }
-                slot_step(s, RC_ACTION_WAIT, false, s->lid,
-                          "%s: node %s Down and Unreachable for %llus: fenced once that lasts %llus.", s->lid, n->id,
-                          secs(bad), secs(spec->grace_usec));
+                if (n->bad_since_usec != 0 && bad >= spec->grace_usec)
+                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                                  "%s: node %s is Down and Unreachable but instance %s is up only %llus: not fenced before %llus.",
+                                  s->lid, n->id, i->id, secs(age(p, i->launch_usec)), secs(spec->grace_usec));
+                else
+                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                                  "%s: node %s Down and Unreachable for %llus: fenced once that lasts %llus.", s->lid,
+                                  n->id, secs(bad), secs(spec->grace_usec));
                 return;
         }
 
