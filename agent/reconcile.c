@@ -1450,6 +1450,11 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
         if (p.error < 0)
                 return p.error;
 
+        /* The array moved as it grew: point each worker launch at its own generation now. */
+        for (size_t i = 0; i < p.n; i++)
+                if (p.actions[i].kind == RC_ACTION_LAUNCH_WORKER)
+                        p.actions[i].replaces = p.actions[i].generation;
+
         *ret = (RcPlan) {
                 .actions = TAKE_PTR(p.actions),
                 .n = p.n,

@@ -687,6 +687,26 @@ static void test_worker_tokens(void) {
         rc_plan_done(&W.plan);
 }
 
+/* Many launches: the plan grows (reallocates) while being built; replaces must still
+ * point into each action's own generation (ASan catches a stale pointer). */
+static void test_many_worker_launches(void) {
+        world(0);
+        W.spec.workers = 100;
+        CHECK_INT(run(), 0);
+        CHECK_INT(W.plan.n, 100);
+        for (size_t i = 0; i < W.plan.n; i++) {
+                const RcAction *a = &W.plan.actions[i];
+                char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+                CHECK(a->kind == RC_ACTION_LAUNCH_WORKER && a->replaces == a->generation);
+                CHECK_INT(rc_client_token("prod", a->slot, a->replaces, tok, sizeof(tok)), 0);
+                CHECK_STR(a->client_token, tok);
+                if (i > 0)
+                        CHECK(!streq(a->client_token, W.plan.actions[i - 1].client_token));
+        }
+        rc_plan_done(&W.plan);
+}
+
 static void test_bad_spec(void) {
         RcPlan p = {};
 
@@ -791,6 +811,7 @@ static void test_kind_names(void) {
 int main(void) {
         test_rows();
         test_worker_tokens();
+        test_many_worker_launches();
         test_bad_spec();
         test_ip_in_subnet();
         test_client_token();
