@@ -52,14 +52,7 @@ static int ebs_connect(Ebs *e) {
         if (r < 0)
                 return log_error_errno(r, "Cannot set up AWS credentials: %m");
 
-        r = ec2_client_new(region ?: c->region, c->endpoint, e->creds, &e->ec2);
-        if (r == -EINVAL)
-                return log_error("Cannot use EC2 in region '%s' at '%s'.", region ?: c->region,
-                                 isempty(c->endpoint) ? "(default endpoint)" : c->endpoint),
-                       -EINVAL;
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the EC2 client: %m");
-        return 0;
+        return ec2_client_new_from_config(c, region, e->creds, &e->ec2); /* logs */
 }
 
 /* The volume tagged for this host; none or several are errors (logged). */

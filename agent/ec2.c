@@ -15,7 +15,14 @@
 #define EC2_RETRY_BUDGET 500u
 #define EC2_RETRY_COST 5u
 #define EC2_RETRY_COST_TIMEOUT 10u
-#define EC2_MAX_PAGES 10000u
+#define EC2_DEFAULT_MAX_PAGES 100u
+#define EC2_DEFAULT_LISTING_USEC (5 * 60 * USEC_PER_SEC)
+#define EC2_CANCEL_SLICE_USEC (50 * USEC_PER_MSEC)
+#define EC2_MAX_USER_DATA 16384u /* raw, before base64 (EC2's limit) */
+
+#ifndef MIN
+#define MIN(a, b) ((a) < (b) ? (a) : (b))
+#endif
 #define EC2_MAX_ANSWER (64u * 1024 * 1024)
 
 struct Ec2Client {
@@ -29,7 +36,11 @@ struct Ec2Client {
         uint64_t base_usec, cap_usec;
         unsigned budget, budget_max;
         uint64_t connect_msec, total_msec;
-        unsigned instances_page, volumes_page;
+        unsigned instances_page, volumes_page, subnets_page;
+        unsigned max_pages;
+        uint64_t listing_usec;
+        bool allow_plain_http;
+        const atomic_bool *cancel; /* borrowed; raised by another thread */
         Ec2Error last_error;
 };
 
@@ -167,7 +178,7 @@ int ec2_client_new(const char *region, const char *endpoint, CredsProvider *cred
                 return -EINVAL;
         if (!creds)
                 return -EINVAL;
-        if (!isempty(endpoint) && !startswith(endpoint, "https://") && !startswith(endpoint, "http://"))
+        if (!isempty(endpoint) && http_url_validate(endpoint) < 0) /* http(s), a host, no userinfo */
                 return -EINVAL;
 
         c = calloc(1, sizeof(Ec2Client));
@@ -193,6 +204,9 @@ int ec2_client_new(const char *region, const char *endpoint, CredsProvider *cred
         c->total_msec = 30000;
         c->instances_page = 1000;
         c->volumes_page = 500;
+        c->subnets_page = 1000;
+        c->max_pages = EC2_DEFAULT_MAX_PAGES;
+        c->listing_usec = EC2_DEFAULT_LISTING_USEC;
         *ret = TAKE_PTR(c);
         return 0;
 }
@@ -232,6 +246,54 @@ void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes
         c->volumes_page = volumes;
 }
 
+void ec2_client_set_listing_limits(Ec2Client *c, unsigned max_pages, uint64_t deadline_usec) {
+        c->max_pages = max_pages ?: EC2_DEFAULT_MAX_PAGES;
+        c->listing_usec = deadline_usec ?: EC2_DEFAULT_LISTING_USEC;
+}
+
+void ec2_client_set_allow_plain_http(Ec2Client *c, bool allow) {
+        c->allow_plain_http = allow;
+}
+
+bool ec2_client_endpoint_plain(const Ec2Client *c) {
+        return http_url_is_plain(c->endpoint) && !http_url_plain_ok(c->endpoint);
+}
+
+void ec2_client_set_cancel(Ec2Client *c, const atomic_bool *flag) {
+        c->cancel = flag;
+}
+
+static bool cancelled(const Ec2Client *c) {
+        return c->cancel && atomic_load(c->cancel);
+}
+
+int ec2_client_new_from_config(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret) {
+        _cleanup_(ec2_client_freep) Ec2Client *c = NULL;
+        const char *rg = region ?: config->region;
+        int r;
+
+        r = ec2_client_new(rg, config->endpoint, creds, &c);
+        if (r == -EINVAL)
+                return log_error("Cannot use EC2 in region '%s' at '%s' (AWS.Region, AWS.Endpoint: an http:// or "
+                                 "https:// URL with a host and no user information).", strempty(rg),
+                                 isempty(config->endpoint) ? "(default endpoint)" : config->endpoint),
+                       -EINVAL;
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the EC2 client: %m");
+        if (ec2_client_endpoint_plain(c)) {
+                if (!config->allow_plain_http)
+                        return log_error("AWS.Endpoint=%s is plain http to a host that is not loopback: requests "
+                                         "would carry the session token in clear. Use https, or set "
+                                         "AWS.AllowPlainHttp=yes for a test setup.", config->endpoint),
+                               -EPROTONOSUPPORT;
+                log_warning("AWS.AllowPlainHttp=yes: EC2 requests to %s go over plain http, session token "
+                            "in clear. For test setups only.", config->endpoint);
+                c->allow_plain_http = true;
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 const char *ec2_client_endpoint(const Ec2Client *c) {
         return c->endpoint;
 }
@@ -262,6 +324,20 @@ int ec2_log_error(const Ec2Client *c, int level, int r, const char *context) {
                           isempty(e->request_id) ? "" : ")");
 }
 
+/* The backoff: cancellable within EC2_CANCEL_SLICE_USEC, never past the deadline.
+ * 0, -ECANCELED, or -ETIME when the deadline would pass while sleeping. */
+static int client_sleep(Ec2Client *c, uint64_t usec, uint64_t deadline) {
+        if (deadline > 0 && now_usec(CLOCK_MONOTONIC) + usec >= deadline)
+                return -ETIME;
+        if (c->sleep == sk_sleep_real && c->cancel) {
+                uint64_t end = now_usec(CLOCK_MONOTONIC) + usec;
+                for (uint64_t n = now_usec(CLOCK_MONOTONIC); n < end && !cancelled(c); n = now_usec(CLOCK_MONOTONIC))
+                        sk_sleep_real(MIN(end - n, (uint64_t) EC2_CANCEL_SLICE_USEC), NULL);
+        } else
+                c->sleep(usec, c->sleep_userdata);
+        return cancelled(c) ? -ECANCELED : 0;
+}
+
 static bool transport_retryable(int r) {
         return r == -ETIMEDOUT || r == -ECONNREFUSED || r == -EPROTO || r == -EIO || r == -ECONNRESET ||
                r == -EHOSTUNREACH;
@@ -278,8 +354,10 @@ static int error_to_errno(const Ec2Error *e) {
 /*
  * One call: sign, send, retry what is worth retrying. On success *ret_body is the
  * answer (2xx); otherwise c->last_error says what EC2 or the transport said.
+ * deadline: CLOCK_MONOTONIC µs (0: none) that no request or sleep goes past: -ETIME.
  */
-static int ec2_call(Ec2Client *c, const char *action, Form *form, char **ret_body, size_t *ret_size) {
+static int ec2_call(Ec2Client *c, const char *action, Form *form, uint64_t deadline, char **ret_body,
+                    size_t *ret_size) {
         Ec2Error *e = &c->last_error;
         bool refreshed_after_auth = false;
         unsigned attempt = 0, spent = 0;
@@ -291,6 +369,21 @@ static int ec2_call(Ec2Client *c, const char *action, Form *form, char **ret_bod
         copy_text(e->action, sizeof(e->action), action);
 
         for (;;) {
+                uint64_t timeout_msec = c->total_msec;
+
+                if (cancelled(c)) {
+                        snprintf(e->message, sizeof(e->message), "cancelled");
+                        return -ECANCELED;
+                }
+                if (deadline > 0) {
+                        uint64_t n = now_usec(CLOCK_MONOTONIC);
+                        if (n >= deadline) {
+                                snprintf(e->message, sizeof(e->message), "deadline passed");
+                                return -ETIME;
+                        }
+                        timeout_msec = MIN(timeout_msec ?: UINT64_MAX, (deadline - n + 999) / 1000);
+                }
+
                 _cleanup_(erase_and_freep) char *token_header = NULL;
                 HttpResponse resp = HTTP_RESPONSE_NULL;
                 const AwsCredentials *cr;
@@ -316,7 +409,9 @@ static int ec2_call(Ec2Client *c, const char *action, Form *form, char **ret_bod
                         .body = form->buf,
                         .body_size = form->len,
                         .connect_timeout_msec = c->connect_msec,
-                        .timeout_msec = c->total_msec,
+                        .timeout_msec = timeout_msec,
+                        .allow_insecure_http = c->allow_plain_http,
+                        .cancel = c->cancel,
                         .max_response = EC2_MAX_ANSWER,
                         .sigv4 = c->sigv4,
                         .access_key_id = cr->access_key_id,
@@ -385,7 +480,11 @@ static int ec2_call(Ec2Client *c, const char *action, Form *form, char **ret_bod
                 }
                 c->budget -= cost;
                 spent += cost;
-                c->sleep(backoff_full_jitter_usec(attempt - 1, c->base_usec, c->cap_usec), c->sleep_userdata);
+                r = client_sleep(c, backoff_full_jitter_usec(attempt - 1, c->base_usec, c->cap_usec), deadline);
+                if (r < 0) {
+                        log_debug_errno(r, "EC2 %s: stopped before retry %u: %m", action, attempt + 1);
+                        return r;
+                }
         }
 }
 
@@ -424,57 +523,100 @@ static int random_token(char ret[static 40]) {
         return 0;
 }
 
-/* Request one page of a Describe* listing (ids or filters, MaxResults only without ids). */
-static int describe_page(Ec2Client *c, const char *action, const char *id_param, char *const *ids,
-                         const Ec2Filter *filters, unsigned page_size, unsigned page, const char *token,
-                         char **ret_body, size_t *ret_size) {
+/* A Describe* listing: what to ask and how to parse a page into the list. */
+typedef struct Listing {
+        const char *action;
+        const char *id_param;
+        unsigned page_size;
+        int (*parse_page)(const char *xml, size_t size, void *list, char **ret_next_token);
+} Listing;
+
+/* Request one page (ids or filters, MaxResults only without ids). */
+static int describe_page(Ec2Client *c, const Listing *l, char *const *ids, const Ec2Filter *filters,
+                         const char *token, uint64_t deadline, char **ret_body, size_t *ret_size) {
         _cleanup_(form_done) Form f = {};
         char mr[16];
 
-        if (page >= EC2_MAX_PAGES)
-                return -EBADMSG;
-        form_action(&f, action);
-        form_ids(&f, id_param, ids);
+        form_action(&f, l->action);
+        form_ids(&f, l->id_param, ids);
         form_filters(&f, filters);
         if (strv_length(ids) == 0) {
-                snprintf(mr, sizeof(mr), "%u", page_size);
+                snprintf(mr, sizeof(mr), "%u", l->page_size);
                 form_add(&f, "MaxResults", mr);
         }
         form_add(&f, "NextToken", token);
-        return ec2_call(c, action, &f, ret_body, ret_size);
+        return ec2_call(c, l->action, &f, deadline, ret_body, ret_size);
 }
 
-/* After a page: 0 if it was the last, 1 with *token advanced, -EBADMSG for a token that
- * does not advance (a listing is complete or an error, never partial). */
-static int describe_next(char **token, char **next) {
-        if (!*next)
-                return 0;
-        if (*token && streq(*token, *next))
-                return -EBADMSG;
-        free(*token);
-        *token = TAKE_PTR(*next);
-        return 1;
+/*
+ * Every page into list, or an error and list holds what the caller drops whole (a
+ * listing is complete or an error, never partial). A listing that does not end is an
+ * error, found early: any nextToken seen before (A→B→A) is -EBADMSG, more than
+ * max_pages pages -E2BIG, past the listing's deadline -ETIME.
+ */
+static int describe_all(Ec2Client *c, const Listing *l, char *const *ids, const Ec2Filter *filters, void *list) {
+        _cleanup_(strv_freep) char **seen = NULL;
+        uint64_t deadline = now_usec(CLOCK_MONOTONIC) + c->listing_usec;
+        const char *token = NULL;
+        int r;
+
+        for (unsigned page = 1;; page++) {
+                _cleanup_(freep) char *body = NULL, *next = NULL;
+                size_t n;
+
+                r = describe_page(c, l, ids, filters, token, deadline, &body, &n);
+                if (r == -ETIME)
+                        snprintf(c->last_error.message, sizeof(c->last_error.message),
+                                 "the listing did not finish within %llu ms (page %u)",
+                                 (unsigned long long) (c->listing_usec / USEC_PER_MSEC), page);
+                if (r < 0)
+                        return r;
+                r = l->parse_page(body, n, list, &next);
+                if (r < 0) {
+                        snprintf(c->last_error.message, sizeof(c->last_error.message),
+                                 "page %u of the answer is not what EC2 sends", page);
+                        return r;
+                }
+                if (!next)
+                        return 0;
+                if (strv_contains(seen, next)) {
+                        snprintf(c->last_error.message, sizeof(c->last_error.message),
+                                 "nextToken of page %u was seen before: the listing does not end", page);
+                        return -EBADMSG;
+                }
+                if (page >= c->max_pages) {
+                        snprintf(c->last_error.message, sizeof(c->last_error.message),
+                                 "more than %u pages", c->max_pages);
+                        return -E2BIG;
+                }
+                r = strv_consume(&seen, TAKE_PTR(next));
+                if (r < 0)
+                        return r;
+                token = seen[strv_length(seen) - 1];
+        }
+}
+
+static int instances_page(const char *xml, size_t size, void *list, char **ret_next_token) {
+        return ec2_parse_describe_instances_append(xml, size, list, ret_next_token);
+}
+
+static int volumes_page(const char *xml, size_t size, void *list, char **ret_next_token) {
+        return ec2_parse_describe_volumes_append(xml, size, list, ret_next_token);
+}
+
+static int subnets_page(const char *xml, size_t size, void *list, char **ret_next_token) {
+        return ec2_parse_describe_subnets_append(xml, size, list, ret_next_token);
 }
 
 int ec2_describe_instances(Ec2Client *c, char *const *instance_ids, const Ec2Filter *filters,
                            Ec2InstanceList *ret) {
         _cleanup_(ec2_instance_list_done) Ec2InstanceList all = {};
-        _cleanup_(freep) char *token = NULL;
-        int r = 1;
+        const Listing l = { "DescribeInstances", "InstanceId", c->instances_page, instances_page };
+        int r;
 
-        for (unsigned page = 0; r > 0; page++) {
-                _cleanup_(freep) char *body = NULL, *next = NULL;
-                size_t n;
-
-                r = describe_page(c, "DescribeInstances", "InstanceId", instance_ids, filters,
-                                  c->instances_page, page, token, &body, &n);
-                if (r >= 0) /* appends to all; on failure all is dropped whole */
-                        r = ec2_parse_describe_instances_append(body, n, &all, &next);
-                if (r >= 0)
-                        r = describe_next(&token, &next);
-                if (r < 0)
-                        return r;
-        }
+        r = describe_all(c, &l, instance_ids, filters, &all);
+        if (r < 0)
+                return r;
         *ret = all;
         all = (Ec2InstanceList) {};
         return 0;
@@ -482,24 +624,27 @@ int ec2_describe_instances(Ec2Client *c, char *const *instance_ids, const Ec2Fil
 
 int ec2_describe_volumes(Ec2Client *c, char *const *volume_ids, const Ec2Filter *filters, Ec2VolumeList *ret) {
         _cleanup_(ec2_volume_list_done) Ec2VolumeList all = {};
-        _cleanup_(freep) char *token = NULL;
-        int r = 1;
+        const Listing l = { "DescribeVolumes", "VolumeId", c->volumes_page, volumes_page };
+        int r;
 
-        for (unsigned page = 0; r > 0; page++) {
-                _cleanup_(freep) char *body = NULL, *next = NULL;
-                size_t n;
-
-                r = describe_page(c, "DescribeVolumes", "VolumeId", volume_ids, filters, c->volumes_page,
-                                  page, token, &body, &n);
-                if (r >= 0) /* appends to all; on failure all is dropped whole */
-                        r = ec2_parse_describe_volumes_append(body, n, &all, &next);
-                if (r >= 0)
-                        r = describe_next(&token, &next);
-                if (r < 0)
-                        return r;
-        }
+        r = describe_all(c, &l, volume_ids, filters, &all);
+        if (r < 0)
+                return r;
         *ret = all;
         all = (Ec2VolumeList) {};
+        return 0;
+}
+
+int ec2_describe_subnets(Ec2Client *c, char *const *subnet_ids, const Ec2Filter *filters, Ec2SubnetList *ret) {
+        _cleanup_(ec2_subnet_list_done) Ec2SubnetList all = {};
+        const Listing l = { "DescribeSubnets", "SubnetId", c->subnets_page, subnets_page };
+        int r;
+
+        r = describe_all(c, &l, subnet_ids, filters, &all);
+        if (r < 0)
+                return r;
+        *ret = all;
+        all = (Ec2SubnetList) {};
         return 0;
 }
 
@@ -518,6 +663,8 @@ int ec2_run_instances(Ec2Client *c, const Ec2RunSpec *s, Ec2Instance *ret) {
                 return -EINVAL;
         if (check_token(s->client_token) < 0)
                 return -EINVAL;
+        if (s->user_data && s->user_data_size > EC2_MAX_USER_DATA)
+                return -EMSGSIZE;
         if (!s->client_token) {
                 r = random_token(token);
                 if (r < 0)
@@ -565,7 +712,7 @@ int ec2_run_instances(Ec2Client *c, const Ec2RunSpec *s, Ec2Instance *ret) {
                 form_tags(&f, prefix, s->volume_tags);
         }
 
-        r = ec2_call(c, "RunInstances", &f, &body, &n);
+        r = ec2_call(c, "RunInstances", &f, 0, &body, &n);
         if (r < 0)
                 return r;
         return ec2_parse_run_instances(body, n, ret);
@@ -581,7 +728,7 @@ int ec2_terminate_instances(Ec2Client *c, char *const *instance_ids) {
                 return -EINVAL;
         form_action(&f, "TerminateInstances");
         form_ids(&f, "InstanceId", instance_ids);
-        r = ec2_call(c, "TerminateInstances", &f, &body, &n);
+        r = ec2_call(c, "TerminateInstances", &f, 0, &body, &n);
         if (r < 0)
                 return r;
         r = ec2_parse_terminate_instances(body, n, &got);
@@ -620,7 +767,7 @@ int ec2_create_volume(Ec2Client *c, const Ec2VolumeSpec *s, Ec2Volume *ret) {
                 form_add(&f, "TagSpecification.1.ResourceType", "volume");
                 form_tags(&f, "TagSpecification.1.", s->tags);
         }
-        r = ec2_call(c, "CreateVolume", &f, &body, &n);
+        r = ec2_call(c, "CreateVolume", &f, 0, &body, &n);
         if (r < 0)
                 return r;
         return ec2_parse_volume(body, n, ret);
@@ -651,7 +798,7 @@ int ec2_attach_volume(Ec2Client *c, const char *volume_id, const char *instance_
         form_add(&f, "VolumeId", volume_id);
         form_add(&f, "InstanceId", instance_id);
         form_add(&f, "Device", device);
-        r = ec2_call(c, "AttachVolume", &f, &body, &n);
+        r = ec2_call(c, "AttachVolume", &f, 0, &body, &n);
         if (r < 0)
                 return r;
         return attachment_result(body, n, ret);
@@ -671,7 +818,7 @@ int ec2_detach_volume(Ec2Client *c, const char *volume_id, const char *instance_
         form_add(&f, "InstanceId", instance_id);
         if (force)
                 form_add(&f, "Force", "true");
-        r = ec2_call(c, "DetachVolume", &f, &body, &n);
+        r = ec2_call(c, "DetachVolume", &f, 0, &body, &n);
         if (r < 0)
                 return r;
         return attachment_result(body, n, ret);
@@ -688,7 +835,7 @@ int ec2_create_tags(Ec2Client *c, char *const *resource_ids, char *const *tags) 
         form_action(&f, "CreateTags");
         form_ids(&f, "ResourceId", resource_ids);
         form_tags(&f, "", tags);
-        r = ec2_call(c, "CreateTags", &f, &body, &n);
+        r = ec2_call(c, "CreateTags", &f, 0, &body, &n);
         if (r < 0)
                 return r;
         return ec2_parse_return(body, n);

@@ -21,9 +21,22 @@
  *   -EREMOTEIO   any other EC2 error (check the code)
  *   -EBADMSG     the answer was not what EC2 sends (malformed, truncated XML)
  *   -ETIMEDOUT, -ECONNREFUSED, -EPROTO, …: transport, after the retries
+ *   -ECANCELED   the cancel flag was raised (within about a second, also mid-request
+ *                or mid-backoff)
+ *   -EPROTONOSUPPORT plain http to a non-loopback endpoint without allow_plain_http
+ * Listings (Describe*) also fail, early, when they do not end: -EBADMSG for a
+ * nextToken seen before, -E2BIG past the page cap, -ETIME past the listing deadline.
  * The library logs only at debug; callers log once (SK_MESSAGE_AWS_ERROR).
+ *
+ * Threads: a client has no global state (libcurl is initialized once, thread-safely,
+ * by http_global_init()); one client is used by one thread at a time. Its
+ * CredsProvider is not locked: a client used from a worker thread needs a provider
+ * that no other thread uses at the same time.
  */
 
+#include <stdatomic.h>
+
+#include "config.h"
 #include "creds.h"
 #include "ec2-parse.h"
 
@@ -41,10 +54,19 @@ typedef struct Ec2Client Ec2Client;
 
 /*
  * region: for signing and the default endpoint https://ec2.<region>.amazonaws.com.
- * endpoint: NULL/"" for the default, else a URL (plain http only to loopback and
- * private test addresses, see http_url_plain_ok()). creds: borrowed.
+ * endpoint: NULL/"" for the default, else an http(s) URL with a host and without
+ * userinfo (-EINVAL otherwise). Plain http is sent only to a loopback address unless
+ * ec2_client_set_allow_plain_http(). creds: borrowed.
  */
 int ec2_client_new(const char *region, const char *endpoint, CredsProvider *creds, Ec2Client **ret);
+/*
+ * The client for the agent: AWS.Region (or region, when not NULL: from IMDS),
+ * AWS.Endpoint, AWS.AllowPlainHttp. Logs (once, here: this is the start of what uses
+ * it): an error for a bad endpoint (-EINVAL) or plain http to a non-loopback endpoint
+ * without AllowPlainHttp (-EPROTONOSUPPORT); a warning naming the endpoint when
+ * AllowPlainHttp lets it through.
+ */
+int ec2_client_new_from_config(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret);
 Ec2Client *ec2_client_free(Ec2Client *c);
 static inline void ec2_client_freep(Ec2Client **c) {
         if (*c)
@@ -59,8 +81,19 @@ void ec2_client_set_retry_budget(Ec2Client *c, unsigned budget);
 /* Defaults: connect 3 s, total 30 s per request. */
 void ec2_client_set_timeouts(Ec2Client *c, uint64_t connect_msec, uint64_t total_msec);
 /* Page sizes asked for: DescribeInstances 5…1000 (default 1000), DescribeVolumes
- * 5…500 (default 500). */
+ * 5…500 (default 500). DescribeSubnets asks for 1000. */
 void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes);
+/* Every Describe* listing: at most max_pages pages (default 100) and deadline_usec
+ * from its first request to its last answer (default 5 min); 0: the default. */
+void ec2_client_set_listing_limits(Ec2Client *c, unsigned max_pages, uint64_t deadline_usec);
+/* Plain http:// to a non-loopback endpoint (AWS.AllowPlainHttp=yes; test setups). */
+void ec2_client_set_allow_plain_http(Ec2Client *c, bool allow);
+/* Is the endpoint plain http to a host that is not loopback? */
+bool ec2_client_endpoint_plain(const Ec2Client *c);
+/* A flag another thread raises to stop what this client does: a request in flight
+ * is aborted (libcurl's progress callback) and a backoff sleep cut short, both
+ * within about a second, and the call returns -ECANCELED. Borrowed; NULL: none. */
+void ec2_client_set_cancel(Ec2Client *c, const atomic_bool *flag);
 const char *ec2_client_endpoint(const Ec2Client *c);
 unsigned ec2_client_retry_budget(const Ec2Client *c);
 
@@ -100,11 +133,14 @@ typedef struct Ec2RunSpec {
         const char *client_token; /* ≤ 64 ASCII; NULL: a random one */
 } Ec2RunSpec;
 
-/* One instance (MinCount=MaxCount=1) with IMDSv2 required and hop limit 1. */
+/* One instance (MinCount=MaxCount=1) with IMDSv2 required and hop limit 1, its tags
+ * (instance and volumes) in the same call. -EMSGSIZE: user data over 16 KiB. */
 int ec2_run_instances(Ec2Client *c, const Ec2RunSpec *spec, Ec2Instance *ret);
 int ec2_terminate_instances(Ec2Client *c, char *const *instance_ids);
 
 int ec2_describe_volumes(Ec2Client *c, char *const *volume_ids, const Ec2Filter *filters, Ec2VolumeList *ret);
+/* Every page of subnets (SubnetId.N or filters, e.g. "vpc-id", "tag:…"). */
+int ec2_describe_subnets(Ec2Client *c, char *const *subnet_ids, const Ec2Filter *filters, Ec2SubnetList *ret);
 
 typedef struct Ec2VolumeSpec {
         const char *availability_zone;

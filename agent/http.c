@@ -4,6 +4,7 @@
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <curl/curl.h>
+#include <pthread.h>
 #include <sys/stat.h>
 
 #include "log.h"
@@ -36,29 +37,84 @@ static size_t sink_write(char *ptr, size_t size, size_t nmemb, void *userdata) {
         return n;
 }
 
-bool http_url_plain_ok(const char *url) {
-        const char *host = startswith(url, "http://");
-        char buf[256];
-        size_t n;
-        struct in_addr a;
+DEFINE_TRIVIAL_CLEANUP_FUNC(CURLU *, curl_url_cleanup);
+DEFINE_TRIVIAL_CLEANUP_FUNC(char *, curl_free);
 
-        if (!host)
-                return false;
-        n = strcspn(host, ":/");
-        if (n == 0 || n >= sizeof(buf))
-                return false;
-        memcpy(buf, host, n);
-        buf[n] = 0;
-        if (streq(buf, "localhost"))
-                return true;
-        if (inet_pton(AF_INET, buf, &a) != 1)
-                return false;
-        uint32_t ip = ntohl(a.s_addr);
-        return (ip >> 24) == 127 ||                /* loopback */
-               (ip >> 24) == 10 ||                 /* RFC 1918 */
-               (ip >> 20) == (172u << 4 | 1) ||    /* 172.16/12 */
-               (ip >> 16) == (192u << 8 | 168) ||  /* 192.168/16 */
-               (ip >> 16) == (169u << 8 | 254);    /* link-local: the metadata service */
+/* libcurl's global state, once per process, before any thread uses it (curl_easy_init()
+ * would do it implicitly, and not thread-safely with older libcurl). */
+static pthread_once_t curl_once = PTHREAD_ONCE_INIT;
+static CURLcode curl_init_result = CURLE_FAILED_INIT;
+
+static void curl_init_once(void) {
+        curl_init_result = curl_global_init(CURL_GLOBAL_DEFAULT);
+}
+
+int http_global_init(void) {
+        (void) pthread_once(&curl_once, curl_init_once);
+        return curl_init_result == CURLE_OK ? 0 : -ENOMEM;
+}
+
+/* Does the URL part exist? (user, password, login options) */
+static bool url_has_part(CURLU *u, CURLUPart part) {
+        _cleanup_(curl_freep) char *v = NULL;
+        return curl_url_get(u, part, &v, 0) == CURLUE_OK && v;
+}
+
+/* Parse with libcurl's own parser (what is checked is what is sent): http or https,
+ * a host, no userinfo. *ret_plain_loopback: plain http to a loopback address. */
+static int url_parse(const char *url, CURLU **ret, bool *ret_plain, bool *ret_loopback) {
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
+        _cleanup_(curl_freep) char *scheme = NULL, *host = NULL;
+        struct in_addr a4;
+        struct in6_addr a6;
+        bool loopback = false;
+
+        if (isempty(url))
+                return -EINVAL;
+        u = curl_url();
+        if (!u)
+                return -ENOMEM;
+        if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK)
+                return -EINVAL;
+        if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK || !scheme ||
+            (!streq(scheme, "http") && !streq(scheme, "https")))
+                return -EINVAL;
+        /* http://localhost:1@evil.example/ goes to evil.example: refuse any userinfo. */
+        if (url_has_part(u, CURLUPART_USER) || url_has_part(u, CURLUPART_PASSWORD) ||
+            url_has_part(u, CURLUPART_OPTIONS))
+                return -EINVAL;
+        if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK || isempty(host))
+                return -EINVAL;
+
+        if (streq(host, "localhost"))
+                loopback = true;
+        else if (inet_pton(AF_INET, host, &a4) == 1)
+                loopback = (ntohl(a4.s_addr) >> 24) == 127;
+        else if (host[0] == '[' && host[strlen(host) - 1] == ']') {
+                host[strlen(host) - 1] = 0;
+                loopback = inet_pton(AF_INET6, host + 1, &a6) == 1 && IN6_IS_ADDR_LOOPBACK(&a6);
+        }
+        if (ret_plain)
+                *ret_plain = streq(scheme, "http");
+        if (ret_loopback)
+                *ret_loopback = loopback;
+        if (ret)
+                *ret = TAKE_PTR(u);
+        return 0;
+}
+
+int http_url_validate(const char *url) {
+        return url_parse(url, NULL, NULL, NULL);
+}
+
+bool http_url_plain_ok(const char *url) {
+        bool plain, loopback;
+        return url_parse(url, NULL, &plain, &loopback) >= 0 && plain && loopback;
+}
+
+bool http_url_is_plain(const char *url) {
+        bool plain;
+        return url_parse(url, NULL, &plain, NULL) >= 0 && plain;
 }
 
 char *http_form_escape(const char *s) {
@@ -110,13 +166,27 @@ static int curl_to_errno(CURLcode c, bool overflow) {
         }
 }
 
+/* Set an option that matters; a libcurl that refuses it fails the request (named). */
+#define SETOPT(h, opt, val)                                                                    \
+        do {                                                                                   \
+                CURLcode _c = curl_easy_setopt((h), (opt), (val));                             \
+                if (_c != CURLE_OK) {                                                          \
+                        snprintf(ret->error, sizeof(ret->error), "libcurl refused %s: %s", #opt, \
+                                 curl_easy_strerror(_c));                                      \
+                        return _c == CURLE_OUT_OF_MEMORY ? -ENOMEM : -EOPNOTSUPP;              \
+                }                                                                              \
+        } while (0)
+
 int http_perform(const HttpRequest *req, HttpResponse *ret) {
         _cleanup_(curl_easy_cleanupp) CURL *h = NULL;
         _cleanup_(curl_slist_free_allp) struct curl_slist *hdrs = NULL;
+        _cleanup_(curl_url_cleanupp) CURLU *u = NULL;
         char errbuf[CURL_ERROR_SIZE] = "";
         const char *method = req->method ?: "GET";
         Sink sink = { .resp = ret, .max = req->max_response ?: 32u * 1024 * 1024 };
+        bool plain, loopback;
         CURLcode c;
+        int r;
 
         *ret = HTTP_RESPONSE_NULL;
 
@@ -124,19 +194,30 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
                 snprintf(ret->error, sizeof(ret->error), "cancelled");
                 return -ECANCELED;
         }
+        r = url_parse(req->url, &u, &plain, &loopback);
+        if (r == -ENOMEM)
+                return r;
+        if (r < 0) {
+                snprintf(ret->error, sizeof(ret->error),
+                         "not an http:// or https:// URL with a host and without user information");
+                return -EINVAL;
+        }
         if (req->unix_socket) {
                 struct stat st;
                 if (stat(req->unix_socket, &st) < 0) {
                         snprintf(ret->error, sizeof(ret->error), "%s: %s", req->unix_socket, strerror(errno));
                         return -errno;
                 }
-        } else if (!startswith(req->url, "https://") &&
-                   !(req->allow_insecure_http || http_url_plain_ok(req->url))) {
-                snprintf(ret->error, sizeof(ret->error),
-                         "plain http is allowed only to loopback and private test addresses");
+        } else if (plain && !loopback && !req->allow_insecure_http) {
+                snprintf(ret->error, sizeof(ret->error), "plain http is allowed only to a loopback address");
                 return -EPROTONOSUPPORT;
         }
 
+        r = http_global_init();
+        if (r < 0) {
+                snprintf(ret->error, sizeof(ret->error), "libcurl failed to initialize");
+                return r;
+        }
         h = curl_easy_init();
         if (!h)
                 return -ENOMEM;
@@ -157,41 +238,41 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
                 hdrs = n;
         }
 
-        (void) curl_easy_setopt(h, CURLOPT_URL, req->url);
-        (void) curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
-        (void) curl_easy_setopt(h, CURLOPT_PROTOCOLS_STR, "http,https");
-        (void) curl_easy_setopt(h, CURLOPT_NOPROXY, "*"); /* never via a proxy */
-        (void) curl_easy_setopt(h, CURLOPT_FOLLOWLOCATION, 0L);
-        (void) curl_easy_setopt(h, CURLOPT_SSL_VERIFYPEER, 1L);
-        (void) curl_easy_setopt(h, CURLOPT_SSL_VERIFYHOST, 2L);
-        (void) curl_easy_setopt(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (req->connect_timeout_msec ?: 2000));
-        (void) curl_easy_setopt(h, CURLOPT_TIMEOUT_MS, (long) (req->timeout_msec ?: 10000));
-        (void) curl_easy_setopt(h, CURLOPT_ERRORBUFFER, errbuf);
-        (void) curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, sink_write);
-        (void) curl_easy_setopt(h, CURLOPT_WRITEDATA, &sink);
+        SETOPT(h, CURLOPT_ERRORBUFFER, errbuf);
+        SETOPT(h, CURLOPT_CURLU, u); /* exactly the URL checked above */
+        SETOPT(h, CURLOPT_NOSIGNAL, 1L);
+        SETOPT(h, CURLOPT_PROTOCOLS_STR, "http,https");
+        SETOPT(h, CURLOPT_NOPROXY, "*"); /* never via a proxy */
+        SETOPT(h, CURLOPT_FOLLOWLOCATION, 0L);
+        SETOPT(h, CURLOPT_SSL_VERIFYPEER, 1L);
+        SETOPT(h, CURLOPT_SSL_VERIFYHOST, 2L);
+        SETOPT(h, CURLOPT_CONNECTTIMEOUT_MS, (long) (req->connect_timeout_msec ?: 2000));
+        SETOPT(h, CURLOPT_TIMEOUT_MS, (long) (req->timeout_msec ?: 10000));
+        SETOPT(h, CURLOPT_WRITEFUNCTION, sink_write);
+        SETOPT(h, CURLOPT_WRITEDATA, &sink);
         (void) curl_easy_setopt(h, CURLOPT_USERAGENT, "swarmkeeper");
         if (req->unix_socket)
-                (void) curl_easy_setopt(h, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
+                SETOPT(h, CURLOPT_UNIX_SOCKET_PATH, req->unix_socket);
         if (hdrs)
-                (void) curl_easy_setopt(h, CURLOPT_HTTPHEADER, hdrs);
+                SETOPT(h, CURLOPT_HTTPHEADER, hdrs);
         if (req->cancel) {
-                (void) curl_easy_setopt(h, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
-                (void) curl_easy_setopt(h, CURLOPT_XFERINFODATA, (void *) req->cancel);
-                (void) curl_easy_setopt(h, CURLOPT_NOPROGRESS, 0L);
+                SETOPT(h, CURLOPT_XFERINFOFUNCTION, http_xferinfo);
+                SETOPT(h, CURLOPT_XFERINFODATA, (void *) req->cancel);
+                SETOPT(h, CURLOPT_NOPROGRESS, 0L);
         }
 
         if (streq(method, "POST") || req->body) {
-                (void) curl_easy_setopt(h, CURLOPT_POST, 1L);
-                (void) curl_easy_setopt(h, CURLOPT_POSTFIELDS, req->body ?: "");
-                (void) curl_easy_setopt(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body ? req->body_size : 0));
+                SETOPT(h, CURLOPT_POST, 1L);
+                SETOPT(h, CURLOPT_POSTFIELDS, req->body ?: "");
+                SETOPT(h, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t) (req->body ? req->body_size : 0));
         }
         if (!streq(method, "GET") && !streq(method, "POST"))
-                (void) curl_easy_setopt(h, CURLOPT_CUSTOMREQUEST, method);
+                SETOPT(h, CURLOPT_CUSTOMREQUEST, method);
 
         if (req->sigv4) {
-                (void) curl_easy_setopt(h, CURLOPT_AWS_SIGV4, req->sigv4);
-                (void) curl_easy_setopt(h, CURLOPT_USERNAME, req->access_key_id);
-                (void) curl_easy_setopt(h, CURLOPT_PASSWORD, req->secret_access_key);
+                SETOPT(h, CURLOPT_AWS_SIGV4, req->sigv4);
+                SETOPT(h, CURLOPT_USERNAME, req->access_key_id);
+                SETOPT(h, CURLOPT_PASSWORD, req->secret_access_key);
         }
 
         c = curl_easy_perform(h);

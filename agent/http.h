@@ -27,7 +27,7 @@ typedef struct HttpRequest {
         const char *sigv4;
         const char *access_key_id;
         const char *secret_access_key;
-        bool allow_insecure_http; /* plain http to a non-loopback host */
+        bool allow_insecure_http; /* plain http to a non-loopback host (IMDS; AWS.AllowPlainHttp) */
         /* When set and raised (by another thread), the transfer is aborted within about a
          * second (libcurl's progress callback): -ECANCELED. */
         const atomic_bool *cancel;
@@ -45,15 +45,29 @@ typedef struct HttpResponse {
 /*
  * Perform the request. 0 with *ret filled for any HTTP answer (check ret->status);
  * -ETIMEDOUT, -ECONNREFUSED, -EHOSTUNREACH, -ENOENT (no socket), -EMSGSIZE (answer
- * too big), -EPROTO (garbage), -ECANCELED (req->cancel raised) or -EIO for transport failures, with ret->error set.
+ * too big), -EPROTO (garbage), -ECANCELED (req->cancel raised) or -EIO for transport
+ * failures; -EINVAL for a URL with userinfo or not http(s); -EPROTONOSUPPORT for plain
+ * http to a non-loopback host without allow_insecure_http; -EOPNOTSUPP when libcurl
+ * refuses an option it needs; ret->error says which.
  * ret is always initialized and must be released with http_response_done().
  */
 int http_perform(const HttpRequest *req, HttpResponse *ret);
 void http_response_done(HttpResponse *r);
 
-/* True for http:// URLs whose host is loopback or a private test address (RFC 1918,
- * link-local): plain http is allowed only there. */
+/* libcurl's global initialization, once per process (pthread_once); http_perform()
+ * calls it, a program may call it early from its main thread. 0 or -ENOMEM. */
+int http_global_init(void);
+
+/* URLs are parsed with libcurl's URL API (CURLU), the parser that sends the request:
+ * http_url_validate(): 0 for an http:// or https:// URL with a host and without
+ * userinfo (user, password, login options), -EINVAL otherwise.
+ * http_url_plain_ok(): a valid http:// URL whose host is loopback (127.0.0.0/8, ::1,
+ * localhost): the only plain http that http_perform() sends without
+ * allow_insecure_http. http://localhost:1@evil.example/ is not (it names evil.example).
+ * http_url_is_plain(): a valid http:// URL. */
+int http_url_validate(const char *url);
 bool http_url_plain_ok(const char *url);
+bool http_url_is_plain(const char *url);
 
 /* Percent-encode for an application/x-www-form-urlencoded body (RFC 3986 unreserved kept). */
 char *http_form_escape(const char *s);

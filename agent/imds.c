@@ -44,7 +44,7 @@ int imds_new(const char *endpoint, Imds **ret) {
         _cleanup_(imds_freep) Imds *m = NULL;
         size_t l;
 
-        if (isempty(endpoint) || (!startswith(endpoint, "http://") && !startswith(endpoint, "https://")))
+        if (http_url_validate(endpoint) < 0)
                 return -EINVAL;
         m = calloc(1, sizeof(Imds));
         if (!m)
@@ -160,6 +160,7 @@ static int imds_token(Imds *m) {
                 .headers = headers,
                 .connect_timeout_msec = IMDS_CONNECT_TIMEOUT_MSEC,
                 .timeout_msec = IMDS_TIMEOUT_MSEC,
+                .allow_insecure_http = true, /* the metadata service is plain http by nature */
                 .max_response = 4096,
         };
         r = imds_exchange(m, &req, &resp);
@@ -208,6 +209,7 @@ static int imds_get_internal(Imds *m, const char *path, size_t max, char **ret, 
                         .headers = headers,
                         .connect_timeout_msec = IMDS_CONNECT_TIMEOUT_MSEC,
                         .timeout_msec = IMDS_TIMEOUT_MSEC,
+                        .allow_insecure_http = true,
                         .max_response = max,
                 };
                 r = imds_exchange(m, &req, &resp);
