@@ -393,6 +393,7 @@ static int ec2_call(Ec2Client *c, const char *action, Form *form, uint64_t deadl
                 r = creds_get(c->creds, &cr);
                 if (r < 0) {
                         copy_text(e->code, sizeof(e->code), "");
+                        e->error = EC2_ERR_NONE;
                         snprintf(e->message, sizeof(e->message), "no AWS credentials: %s", strerror(-r));
                         return r;
                 }
@@ -424,6 +425,7 @@ static int ec2_call(Ec2Client *c, const char *action, Form *form, uint64_t deadl
                 e->http_status = resp.status;
                 if (r < 0) {
                         copy_text(e->code, sizeof(e->code), "");
+                        e->error = EC2_ERR_NONE;
                         copy_text(e->message, sizeof(e->message), resp.error);
                         http_response_done(&resp);
                         log_debug_errno(r, "EC2 %s: %s (attempt %u).", action, e->message, attempt);
@@ -450,6 +452,8 @@ static int ec2_call(Ec2Client *c, const char *action, Form *form, uint64_t deadl
                                 copy_text(e->request_id, sizeof(e->request_id), parsed.request_id);
                         } else {
                                 copy_text(e->code, sizeof(e->code), "");
+                                e->error = EC2_ERR_NONE;
+                                copy_text(e->request_id, sizeof(e->request_id), "");
                                 snprintf(e->message, sizeof(e->message), "HTTP %ld without an EC2 error body",
                                          resp.status);
                         }

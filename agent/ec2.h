@@ -21,8 +21,7 @@
  *   -EREMOTEIO   any other EC2 error (check the code)
  *   -EBADMSG     the answer was not what EC2 sends (malformed, truncated XML)
  *   -ETIMEDOUT, -ECONNREFUSED, -EPROTO, …: transport, after the retries
- *   -ECANCELED   the cancel flag was raised (within about a second, also mid-request
- *                or mid-backoff)
+ *   -ECANCELED   the cancel flag was raised (also mid-request or mid-backoff)
  *   -EPROTONOSUPPORT plain http to a non-loopback endpoint without allow_plain_http
  * Listings (Describe*) also fail, early, when they do not end: -EBADMSG for a
  * nextToken seen before, -E2BIG past the page cap, -ETIME past the listing deadline.
@@ -91,8 +90,8 @@ void ec2_client_set_allow_plain_http(Ec2Client *c, bool allow);
 /* Is the endpoint plain http to a host that is not loopback? */
 bool ec2_client_endpoint_plain(const Ec2Client *c);
 /* A flag another thread raises to stop what this client does: a request in flight
- * is aborted (libcurl's progress callback) and a backoff sleep cut short, both
- * within about a second, and the call returns -ECANCELED. Borrowed; NULL: none. */
+ * is aborted and a backoff sleep cut short, both within about 100 ms, and the call
+ * returns -ECANCELED. Borrowed; NULL: none. */
 void ec2_client_set_cancel(Ec2Client *c, const atomic_bool *flag);
 const char *ec2_client_endpoint(const Ec2Client *c);
 unsigned ec2_client_retry_budget(const Ec2Client *c);

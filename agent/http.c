@@ -166,6 +166,47 @@ static int curl_to_errno(CURLcode c, bool overflow) {
         }
 }
 
+/* curl_easy_perform(), but a raised flag stops it within CANCEL_POLL_MSEC: the multi
+ * interface polled in short slices (the progress callback alone runs only about once a
+ * second while a server is silent). CURLE_ABORTED_BY_CALLBACK when cancelled. */
+#define CANCEL_POLL_MSEC 100
+static CURLcode perform_cancellable(CURL *h, const atomic_bool *cancel) {
+        CURLM *m = curl_multi_init();
+        CURLcode result = CURLE_OK;
+        int running = 1, left;
+        CURLMsg *msg;
+
+        if (!m)
+                return CURLE_OUT_OF_MEMORY;
+        if (curl_multi_add_handle(m, h) != CURLM_OK) {
+                curl_multi_cleanup(m);
+                return CURLE_FAILED_INIT;
+        }
+        while (running) {
+                if (atomic_load(cancel)) {
+                        result = CURLE_ABORTED_BY_CALLBACK;
+                        break;
+                }
+                if (curl_multi_perform(m, &running) != CURLM_OK) {
+                        result = CURLE_RECV_ERROR;
+                        break;
+                }
+                if (running && curl_multi_poll(m, NULL, 0, CANCEL_POLL_MSEC, NULL) != CURLM_OK) {
+                        result = CURLE_RECV_ERROR;
+                        break;
+                }
+        }
+        if (!running) {
+                result = CURLE_GOT_NOTHING; /* unless the transfer says how it ended */
+                while ((msg = curl_multi_info_read(m, &left)))
+                        if (msg->msg == CURLMSG_DONE && msg->easy_handle == h)
+                                result = msg->data.result;
+        }
+        (void) curl_multi_remove_handle(m, h);
+        (void) curl_multi_cleanup(m);
+        return result;
+}
+
 /* Set an option that matters; a libcurl that refuses it fails the request (named). */
 #define SETOPT(h, opt, val)                                                                    \
         do {                                                                                   \
@@ -275,7 +316,7 @@ int http_perform(const HttpRequest *req, HttpResponse *ret) {
                 SETOPT(h, CURLOPT_PASSWORD, req->secret_access_key);
         }
 
-        c = curl_easy_perform(h);
+        c = req->cancel ? perform_cancellable(h, req->cancel) : curl_easy_perform(h);
         (void) curl_easy_getinfo(h, CURLINFO_RESPONSE_CODE, &ret->status);
         if (c != CURLE_OK) {
                 snprintf(ret->error, sizeof(ret->error), "%s",

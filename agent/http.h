@@ -28,8 +28,8 @@ typedef struct HttpRequest {
         const char *access_key_id;
         const char *secret_access_key;
         bool allow_insecure_http; /* plain http to a non-loopback host (IMDS; AWS.AllowPlainHttp) */
-        /* When set and raised (by another thread), the transfer is aborted within about a
-         * second (libcurl's progress callback): -ECANCELED. */
+        /* When set and raised (by another thread), the transfer is aborted within about
+         * 100 ms (libcurl's multi interface polled in slices): -ECANCELED. */
         const atomic_bool *cancel;
 } HttpRequest;
 

@@ -8,6 +8,8 @@
  * Only 127.0.0.1; no root needed. Retry sleeps are injected (no waiting).
  */
 #include <json-c/json.h>
+#include <pthread.h>
+#include <stdatomic.h>
 #include <time.h>
 
 #include "creds.h"
@@ -487,6 +489,8 @@ static void test_describe_pagination(void) {
         const Ec2Filter bogus[] = { { "no-such-filter", EC2_VALUES("x") }, {} };
         CHECK_INT(ec2_describe_instances(e.ec2, NULL, bogus, &l), -EREMOTEIO);
         CHECK_EC2_CODE(&e, "InvalidParameterValue");
+        CHECK_INT(ec2_client_last_error(e.ec2)->error, EC2_ERR_INVALID_PARAMETER_VALUE);
+        CHECK(strstr(ec2_client_last_error(e.ec2)->message, "no-such-filter") != NULL);
 
         /* Volumes: 7 tagged over two pages, 2 others. */
         for (unsigned i = 0; i < 7; i++)
@@ -1051,6 +1055,253 @@ static void test_garbage_imds(void) {
         (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
 }
 
+/* ------------------------------------------------------------ listings that do not end, cancel */
+
+/* How many requests the garbage server has seen. */
+static size_t garbage_requests(void) {
+        struct json_object *log = NULL;
+        size_t n = 0;
+        if (fake_control(&garbage, "GET", "/_log", NULL, &log) == 200 && log)
+                n = json_object_array_length(log);
+        json_object_put(log);
+        return n;
+}
+
+/* A DescribeInstances page with one instance and, if token, a nextToken. */
+static char *instances_page_json(const char *id, const char *token, double delay) {
+        char *s = NULL;
+        if (asprintf(&s,
+                     "{\"status\": 200, \"delay\": %.2f, \"body\": \"<DescribeInstancesResponse><reservationSet><item>"
+                     "<instancesSet><item><instanceId>%s</instanceId><instanceState><name>running</name>"
+                     "</instanceState></item></instancesSet></item></reservationSet>%s%s%s"
+                     "</DescribeInstancesResponse>\"}",
+                     delay, id, token ? "<nextToken>" : "", strempty(token), token ? "</nextToken>" : "") < 0)
+                return NULL;
+        return s;
+}
+
+static void script_pages(const char *const *tokens, size_t n, double delay) {
+        _cleanup_(strv_freep) char **items = NULL;
+        _cleanup_(freep) char *joined = NULL, *all = NULL;
+        for (size_t k = 0; k < n; k++) {
+                char id[32];
+                snprintf(id, sizeof(id), "i-%zu", k);
+                CHECK_INT(strv_consume(&items, instances_page_json(id, tokens[k], delay)), 0);
+        }
+        joined = strv_join(items, ", ");
+        CHECK(asprintf(&all, "[%s]", strempty(joined)) > 0);
+        script(all);
+}
+
+static void garbage_env(Env *e) {
+        use_static_keys();
+        *e = (Env) {};
+        CHECK_INT(creds_provider_new(NULL, &e->creds), 0);
+        CHECK_INT(ec2_client_new("us-east-1", garbage.url, e->creds, &e->ec2), 0);
+        ec2_client_set_sleep(e->ec2, record_sleep, &e->sleeps);
+        ec2_client_set_retry(e->ec2, 2, 1000, 1000);
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+}
+
+static void test_listing_limits(void) {
+        Env e;
+        Ec2InstanceList l = {};
+        size_t before;
+        uint64_t t0;
+
+        garbage_env(&e);
+
+        /* A nextToken cycle A→B→A: refused at the first repeat, after 3 requests (it used
+         * to run 10,000 signed requests). */
+        static const char *const cycle[] = { "A", "B", "A", "B", "A", NULL };
+        script_pages(cycle, 5, 0);
+        before = garbage_requests();
+        CHECK_INT(ec2_describe_instances(e.ec2, NULL, NULL, &l), -EBADMSG);
+        CHECK_INT(garbage_requests() - before, 3);
+        CHECK(strstr(ec2_client_last_error(e.ec2)->message, "seen before") != NULL);
+        CHECK_INT(l.n, 0);
+        CHECK_INT(e.sleeps.n, 0);
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+
+        /* A token that repeats itself at once. */
+        static const char *const same[] = { "A", "A", NULL };
+        script_pages(same, 2, 0);
+        before = garbage_requests();
+        CHECK_INT(ec2_describe_instances(e.ec2, NULL, NULL, &l), -EBADMSG);
+        CHECK_INT(garbage_requests() - before, 2);
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+
+        /* Ever new tokens: the page cap. */
+        static const char *const many[] = { "t1", "t2", "t3", "t4", "t5", NULL };
+        ec2_client_set_listing_limits(e.ec2, 3, 0);
+        script_pages(many, 5, 0);
+        before = garbage_requests();
+        CHECK_INT(ec2_describe_instances(e.ec2, NULL, NULL, &l), -E2BIG);
+        CHECK_INT(garbage_requests() - before, 3);
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+        /* …and within the cap the pages add up. */
+        static const char *const three[] = { "t1", "t2", NULL };
+        script_pages(three, 3, 0);
+        CHECK_INT(ec2_describe_instances(e.ec2, NULL, NULL, &l), 0);
+        CHECK_INT(l.n, 3);
+        if (l.n == 3)
+                CHECK_STR(l.items[2].instance_id, "i-2");
+        ec2_instance_list_done(&l);
+
+        /* Slow pages: the listing's deadline (1 s) stops it, also mid-request. */
+        ec2_client_set_listing_limits(e.ec2, 0, 1 * USEC_PER_SEC);
+        script_pages(many, 5, 0.4);
+        before = garbage_requests();
+        t0 = now_usec(CLOCK_MONOTONIC);
+        int r = ec2_describe_instances(e.ec2, NULL, NULL, &l);
+        CHECK(r == -ETIME || r == -ETIMEDOUT);
+        CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 1500 * USEC_PER_MSEC);
+        CHECK(garbage_requests() - before <= 3);
+        CHECK_INT(l.n, 0);
+        msleep(500); /* let the server finish the abandoned answer */
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+        ec2_client_set_listing_limits(e.ec2, 0, 0);
+
+        /* DescribeSubnets: two pages into one list. */
+        script("[{\"status\": 200, \"body\": \"<DescribeSubnetsResponse><subnetSet><item><subnetId>subnet-a</subnetId>"
+               "<cidrBlock>10.0.1.0/24</cidrBlock><availabilityZone>us-east-1a</availabilityZone><vpcId>vpc-1</vpcId>"
+               "</item></subnetSet><nextToken>S2</nextToken></DescribeSubnetsResponse>\"},"
+               " {\"status\": 200, \"body\": \"<DescribeSubnetsResponse><subnetSet><item><subnetId>subnet-b</subnetId>"
+               "<cidrBlock>10.0.2.0/24</cidrBlock><availabilityZone>us-east-1b</availabilityZone>"
+               "<tagSet><item><key>swarmkeeper:cluster</key><value>g</value></item></tagSet>"
+               "</item></subnetSet></DescribeSubnetsResponse>\"}]");
+        Ec2SubnetList sl = {};
+        const Ec2Filter vpc[] = { { "vpc-id", EC2_VALUES("vpc-1") }, {} };
+        CHECK_INT(ec2_describe_subnets(e.ec2, NULL, vpc, &sl), 0);
+        CHECK_INT(sl.n, 2);
+        if (sl.n == 2) {
+                CHECK_STR(sl.items[0].cidr_block, "10.0.1.0/24");
+                CHECK_STR(sl.items[1].subnet_id, "subnet-b");
+                CHECK_STR(ec2_tags_get(sl.items[1].tags, EC2_TAG_CLUSTER), "g");
+        }
+        ec2_subnet_list_done(&sl);
+        env_close(&e);
+}
+
+typedef struct Raiser {
+        atomic_bool *flag;
+        unsigned after_msec;
+} Raiser;
+
+static void *raise_later(void *userdata) {
+        Raiser *x = userdata;
+        msleep(x->after_msec);
+        atomic_store(x->flag, true);
+        return NULL;
+}
+
+/* Runs describe_instances with the flag raised from another thread after 300 ms;
+ * returns how long the call took. */
+static uint64_t describe_cancelled(Env *e, atomic_bool *flag, int *ret_r) {
+        Raiser x = { flag, 300 };
+        Ec2InstanceList l = {};
+        pthread_t t;
+        uint64_t t0;
+
+        atomic_store(flag, false);
+        ec2_client_set_cancel(e->ec2, flag);
+        CHECK_INT(pthread_create(&t, NULL, raise_later, &x), 0);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        *ret_r = ec2_describe_instances(e->ec2, NULL, NULL, &l);
+        t0 = now_usec(CLOCK_MONOTONIC) - t0;
+        (void) pthread_join(t, NULL);
+        ec2_instance_list_done(&l);
+        return t0;
+}
+
+static void test_cancel(void) {
+        Env e;
+        atomic_bool flag;
+        uint64_t took;
+        size_t before;
+        int r;
+
+        atomic_init(&flag, false);
+        garbage_env(&e);
+
+        /* Mid-request: the server takes 5 s to answer. */
+        script("[{\"status\": 200, \"delay\": 5, \"body\": \"<DescribeInstancesResponse><reservationSet/>"
+               "</DescribeInstancesResponse>\"}]");
+        took = describe_cancelled(&e, &flag, &r);
+        CHECK_INT(r, -ECANCELED);
+        CHECK(took < 1500 * USEC_PER_MSEC);
+        CHECK_INT(e.sleeps.n, 0); /* not retried */
+        printf("     cancelled mid-request after %llu ms (raised at 300 ms)\n",
+               (unsigned long long) (took / USEC_PER_MSEC));
+
+        /* Mid-backoff: throttled, then a 10 s sleep (the real one) before the retry. */
+        msleep(100);
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+        script("[{\"status\": 503, \"body\": \"<Response><Errors><Error><Code>RequestLimitExceeded</Code>"
+               "<Message>slow down</Message></Error></Errors><RequestID>r</RequestID></Response>\"}]");
+        ec2_client_set_sleep(e.ec2, NULL, NULL);
+        ec2_client_set_retry(e.ec2, 5, 10 * USEC_PER_SEC, 10 * USEC_PER_SEC);
+        /* full jitter can draw a short sleep: a cap-sized base makes a long one likely,
+         * and a short one would only retry into the scripted 599 (retried again). */
+        before = garbage_requests();
+        took = describe_cancelled(&e, &flag, &r);
+        CHECK_INT(r, -ECANCELED);
+        CHECK(took < 1500 * USEC_PER_MSEC);
+        CHECK(garbage_requests() - before <= 3);
+        printf("     cancelled mid-backoff after %llu ms (raised at 300 ms)\n",
+               (unsigned long long) (took / USEC_PER_MSEC));
+        CHECK_INT(ec2_client_last_error(e.ec2)->error, ec2_client_last_error(e.ec2)->attempts == 1
+                                                               ? EC2_ERR_REQUEST_LIMIT_EXCEEDED
+                                                               : EC2_ERR_NONE);
+
+        /* Raised before the call: nothing is sent. */
+        atomic_store(&flag, true);
+        before = garbage_requests();
+        Ec2InstanceList l = {};
+        CHECK_INT(ec2_describe_instances(e.ec2, NULL, NULL, &l), -ECANCELED);
+        CHECK_INT(garbage_requests() - before, 0);
+        ec2_client_set_cancel(e.ec2, NULL);
+        (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+        env_close(&e);
+}
+
+/* What the agent logs at `level` and above while fn runs (plain lines on stderr). The
+ * suite runs at LOG_CRIT otherwise, so a message is checked only through this. */
+typedef struct Captured {
+        int fd, saved;
+} Captured;
+
+static void capture_start(Captured *c, int level) {
+        char path[] = "/tmp/sk-aws-log.XXXXXX";
+        c->fd = mkstemp(path);
+        c->saved = dup(STDERR_FILENO);
+        CHECK(c->fd >= 0 && c->saved >= 0);
+        (void) unlink(path);
+        setenv("SWARMKEEPER_LOG", "stderr", 1);
+        log_setup();
+        fflush(stderr);
+        (void) dup2(c->fd, STDERR_FILENO);
+        log_set_max_level(level);
+}
+
+/* Returns what was logged (caller frees). */
+static char *capture_end(Captured *c) {
+        char *buf = calloc(1, 65536);
+        ssize_t n;
+
+        fflush(stderr);
+        log_set_max_level(getenv("SK_TEST_DEBUG") ? LOG_DEBUG : LOG_CRIT);
+        (void) dup2(c->saved, STDERR_FILENO);
+        close(c->saved);
+        n = buf ? pread(c->fd, buf, 65535, 0) : -1;
+        close(c->fd);
+        if (n < 0) {
+                free(buf);
+                return NULL;
+        }
+        return buf;
+}
+
 /* ------------------------------------------------------------ identity, ebs */
 
 static Config *host_config(const char *ip, const char *az, const char *instance) {
@@ -1114,9 +1365,18 @@ static void test_ebs(void) {
         c = host_config("10.0.1.60", "us-east-1a", me);
         CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -ENOENT);
 
-        /* A volume in another zone: still -ENOENT (with a message naming the zone). */
+        /* A volume in another zone: still -ENOENT, with an error naming both zones. */
         vol2 = seed_volume("us-east-1b", "\"tags\": {\"swarmkeeper:cluster\": \"eb\", \"swarmkeeper:logical-id\": \"10.0.1.60\"}");
+        Captured cap;
+        capture_start(&cap, LOG_ERR);
         CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -ENOENT);
+        {
+                _cleanup_(freep) char *log = capture_end(&cap);
+                const char *line = strstr(strempty(log), vol2);
+                CHECK(line != NULL);
+                CHECK(strstr(strempty(line), "is in us-east-1b") != NULL);
+                CHECK(strstr(strempty(line), "this instance is in us-east-1a") != NULL);
+        }
 
         /* Ours, available; /dev/sdf is taken by another volume: attached as /dev/sdg. */
         busy = seed_volume("us-east-1a", NULL);
@@ -1242,6 +1502,8 @@ int main(void) {
         RUN(test_throttling);
         RUN(test_garbage_ec2);
         RUN(test_garbage_imds);
+        RUN(test_listing_limits);
+        RUN(test_cancel);
         RUN(test_identity);
         RUN(test_ebs);
 

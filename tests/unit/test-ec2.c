@@ -1,6 +1,9 @@
 /* SPDX-License-Identifier: MIT */
 /* EC2 answer parsers and helpers, on embedded answers shaped like EC2's own. */
+#include "config.h"
 #include "ec2.h"
+#include "http.h"
+#include "log.h"
 #include "test.h"
 
 static const char describe_instances[] =
@@ -509,6 +512,10 @@ static void test_client_args(void) {
         CHECK_INT(ec2_run_instances(c, &none, &i), -EINVAL);
         CHECK_INT(ec2_run_instances(c, &both, &i), -EINVAL);
         CHECK_INT(ec2_run_instances(c, &long_token, &i), -EINVAL);
+        static char big_user_data[16385];
+        Ec2RunSpec too_big = { .image_id = "ami-12345678", .user_data = big_user_data,
+                               .user_data_size = sizeof(big_user_data) };
+        CHECK_INT(ec2_run_instances(c, &too_big, &i), -EMSGSIZE);
         CHECK_INT(ec2_terminate_instances(c, NULL), -EINVAL);
         CHECK_INT(ec2_attach_volume(c, "vol-1", NULL, "/dev/sdf", NULL), -EINVAL);
         char *one_tag[] = { (char *) "k", NULL };
@@ -525,7 +532,169 @@ static void test_client_args(void) {
         CHECK_INT(creds_provider_new(NULL, &p), -ENOKEY);
 }
 
+static void test_urls(void) {
+        static const char *const valid[] = {
+                "https://ec2.us-east-1.amazonaws.com/", "http://127.0.0.1:8080", "http://[::1]:1/x",
+                "http://localhost/", "https://10.0.0.1/", "http://192.168.1.1:80/",
+        };
+        static const char *const invalid[] = {
+                "http://localhost:1@evil.example/", /* libcurl sends this to evil.example */
+                "http://user:pass@127.0.0.1/", "https://user@ec2.us-east-1.amazonaws.com/",
+                "http://:x@127.0.0.1/", "ftp://127.0.0.1/", "file:///etc/passwd", "127.0.0.1:80",
+                "http://127.0.0.1 /", "", "gopher://127.0.0.1/",
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(valid); i++)
+                CHECK_INT(http_url_validate(valid[i]), 0);
+        for (size_t i = 0; i < ELEMENTSOF(invalid); i++) {
+                if (http_url_validate(invalid[i]) != -EINVAL)
+                        fprintf(stderr, "accepted: %s\n", invalid[i]);
+                CHECK_INT(http_url_validate(invalid[i]), -EINVAL);
+                CHECK(!http_url_plain_ok(invalid[i]));
+        }
+
+        /* Plain http without asking: loopback only. */
+        CHECK(!http_url_plain_ok("http://localhost:1@evil.example/"));
+        CHECK(!http_url_plain_ok("http://localhost:1@127.0.0.1.evil.example/"));
+        CHECK(!http_url_plain_ok("http://127.0.0.1.evil.example/"));
+        CHECK(http_url_plain_ok("http://127.0.0.1:8080/"));
+        CHECK(http_url_plain_ok("http://127.1.2.3/"));
+        CHECK(http_url_plain_ok("http://localhost/"));
+        CHECK(http_url_plain_ok("http://[::1]:8080/"));
+        CHECK(!http_url_plain_ok("http://10.98.0.1:8080/"));
+        CHECK(!http_url_plain_ok("http://192.168.1.1/"));
+        CHECK(!http_url_plain_ok("http://169.254.169.254/"));
+        CHECK(!http_url_plain_ok("http://[::ffff:10.0.0.1]/"));
+        CHECK(!http_url_plain_ok("https://127.0.0.1/")); /* not plain */
+        CHECK(http_url_is_plain("http://10.98.0.1:8080/"));
+        CHECK(!http_url_is_plain("https://10.98.0.1:8080/"));
+
+        /* http_perform() refuses before any connection is made. */
+        HttpResponse resp = HTTP_RESPONSE_NULL;
+        HttpRequest userinfo = { .url = "http://localhost:1@evil.example/" };
+        CHECK_INT(http_perform(&userinfo, &resp), -EINVAL);
+        http_response_done(&resp);
+        HttpRequest plain = { .url = "http://10.98.0.1:1/" };
+        CHECK_INT(http_perform(&plain, &resp), -EPROTONOSUPPORT);
+        CHECK(strstr(resp.error, "loopback") != NULL);
+        http_response_done(&resp);
+}
+
+/* What fn() logs at `level` and above (plain lines on stderr), into a string. */
+static char *capture_log(int level, void (*fn)(void *), void *userdata) {
+        char path[] = "/tmp/sk-test-ec2-log.XXXXXX";
+        int fd = mkstemp(path), saved = dup(STDERR_FILENO);
+        char *buf = NULL;
+        size_t n;
+
+        if (fd < 0 || saved < 0)
+                return NULL;
+        (void) unlink(path);
+        setenv("SWARMKEEPER_LOG", "stderr", 1);
+        log_setup();
+        log_set_max_level(level);
+        fflush(stderr);
+        (void) dup2(fd, STDERR_FILENO);
+        fn(userdata);
+        fflush(stderr);
+        (void) dup2(saved, STDERR_FILENO);
+        close(saved);
+        log_set_max_level(LOG_CRIT);
+        if (lseek(fd, 0, SEEK_SET) == 0) {
+                FILE *f = fdopen(fd, "r");
+                if (f) {
+                        buf = calloc(1, 65536);
+                        n = buf ? fread(buf, 1, 65535, f) : 0;
+                        (void) n;
+                        fclose(f);
+                        return buf;
+                }
+        }
+        close(fd);
+        return NULL;
+}
+
+typedef struct FromConfig {
+        const Config *cfg;
+        CredsProvider *p;
+        int r;
+} FromConfig;
+
+static void from_config(void *userdata) {
+        FromConfig *x = userdata;
+        Ec2Client *c = NULL;
+        x->r = ec2_client_new_from_config(x->cfg, NULL, x->p, &c);
+        ec2_client_free(c);
+}
+
+static void test_client_from_config(void) {
+        _cleanup_(config_freep) Config *cfg = NULL;
+        CredsProvider *p = NULL;
+        Ec2Client *c = NULL;
+
+        setenv("AWS_ACCESS_KEY_ID", "AKIDUNIT", 1);
+        setenv("AWS_SECRET_ACCESS_KEY", "unit-secret", 1);
+        CHECK_INT(creds_provider_new(NULL, &p), 0);
+        CHECK_INT(config_new(&cfg), 0);
+        CHECK_INT(config_set_value(cfg, CONFIG_AWS_REGION, "us-east-1", "test"), 0);
+
+        /* Default endpoint: https. */
+        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), 0);
+        CHECK_STR(ec2_client_endpoint(c), "https://ec2.us-east-1.amazonaws.com/");
+        CHECK(!ec2_client_endpoint_plain(c));
+        c = ec2_client_free(c);
+        /* A region from IMDS wins over an empty AWS.Region. */
+        CHECK_INT(ec2_client_new_from_config(cfg, "eu-west-1", p, &c), 0);
+        CHECK_STR(ec2_client_endpoint(c), "https://ec2.eu-west-1.amazonaws.com/");
+        c = ec2_client_free(c);
+
+        /* Plain http to loopback: fine, no flag needed. */
+        CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://127.0.0.1:1", "test"), 0);
+        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), 0);
+        CHECK(!ec2_client_endpoint_plain(c));
+        c = ec2_client_free(c);
+
+        /* Plain http elsewhere: refused unless AWS.AllowPlainHttp=yes. */
+        CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://10.98.0.1:8080", "test"), 0);
+        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), -EPROTONOSUPPORT);
+        CHECK(c == NULL);
+        {
+                FromConfig x = { cfg, p, 0 };
+                _cleanup_(freep) char *log = capture_log(LOG_WARNING, from_config, &x);
+                CHECK_INT(x.r, -EPROTONOSUPPORT);
+                CHECK(strstr(strempty(log), "error: AWS.Endpoint=http://10.98.0.1:8080 is plain http") != NULL);
+        }
+        CHECK_INT(config_set_value(cfg, CONFIG_AWS_ALLOW_PLAIN_HTTP, "yes", "test"), 0);
+        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), 0);
+        CHECK(c && ec2_client_endpoint_plain(c));
+        c = ec2_client_free(c);
+        {
+                /* A warning at start that names the endpoint. */
+                FromConfig x = { cfg, p, -1 };
+                _cleanup_(freep) char *log = capture_log(LOG_WARNING, from_config, &x);
+                CHECK_INT(x.r, 0);
+                CHECK(strstr(strempty(log), "warning: ") != NULL);
+                CHECK(strstr(strempty(log), "http://10.98.0.1:8080") != NULL);
+        }
+
+        /* The same refusal in the client itself, at request time, before any connection. */
+        CHECK_INT(ec2_client_new("us-east-1", "http://10.98.0.1:1/", p, &c), 0);
+        ec2_client_set_retry(c, 1, 0, 0);
+        Ec2InstanceList l = {};
+        CHECK_INT(ec2_describe_instances(c, NULL, NULL, &l), -EPROTONOSUPPORT);
+        CHECK_INT(ec2_client_last_error(c)->attempts, 1);
+        c = ec2_client_free(c);
+
+        /* Userinfo in the endpoint. */
+        CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://localhost:1@evil.example/", "test"), 0);
+        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), -EINVAL);
+        CHECK_INT(ec2_client_new("us-east-1", "http://localhost:1@evil.example/", p, &c), -EINVAL);
+        CHECK(c == NULL);
+        p = creds_provider_free(p);
+}
+
 int main(void) {
+        log_set_max_level(LOG_CRIT); /* expected errors; capture_log() looks where it matters */
         test_describe_instances();
         test_describe_instances_empty_and_bad();
         test_describe_volumes();
@@ -535,5 +704,7 @@ int main(void) {
         test_other_answers();
         test_states();
         test_client_args();
+        test_urls();
+        test_client_from_config();
         return test_done("ec2");
 }
