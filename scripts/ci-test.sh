@@ -48,6 +48,17 @@ step "build: clang, -Werror"
 { [ -d build-clang ] || CC=clang meson setup build-clang; } && ninja -C build-clang
 record "build clang" $?
 
+step "packages: .deb (+ unit suite at build, lintian)"
+# ~50 s. The unit suite (run below too) holds the unit-security (systemd-analyze security
+# exposure limits) and catalog (an entry per MESSAGE_ID) checks.
+rm -rf build-pkg && mkdir -p build-pkg
+scripts/build-deb.sh build-pkg/deb
+record "deb package + lintian" $?
+step "packages: .rpm (Debian's rpmbuild + rpm/macros.debian, unit suite at build, rpmlint)"
+# ~35 s
+scripts/build-rpm.sh build-pkg/rpm
+record "rpm package + rpmlint" $?
+
 step "tests (gcc build): unit, aws, root, docker, nspawn"
 for suite in unit aws root docker nspawn; do
   meson_suite build --suite "$suite"

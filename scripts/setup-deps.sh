@@ -18,6 +18,9 @@ PKGS=(
   python3 python3-botocore awscli
   # benchmarks
   time
+  # packaging: the .deb (dpkg-buildpackage, debhelper 13, lintian), the .rpm (Debian's rpm
+  # and rpmlint), man page lint, bash completion, the CloudFormation/IAM checks
+  dpkg-dev debhelper lintian rpm rpmlint mandoc bash-completion python3-yaml
 )
 
 missing=()

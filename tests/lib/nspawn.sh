@@ -30,6 +30,8 @@
 #   nspawn_add_block NAME HOSTDEV CTPATH [BYID_LINK_NAME]
 #   nspawn_remove_block NAME CTPATH
 #   nspawn_install_build NAME [BUILDDIR] [SRCDIR]   (defaults: $SK_BUILD_DIR, $SK_SOURCE_DIR)
+#                                       binary, units, catalog, config; enables the units
+#   nspawn_install_deb NAME DEB         dpkg -i the project's package (what an AMI holds)
 #   nspawn_cp NAME HOSTFILE CTPATH [MODE]   copy a file in
 #
 # Environment:
@@ -642,7 +644,9 @@ _sk_srcdir() { (cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd); }
 
 # nspawn_install_build NAME [BUILDDIR] [SRCDIR] : install what exists of the binary, the
 # units + drop-ins (where the package puts them: /usr/lib/systemd/system, so a test can
-# still override in /etc) and the config, then daemon-reload. Files generated in BUILDDIR
+# still override in /etc), the journal catalog and the config, then daemon-reload and
+# `systemctl enable swarmkeeper-prepare swarmkeeper` as an AMI build does (not with
+# SK_NO_ENABLE=1). Files generated in BUILDDIR
 # win over the sources; empty (placeholder) unit files are skipped. BUILDDIR defaults to
 # $SK_BUILD_DIR, SRCDIR to $SK_SOURCE_DIR or this checkout; $SK_BIN is a last resort.
 nspawn_install_build() {
@@ -683,7 +687,25 @@ nspawn_install_build() {
             break
         fi
     done
-    nspawn_exec "$name" mkdir -p /etc/swarmkeeper/swarmkeeper.conf.d
+    for d in "$build/units" "$src/units"; do
+        for f in "$d"/*.catalog; do
+            [ -f "$f" ] && [ -z "${seen[${f##*/}]:-}" ] || continue
+            seen[${f##*/}]=1
+            nspawn_cp "$name" "$f" "/usr/lib/systemd/catalog/${f##*/}" 0644 || die "copying $f failed"
+            done_+=("${f##*/}")
+        done
+    done
+    [ -n "${seen[swarmkeeper.catalog]:-}" ] && { nspawn_exec "$name" journalctl --update-catalog || die "journalctl --update-catalog in $name failed"; }
+    nspawn_exec "$name" mkdir -p -m 0700 /etc/swarmkeeper/swarmkeeper.conf.d
     nspawn_exec "$name" systemctl daemon-reload || die "daemon-reload in $name failed"
+    # as an AMI build does (the package enables nothing): prepare is linked into
+    # docker.service (RequiredBy=), the agent into multi-user.target
+    local -a en=()
+    for b in swarmkeeper-prepare.service swarmkeeper.service; do
+        [[ " ${done_[*]} " == *" $b "* ]] && en+=("$b")
+    done
+    if [ ${#en[@]} -gt 0 ] && [ -z "${SK_NO_ENABLE:-}" ]; then
+        nspawn_exec "$name" systemctl enable --quiet "${en[@]}" || die "systemctl enable ${en[*]} in $name failed"
+    fi
     _sk_ns_log "installed into $name: ${bin:-no binary}; ${done_[*]:-no units/config}"
 }

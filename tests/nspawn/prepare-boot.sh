@@ -1,9 +1,12 @@
 #!/bin/bash
-# Under real systemd (PID 1 in nspawn) with the project's units installed and a loop
-# device handed in as the EBS volume: `systemctl start docker` pulls in
-# swarmkeeper-prepare, the volume is formatted and mounted before dockerd starts, and
-# Docker's root dir is on it. A second boot ("the replacement instance") mounts the same
-# volume without formatting, and the engine's state is still there.
+# Under real systemd (PID 1 in nspawn) with the project's hardened units installed and
+# enabled (as on an AMI) and a loop device handed in as the EBS volume: `systemctl start
+# docker` pulls in swarmkeeper-prepare, the volume is formatted and mounted before dockerd
+# starts, and Docker's root dir is on it; `journalctl -x` shows the catalog entry. A
+# second boot ("the replacement instance") mounts the same volume without formatting, and
+# the engine's state is still there. The later steps run prepare again through a copy of
+# the installed unit (same sandbox): new labels reload the engine, a running engine is
+# stopped over the bus and started again. Disabled, prepare is no longer bound to docker.
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/nspawn.sh"
@@ -35,11 +38,15 @@ mono() { nspawn_exec "$H" systemctl show "$1" -p "$2" --value; }
 H=sk-prep1
 boot_host $H
 out=$(nspawn_exec $H systemd-analyze verify --man=no /usr/lib/systemd/system/swarmkeeper-prepare.service \
-        /usr/lib/systemd/system/docker.service 2>&1); rc=$?
+        /usr/lib/systemd/system/swarmkeeper.service /usr/lib/systemd/system/docker.service 2>&1); rc=$?
 assert_eq "$rc" 0 "systemd-analyze verify passes ($out)"
 assert_eq "$(nspawn_exec $H systemctl is-active docker.service)" inactive "docker not started at boot"
 assert_eq "$(nspawn_exec $H systemctl show docker.service -p Requires --value | tr ' ' '\n' | grep -c swarmkeeper-prepare)" 1 \
-        "docker.service Requires= swarmkeeper-prepare (drop-in)"
+        "docker.service Requires= swarmkeeper-prepare (systemctl enable, RequiredBy=)"
+for u in swarmkeeper-prepare.service swarmkeeper.service; do
+        e=$(nspawn_exec $H systemd-analyze security --no-pager "$u" | sed -n 's/.*Overall exposure level for [^:]*: \([0-9.]*\).*/\1/p')
+        log "systemd-analyze security $u in the host: $e"
+done
 
 t0=$(now)
 assert_ok "systemctl start docker" nspawn_exec $H systemctl start docker.service
@@ -69,6 +76,10 @@ assert_contains "$j" '"SK_DEVICE":"/dev/xvdf"' "journal: volume formatted event 
 assert_contains "$j" '"SK_FILESYSTEM":"ext4"' "journal: SK_FILESYSTEM"
 j=$(nspawn_journal $H -u swarmkeeper-prepare.service -o json MESSAGE_ID=ae6a74ae370e4a54a005b7bb200da937)
 assert_contains "$j" '"SK_MOUNT_POINT":"/var/lib/docker"' "journal: volume mounted event"
+# the catalog: journalctl -x explains the event (with the event's own fields filled in)
+x=$(nspawn_journal $H -x -u swarmkeeper-prepare.service MESSAGE_ID=bae19a65e64a4aa68be7905d36ed3ed1)
+assert_contains "$x" "Subject: swarmkeeper formatted a blank volume" "journalctl -x prints the catalog entry"
+assert_contains "$x" "found device /dev/xvdf blank" "catalog entry with @SK_DEVICE@ filled in"
 
 nspawn_exec $H sh -c 'echo survived > /var/lib/docker/sk-marker && sync'
 nspawn_stop $H
@@ -83,9 +94,14 @@ assert_eq "$j" "" "second boot: not formatted again"
 assert_contains "$(nspawn_journal $H -u swarmkeeper-prepare.service -o cat)" "already holds an ext4 filesystem" \
         "second boot: used as it is"
 
+# prepare again, in the installed unit's sandbox: a copy of it, not bound to docker.service
+nspawn_sh $H 'sed "/^\[Install\]/,\$d" /usr/lib/systemd/system/swarmkeeper-prepare.service \
+        > /etc/systemd/system/sk-prepare-again.service && systemctl daemon-reload'
+prepare_again() { nspawn_exec "$H" systemctl restart sk-prepare-again.service; }
+
 # --- labels changed while the engine runs: written and docker reloaded (sd-bus) --------
 nspawn_sh $H 'printf "[Engine]\nLabels=tier=db\n" > /etc/swarmkeeper/swarmkeeper.conf.d/60-labels.conf'
-assert_ok "prepare by hand with a new label" nspawn_exec $H swarmkeeper prepare
+assert_ok "prepare (hardened unit) with a new label" prepare_again
 has_label() { nspawn_exec "$H" docker info --format '{{json .Labels}}' | grep -q "$1"; }
 wait_for 10 has_label tier=db
 labels=$(nspawn_exec $H docker info --format '{{json .Labels}}')
@@ -99,13 +115,20 @@ systemctl daemon-reload && systemctl stop docker.service docker.socket && umount
 systemctl start sk-engine.service'
 assert_eq "$(nspawn_exec $H systemctl is-active sk-engine.service)" active "stand-in engine running"
 before=$(nspawn_exec $H systemctl show sk-engine.service -p MainPID --value)
-out=$(nspawn_exec $H swarmkeeper prepare --set Engine.Unit=sk-engine.service 2>&1); rc=$?
-assert_eq "$rc" 0 "prepare with a running engine: exit 0 ($out)"
+nspawn_sh $H 'printf "[Engine]\nUnit=sk-engine.service\n" > /etc/swarmkeeper/swarmkeeper.conf.d/70-engine.conf'
+prepare_again; rc=$?
+out=$(nspawn_journal $H -u sk-prepare-again.service -o cat)
+assert_eq "$rc" 0 "prepare (hardened unit) with a running engine: exit 0 ($out)"
 assert_contains "$out" "Stopping sk-engine.service before mounting its data directory" "engine stopped first"
 assert_eq "$(nspawn_exec $H findmnt -n -o SOURCE /var/lib/docker)" /dev/xvdf "volume mounted again"
 assert_eq "$(nspawn_exec $H systemctl is-active sk-engine.service)" active "engine started again"
 assert_ne "$(nspawn_exec $H systemctl show sk-engine.service -p MainPID --value)" "$before" "engine was restarted"
 assert_eq "$(nspawn_exec $H cat /var/lib/docker/sk-marker)" survived "data intact"
+
+# --- disabled, prepare no longer binds docker.service ----------------------------------
+nspawn_exec $H systemctl disable --quiet swarmkeeper-prepare.service swarmkeeper.service
+assert_eq "$(nspawn_exec $H systemctl show docker.service -p Requires --value | tr ' ' '\n' | grep -c swarmkeeper-prepare)" 0 \
+        "disabled: docker.service does not require prepare"
 nspawn_stop $H
 
 sk_summary
