@@ -7,6 +7,7 @@
 # the engine's state is still there. The later steps run prepare again through a copy of
 # the installed unit (same sandbox): new labels reload the engine, a running engine is
 # stopped over the bus and started again. Disabled, prepare is no longer bound to docker.
+# shellcheck disable=SC2016,SC2015  # scripts run inside the hosts expand there
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 . "$(dirname "$0")/../lib/nspawn.sh"

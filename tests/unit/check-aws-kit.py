@@ -1,0 +1,306 @@
+#!/usr/bin/python3
+# conf/aws/: the IAM policy is least privilege and allows exactly the EC2 actions the
+# agent calls; the CloudFormation template has the parts a cluster needs, embeds that
+# very policy, and hands the cluster a configuration swarmkeeper accepts.
+#
+# The actions "the agent calls" are every Action the EC2 client can send (read from
+# agent/ec2*.c: each action it builds a request for or parses an answer of), together
+# with every action in the fake EC2's call logs, when the test run left any: files
+# matching $SK_EC2_CALL_LOGS (colon-separated globs) or $SK_BUILD_DIR/ec2-calls/*.log,
+# one JSON object per line with an "action".
+import base64
+import glob
+import json
+import os
+import re
+import subprocess
+import sys
+import tempfile
+
+try:
+    import yaml
+except ImportError:
+    print("python3-yaml is not installed", file=sys.stderr)
+    sys.exit(1 if os.environ.get("CI") == "true" else 77)
+
+src = os.environ.get("SK_SOURCE_DIR") or os.path.join(os.path.dirname(__file__), "..", "..")
+binary = os.environ.get("SK_BIN")
+failed = checks = 0
+
+
+def check(ok, msg):
+    global failed, checks
+    checks += 1
+    print(("ok " if ok else "FAIL ") + msg, file=sys.stderr)
+    if not ok:
+        failed += 1
+
+
+def listify(v):
+    return v if isinstance(v, list) else [v]
+
+
+# ------------------------------------------------------------------ the agent's actions
+def client_actions():
+    acts = set()
+    for path in glob.glob(os.path.join(src, "agent", "ec2*.c")):
+        text = open(path).read()
+        acts |= set(re.findall(r'form_action\([^,]+,\s*"([A-Z][A-Za-z]+)"\)', text))
+        acts |= set(re.findall(r'(?:describe_page|ec2_call)\([^,]+,\s*"([A-Z][A-Za-z]+)"', text))
+        acts |= set(re.findall(r'parse_answer\([^"]*"([A-Z][A-Za-z]+)Response"', text))
+    return acts
+
+
+def logged_actions():
+    pats = [p for p in os.environ.get("SK_EC2_CALL_LOGS", "").split(":") if p]
+    if os.environ.get("SK_BUILD_DIR"):
+        pats.append(os.path.join(os.environ["SK_BUILD_DIR"], "ec2-calls", "*.log"))
+    acts, files = set(), 0
+    for pat in pats:
+        for path in glob.glob(pat):
+            files += 1
+            for line in open(path):
+                line = line.strip()
+                if line:
+                    a = json.loads(line).get("action")
+                    if a:
+                        acts.add(a)
+    return acts, files
+
+
+# ------------------------------------------------------------------ the policy
+policy = json.load(open(os.path.join(src, "conf", "aws", "iam-policy.json")))
+stmts = policy["Statement"]
+check(policy.get("Version") == "2012-10-17", "policy: version 2012-10-17")
+check(all(s.get("Effect") == "Allow" for s in stmts), "policy: allow statements only")
+check(all("NotAction" not in s and "NotResource" not in s for s in stmts), "policy: no NotAction/NotResource")
+allowed = set()
+for s in stmts:
+    for a in listify(s["Action"]):
+        check("*" not in a, f"policy: no wildcard action ({a})")
+        allowed.add(a)
+
+CLUSTER = "${ClusterName}"
+
+
+def cond(s, op, key):
+    return s.get("Condition", {}).get(op, {}).get(key)
+
+
+def tag_scoped(s):
+    return CLUSTER in (cond(s, "StringEquals", "aws:RequestTag/swarmkeeper:cluster"),
+                       cond(s, "StringEquals", "aws:ResourceTag/swarmkeeper:cluster"),
+                       cond(s, "StringEquals", "ec2:ResourceTag/swarmkeeper:cluster"))
+
+
+TAGGABLE = re.compile(r":(instance|volume|launch-template)/")
+for s in stmts:
+    acts = listify(s["Action"])
+    res = listify(s["Resource"])
+    sid = s.get("Sid", "?")
+    if all(a.startswith("ec2:Describe") for a in acts):
+        check(res == ["*"] and "Condition" not in s, f"policy {sid}: describes are unscoped (they cannot be scoped)")
+        continue
+    check(all(a.startswith("ec2:Describe") is False for a in acts), f"policy {sid}: describes not mixed with changes")
+    check("*" not in res, f"policy {sid}: no Resource '*' for a change")
+    if acts == ["ec2:CreateTags"]:
+        ca = listify(cond(s, "StringEquals", "ec2:CreateAction") or [])
+        check(ca and set(ca) <= {"RunInstances", "CreateVolume"},
+              f"policy {sid}: CreateTags only as part of RunInstances/CreateVolume")
+        continue
+    if acts == ["iam:PassRole"]:
+        check(len(res) == 1 and CLUSTER in res[0] and ":role/" in res[0],
+              f"policy {sid}: PassRole only for the cluster's own role")
+        check(cond(s, "StringEquals", "iam:PassedToService") == "ec2.amazonaws.com",
+              f"policy {sid}: PassRole only to EC2")
+        continue
+    if any(TAGGABLE.search(r) for r in res):
+        check(tag_scoped(s), f"policy {sid}: {', '.join(acts)} on instances/volumes/templates only when tagged swarmkeeper:cluster")
+    if "ec2:RunInstances" in acts and any(":instance/" in r for r in res):
+        check(cond(s, "StringEquals", "ec2:MetadataHttpTokens") == "required",
+              f"policy {sid}: RunInstances only with HttpTokens=required")
+check(any("ec2:CreateTags" in listify(s["Action"]) for s in stmts), "policy: CreateTags (in the creating call) is allowed")
+
+calls = client_actions()
+logged, nlogs = logged_actions()
+print(f"client actions: {sorted(calls)}; call logs: {nlogs} file(s), actions {sorted(logged)}", file=sys.stderr)
+check(len(calls) >= 5, "found the EC2 client's actions in agent/ec2*.c")
+need = {"ec2:" + a for a in calls | logged}
+ec2_allowed = {a for a in allowed if a.startswith("ec2:")}
+check(need - ec2_allowed == set(), f"policy allows every action the agent calls (missing: {sorted(need - ec2_allowed)})")
+check(ec2_allowed - need == set(), f"policy allows no action nothing calls (extra: {sorted(ec2_allowed - need)})")
+ec2c = "".join(open(p).read() for p in glob.glob(os.path.join(src, "agent", "ec2*.c")))
+check(("IamInstanceProfile" in ec2c) == ("iam:PassRole" in allowed),
+      "iam:PassRole allowed exactly when launches pass an instance profile")
+
+
+# ------------------------------------------------------------------ CloudFormation
+class CfnLoader(yaml.SafeLoader):
+    pass
+
+
+def cfn_tag(loader, suffix, node):
+    name = "Ref" if suffix == "Ref" else "Fn::" + suffix
+    if isinstance(node, yaml.ScalarNode):
+        v = loader.construct_scalar(node)
+        if suffix == "GetAtt":
+            v = v.split(".", 1)
+    elif isinstance(node, yaml.SequenceNode):
+        v = loader.construct_sequence(node, deep=True)
+    else:
+        v = loader.construct_mapping(node, deep=True)
+    return {name: v}
+
+
+CfnLoader.add_multi_constructor("!", cfn_tag)
+cfn = yaml.load(open(os.path.join(src, "conf", "aws", "cloudformation.yaml")), Loader=CfnLoader)
+check(cfn.get("AWSTemplateFormatVersion") == "2010-09-09", "cfn: template format version")
+params = cfn["Parameters"]
+for p in ("ClusterName", "ManagerIps", "Subnets", "ImageId", "InstanceType", "WorkerCount"):
+    check(p in params, f"cfn: parameter {p}")
+res = cfn["Resources"]
+conds = set(cfn.get("Conditions", {}))
+names = set(params) | set(res) | {"AWS::Region", "AWS::AccountId", "AWS::Partition", "AWS::StackName"}
+
+
+def walk(o, fn):
+    fn(o)
+    if isinstance(o, dict):
+        for v in o.values():
+            walk(v, fn)
+    elif isinstance(o, list):
+        for v in o:
+            walk(v, fn)
+
+
+def refs_ok(o):
+    if not isinstance(o, dict):
+        return
+    if "Ref" in o:
+        check(o["Ref"] in names, f"cfn: Ref {o['Ref']} names a parameter or resource")
+    if "Fn::GetAtt" in o:
+        check(o["Fn::GetAtt"][0] in res, f"cfn: GetAtt {o['Fn::GetAtt'][0]} names a resource")
+    if "Fn::Sub" in o:
+        v = o["Fn::Sub"]
+        tmpl, extra = (v, {}) if isinstance(v, str) else (v[0], v[1])
+        for var in re.findall(r"\$\{([^}!]+)\}", tmpl):
+            check(var in names or var in extra, f"cfn: Sub variable ${{{var}}} is defined")
+
+
+walk(res, refs_ok)
+for k, r in res.items():
+    if "Condition" in r:
+        check(r["Condition"] in conds, f"cfn: {k}'s condition exists")
+    for d in listify(r.get("DependsOn", [])):
+        check(d in res, f"cfn: {k} depends on an existing resource")
+
+by_type = {}
+for k, r in res.items():
+    by_type.setdefault(r["Type"], []).append((k, r))
+
+
+def tags(r):
+    return {t["Key"]: t["Value"] for t in r["Properties"].get("Tags", [])}
+
+
+insts = by_type.get("AWS::EC2::Instance", [])
+check(len(insts) == 1, "cfn: one instance, the bootstrap manager")
+if insts:
+    bp = insts[0][1]["Properties"]
+    check(bp.get("PrivateIpAddress") == {"Fn::Select": [0, {"Ref": "ManagerIps"}]}, "cfn: bootstrap at the first manager IP")
+    t = tags(insts[0][1])
+    check(t.get("swarmkeeper:cluster") == {"Ref": "ClusterName"}, "cfn: bootstrap tagged swarmkeeper:cluster")
+    check(t.get("swarmkeeper:logical-id") == bp.get("PrivateIpAddress"), "cfn: bootstrap tagged with its logical id")
+    check("LaunchTemplate" in bp, "cfn: bootstrap launched from the template")
+
+vols = by_type.get("AWS::EC2::Volume", [])
+check(len(vols) == 5, "cfn: one volume per manager IP (up to 5)")
+for i, (k, v) in enumerate(sorted(vols)):
+    t = tags(v)
+    check(t.get("swarmkeeper:cluster") == {"Ref": "ClusterName"}, f"cfn: {k} tagged swarmkeeper:cluster")
+    check(t.get("swarmkeeper:logical-id") == {"Fn::Select": [i, {"Ref": "ManagerIps"}]}, f"cfn: {k} tagged with manager IP #{i}")
+    check(v["Properties"].get("AvailabilityZone") == {"Fn::Select": [i, {"Ref": "AvailabilityZones"}]}, f"cfn: {k} in zone #{i}")
+    check(v.get("DeletionPolicy") in ("Snapshot", "Retain"), f"cfn: {k} outlives the stack (a manager's state)")
+    check((i == 0) == ("Condition" not in v), f"cfn: {k} made only when there are that many managers")
+
+sgs = by_type.get("AWS::EC2::SecurityGroup", [])
+check(len(sgs) == 1, "cfn: one security group")
+if sgs:
+    sg = sgs[0][0]
+    check("SecurityGroupIngress" not in sgs[0][1]["Properties"], "cfn: no inline ingress (all rules member-to-member)")
+    rules = set()
+    for k, r in by_type.get("AWS::EC2::SecurityGroupIngress", []):
+        p = r["Properties"]
+        check(p.get("SourceSecurityGroupId") == {"Ref": sg} and p.get("GroupId") == {"Ref": sg}
+              and "CidrIp" not in p and "CidrIpv6" not in p, f"cfn: {k} between members only")
+        rules.add((p["IpProtocol"], p["FromPort"], p["ToPort"]))
+    check(rules == {("tcp", 2377, 2377), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("udp", 4789, 4789)},
+          f"cfn: exactly 2377/tcp, 7946/tcp+udp, 4789/udp ({sorted(rules)})")
+
+roles = by_type.get("AWS::IAM::Role", [])
+check(len(roles) == 1, "cfn: one role")
+
+
+def unsub(o):
+    if isinstance(o, dict):
+        if list(o) == ["Fn::Sub"] and isinstance(o["Fn::Sub"], str):
+            return o["Fn::Sub"]
+        return {k: unsub(v) for k, v in o.items()}
+    if isinstance(o, list):
+        return [unsub(v) for v in o]
+    return o
+
+
+if roles:
+    rp = roles[0][1]["Properties"]
+    docs = [unsub(p["PolicyDocument"]) for p in rp.get("Policies", [])]
+    check(docs == [policy], "cfn: the role's policy is conf/aws/iam-policy.json, word for word")
+    check(not rp.get("ManagedPolicyArns"), "cfn: no managed policy on top")
+    pass_res = [s["Resource"] for s in stmts if s["Action"] == "iam:PassRole"]
+    check(pass_res and pass_res[0].endswith(":role/" + unsub(rp["RoleName"])), "cfn: PassRole names this very role")
+profiles = by_type.get("AWS::IAM::InstanceProfile", [])
+check(len(profiles) == 1 and profiles[0][1]["Properties"]["Roles"] == [{"Ref": roles[0][0]}], "cfn: instance profile with the role")
+
+lts = by_type.get("AWS::EC2::LaunchTemplate", [])
+check(len(lts) == 1, "cfn: one launch template")
+if lts:
+    lt = lts[0][1]["Properties"]
+    d = lt["LaunchTemplateData"]
+    check(d["MetadataOptions"]["HttpTokens"] == "required", "cfn: template requires IMDSv2")
+    check(d["MetadataOptions"].get("HttpPutResponseHopLimit") == 1, "cfn: IMDS hop limit 1 (no containers)")
+    check(d["IamInstanceProfile"] == {"Arn": {"Fn::GetAtt": [profiles[0][0], "Arn"]}}, "cfn: template uses the profile")
+    check(d["SecurityGroupIds"] == [{"Ref": sgs[0][0]}], "cfn: template uses the security group")
+    check(d["ImageId"] == {"Ref": "ImageId"} and d["InstanceType"] == {"Ref": "InstanceType"}, "cfn: AMI and type from parameters")
+    lt_tags = {t["Key"]: t["Value"] for ts in lt.get("TagSpecifications", []) for t in ts["Tags"]}
+    check(lt_tags.get("swarmkeeper:cluster") == {"Ref": "ClusterName"},
+          "cfn: template tagged swarmkeeper:cluster (the policy launches only from such)")
+    # user-data: a cloud-config with the cluster's drop-in, which swarmkeeper accepts
+    sub = d["UserData"]["Fn::Base64"]["Fn::Sub"]
+    tmpl, extra = (sub, {}) if isinstance(sub, str) else (sub[0], sub[1])
+    sample = {"ClusterName": "prod", "Managers": "10.0.1.10,10.0.2.10,10.0.3.10", "Bootstrap": "10.0.1.10",
+              "WorkerCount": "2", "SubnetIds": "subnet-aaaaaaaa,subnet-bbbbbbbb,subnet-cccccccc",
+              "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012", "AWS::Partition": "aws"}
+    text = re.sub(r"\$\{([^}]+)\}", lambda m: sample[m.group(1)], tmpl)
+    check(set(extra) <= set(sample), "cfn: user-data's Sub map is understood")
+    ud = yaml.safe_load(text)
+    check(text.startswith("#cloud-config\n"), "cfn: user-data is a cloud-config")
+    wf = [f for f in ud.get("write_files", []) if f["path"] == "/etc/swarmkeeper/swarmkeeper.conf.d/50-cluster.conf"]
+    check(len(wf) == 1 and str(wf[0].get("permissions")) == "0600", "cfn: user-data writes the 0600 drop-in")
+    check(len(base64.b64encode(text.encode())) <= 16384, "cfn: user-data within 16 KiB")
+    if wf and binary:
+        conf = wf[0]["content"]
+        keys = re.findall(r"^([A-Za-z]+)=", conf, re.M)
+        with tempfile.TemporaryDirectory() as dd:
+            with open(os.path.join(dd, "50-cluster.conf"), "w") as fp:
+                fp.write(conf)
+            os.chmod(os.path.join(dd, "50-cluster.conf"), 0o600)
+            r = subprocess.run([binary, "--config", "/dev/null", "--config-dir", dd, "config"],
+                               capture_output=True, text=True)
+            check(r.returncode == 0, f"cfn: swarmkeeper accepts the cluster's configuration ({r.stderr.strip()})")
+            for k in keys:
+                check(re.search(rf"^{k}=.*# .*50-cluster\.conf", r.stdout, re.M) is not None,
+                      f"cfn: config key {k} is one swarmkeeper knows and takes from the drop-in")
+        check({"Name", "Managers", "BootstrapManager", "Workers"} <= set(keys), "cfn: the cluster's keys are all there")
+
+print(f"{checks - failed} passed, {failed} failed", file=sys.stderr)
+sys.exit(1 if failed else 0)
