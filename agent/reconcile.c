@@ -13,7 +13,13 @@
  *   a majority that needs two of them; the ClientToken makes concurrent survivors
  *   converge.
  * - Listings: any listing not ok (in quorum-loss mode: instances, volumes or subnets)
- *   gives one WAIT and nothing else.
+ *   gives one WAIT and nothing else. So does an instance listing "ok" but implausible:
+ *   this agent runs on a live instance of the cluster, so a listing without it
+ *   (self_instance_id, else the leader node's instance label, else any live manager) is
+ *   partial, e.g. empty (a wrong filter or region), and never evidence that anything is
+ *   missing (it would launch every worker again). A node listing without a Leader is
+ *   partial too. A volume listing is only needed for DEMOTE (the one irreversible step
+ *   taken on a volume's absence): not while it shows no intact manager volume at all.
  * - Identity: an instance belongs to a manager by its swarmkeeper:logical-id tag; a node
  *   to an instance by its engine label swarmkeeper.instance-id (so the old, Down node of
  *   a replaced manager is never taken for its new instance, which would be fenced). A
@@ -729,6 +735,13 @@ static bool can_remove_member(const Planner *p, const RcNode *n) {
         return members > 1 && reachable >= (members - 1) / 2 + 1;
 }
 
+static bool volumes_plausible(const Planner *p) {
+        for (size_t k = 0; k < p->spec->n_managers; k++)
+                if (p->slots[k].n_good_vol > 0)
+                        return true;
+        return false;
+}
+
 static void step_launch_manager(Planner *p, Slot *s, const RcVolume *v, const RcSubnet *sub, bool join_fresh) {
         const RcInstance *old = s->newest_terminated;
         RcAction *a;
@@ -792,6 +805,12 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 if (n->reachability == RC_REACH_REACHABLE) {
                         slot_step(s, RC_ACTION_REPORT, false, s->lid,
                                   "%s: no instance and no volume, yet its node %s is a Reachable manager: not demoting it.",
+                                  s->lid, n->id);
+                        return;
+                }
+                if (!volumes_plausible(p)) {
+                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                                  "%s: no volume listed for it, but none for any manager either: not demoting node %s on that listing.",
                                   s->lid, n->id);
                         return;
                 }
@@ -1319,6 +1338,50 @@ static void plan_rotate(Planner *p) {
                  joined->id)->node_id = joined->id;
 }
 
+/* ---- is the listing plausible? ------------------------------------------------------------ */
+
+/* This agent runs on a live instance of the cluster, with its volume attached: a listing
+ * that does not show them is partial (empty, wrong filter…), whatever it claims. */
+static bool listings_plausible(Planner *p, bool leader_mode) {
+        const RcObservation *obs = p->obs;
+        const char *self = obs->self_instance_id;
+        const RcInstance *i;
+        size_t live = 0;
+
+        if (leader_mode) {
+                const RcNode *leader = NULL;
+
+                for (size_t k = 0; k < obs->n_nodes && !leader; k++)
+                        if (obs->nodes[k].leader)
+                                leader = &obs->nodes[k];
+                if (!leader) {
+                        plan_add(p, RC_ACTION_WAIT, NULL, "The node listing shows no Leader: taking it as partial, changing nothing.");
+                        return false;
+                }
+                if (!self)
+                        self = leader->instance_id;
+        }
+        if (self) {
+                i = instance_by_id(p, self);
+                if (!i || i->state == RC_INSTANCE_TERMINATED) {
+                        plan_add(p, RC_ACTION_WAIT, NULL,
+                                 "The instance listing does not show this agent's own instance %s live: taking it as partial, changing nothing.",
+                                 self);
+                        return false;
+                }
+                return true;
+        }
+        for (size_t k = 0; k < p->spec->n_managers; k++)
+                live += p->slots[k].n_present;
+        if (live == 0) {
+                plan_add(p, RC_ACTION_WAIT, NULL,
+                         "The instance listing shows no live manager, not even this agent's: taking it as partial, changing nothing.");
+                return false;
+        }
+        return true;
+}
+
+
 /* ---- modes ------------------------------------------------------------------------------- */
 
 static void plan_quorum_loss(Planner *p) {
@@ -1428,7 +1491,8 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
                         return r;
                 else {
                         index_volumes(&p);
-                        plan_quorum_loss(&p);
+                        if (listings_plausible(&p, false))
+                                plan_quorum_loss(&p);
                 }
         } else if (!obs->leader)
                 ; /* a follower plans nothing */
@@ -1443,9 +1507,11 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
                 if ((r = index_instances(&p)) < 0 || (r = index_nodes(&p)) < 0 || (r = index_inflight(&p)) < 0)
                         return r;
                 index_volumes(&p);
-                plan_managers(&p);
-                plan_workers(&p);
-                plan_rotate(&p);
+                if (listings_plausible(&p, true)) {
+                        plan_managers(&p);
+                        plan_workers(&p);
+                        plan_rotate(&p);
+                }
         }
         if (p.error < 0)
                 return p.error;

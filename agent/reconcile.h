@@ -168,6 +168,10 @@ typedef struct RcObservation {
         uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated (0: not since
                                         * this agent started): ROTATE_TOKENS once a node created
                                         * after it is Ready and no fresh host still waits to join */
+        const char *self_instance_id;  /* this agent's own instance (NULL: unknown; then the
+                                        * leader node's instance label). A listing that does not
+                                        * show it live, or its logical id without an intact
+                                        * volume, is taken as partial: nothing is planned. */
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */

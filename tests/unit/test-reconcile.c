@@ -122,7 +122,7 @@ static void world(unsigned workers) {
         add_workers(workers, NOW - SEC(7200));
         W.obs = (RcObservation) { .now_usec = NOW, .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
                                   .nodes_ok = true, .leader = true, .quorum = true, .self_manager = true,
-                                  .tokens_rotated_usec = NOW - SEC(3600) };
+                                  .tokens_rotated_usec = NOW - SEC(3600), .self_instance_id = "i-m0" };
 }
 
 /* Manager k's instance terminated (EC2 drops its IP and subnet), its volume detached. */
@@ -188,6 +188,17 @@ static void r_subnets_failed(void) { world(2); lose(1); W.obs.subnets_ok = false
 static void r_nodes_failed(void) { world(2); lose(1); W.obs.nodes_ok = false; }
 static void r_workers_listing_failed(void) { world(0); W.spec.workers = 5; W.obs.instances_ok = false; }
 
+static void r_instances_empty(void) { world(2); lose(1); W.n_inst = 0; }
+static void r_volumes_empty(void) { world(2); lose(1); W.n_vol = 0; }
+static void r_volumes_empty_fresh_leader(void) { r_volumes_empty(); W.obs.self_instance_id = NULL; }
+static void r_self_not_listed(void) { world(2); lose(1); W.obs.self_instance_id = "i-self"; }
+static void r_self_terminated(void) { world(2); lose(1); W.inst[0].state = RC_INSTANCE_TERMINATED; }
+static void r_self_volume_missing(void) { world(2); lose(1); W.vol[0].logical_id = NULL; }
+static void r_self_by_leader_label(void) { world(2); lose(1); W.obs.self_instance_id = NULL; }
+static void r_self_by_leader_label_missing(void) { r_self_by_leader_label(); W.node[0].instance_id = "i-gone"; }
+static void r_self_unknown_some_live(void) { r_self_by_leader_label(); W.node[0].instance_id = NULL; }
+static void r_self_unknown_none_live(void) { world(2); W.obs.self_instance_id = NULL; W.node[0].instance_id = NULL; W.n_inst = 0; W.spec.workers = 0; }
+static void r_no_leader_node(void) { world(2); lose(1); W.node[0].leader = false; }
 static void r_missing(void) { world(2); lose(1); }
 static void c_missing(void) {
         const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
@@ -384,6 +395,10 @@ static void r_ql_attach(void) {
         W.vol[1].state = RC_VOLUME_AVAILABLE, W.vol[1].n_attached = 0;
 }
 static void r_ql_inflight(void) { r_ql_relaunch(); add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-new", NULL, NOW - SEC(5)); }
+static void r_ql_empty_listing(void) { r_ql_relaunch(); W.n_inst = 0; W.n_vol = 0; }
+static void r_ql_self_unknown(void) { r_ql_relaunch(); W.obs.self_instance_id = NULL; }
+static void r_ql_self_unknown_empty(void) { r_ql_self_unknown(); W.n_vol = 0; }
+static void r_ql_self_unknown_no_instances(void) { r_ql_self_unknown(); W.n_inst = 0; }
 static void r_ql_in_use(void) { r_ql_relaunch(); W.vol[1].state = RC_VOLUME_IN_USE, W.vol[1].n_attached = 1; }
 
 /* growing a new cluster from its bootstrap manager */
@@ -499,6 +514,18 @@ static const Row rows[] = {
         ROW(subnets_failed, "wait"),
         ROW(nodes_failed, "wait"),
         ROW(workers_listing_failed, "wait"),
+        /* "ok" listings that cannot be complete: this agent's own instance or volume absent */
+        ROW(instances_empty, "wait"),
+        ROW(volumes_empty, "report:" M0 " wait:" M1 " report:" M2),
+        ROW(volumes_empty_fresh_leader, "report:" M0 " wait:" M1 " report:" M2),
+        ROW(self_not_listed, "wait"),
+        ROW(self_terminated, "wait"),
+        ROW(self_volume_missing, "report:" M0 " launch-manager:" M1),
+        ROW(self_by_leader_label, "launch-manager:" M1),
+        ROW(self_by_leader_label_missing, "wait"),
+        ROW(self_unknown_some_live, "launch-manager:" M1),
+        ROW(self_unknown_none_live, "wait"),
+        ROW(no_leader_node, "wait"),
         /* a missing manager (terminated: no IP in EC2's answer, identified by its tag) */
         ROWC(missing, "launch-manager:" M1),
         ROWC(missing_no_instance_at_all, "launch-manager:" M1),
@@ -573,6 +600,10 @@ static const Row rows[] = {
         ROW(ql_attach, "attach-volume:" M1),
         ROW(ql_inflight, "wait:" M1 " launch-manager:" M2),
         ROW(ql_in_use, "wait:" M1 " launch-manager:" M2),
+        ROW(ql_empty_listing, "wait"),
+        ROW(ql_self_unknown, "launch-manager:" M1 " launch-manager:" M2),
+        ROW(ql_self_unknown_empty, "wait:" M1 " wait:" M2),
+        ROW(ql_self_unknown_no_instances, "wait"),
         /* growing from the bootstrap manager */
         ROWC(grow, "launch-manager:" M1 " wait:" M2),
         ROW(grow_no_volumes, "create-volume:" M1 " wait:" M2),
