@@ -26,7 +26,9 @@
  *   node without that label is used only to see health, never to fence.
  * - Present = pending, running, stopping, stopped, shutting-down. Two present instances
  *   of one logical id, a present instance whose private IP is not its logical id, two
- *   intact volumes of one logical id: REPORT, nothing done for that logical id.
+ *   intact volumes of one logical id: REPORT, nothing done for that logical id. A present
+ *   instance of the cluster at a manager's address but not tagged for it holds the IP:
+ *   WAIT, no launch (EC2 would refuse it anyway).
  * - One manager at a time: a manager is "busy" while its recovery is in progress (an
  *   in-flight action, pending/stopping/shutting-down, a terminated instance whose volume
  *   is still in use, running without its volume attached or without its node Ready and
@@ -312,6 +314,7 @@ typedef struct Slot {
         const RcInstance *present[2];   /* not terminated */
         size_t n_present;
         const RcInstance *newest_terminated;
+        const RcInstance *ip_holder;    /* a present instance at this address not tagged for it */
         const RcVolume *vol;            /* first intact volume (creating, available, in-use) */
         size_t n_good_vol;
         const RcVolume *bad_vol;        /* a deleting/deleted/error one */
@@ -567,6 +570,12 @@ static int index_instances(Planner *p) {
                 if (!is_ours(p, i))
                         continue;
                 p->inst_by_id[p->n_inst_by_id++] = i;
+
+                if (!gone && i->private_ip) {
+                        s = find_slot(p, i->private_ip);
+                        if (s && !(streq_ptr(i->role, "manager") && streq_ptr(i->logical_id, s->lid)) && !s->ip_holder)
+                                s->ip_holder = i;
+                }
 
                 if (streq_ptr(i->role, "worker")) {
                         p->workers[p->n_workers++] = i;
@@ -904,6 +913,13 @@ static void eval_missing(Planner *p, Slot *s) {
                 slot_step(s, RC_ACTION_REPORT, false, s->lid,
                           "%s: its node %s is no longer a manager but volume %s is intact: an operator must decide.", s->lid,
                           s->other->id, v->id);
+                return;
+        }
+        if (s->ip_holder) {
+                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                          "%s: the address is held by instance %s (%s, tagged %s): nothing is launched while it is.",
+                          s->lid, s->ip_holder->id, instance_state_name(s->ip_holder->state),
+                          s->ip_holder->role ?: "without a role");
                 return;
         }
         if (s->member && s->member->state == RC_NODE_READY && s->member->reachability == RC_REACH_REACHABLE) {

@@ -233,6 +233,8 @@ static void c_missing_replaces_newest(void) {
         const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
         CHECK(a && streq(a->replaces, "i-m1b"));
 }
+static void r_ip_held(void) { world(2); lose(1); add_inst("i-h", RC_INSTANCE_RUNNING, "worker", NULL, M1, "subnet-b", NOW); }
+static void r_ip_held_untagged(void) { world(2); lose(1); add_inst("i-h", RC_INSTANCE_STOPPED, NULL, NULL, M1, "subnet-b", NOW); }
 static void r_volume_in_use(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_IN_USE; W.vol[1].n_attached = 1; }
 static void r_volume_creating(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_CREATING; }
 static void r_pending(void) { world(2); W.inst[1].state = RC_INSTANCE_PENDING; }
@@ -531,6 +533,8 @@ static const Row rows[] = {
         ROWC(missing_no_instance_at_all, "launch-manager:" M1),
         ROWC(missing_replaces_newest, "launch-manager:" M1),
         ROW(volume_in_use, "wait:" M1),
+        ROW(ip_held, "wait:" M1 " terminate-worker"),
+        ROW(ip_held_untagged, "report wait:" M1),
         ROW(volume_creating, "wait:" M1),
         ROW(pending, "wait:" M1),
         ROW(shutting_down, "wait:" M1),
