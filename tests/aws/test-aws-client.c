@@ -558,9 +558,24 @@ static void test_run_and_terminate(void) {
         CHECK_STR(json_str(rec, "user_data"), "I2Nsb3VkLWNvbmZpZwpzd2FybWtlZXBlcjoKICBqb2luLXRva2VuOiBTV01US04tMS1zZWNyZXQK");
         CHECK(strstr(strempty(json_object_to_json_string(rec)), "sg-11111111") != NULL);
         json_object_put(rec);
-        fake_calls("RunInstances", &call);
+        /* Everything the reconciler needs goes in ONE call: no follow-up CreateTags or
+         * ModifyInstanceMetadataOptions that a crash could skip. */
+        CHECK_INT(fake_calls("RunInstances", &call), 1);
+        CHECK_INT(fake_calls(NULL, NULL), 1);
+        CHECK_STR(json_param(call, "PrivateIpAddress"), "10.0.1.30");
+        CHECK_STR(json_param(call, "SubnetId"), "subnet-aaaaaaaa");
+        CHECK_STR(json_param(call, "ClientToken"), "rc-10.0.1.30-i-00000000");
+        CHECK_STR(json_param(call, "IamInstanceProfile.Name"), "swarmkeeper-profile");
+        CHECK(json_param(call, "IamInstanceProfile.Arn") == NULL);
+        CHECK_STR(json_param(call, "KeyName"), "ops");
+        CHECK_STR(json_param(call, "SecurityGroupId.1"), "sg-0123456789abcdef0");
+        CHECK_STR(json_param(call, "SecurityGroupId.2"), "sg-11111111");
+        CHECK(json_param(call, "UserData") != NULL);
         CHECK_STR(json_param(call, "MetadataOptions.HttpTokens"), "required");
         CHECK_STR(json_param(call, "MetadataOptions.HttpPutResponseHopLimit"), "1");
+        CHECK_STR(json_param(call, "TagSpecification.1.ResourceType"), "instance");
+        CHECK_STR(json_param(call, "TagSpecification.1.Tag.2.Key"), EC2_TAG_LOGICAL_ID);
+        CHECK_STR(json_param(call, "TagSpecification.1.Tag.2.Value"), "10.0.1.30");
         CHECK_STR(json_param(call, "TagSpecification.2.ResourceType"), "volume");
         CHECK_STR(json_param(call, "TagSpecification.2.Tag.1.Value"), "rc");
         CHECK_STR(json_param(call, "MinCount"), "1");
@@ -623,6 +638,11 @@ static void test_run_and_terminate(void) {
         CHECK(startswith(strempty(again.client_token), "sk-") != NULL);
         CHECK_INT(strlen(strempty(again.client_token)), 35);
         CHECK_STR(again.availability_zone, "us-east-1b");
+        fake_calls("RunInstances", &call);
+        CHECK_STR(json_param(call, "LaunchTemplate.LaunchTemplateId"), "lt-0123456789abcdef0");
+        CHECK_STR(json_param(call, "LaunchTemplate.Version"), "3");
+        CHECK_STR(json_param(call, "MetadataOptions.HttpTokens"), "required");
+        json_object_put(call);
         rec = fake_find("instances", again.instance_id);
         CHECK(strstr(strempty(json_object_to_json_string(rec)), "lt-0123456789abcdef0") != NULL);
         CHECK_STR(json_str(rec, "http_tokens"), "required");
