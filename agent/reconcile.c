@@ -1157,6 +1157,13 @@ static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
                 if (!worker_live(i))
                         continue;
                 node = node_by_instance(p, i->id);
+                if (node && (node->manager || node->reachability != RC_REACH_NONE)) {
+                        /* A worker instance whose node is a manager: never drained or terminated here. */
+                        plan_add(p, RC_ACTION_REPORT, node->logical_id,
+                                 "Instance %s is tagged as a worker but its node %s is a manager: not touched.", i->id,
+                                 node->id);
+                        continue;
+                }
                 v[n++] = (Victim) { i, node, node && streq_ptr(node->availability, "drain") };
         }
         qsort(v, n, sizeof(Victim), victim_cmp);

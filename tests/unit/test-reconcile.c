@@ -492,6 +492,7 @@ static void r_workers_remove_dead_node(void) {
 static void r_workers_dead_node_not_down(void) { r_workers_remove_dead_node(); W.node[4].state = RC_NODE_READY; }
 static void r_workers_node_instance_gone(void) { r_workers_remove_dead_node(); W.inst[4].cluster = "other"; }
 static void r_workers_stopped(void) { world(2); W.inst[4].state = RC_INSTANCE_STOPPED; }
+static void r_workers_node_is_manager(void) { r_workers_drain(); W.node[5].manager = true, W.node[5].reachability = RC_REACH_REACHABLE; }
 
 typedef struct Row {
         const char *name;
@@ -630,6 +631,7 @@ static const Row rows[] = {
         ROW(workers_dead_node_not_down, "wait"),
         ROW(workers_node_instance_gone, "remove-node"),
         ROW(workers_stopped, "report launch-worker"),
+        ROW(workers_node_is_manager, "report report drain-worker"),
 };
 
 /* The invariants every row must keep, whatever it expects. */
@@ -704,6 +706,256 @@ static void test_rows(void) {
                                         rc_action_kind_to_string(W.plan.actions[i].kind), W.plan.actions[i].reason);
         }
         rc_plan_done(&W.plan);
+}
+
+/* ---- random worlds: the safety invariants hold for every plan ---------------------------- */
+
+static uint64_t rng_state;
+
+static unsigned rnd(unsigned n) {
+        /* xorshift64*: deterministic, so a failure names its seed and replays */
+        rng_state ^= rng_state >> 12;
+        rng_state ^= rng_state << 25;
+        rng_state ^= rng_state >> 27;
+        return (unsigned) ((rng_state * UINT64_C(2685821657736338717)) >> 33) % n;
+}
+
+static bool chance(unsigned percent) {
+        return rnd(100) < percent;
+}
+
+static const char *const lids[3] = { M0, M1, M2 };
+
+static void random_world(void) {
+        static const char *const ex_ids[] = { "i-a", "i-b", "i-c", "i-d", "i-e", "i-f" };
+        static const char *const wk_ids[] = { "i-w0", "i-w1", "i-w2", "i-w3", "i-w4" };
+        static const char *const wk_nodes[] = { "n-w0", "n-w1", "n-w2", "n-w3", "n-w4" };
+        static const char *const avail[] = { "active", "drain", "pause" };
+
+        world(0);
+        W.spec.workers = rnd(4);
+        for (size_t k = 0; k < 3; k++) {
+                RcInstance *i = &W.inst[k];
+                RcVolume *v = &W.vol[k];
+                RcNode *n = &W.node[k];
+
+                if (k > 0 || chance(20)) {
+                        i->state = (RcInstanceState) rnd(6);
+                        if (i->state == RC_INSTANCE_TERMINATED)
+                                i->private_ip = NULL, i->subnet_id = NULL;
+                        if (chance(10))
+                                i->cluster = "other";
+                        i->launch_usec = NOW - SEC(rnd(400));
+                        v->state = (RcVolumeState) rnd(6);
+                        v->n_attached = chance(50);
+                        if (chance(20))
+                                W.att[k][0] = chance(50) ? "i-a" : "i-x";
+                        if (chance(10))
+                                v->logical_id = NULL;
+                        n->state = (RcNodeState) rnd(4);
+                        n->reachability = (RcReachability) rnd(4);
+                        n->manager = chance(80);
+                        n->bad_since_usec = chance(70) ? NOW - SEC(rnd(400)) : 0;
+                        n->healthy_since_usec = chance(70) ? NOW - SEC(rnd(200)) : 0;
+                        n->created_usec = NOW - SEC(rnd(7200));
+                        if (chance(15))
+                                n->instance_id = chance(50) ? NULL : "i-a";
+                        if (chance(10))
+                                n->id = NULL;
+                }
+        }
+        /* strangers and duplicates */
+        for (size_t k = 0, extra = rnd(4); k < extra; k++) {
+                RcInstanceState st = (RcInstanceState) rnd(6);
+                const char *lid = chance(80) ? lids[rnd(3)] : "10.0.7.7";
+                RcInstance *i = add_inst(ex_ids[k], st, chance(80) ? "manager" : chance(50) ? NULL : "worker", lid,
+                                         chance(70) ? lid : "10.0.2.77", "subnet-b", NOW - SEC(rnd(400)));
+                if (st == RC_INSTANCE_TERMINATED)
+                        i->private_ip = NULL;
+        }
+        if (chance(30))
+                add_vol("vol-x", (RcVolumeState) rnd(6), lids[rnd(3)], chance(80) ? "az-b" : "az-a", chance(50) ? "i-a" : NULL);
+        if (chance(20))
+                add_node("n-x", lids[rnd(3)], chance(50) ? "i-a" : NULL, chance(50), (RcNodeState) rnd(4),
+                         (RcReachability) rnd(4));
+        /* workers */
+        for (size_t k = 0, nw = rnd(6); k < nw; k++) {
+                RcInstanceState st = (RcInstanceState) rnd(6);
+                add_inst(wk_ids[k], st, "worker", NULL, st == RC_INSTANCE_TERMINATED ? NULL : "10.0.9.9", "subnet-a",
+                         NOW - SEC(rnd(4000)));
+                if (chance(70)) {
+                        RcNode *n = add_node(wk_nodes[k], NULL, wk_ids[k], false, (RcNodeState) rnd(4), RC_REACH_NONE);
+                        n->availability = avail[rnd(3)];
+                        n->drained_since_usec = chance(50) ? NOW - SEC(rnd(200)) : 0;
+                }
+        }
+        for (size_t k = 0, nf = rnd(3); k < nf; k++)
+                add_inflight((RcInflightKind) rnd(5), chance(70) ? lids[rnd(3)] : NULL, chance(70) ? ex_ids[rnd(6)] : NULL,
+                             chance(30) ? "vol-new" : NULL, NOW - SEC(rnd(200)));
+        /* leadership and listings */
+        W.obs.leader = chance(80);
+        W.obs.quorum = chance(85);
+        W.obs.self_manager = chance(90);
+        W.obs.no_leader_since_usec = W.obs.leader ? 0 : chance(70) ? NOW - SEC(rnd(600)) : 0;
+        W.obs.instances_ok = chance(90);
+        W.obs.volumes_ok = chance(90);
+        W.obs.subnets_ok = chance(95);
+        W.obs.nodes_ok = chance(90);
+        W.obs.tokens_rotated_usec = NOW - SEC(rnd(7200));
+        if (chance(20))
+                W.obs.self_instance_id = NULL;
+}
+
+static const RcInstance *w_instance(const char *id) {
+        for (size_t i = 0; id && i < W.n_inst; i++)
+                if (streq(W.inst[i].id, id) && streq_ptr(W.inst[i].cluster, "prod"))
+                        return &W.inst[i];
+        return NULL;
+}
+
+static const RcVolume *w_volume(const char *id) {
+        for (size_t i = 0; id && i < W.n_vol; i++)
+                if (streq(W.vol[i].id, id))
+                        return &W.vol[i];
+        return NULL;
+}
+
+static const RcNode *w_node(const char *id) {
+        for (size_t i = 0; id && i < W.n_node; i++)
+                if (streq_ptr(W.node[i].id, id))
+                        return &W.node[i];
+        return NULL;
+}
+
+static bool w_present(const char *lid) {
+        for (size_t i = 0; i < W.n_inst; i++)
+                if (streq_ptr(W.inst[i].cluster, "prod") && streq_ptr(W.inst[i].role, "manager") &&
+                    streq_ptr(W.inst[i].logical_id, lid) && W.inst[i].state != RC_INSTANCE_TERMINATED)
+                        return true;
+        return false;
+}
+
+static bool w_node_with_lid(const char *lid) {
+        for (size_t i = 0; i < W.n_node; i++)
+                if (W.node[i].id && streq_ptr(W.node[i].logical_id, lid))
+                        return true;
+        return false;
+}
+
+#define PCHECK(cond)                                                                              \
+        do {                                                                                      \
+                test_checks++;                                                                    \
+                if (!(cond)) {                                                                    \
+                        fprintf(stderr, "seed %u, action %zu (%s: %s): violated: %s\n", seed, i,  \
+                                rc_action_kind_to_string(a->kind), a->reason, #cond);             \
+                        test_failures++;                                                          \
+                }                                                                                 \
+        } while (0)
+
+static void check_random_plan(unsigned seed) {
+        bool all_ok = W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok && W.obs.nodes_ok;
+        const char *touched = NULL;
+        size_t launches[3] = {};
+
+        for (size_t i = 0; i < W.plan.n; i++) {
+                const RcAction *a = &W.plan.actions[i];
+                bool change = a->kind != RC_ACTION_WAIT && a->kind != RC_ACTION_REPORT;
+                const RcInstance *inst = w_instance(a->instance_id);
+                const RcVolume *vol = w_volume(a->volume_id);
+                const RcNode *node = w_node(a->node_id);
+
+                PCHECK(a->reason[0] != 0);
+                PCHECK(a->destructive == change);
+                if (!change)
+                        continue;
+                /* leadership: confirmed leader with quorum and complete listings, or quorum-loss mode */
+                PCHECK(W.plan.quorum_loss_mode || (W.obs.leader && W.obs.quorum && all_ok));
+                PCHECK(W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok);
+                if (W.plan.quorum_loss_mode) {
+                        PCHECK(!W.obs.leader && W.obs.self_manager);
+                        PCHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME);
+                        PCHECK(!a->join_fresh);
+                }
+                /* one manager at a time (outside quorum-loss mode) */
+                if (a->logical_id && !W.plan.quorum_loss_mode) {
+                        PCHECK(!touched || streq(touched, a->logical_id));
+                        touched = a->logical_id;
+                }
+                switch (a->kind) {
+                case RC_ACTION_LAUNCH_MANAGER:
+                        for (size_t k = 0; k < 3; k++)
+                                launches[k] += streq(a->logical_id, lids[k]);
+                        PCHECK(!w_present(a->logical_id)); /* never two live instances */
+                        PCHECK(vol && vol->state == RC_VOLUME_AVAILABLE && vol->n_attached == 0 &&
+                               streq_ptr(vol->logical_id, a->logical_id));
+                        PCHECK(streq_ptr(a->private_ip, a->logical_id));
+                        PCHECK(a->subnet_id && rc_ip_in_subnet(a->private_ip, "10.0.0.0/16") == 1);
+                        PCHECK(!a->join_fresh || !w_node_with_lid(a->logical_id)); /* never join before the old member is gone */
+                        PCHECK(startswith(a->client_token, "sk-"));
+                        break;
+                case RC_ACTION_ATTACH_VOLUME:
+                        PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->logical_id, a->logical_id));
+                        PCHECK(vol && vol->state == RC_VOLUME_AVAILABLE && vol->n_attached == 0); /* never attached twice */
+                        break;
+                case RC_ACTION_FENCE:
+                        PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->role, "manager"));
+                        PCHECK(node && node->state == RC_NODE_DOWN && node->reachability == RC_REACH_UNREACHABLE);
+                        PCHECK(node && inst && streq_ptr(node->instance_id, inst->id));
+                        PCHECK(node && node->bad_since_usec && NOW - node->bad_since_usec >= GRACE);
+                        break;
+                case RC_ACTION_DEMOTE:
+                        PCHECK(node && node->manager && node->reachability != RC_REACH_REACHABLE);
+                        PCHECK(!w_present(a->logical_id));
+                        break;
+                case RC_ACTION_REMOVE_NODE:
+                        PCHECK(node && !node->manager && node->reachability == RC_REACH_NONE && node->state == RC_NODE_DOWN);
+                        break;
+                case RC_ACTION_CREATE_VOLUME:
+                        PCHECK(!w_present(a->logical_id) && !w_node_with_lid(a->logical_id));
+                        break;
+                case RC_ACTION_TERMINATE_WORKER:
+                        PCHECK(inst && streq_ptr(inst->role, "worker"));
+                        break;
+                case RC_ACTION_DRAIN_WORKER:
+                        PCHECK(inst && streq_ptr(inst->role, "worker") && node && !node->manager);
+                        break;
+                default:
+                        break;
+                }
+        }
+        for (size_t k = 0; k < 3; k++)
+                if (launches[k] > 1) {
+                        fprintf(stderr, "seed %u: %zu launches of %s\n", seed, launches[k], lids[k]);
+                        CHECK(launches[k] <= 1);
+                }
+}
+
+static void test_random_worlds(void) {
+        unsigned n = getenv("SK_RECONCILE_WORLDS") ? (unsigned) atoi(getenv("SK_RECONCILE_WORLDS")) : 20000;
+        size_t kinds[_RC_ACTION_KIND_MAX][2] = {};
+
+        for (unsigned seed = 1; seed <= n; seed++) {
+                RcPlan again = {};
+
+                rng_state = UINT64_C(0x9e3779b97f4a7c15) * seed;
+                random_world();
+                CHECK_INT(run(), 0);
+                check_random_plan(seed);
+                if (getenv("SK_RECONCILE_STATS"))
+                        for (size_t i = 0; i < W.plan.n; i++)
+                                kinds[W.plan.actions[i].kind][W.plan.quorum_loss_mode]++;
+                CHECK_INT(rc_plan(&W.spec, &W.obs, &again), 0);
+                CHECK_INT(again.n, W.plan.n);
+                for (size_t i = 0; i < again.n && i < W.plan.n; i++)
+                        CHECK(again.actions[i].kind == W.plan.actions[i].kind &&
+                              streq(again.actions[i].reason, W.plan.actions[i].reason));
+                rc_plan_done(&again);
+        }
+        rc_plan_done(&W.plan);
+        if (getenv("SK_RECONCILE_STATS"))
+                for (unsigned k = 0; k < _RC_ACTION_KIND_MAX; k++)
+                        fprintf(stderr, "%-18s %8zu %8zu (quorum-loss mode)\n", rc_action_kind_to_string(k), kinds[k][0],
+                                kinds[k][1]);
 }
 
 /* Worker tokens: the same pass again gives the same tokens; a changed listing new ones. */
@@ -847,6 +1099,7 @@ int main(void) {
         test_rows();
         test_worker_tokens();
         test_many_worker_launches();
+        test_random_worlds();
         test_bad_spec();
         test_ip_in_subnet();
         test_client_token();
