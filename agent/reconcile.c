@@ -34,7 +34,8 @@
  *   is still in use, running without its volume attached or without its node Ready and
  *   Reachable for stable_usec, a demoted node still in Raft). The first busy manager in
  *   spec order, or else the first that needs a change, is the only one changed; every
- *   other change becomes a WAIT naming it.
+ *   other change becomes a WAIT naming it. A replacement whose node has not appeared
+ *   join_timeout after its launch is a failed recovery: REPORT, no longer busy.
  * - join_fresh = no node in the swarm carries the logical id (it never joined, or the
  *   volume-lost sequence removed it). The host still decides by its own volume: one with
  *   Swarm state never joins.
@@ -1003,6 +1004,14 @@ static void eval_running(Planner *p, Slot *s) {
         }
 
         h = n ?: s->unlabelled;
+        if (!h && i->launch_usec != 0 && age(p, i->launch_usec) >= (spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC)) {
+                /* Its recovery failed (the host never came up in the swarm): say so, and
+                 * stop holding back the other managers for it. */
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: instance %s has run with volume %s for %llus and its node never came up: look at the host.",
+                          s->lid, i->id, v->id, secs(age(p, i->launch_usec)));
+                return;
+        }
         if (!h) {
                 slot_step(s, RC_ACTION_WAIT, true, s->lid,
                           "%s: instance %s runs with volume %s: waiting for its node (up %llus).", s->lid, i->id, v->id,

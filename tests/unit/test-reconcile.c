@@ -276,9 +276,11 @@ static void c_attach(void) {
         CHECK(a && streq(a->volume_id, "vol-m1") && streq(a->instance_id, "i-m1"));
 }
 static void r_attach_inflight(void) { r_attach(); add_inflight(RC_INFLIGHT_ATTACH, M1, "i-m1", "vol-m1", NOW - SEC(5)); }
-static void r_waiting_for_node(void) { world(2); W.node[1].instance_id = "i-old"; }
+static void r_waiting_for_node(void) { world(2); W.node[1].instance_id = "i-old"; W.inst[1].launch_usec = NOW - SEC(30); }
 static void r_in_use_no_attachment_info(void) { world(2); W.vol[1].n_attached = 0; }
 static void r_attached_elsewhere(void) { world(2); W.att[1][0] = "i-other"; }
+static void r_stuck_replacement(void) { r_waiting_for_node(); W.inst[1].launch_usec = NOW - SEC(16 * 60); lose(2); }
+static void r_young_replacement_blocks(void) { r_stuck_replacement(); W.inst[1].launch_usec = NOW - SEC(60); }
 static void r_not_stable(void) { world(2); W.node[1].healthy_since_usec = NOW - SEC(10); }
 
 static void r_fence(void) {
@@ -552,6 +554,8 @@ static const Row rows[] = {
         ROWC(attach, "attach-volume:" M1),
         ROW(attach_inflight, "wait:" M1),
         ROW(waiting_for_node, "wait:" M1),
+        ROW(stuck_replacement, "report:" M1 " launch-manager:" M2),
+        ROW(young_replacement_blocks, "wait:" M1 " wait:" M2),
         ROW(not_stable, "wait:" M1),
         ROW(in_use_no_attachment_info, ""),
         ROW(attached_elsewhere, "wait:" M1),
