@@ -19,6 +19,7 @@ struct Imds {
         unsigned attempts;
         SkSleepFunc sleep;
         void *sleep_userdata;
+        const atomic_bool *cancel; /* borrowed */
 };
 
 static const char *const imds_paths[_IMDS_KEY_MAX] = {
@@ -77,6 +78,10 @@ Imds *imds_free(Imds *m) {
         return NULL;
 }
 
+void imds_set_cancel(Imds *m, const atomic_bool *flag) {
+        m->cancel = flag;
+}
+
 void imds_set_sleep(Imds *m, SkSleepFunc fn, void *userdata) {
         m->sleep = fn ?: sk_sleep_real;
         m->sleep_userdata = userdata;
@@ -109,17 +114,22 @@ static void response_erase(HttpResponse *resp) {
 }
 
 /* One HTTP exchange with retries for transport errors and 5xx. */
-static int imds_exchange(Imds *m, const HttpRequest *req, HttpResponse *resp) {
+static int imds_exchange(Imds *m, const HttpRequest *request, HttpResponse *resp) {
+        HttpRequest req = *request;
         int r = 0;
 
+        req.cancel = m->cancel;
         for (unsigned attempt = 0; attempt < m->attempts; attempt++) {
-                if (attempt > 0)
+                if (attempt > 0) {
                         m->sleep(backoff_full_jitter_usec(attempt, IMDS_BACKOFF_BASE_USEC, IMDS_BACKOFF_CAP_USEC),
                                  m->sleep_userdata);
-                r = http_perform(req, resp);
+                        if (m->cancel && atomic_load(m->cancel))
+                                return -ECANCELED;
+                }
+                r = http_perform(&req, resp);
                 if (!transient(r, resp->status))
                         return r;
-                log_debug("Metadata service %s %s: %s, attempt %u/%u.", req->method ?: "GET", req->url,
+                log_debug("Metadata service %s %s: %s, attempt %u/%u.", req.method ?: "GET", req.url,
                           r < 0 ? resp->error : "server error", attempt + 1, m->attempts);
                 if (attempt + 1 < m->attempts)
                         response_erase(resp);

@@ -12,6 +12,8 @@
  * point it at the fake. The token is a secret: never logged, erased when freed.
  */
 
+#include <stdatomic.h>
+
 #include "util.h"
 
 /* How the AWS modules wait between retries; tests inject one that does not sleep. */
@@ -42,6 +44,11 @@ static inline void imds_freep(Imds **m) {
 }
 
 void imds_set_sleep(Imds *m, SkSleepFunc fn, void *userdata);
+/* A flag another thread raises: a request in flight is aborted within about 100 ms
+ * and no retry follows (-ECANCELED). The backoff sleeps here are at most 1 s. For a
+ * worker thread whose EC2 client refreshes role credentials through this Imds.
+ * Borrowed; NULL: none. */
+void imds_set_cancel(Imds *m, const atomic_bool *flag);
 /* Token lifetime asked for (1…21600 s; default IMDS_TOKEN_TTL_SEC). */
 void imds_set_token_ttl(Imds *m, unsigned sec);
 /* Attempts per request for transport errors and 5xx (default 3). */

@@ -1274,6 +1274,29 @@ static void test_cancel(void) {
                                                                ? EC2_ERR_REQUEST_LIMIT_EXCEEDED
                                                                : EC2_ERR_NONE);
 
+        /* The metadata service (role credentials are refreshed through it on the same
+         * thread): a slow token answer is abandoned too. */
+        {
+                _cleanup_(imds_freep) Imds *m = NULL;
+                Raiser x = { &flag, 300 };
+                pthread_t th;
+                char *v = NULL;
+
+                msleep(100);
+                (void) fake_control(&garbage, "DELETE", "/_script", NULL, NULL);
+                script("[{\"status\": 200, \"delay\": 5, \"body\": \"TOKEN\"}]");
+                atomic_store(&flag, false);
+                CHECK_INT(imds_new(garbage.url, &m), 0);
+                imds_set_cancel(m, &flag);
+                CHECK_INT(pthread_create(&th, NULL, raise_later, &x), 0);
+                took = now_usec(CLOCK_MONOTONIC);
+                CHECK_INT(imds_get_value(m, IMDS_INSTANCE_ID, &v), -ECANCELED);
+                took = now_usec(CLOCK_MONOTONIC) - took;
+                (void) pthread_join(th, NULL);
+                CHECK(took < 1500 * USEC_PER_MSEC);
+                CHECK(v == NULL);
+        }
+
         /* Raised before the call: nothing is sent. */
         atomic_store(&flag, true);
         before = garbage_requests();
