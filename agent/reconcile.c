@@ -17,8 +17,8 @@
  *   this agent runs on a live instance of the cluster, so a listing without it
  *   (self_instance_id, else the leader node's instance label, else any live manager) is
  *   partial, e.g. empty (a wrong filter or region), and never evidence that anything is
- *   missing (it would launch every worker again). A node listing without a Leader is
- *   partial too. A volume listing is only needed for DEMOTE (the one irreversible step
+ *   missing (it would launch every worker again). A node listing without a Leader, or
+ *   with no majority of its managers Reachable, changes nothing either. A volume listing is only needed for DEMOTE (the one irreversible step
  *   taken on a volume's absence): not while it shows no intact manager volume at all.
  * - Identity: an instance belongs to a manager by its swarmkeeper:logical-id tag; a node
  *   to an instance by its engine label swarmkeeper.instance-id (so the old, Down node of
@@ -1392,6 +1392,13 @@ static bool listings_plausible(Planner *p, bool leader_mode) {
                 }
                 if (!self)
                         self = leader->instance_id;
+                /* The executor confirmed a majority; the listing must not say otherwise. */
+                if (p->raft_members > 0 && p->raft_reachable * 2 <= p->raft_members) {
+                        plan_add(p, RC_ACTION_WAIT, NULL,
+                                 "The node listing shows only %zu of %zu managers Reachable: no majority, changing nothing.",
+                                 p->raft_reachable, p->raft_members);
+                        return false;
+                }
         }
         if (self) {
                 i = instance_by_id(p, self);

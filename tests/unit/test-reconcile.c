@@ -98,23 +98,28 @@ static void add_workers(size_t n, uint64_t launch) {
         }
 }
 
-/* Managers 0..2: i-m<k>, vol-m<k>, n-m<k>; then the workers. */
-static void world(unsigned workers) {
-        static const char *const ids[] = { "i-m0", "i-m1", "i-m2" }, *const vols[] = { "vol-m0", "vol-m1", "vol-m2" },
-                                 *const nodes[] = { "n-m0", "n-m1", "n-m2" }, *const subs[] = { "subnet-a", "subnet-b", "subnet-c" },
-                                 *const azs[] = { "az-a", "az-b", "az-c" };
+/* n managers (3 or 5): i-m<k>, vol-m<k>, n-m<k>, the first one this agent and Leader;
+ * then the workers. */
+static void world_n(size_t n, unsigned workers) {
+        static const char *const ids[] = { "i-m0", "i-m1", "i-m2", "i-m3", "i-m4" },
+                                 *const vols[] = { "vol-m0", "vol-m1", "vol-m2", "vol-m3", "vol-m4" },
+                                 *const nodes[] = { "n-m0", "n-m1", "n-m2", "n-m3", "n-m4" },
+                                 *const subs[] = { "subnet-a", "subnet-b", "subnet-c", "subnet-a", "subnet-b" },
+                                 *const azs[] = { "az-a", "az-b", "az-c", "az-a", "az-b" },
+                                 *const ips[] = { M0, M1, M2, "10.0.1.11", "10.0.2.11" };
 
         rc_plan_done(&W.plan);
         memset(&W, 0, sizeof(W));
-        W.managers[0] = M0, W.managers[1] = M1, W.managers[2] = M2;
-        W.spec = (RcSpec) { .cluster = "prod", .managers = W.managers, .n_managers = 3, .bootstrap = M0,
+        for (size_t k = 0; k < n; k++)
+                W.managers[k] = ips[k];
+        W.spec = (RcSpec) { .cluster = "prod", .managers = W.managers, .n_managers = n, .bootstrap = M0,
                             .workers = workers, .grace_usec = GRACE, .quorum_loss_grace_usec = QLGRACE,
                             .stable_usec = STABLE, .launch_settle_usec = SETTLE, .drain_usec = DRAIN };
         W.sub[0] = (RcSubnet) { "subnet-a", "10.0.1.0/24", "az-a" };
         W.sub[1] = (RcSubnet) { "subnet-b", "10.0.2.0/24", "az-b" };
         W.sub[2] = (RcSubnet) { "subnet-c", "10.0.3.0/24", "az-c" };
         W.n_sub = 3;
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < n; k++) {
                 add_inst(ids[k], RC_INSTANCE_RUNNING, "manager", W.managers[k], W.managers[k], subs[k], NOW - SEC(86400));
                 add_vol(vols[k], RC_VOLUME_IN_USE, W.managers[k], azs[k], ids[k]);
                 add_node(nodes[k], W.managers[k], ids[k], true, RC_NODE_READY, RC_REACH_REACHABLE)->leader = k == 0;
@@ -123,6 +128,10 @@ static void world(unsigned workers) {
         W.obs = (RcObservation) { .now_usec = NOW, .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
                                   .nodes_ok = true, .leader = true, .quorum = true, .self_manager = true,
                                   .tokens_rotated_usec = NOW - SEC(3600), .self_instance_id = "i-m0" };
+}
+
+static void world(unsigned workers) {
+        world_n(3, workers);
 }
 
 /* Manager k's instance terminated (EC2 drops its IP and subnet), its volume detached. */
@@ -241,8 +250,9 @@ static void r_pending(void) { world(2); W.inst[1].state = RC_INSTANCE_PENDING; }
 static void r_shutting_down(void) { world(2); lose(1); W.inst[1].state = RC_INSTANCE_SHUTTING_DOWN; W.inst[1].private_ip = M1; }
 static void r_stopping(void) { world(2); lose(1); W.inst[1].state = RC_INSTANCE_STOPPING; W.inst[1].private_ip = M1; }
 static void r_stopped(void) { world(2); lose(1); W.inst[1].state = RC_INSTANCE_STOPPED; W.inst[1].private_ip = M1; }
-static void r_two_lost(void) { world(2); lose(1); lose(2); }
-static void r_two_lost_second_busy(void) { world(2); lose(1); lose(2); W.vol[2].state = RC_VOLUME_IN_USE; W.vol[2].n_attached = 1; }
+static void r_two_lost(void) { world_n(5, 2); lose(1); lose(2); }
+static void r_two_lost_second_busy(void) { r_two_lost(); W.vol[2].state = RC_VOLUME_IN_USE; W.vol[2].n_attached = 1; }
+static void r_no_majority_in_listing(void) { world(2); lose(1); lose(2); }
 static void c_two_lost_second_busy(void) {
         const RcAction *a = find(RC_ACTION_WAIT, 0);
         CHECK(a && strstr(a->reason, M2) && strstr(a->reason, "one manager at a time"));
@@ -371,7 +381,7 @@ static void r_vl_no_launch_while_member(void) {
         add_vol("vol-new", RC_VOLUME_AVAILABLE, M1, "az-b", NULL);
 }
 static void r_vl_would_cost_quorum(void) {
-        /* Executor said quorum, the listing shows 1 of 3 reachable: demoting must wait. */
+        /* Executor said quorum, the listing shows 1 of 3 reachable: nothing at all. */
         r_vl_demote();
         W.node[2].state = RC_NODE_DOWN, W.node[2].reachability = RC_REACH_UNREACHABLE;
         W.node[2].healthy_since_usec = 0, W.node[2].bad_since_usec = NOW - SEC(10);
@@ -549,6 +559,7 @@ static const Row rows[] = {
         /* one manager at a time */
         ROW(two_lost, "launch-manager:" M1 " wait:" M2),
         ROWC(two_lost_second_busy, "wait:" M1 " wait:" M2),
+        ROW(no_majority_in_listing, "wait"),
         ROW(busy_blocks_fence, "wait:" M1 " wait:" M2),
         /* attach, follow */
         ROWC(attach, "attach-volume:" M1),
@@ -595,7 +606,7 @@ static const Row rows[] = {
         ROW(vl_create_inflight, "wait:" M1),
         ROWC(vl_fresh_launch, "launch-manager:" M1),
         ROW(vl_no_launch_while_member, "wait:" M1),
-        ROW(vl_would_cost_quorum, "wait:" M1 " wait:" M2),
+        ROW(vl_would_cost_quorum, "wait"),
         ROW(vl_reachable, "report:" M1),
         ROW(vl_running, "report:" M1),
         /* quorum-loss mode */
@@ -728,7 +739,7 @@ static bool chance(unsigned percent) {
         return rnd(100) < percent;
 }
 
-static const char *const lids[3] = { M0, M1, M2 };
+static const char *const lids[5] = { M0, M1, M2, "10.0.1.11", "10.0.2.11" };
 
 static void random_world(void) {
         static const char *const ex_ids[] = { "i-a", "i-b", "i-c", "i-d", "i-e", "i-f" };
@@ -736,14 +747,14 @@ static void random_world(void) {
         static const char *const wk_nodes[] = { "n-w0", "n-w1", "n-w2", "n-w3", "n-w4" };
         static const char *const avail[] = { "active", "drain", "pause" };
 
-        world(0);
+        world_n(5, 0);
         W.spec.workers = rnd(4);
-        for (size_t k = 0; k < 3; k++) {
+        for (size_t k = 0; k < 5; k++) {
                 RcInstance *i = &W.inst[k];
                 RcVolume *v = &W.vol[k];
                 RcNode *n = &W.node[k];
 
-                if (k > 0 || chance(20)) {
+                if (chance(k > 0 ? 45 : 15)) {
                         i->state = (RcInstanceState) rnd(6);
                         if (i->state == RC_INSTANCE_TERMINATED)
                                 i->private_ip = NULL, i->subnet_id = NULL;
@@ -771,16 +782,16 @@ static void random_world(void) {
         /* strangers and duplicates */
         for (size_t k = 0, extra = rnd(4); k < extra; k++) {
                 RcInstanceState st = (RcInstanceState) rnd(6);
-                const char *lid = chance(80) ? lids[rnd(3)] : "10.0.7.7";
+                const char *lid = chance(80) ? lids[rnd(5)] : "10.0.7.7";
                 RcInstance *i = add_inst(ex_ids[k], st, chance(80) ? "manager" : chance(50) ? NULL : "worker", lid,
                                          chance(70) ? lid : "10.0.2.77", "subnet-b", NOW - SEC(rnd(400)));
                 if (st == RC_INSTANCE_TERMINATED)
                         i->private_ip = NULL;
         }
         if (chance(30))
-                add_vol("vol-x", (RcVolumeState) rnd(6), lids[rnd(3)], chance(80) ? "az-b" : "az-a", chance(50) ? "i-a" : NULL);
+                add_vol("vol-x", (RcVolumeState) rnd(6), lids[rnd(5)], chance(80) ? "az-b" : "az-a", chance(50) ? "i-a" : NULL);
         if (chance(20))
-                add_node("n-x", lids[rnd(3)], chance(50) ? "i-a" : NULL, chance(50), (RcNodeState) rnd(4),
+                add_node("n-x", lids[rnd(5)], chance(50) ? "i-a" : NULL, chance(50), (RcNodeState) rnd(4),
                          (RcReachability) rnd(4));
         /* workers */
         for (size_t k = 0, nw = rnd(6); k < nw; k++) {
@@ -794,7 +805,7 @@ static void random_world(void) {
                 }
         }
         for (size_t k = 0, nf = rnd(3); k < nf; k++)
-                add_inflight((RcInflightKind) rnd(5), chance(70) ? lids[rnd(3)] : NULL, chance(70) ? ex_ids[rnd(6)] : NULL,
+                add_inflight((RcInflightKind) rnd(5), chance(70) ? lids[rnd(5)] : NULL, chance(70) ? ex_ids[rnd(6)] : NULL,
                              chance(30) ? "vol-new" : NULL, NOW - SEC(rnd(200)));
         /* leadership and listings */
         W.obs.leader = chance(80);
@@ -859,7 +870,7 @@ static bool w_node_with_lid(const char *lid) {
 static void check_random_plan(unsigned seed) {
         bool all_ok = W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok && W.obs.nodes_ok;
         const char *touched = NULL;
-        size_t launches[3] = {};
+        size_t launches[5] = {};
 
         for (size_t i = 0; i < W.plan.n; i++) {
                 const RcAction *a = &W.plan.actions[i];
@@ -887,7 +898,7 @@ static void check_random_plan(unsigned seed) {
                 }
                 switch (a->kind) {
                 case RC_ACTION_LAUNCH_MANAGER:
-                        for (size_t k = 0; k < 3; k++)
+                        for (size_t k = 0; k < 5; k++)
                                 launches[k] += streq(a->logical_id, lids[k]);
                         PCHECK(!w_present(a->logical_id)); /* never two live instances */
                         PCHECK(vol && vol->state == RC_VOLUME_AVAILABLE && vol->n_attached == 0 &&
@@ -927,7 +938,7 @@ static void check_random_plan(unsigned seed) {
                         break;
                 }
         }
-        for (size_t k = 0; k < 3; k++)
+        for (size_t k = 0; k < 5; k++)
                 if (launches[k] > 1) {
                         fprintf(stderr, "seed %u: %zu launches of %s\n", seed, launches[k], lids[k]);
                         CHECK(launches[k] <= 1);
