@@ -7,6 +7,7 @@
 #include "imds.h"
 #include "log.h"
 #include "messages.h"
+#include "volume.h"
 
 #define EBS_POLL_MIN_USEC (250 * USEC_PER_MSEC)
 #define EBS_POLL_MAX_USEC (5 * USEC_PER_SEC)
@@ -159,16 +160,51 @@ static int ebs_pick_device(Ebs *e, char *const *tried, char **ret) {
                -ENOSPC;
 }
 
-static const Ec2Attachment *volume_attachment(const Ec2Volume *v) {
+static bool instance_id_valid(const char *s) {
+        const char *hex = startswith(s, "i-");
+        size_t n = hex ? strspn(hex, "0123456789abcdef") : 0;
+        return hex && hex[n] == '\0' && n >= 8 && n <= 17;
+}
+
+/* This instance's attachment if there is one, else the first. */
+static const Ec2Attachment *volume_attachment(const Ec2Volume *v, const char *instance_id) {
+        for (size_t i = 0; i < v->n_attachments; i++)
+                if (streq_ptr(v->attachments[i].instance_id, instance_id))
+                        return &v->attachments[i];
         return v->n_attachments > 0 ? &v->attachments[0] : NULL;
 }
 
-int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requested_device) {
+int ebs_volume_check(const Ec2Volume *v, const char *instance_id, const char **ret_other) {
+        if (!volume_id_valid(v->volume_id))
+                return -EBADMSG;
+        for (size_t i = 0; i < v->n_attachments; i++) {
+                const Ec2Attachment *a = &v->attachments[i];
+                if (a->device && !volume_device_name_valid(a->device))
+                        return -EBADMSG;
+                if (a->instance_id && !instance_id_valid(a->instance_id))
+                        return -EBADMSG;
+        }
+        for (size_t i = 0; i < v->n_attachments; i++) {
+                const Ec2Attachment *a = &v->attachments[i];
+                if (!streq_ptr(a->instance_id, instance_id))
+                        continue;
+                /* Ours: is anyone else attached (or not yet fully detached)? */
+                for (size_t j = 0; j < v->n_attachments; j++)
+                        if (j != i && v->attachments[j].state != EC2_ATTACHMENT_DETACHED &&
+                            !streq_ptr(v->attachments[j].instance_id, instance_id)) {
+                                if (ret_other)
+                                        *ret_other = v->attachments[j].instance_id;
+                                return -EUSERS;
+                        }
+        }
+        return 0;
+}
+
+int ebs_locate_and_attach(const Config *c, uint64_t deadline, char **ret_volume_id, char **ret_requested_device) {
         _cleanup_(ebs_done) Ebs e = { .config = c };
         _cleanup_(strv_freep) char **tried = NULL;
         _cleanup_(freep) char *waiting_for = NULL;
-        uint64_t start = now_usec(CLOCK_MONOTONIC), poll = EBS_POLL_MIN_USEC;
-        uint64_t timeout = (uint64_t) c->attach_timeout_sec * USEC_PER_SEC;
+        uint64_t poll = EBS_POLL_MIN_USEC, now;
         bool attached_by_us = false;
         int r;
 
@@ -186,10 +222,30 @@ int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requ
                 const Ec2Attachment *a;
                 _cleanup_(freep) char *what = NULL;
 
+                const char *other = NULL;
+
                 r = ebs_find(&e, &v);
                 if (r < 0)
                         return r;
-                a = volume_attachment(&v);
+                /* Nothing from the answer becomes a path unchecked. */
+                r = ebs_volume_check(&v, c->instance_id, &other);
+                if (r == -EBADMSG)
+                        return log_error("EC2 answered a malformed volume id, instance id or device name for the "
+                                         "volume tagged %s=%s; not using it.",
+                                         EC2_TAG_LOGICAL_ID, c->private_ip),
+                               -EBADMSG;
+                if (r == -EUSERS)
+                        /* Neither ext4 nor xfs is a cluster filesystem: two hosts mounting it
+                         * corrupt it. Multi-attach is for cluster-aware software, not for us. */
+                        return log_struct(LOG_ERR, 0, SK_MESSAGE_MULTI_ATTACH_REFUSED,
+                                          LOG_FIELDS("SK_VOLUME_ID", v.volume_id, "SK_INSTANCE_ID", c->instance_id,
+                                                     "SK_OTHER_INSTANCE_ID", other),
+                                          "Volume %s is attached to this instance and also to %s (EBS "
+                                          "Multi-Attach); ext4 and xfs are not cluster filesystems, refusing "
+                                          "to format or mount it. Detach it from the other instance.",
+                                          v.volume_id, strempty(other)),
+                               -EUSERS;
+                a = volume_attachment(&v, c->instance_id);
 
                 if (v.state == EC2_VOLUME_IN_USE && a && streq_ptr(a->instance_id, c->instance_id) &&
                     a->state == EC2_ATTACHMENT_ATTACHED) {
@@ -253,13 +309,14 @@ int ebs_locate_and_attach(const Config *c, char **ret_volume_id, char **ret_requ
                                          strempty(ec2_volume_state_to_string(v.state))),
                                -EIO;
 
-                if (now_usec(CLOCK_MONOTONIC) - start >= timeout)
+                now = now_usec(CLOCK_MONOTONIC);
+                if (now >= deadline)
                         return log_error("Volume %s was not attached to this instance within %u s "
                                          "(Volume.AttachTimeoutSec); last seen %s.",
                                          v.volume_id, c->attach_timeout_sec,
                                          waiting_for ? waiting_for : "available"),
                                -ETIME; /* not -ETIMEDOUT: that is a transport timeout talking to EC2 */
-                sk_sleep_real(poll, NULL);
+                sk_sleep_real(poll < deadline - now ? poll : deadline - now, NULL);
                 poll = poll * 2 > EBS_POLL_MAX_USEC ? EBS_POLL_MAX_USEC : poll * 2;
         }
 }

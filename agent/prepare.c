@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "prepare.h"
 
+#include <sys/sysmacros.h>
 #include <time.h>
 
 #include "ebs.h"
@@ -10,20 +11,27 @@
 #include "messages.h"
 #include "volume.h"
 
-/* Which device is ours: Device=, the volume id's udev link, or the attachment's name. */
-static int prepare_find_device(const Config *c, char **ret_dev, char **ret_volume_id) {
+/* Which device is ours: Device=, the volume id's udev link, or the attachment's name.
+ * The attach wait and the device wait share one deadline (see PREPARE_FORMAT_RESERVE_SEC). */
+static int prepare_find_device(const Config *c, uint64_t deadline, char **ret_dev, char **ret_volume_id) {
         _cleanup_(freep) char *volume_id = NULL, *requested = NULL, *dev = NULL, *list = NULL;
         _cleanup_(strv_freep) char **candidates = NULL;
         int r;
 
         if (streq(c->device, "auto") && isempty(c->volume_id)) {
                 /* Find this host's volume by its tags and attach it to this instance. */
-                r = ebs_locate_and_attach(c, &volume_id, &requested);
+                r = ebs_locate_and_attach(c, deadline, &volume_id, &requested);
                 if (r == -ETIME)
                         return SK_EXIT_TIMEOUT; /* never attached in time: as a device that never appears */
+                if (r == -EUSERS)
+                        return SK_EXIT_MULTI_ATTACH;
                 if (r < 0)
                         return r == -EINVAL || r == -EOPNOTSUPP ? SK_EXIT_CONFIG : SK_EXIT_AWS;
         } else if (!isempty(c->volume_id)) {
+                if (!volume_id_valid(c->volume_id))
+                        return log_error("%s: Volume.Id=%s is not a volume id (vol- and 8 to 17 hex digits).",
+                                         c->source[CONFIG_VOLUME_ID], c->volume_id),
+                               SK_EXIT_CONFIG;
                 volume_id = strdup(c->volume_id);
                 if (!volume_id)
                         return SK_EXIT_FAILURE;
@@ -36,10 +44,10 @@ static int prepare_find_device(const Config *c, char **ret_dev, char **ret_volum
         if (r < 0)
                 return log_error_errno(r, "Failed to build the device list: %m"), SK_EXIT_FAILURE;
 
-        r = volume_wait_device(candidates, (uint64_t) c->attach_timeout_sec * USEC_PER_SEC, &dev);
+        r = volume_wait_device(candidates, deadline, &dev);
         if (r == -ETIMEDOUT) {
                 list = strv_join(candidates, ", ");
-                return log_error("Volume device did not appear within %u s (Volume.AttachTimeoutSec); "
+                return log_error("Volume device did not appear within %u s of the start (Volume.AttachTimeoutSec); "
                                  "looked for %s.", c->attach_timeout_sec, strempty(list)),
                        SK_EXIT_TIMEOUT;
         }
@@ -51,19 +59,41 @@ static int prepare_find_device(const Config *c, char **ret_dev, char **ret_volum
         return SK_EXIT_OK;
 }
 
-/* Make sure the device carries our filesystem: format only if blank. */
-static int prepare_filesystem(const Config *c, const char *dev, const char *volume_id) {
-        const char *fs = fs_type_to_string(c->file_system);
+static int log_refused(const VolumeDevice *d, const char *volume_id, const char *found, const char *fs) {
+        log_struct(LOG_ERR, 0, SK_MESSAGE_FORMAT_REFUSED,
+                   LOG_FIELDS("SK_DEVICE", d->name, "SK_VOLUME_ID", volume_id, "SK_FOUND", found, "SK_FILESYSTEM", fs),
+                   "Refusing to format %s: found %s, expected %s or a blank device. Nothing was written.", d->name,
+                   found, fs);
+        return SK_EXIT_UNSAFE;
+}
+
+static int log_moved(const VolumeDevice *d, const char *volume_id, const char *what) {
+        log_struct(LOG_ERR, 0, SK_MESSAGE_FORMAT_REFUSED,
+                   LOG_FIELDS("SK_DEVICE", d->name, "SK_VOLUME_ID", volume_id, "SK_FOUND", "name re-pointed"),
+                   "%s no longer points at the device checked (%s, %u:%u); refusing to %s.", d->name, d->node,
+                   major(d->devnum), minor(d->devnum), what);
+        return SK_EXIT_UNSAFE;
+}
+
+/* Make sure the held device carries our filesystem: format only if blank. */
+static int prepare_filesystem(const Config *c, VolumeDevice *d, const char *volume_id, bool *ret_formatted) {
+        const char *fs = fs_type_to_string(c->file_system), *dev = d->name;
         VolumeProbe p;
         int r;
 
-        r = volume_probe(dev, c->file_system, &p);
+        *ret_formatted = false;
+        r = volume_device_verify(d);
         if (r == -EBUSY)
                 return log_struct(LOG_ERR, r, SK_MESSAGE_FORMAT_REFUSED,
                                   LOG_FIELDS("SK_DEVICE", dev, "SK_VOLUME_ID", volume_id, "SK_FOUND", "in use"),
                                   "Device %s is in use by something else (mounted elsewhere or claimed); "
                                   "refusing to touch it.", dev),
                        SK_EXIT_UNSAFE;
+        if (r == -ESTALE)
+                return log_moved(d, volume_id, "touch it");
+        if (r < 0)
+                return log_error_errno(r, "Failed to check %s: %m", dev), SK_EXIT_FAILURE;
+        r = volume_probe(d, c->file_system, &p);
         if (r < 0)
                 return log_error_errno(r, "Failed to probe %s: %m", dev), SK_EXIT_FAILURE;
 
@@ -72,42 +102,107 @@ static int prepare_filesystem(const Config *c, const char *dev, const char *volu
                 log_info("Device %s already holds an %s filesystem; mounting it as it is.", dev, fs);
                 return SK_EXIT_OK;
         case VOLUME_FOREIGN:
-                log_struct(LOG_ERR, 0, SK_MESSAGE_FORMAT_REFUSED,
-                           LOG_FIELDS("SK_DEVICE", dev, "SK_VOLUME_ID", volume_id, "SK_FOUND", p.description,
-                                      "SK_FILESYSTEM", fs),
-                           "Refusing to format %s: found %s, expected %s or a blank device. "
-                           "Nothing was written.", dev, p.description, fs);
-                return SK_EXIT_UNSAFE;
+                return log_refused(d, volume_id, p.description, fs);
         case VOLUME_BLANK:
                 break;
         }
 
         (void) notify_status("formatting %s as %s", dev, fs);
-        log_info("Device %s is blank; formatting it as %s.", dev, fs);
-        r = volume_format(dev, c->file_system);
+        log_info("Device %s (%s) is blank; formatting it as %s.", dev, d->node, fs);
+        r = volume_format(d, c->file_system, &p);
+        if (r == -ENOTEMPTY)
+                return log_refused(d, volume_id, p.description, fs);
+        if (r == -ESTALE)
+                return log_moved(d, volume_id, "format or mount it");
+        if (r == -EBUSY)
+                return log_struct(LOG_ERR, r, SK_MESSAGE_FORMAT_REFUSED,
+                                  LOG_FIELDS("SK_DEVICE", dev, "SK_VOLUME_ID", volume_id, "SK_FOUND", "in use"),
+                                  "Device %s was claimed by something else before mkfs; refusing to touch it.",
+                                  dev),
+                       SK_EXIT_UNSAFE;
         if (r < 0)
                 return log_error_errno(r, "Failed to format %s as %s: %m", dev, fs), SK_EXIT_FAILURE;
-        r = volume_probe(dev, c->file_system, &p);
-        if (r < 0 || p.content != VOLUME_EXPECTED_FS)
-                return log_error("After mkfs.%s, %s does not show a %s filesystem.", fs, dev, fs),
-                       SK_EXIT_FAILURE;
         log_struct(LOG_NOTICE, 0, SK_MESSAGE_VOLUME_FORMATTED,
                    LOG_FIELDS("SK_DEVICE", dev, "SK_VOLUME_ID", volume_id, "SK_FILESYSTEM", fs),
                    "Formatted blank device %s as %s.", dev, fs);
+        *ret_formatted = true;
         return SK_EXIT_OK;
 }
 
-static int prepare_volume(const Config *c) {
-        _cleanup_(freep) char *dev = NULL, *volume_id = NULL, *other = NULL, *docker_state = NULL;
+int prepare_formatted_marker_path(char **ret) {
+        const char *dir = getenv("RUNTIME_DIRECTORY");
+        char *p;
+
+        /* systemd may pass several directories, separated by ':'; ours is the first. */
+        if (isempty(dir))
+                dir = PREPARE_RUNTIME_DIRECTORY;
+        if (asprintf(&p, "%.*s/%s", (int) strcspn(dir, ":"), dir, PREPARE_FORMATTED_MARKER) < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+/* The daemon's proof that this boot's volume is freshly formatted (see prepare.h). */
+static int prepare_mark_formatted(const VolumeDevice *d, const char *volume_id, const Config *c, bool formatted) {
+        _cleanup_(freep) char *path = NULL, *data = NULL, *dir = NULL;
+        char stamp[64];
+        struct tm tm;
+        time_t t = time(NULL);
+        int r, n;
+
+        r = prepare_formatted_marker_path(&path);
+        if (r < 0)
+                return r;
+        if (!formatted) {
+                /* A filesystem found, not made, by this run: no marker may stay. */
+                if (unlink(path) < 0 && errno != ENOENT)
+                        return -errno;
+                return 0;
+        }
+        dir = strndup(path, strrchr(path, '/') - path);
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return -EINVAL;
+        n = asprintf(&data, "DEVICE=%s\nVOLUME_ID=%s\nFILESYSTEM=%s\nFORMATTED_AT=%s\n", d->node, strempty(volume_id),
+                     fs_type_to_string(c->file_system), stamp);
+        if (n < 0)
+                return -ENOMEM;
+        return write_file_atomic(path, data, (size_t) n, 0644);
+}
+
+static int prepare_volume(const Config *c, uint64_t deadline) {
+        _cleanup_(freep) char *name = NULL, *volume_id = NULL, *other = NULL, *docker_state = NULL;
+        _cleanup_(volume_device_freep) VolumeDevice *d = NULL;
+        const char *dev;
         MountState state;
-        bool restart_docker = false;
+        bool restart_docker = false, formatted = false;
         int r, ex;
 
-        ex = prepare_find_device(c, &dev, &volume_id);
+        ex = prepare_find_device(c, deadline, &name, &volume_id);
         if (ex != SK_EXIT_OK)
                 return ex;
 
-        r = volume_mount_state(dev, c->mount_point, &state, &other);
+        /* From here on, the device is held: resolved once, open, locked. */
+        r = volume_device_open(name, &d);
+        if (r == -ESTALE)
+                return log_struct(LOG_ERR, r, SK_MESSAGE_FORMAT_REFUSED,
+                                  LOG_FIELDS("SK_DEVICE", name, "SK_VOLUME_ID", volume_id, "SK_FOUND", "name re-pointed"),
+                                  "%s changed while it was being opened; refusing to touch it.", name),
+                       SK_EXIT_UNSAFE;
+        if (r == -EBUSY)
+                return log_struct(LOG_ERR, r, SK_MESSAGE_FORMAT_REFUSED,
+                                  LOG_FIELDS("SK_DEVICE", name, "SK_VOLUME_ID", volume_id, "SK_FOUND", "locked"),
+                                  "Device %s stays locked by another program; refusing to touch it.", name),
+                       SK_EXIT_UNSAFE;
+        if (r < 0)
+                return log_error_errno(r, "Failed to open %s: %m", name), SK_EXIT_FAILURE;
+        dev = d->name;
+
+        r = volume_mount_state(d->devnum, c->mount_point, &state, &other);
         if (r == -EBUSY)
                 return log_struct(LOG_ERR, r, SK_MESSAGE_MOUNT_REFUSED,
                                   LOG_FIELDS("SK_DEVICE", dev, "SK_MOUNT_POINT", c->mount_point),
@@ -127,9 +222,14 @@ static int prepare_volume(const Config *c) {
                                   c->mount_point, dev),
                        SK_EXIT_MOUNT;
 
-        ex = prepare_filesystem(c, dev, volume_id);
+        ex = prepare_filesystem(c, d, volume_id, &formatted);
         if (ex != SK_EXIT_OK)
                 return ex;
+        r = prepare_mark_formatted(d, volume_id, c, formatted);
+        if (r < 0)
+                return log_error_errno(r, "Failed to %s the marker of a freshly formatted volume: %m",
+                                       formatted ? "write" : "remove"),
+                       SK_EXIT_FAILURE;
 
         /* A running engine must not keep writing below the mount point. Only an active
          * unit is stopped: a start job waiting for us (activating) is left alone. */
@@ -149,7 +249,9 @@ static int prepare_volume(const Config *c) {
                             c->mount_point);
 
         (void) notify_status("mounting %s at %s", dev, c->mount_point);
-        r = volume_mount(dev, c->mount_point, c->file_system, c->mount_options);
+        r = volume_mount(d, c->mount_point, c->file_system, c->mount_options);
+        if (r == -ESTALE)
+                return log_moved(d, volume_id, "mount it");
         if (r < 0)
                 return log_error_errno(r, "Failed to mount %s at %s (%s, options %s): %m", dev,
                                        c->mount_point, fs_type_to_string(c->file_system), c->mount_options),
@@ -222,7 +324,7 @@ int verb_prepare(Config *c, const ConfigArgs *args, bool json) {
         /* Workers keep no state: a volume only if one is configured. */
         want_volume = c->role == ROLE_MANAGER || !isempty(c->volume_id) || !streq(c->device, "auto");
         if (want_volume) {
-                ex = prepare_volume(c);
+                ex = prepare_volume(c, start + (uint64_t) c->attach_timeout_sec * USEC_PER_SEC);
                 if (ex != SK_EXIT_OK)
                         return ex;
         }

@@ -49,6 +49,7 @@ enum {
         SK_EXIT_AWS = 5,         /* metadata service or EC2 failed or answered nonsense */
         SK_EXIT_MOUNT = 6,       /* mount point is taken by something else */
         SK_EXIT_ENGINE = 7,      /* Docker engine unreachable or refused */
+        SK_EXIT_MULTI_ATTACH = 8, /* the volume is attached to another instance too: never mounted */
 };
 
 static inline void freep(void *p) {

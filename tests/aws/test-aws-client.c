@@ -1393,6 +1393,12 @@ static void test_identity(void) {
         CHECK_INT(identity_resolve(dead), -EADDRNOTAVAIL);
 }
 
+/* The whole of Volume.AttachTimeoutSec from now, as prepare gives it. */
+static int ebs_attach(const Config *c, char **ret_volume_id, char **ret_device) {
+        return ebs_locate_and_attach(c, now_usec(CLOCK_MONOTONIC) + (uint64_t) c->attach_timeout_sec * USEC_PER_SEC,
+                                     ret_volume_id, ret_device);
+}
+
 static void test_ebs(void) {
         _cleanup_(freep) char *me = NULL, *other = NULL, *vol = NULL, *vol2 = NULL, *busy = NULL;
         char *volume_id = NULL, *device = NULL;
@@ -1406,13 +1412,13 @@ static void test_ebs(void) {
 
         /* No volume at all. */
         c = host_config("10.0.1.60", "us-east-1a", me);
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -ENOENT);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), -ENOENT);
 
         /* A volume in another zone: still -ENOENT, with an error naming both zones. */
         vol2 = seed_volume("us-east-1b", "\"tags\": {\"swarmkeeper:cluster\": \"eb\", \"swarmkeeper:logical-id\": \"10.0.1.60\"}");
         Captured cap;
         capture_start(&cap, LOG_ERR);
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -ENOENT);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), -ENOENT);
         {
                 _cleanup_(freep) char *log = capture_end(&cap);
                 const char *line = strstr(strempty(log), vol2);
@@ -1427,7 +1433,7 @@ static void test_ebs(void) {
         free(seed_volume("us-east-1a", extra));
         vol = seed_volume("us-east-1a", "\"tags\": {\"swarmkeeper:cluster\": \"eb\", \"swarmkeeper:logical-id\": \"10.0.1.60\"}");
         control_void("DELETE", "/_fake/calls", NULL);
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), 0);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), 0);
         CHECK_STR(volume_id, vol);
         CHECK_STR(device, "/dev/sdg");
         rec = fake_find("volumes", vol);
@@ -1439,7 +1445,7 @@ static void test_ebs(void) {
 
         /* Again: already attached to us, no AttachVolume. */
         control_void("DELETE", "/_fake/calls", NULL);
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), 0);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), 0);
         CHECK_STR(volume_id, vol);
         CHECK_STR(device, "/dev/sdg");
         CHECK_INT(fake_calls("AttachVolume", NULL), 0);
@@ -1464,7 +1470,7 @@ static void test_ebs(void) {
         }
         c = host_config("10.0.1.61", "us-east-1a", me);
         uint64_t t0 = now_usec(CLOCK_MONOTONIC);
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), 0);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), 0);
         CHECK_STR(volume_id, vol);
         CHECK_STR(device, "/dev/sdf");
         CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 8 * USEC_PER_SEC);
@@ -1484,18 +1490,18 @@ static void test_ebs(void) {
         free(seed_volume("us-east-1a", extra));
         c = host_config("10.0.1.63", "us-east-1a", me);
         CHECK_INT(config_set_value(c, CONFIG_VOLUME_ATTACH_TIMEOUT, "2", "test"), 0);
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -ETIME);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), -ETIME);
         CHECK_INT(fake_calls("AttachVolume", NULL), 0);
         CHECK_INT(fake_calls("DetachVolume", NULL), 0);
 
         /* Two volumes tagged for the same host: refuse to guess. */
         free(seed_volume("us-east-1a", "\"tags\": {\"swarmkeeper:cluster\": \"eb\", \"swarmkeeper:logical-id\": \"10.0.1.63\"}"));
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -ENOTUNIQ);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), -ENOTUNIQ);
 
         /* EC2 failing for good: the error comes up (after the bounded retries). */
         reset_fake();
         control_void("POST", "/_fake/faults", "{\"code\": \"RequestLimitExceeded\", \"count\": 5}");
-        CHECK_INT(ebs_locate_and_attach(c, &volume_id, &device), -EAGAIN);
+        CHECK_INT(ebs_attach(c, &volume_id, &device), -EAGAIN);
         control_void("DELETE", "/_fake/faults", NULL);
         config_free(c);
         (void) busy;

@@ -1,6 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 #include <time.h>
 
+#include "ebs.h"
+#include "prepare.h"
 #include "volume.h"
 #include "test.h"
 
@@ -21,6 +23,14 @@ static void test_candidates(void) {
                 { "auto", NULL, NULL, {}, -EINVAL },
                 { "auto", "", "", {}, -EINVAL },
                 { "auto", "notavolume", NULL, {}, -EINVAL },
+                /* Nothing from an EC2 answer becomes a path unchecked. */
+                { "auto", "vol-../../../dev/sda", NULL, {}, -EINVAL },
+                { "auto", "vol-0123456789abcdef0/../x", NULL, {}, -EINVAL },
+                { "auto", "vol-0123456789abcdef0", "/dev/sdf/../../etc/passwd", {}, -EINVAL },
+                { "auto", NULL, "/dev/../dev/sda", {}, -EINVAL },
+                { "auto", NULL, "/dev/sdf/", {}, -EINVAL },
+                { "auto", NULL, "sdf", {}, -EINVAL },
+                { "auto", NULL, "/etc/passwd", {}, -EINVAL },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -40,27 +50,194 @@ static void test_candidates(void) {
         }
 }
 
+static void test_names_valid(void) {
+        static const struct {
+                const char *s;
+                bool ok;
+        } ids[] = {
+                { "vol-12345678", true },
+                { "vol-0123456789abcdef0", true },
+                { "vol-1234567", false },              /* 7 digits */
+                { "vol-0123456789abcdef01", false },   /* 18 digits */
+                { "vol-0123456789ABCDEF0", false },    /* upper case */
+                { "vol-0123456789abcdeg0", false },
+                { "vol-", false },
+                { "vol-12345678/..", false },
+                { "vol-12345678\n", false },
+                { "vol-..", false },
+                { "../vol-12345678", false },
+                { "snap-12345678", false },
+                { "", false },
+                { NULL, false },
+        }, devs[] = {
+                { "/dev/sdf", true },
+                { "/dev/sdp", true },
+                { "/dev/xvdf", true },
+                { "/dev/xvdba", true },
+                { "/dev/sd", false },
+                { "/dev/xvd", false },
+                { "/dev/sdF", false },
+                { "/dev/sdf1", false },
+                { "/dev/xvdaaa", false },
+                { "/dev/sdf/..", false },
+                { "/dev/../sdf", false },
+                { "/dev/sdf/../../etc/shadow", false },
+                { "/dev/nvme1n1", false },
+                { "/dev//sdf", false },
+                { "sdf", false },
+                { "/dev/sd.", false },
+                { "", false },
+                { NULL, false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                if (volume_id_valid(ids[i].s) != ids[i].ok)
+                        fprintf(stderr, "volume id '%s'\n", strempty(ids[i].s));
+                CHECK_INT(volume_id_valid(ids[i].s), ids[i].ok);
+        }
+        for (size_t i = 0; i < ELEMENTSOF(devs); i++) {
+                if (volume_device_name_valid(devs[i].s) != devs[i].ok)
+                        fprintf(stderr, "device name '%s'\n", strempty(devs[i].s));
+                CHECK_INT(volume_device_name_valid(devs[i].s), devs[i].ok);
+        }
+}
+
+#define ME "i-0123456789abcdef0"
+#define OTHER "i-0fedcba9876543210"
+
+static void test_volume_check(void) {
+        Ec2Attachment mine = { .instance_id = (char *) ME, .device = (char *) "/dev/sdf",
+                               .state = EC2_ATTACHMENT_ATTACHED };
+        Ec2Attachment other = { .instance_id = (char *) OTHER, .device = (char *) "/dev/sdg",
+                                .state = EC2_ATTACHMENT_ATTACHED };
+        Ec2Attachment other_attaching = other, other_detaching = other, other_detached = other;
+        Ec2Attachment bad_dev = mine, bad_instance = other;
+        const char *who;
+
+        other_attaching.state = EC2_ATTACHMENT_ATTACHING;
+        other_detaching.state = EC2_ATTACHMENT_DETACHING;
+        other_detached.state = EC2_ATTACHMENT_DETACHED;
+        bad_dev.device = (char *) "/dev/sdf/../../root";
+        bad_instance.instance_id = (char *) "i-../x";
+
+        Ec2Attachment a1[] = { mine };
+        Ec2Attachment a2[] = { mine, other };
+        Ec2Attachment a3[] = { other, mine }; /* ours not first */
+        Ec2Attachment a4[] = { mine, other_attaching };
+        Ec2Attachment a5[] = { mine, other_detaching };
+        Ec2Attachment a6[] = { mine, other_detached };
+        Ec2Attachment a7[] = { other };
+        Ec2Attachment a8[] = { bad_dev };
+        Ec2Attachment a9[] = { mine, bad_instance };
+        static const char *vid = "vol-0123456789abcdef0";
+        const struct {
+                const char *volume_id;
+                Ec2Attachment *att;
+                size_t n;
+                int r;
+                const char *other;
+        } cases[] = {
+                { vid, NULL, 0, 0, NULL },
+                { vid, a1, 1, 0, NULL },
+                { vid, a2, 2, -EUSERS, OTHER },
+                { vid, a3, 2, -EUSERS, OTHER },
+                { vid, a4, 2, -EUSERS, OTHER },
+                { vid, a5, 2, -EUSERS, OTHER },  /* not detached yet: still there */
+                { vid, a6, 2, 0, NULL },
+                { vid, a7, 1, 0, NULL },         /* only someone else's: the caller waits */
+                { vid, a8, 1, -EBADMSG, NULL },
+                { vid, a9, 2, -EBADMSG, NULL },
+                { "vol-../../etc", a1, 1, -EBADMSG, NULL },
+                { NULL, a1, 1, -EBADMSG, NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                Ec2Volume v = { .volume_id = (char *) cases[i].volume_id, .attachments = cases[i].att,
+                                .n_attachments = cases[i].n };
+                who = NULL;
+                CHECK_INT(ebs_volume_check(&v, ME, &who), cases[i].r);
+                if (cases[i].other)
+                        CHECK_STR(who, cases[i].other);
+        }
+}
+
 static void test_wait_timeout(void) {
         char *cands[] = { (char *) "/nonexistent/dev/xvdz", (char *) "/dev/null", NULL }; /* /dev/null: not a block device */
         char *path = NULL;
         uint64_t t0 = now_usec(CLOCK_MONOTONIC), dt;
 
-        CHECK_INT(volume_wait_device(cands, 300 * USEC_PER_MSEC, &path), -ETIMEDOUT);
+        CHECK_INT(volume_wait_device(cands, t0 + 300 * USEC_PER_MSEC, &path), -ETIMEDOUT);
         dt = now_usec(CLOCK_MONOTONIC) - t0;
         CHECK(dt >= 300 * USEC_PER_MSEC);
         CHECK(dt < 2 * USEC_PER_SEC);
         CHECK(path == NULL);
+
+        /* A deadline already past: no wait at all (the attach wait used it up). */
+        t0 = now_usec(CLOCK_MONOTONIC);
+        CHECK_INT(volume_wait_device(cands, t0 - USEC_PER_SEC, &path), -ETIMEDOUT);
+        CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 100 * USEC_PER_MSEC);
 }
 
-static void test_probe_rejects_non_block(void) {
-        VolumeProbe p;
-        CHECK_INT(volume_probe("/dev/null", FS_EXT4, &p), -ENOTBLK);
-        CHECK_INT(volume_probe("/nonexistent", FS_EXT4, &p), -ENOENT);
+static void test_open_rejects_non_block(void) {
+        VolumeDevice *d = NULL;
+        CHECK_INT(volume_device_open("/dev/null", &d), -ENOTBLK);
+        CHECK_INT(volume_device_open("/nonexistent", &d), -ENOENT);
+        CHECK(d == NULL);
+}
+
+/* The unit's TimeoutStartSec= leaves mkfs its time after the longest default wait. */
+static void test_unit_timeout(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        const char *src = getenv("SK_SOURCE_DIR");
+        char path[4096], line[512];
+        unsigned long timeout = 0;
+        FILE *f;
+
+        CHECK(src != NULL);
+        if (!src)
+                return;
+        snprintf(path, sizeof(path), "%s/units/swarmkeeper-prepare.service", src);
+        f = fopen(path, "re");
+        CHECK(f != NULL);
+        if (!f)
+                return;
+        while (fgets(line, sizeof(line), f)) {
+                unsigned long v;
+                char unit[8] = "";
+                if (sscanf(line, "TimeoutStartSec=%lu%7s", &v, unit) >= 1)
+                        timeout = streq(unit, "min") ? v * 60 : streq(unit, "") || streq(unit, "s") ? v : 0;
+        }
+        fclose(f);
+        CHECK_INT(config_new(&c), 0);
+        if (!c)
+                return;
+        if (timeout < c->attach_timeout_sec + PREPARE_FORMAT_RESERVE_SEC)
+                fprintf(stderr, "TimeoutStartSec=%lu s < AttachTimeoutSec %u + %u\n", timeout, c->attach_timeout_sec,
+                        PREPARE_FORMAT_RESERVE_SEC);
+        CHECK(timeout >= c->attach_timeout_sec + PREPARE_FORMAT_RESERVE_SEC);
+}
+
+static void test_marker_path(void) {
+        char *p = NULL;
+
+        CHECK_INT(unsetenv("RUNTIME_DIRECTORY"), 0);
+        CHECK_INT(prepare_formatted_marker_path(&p), 0);
+        CHECK_STR(p, "/run/swarmkeeper/formatted");
+        free(p);
+        CHECK_INT(setenv("RUNTIME_DIRECTORY", "/run/a:/run/b", 1), 0);
+        CHECK_INT(prepare_formatted_marker_path(&p), 0);
+        CHECK_STR(p, "/run/a/formatted");
+        free(p);
+        CHECK_INT(unsetenv("RUNTIME_DIRECTORY"), 0);
 }
 
 int main(void) {
         test_candidates();
+        test_names_valid();
+        test_volume_check();
         test_wait_timeout();
-        test_probe_rejects_non_block();
+        test_open_rejects_non_block();
+        test_unit_timeout();
+        test_marker_path();
         return test_done("test-volume");
 }
