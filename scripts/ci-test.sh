@@ -54,6 +54,9 @@ step "packages: .deb (+ unit suite at build, lintian)"
 rm -rf build-pkg && mkdir -p build-pkg
 scripts/build-deb.sh build-pkg/deb
 record "deb package + lintian" $?
+# the nspawn suite's package test installs this very .deb (instead of building its own)
+SK_DEB=$(find "$SRC/build-pkg/deb" -name 'swarmkeeper_*.deb' 2>/dev/null | head -n 1)
+export SK_DEB
 step "packages: .rpm (Debian's rpmbuild + rpm/macros.debian, unit suite at build, rpmlint)"
 # ~35 s
 scripts/build-rpm.sh build-pkg/rpm

@@ -31,7 +31,8 @@
 #   nspawn_remove_block NAME CTPATH
 #   nspawn_install_build NAME [BUILDDIR] [SRCDIR]   (defaults: $SK_BUILD_DIR, $SK_SOURCE_DIR)
 #                                       binary, units, catalog, config; enables the units
-#   nspawn_install_deb NAME DEB         dpkg -i the project's package (what an AMI holds)
+#   nspawn_install_deb NAME DEB         dpkg -i the project's package in a running host
+#   nspawn_ami_image VAR DEB [SCRIPT]   an AMI: image + package + units enabled (overlay)
 #   nspawn_cp NAME HOSTFILE CTPATH [MODE]   copy a file in
 #
 # Environment:
@@ -57,7 +58,9 @@
 #
 # The image: Debian bookworm minbase + systemd, dbus, iproute2, util-linux, e2fsprogs,
 # xfsprogs, libmount1, libblkid1, libsystemd0, libcurl4, libjson-c5, libxml2, libexpat1,
-# docker.io (dockerd, containerd, runc, iptables), busybox-static, curl, jq, procps. No
+# docker.io (dockerd, containerd, runc, iptables), busybox-static, curl, jq, procps,
+# ca-certificates, cloud-init (disabled: /etc/cloud/cloud-init.disabled; network config
+# off, locale off). No
 # hostname and an empty machine-id in the image (each boot gets its own); docker.service,
 # docker.socket and containerd.service are disabled (start them, or let the units under
 # test pull them in); apt/e2scrub/fstrim timers, getty, firstboot, timesyncd and
@@ -92,7 +95,7 @@ SK_BOOT_TIMEOUT=${SK_BOOT_TIMEOUT:-120}
 SK_STOP_TIMEOUT=${SK_STOP_TIMEOUT:-20}
 
 # Bump when the package list or the image tweaks change: the cache is rebuilt.
-SK_IMAGE_VERSION=2
+SK_IMAGE_VERSION=3
 SK_IMAGE_STAMP=etc/swarmkeeper-test-image
 SK_IMAGE_SUITE=bookworm
 SK_IMAGE_BASE_PKGS=systemd,systemd-sysv,dbus,iproute2
@@ -100,6 +103,7 @@ SK_IMAGE_PKGS=(
     systemd systemd-sysv dbus iproute2 util-linux mount procps kmod
     e2fsprogs xfsprogs libmount1 libblkid1 libsystemd0 libcurl4 libjson-c5 libxml2 libexpat1
     docker.io busybox-static curl jq
+    ca-certificates cloud-init
 )
 # units that would hang or wait for a network that is not there, or that make the boot
 # slow or non-deterministic
@@ -220,6 +224,11 @@ _sk_image_build() {
     ln -s /etc/machine-id "$root/var/lib/dbus/machine-id"
     # dockerd makes its engine key on first start: never ship one
     rm -f "$root/etc/docker/key.json"
+    # cloud-init stays off (its Ec2 datasource would look for 169.254.169.254) unless a
+    # test turns it on (nspawn_ami_image); it never touches the network configuration
+    # (the harness sets eth0 up), and the image has no locales
+    touch "$root/etc/cloud/cloud-init.disabled"
+    printf 'network: {config: disabled}\nlocale: false\n' >"$root/etc/cloud/cloud.cfg.d/05-swarmkeeper-test.cfg"
     systemctl --root="$root" --quiet mask "${SK_IMAGE_MASK[@]}" 2>/dev/null || true
     systemctl --root="$root" --quiet disable "${SK_IMAGE_DISABLE[@]}" 2>/dev/null || true
     # journal: keep it in memory (the root is a tmpfs overlay anyway), readable by tests
@@ -635,6 +644,50 @@ nspawn_remove_block() {
             [ -L "$l" ] && [ "$(readlink -f "$l")" = "$1" ] && rm -f "$l"
         done
         umount "$1" 2>/dev/null; rm -f "$1"; ! test -e "$1"' "$ctp"
+}
+
+# ---------------------------------------------------------------------------------------
+# the project's package: an "AMI"
+
+# nspawn_ami_image VAR DEB [SCRIPT] : what an operator's AMI is: the test image with the
+# project's .deb installed (dpkg -i in a chroot: nothing runs) and its units enabled
+# (systemctl enable swarmkeeper-prepare swarmkeeper), as an overlay of the cached image
+# mounted at a fresh directory; VAR=that directory, to boot with
+# `SK_IMAGE_DIR=$VAR nspawn_start ...`. SCRIPT (sh -c, in a chroot of it) customises it
+# further. Unmounted and removed on exit (register it before the hosts that use it).
+nspawn_ami_image() {
+    local var=$1 deb=$2 script=${3:-} d
+    [ -f "$deb" ] || die "nspawn_ami_image: no package $deb"
+    nspawn_image
+    d=$(mktemp -d /var/tmp/sk-ami.XXXXXX) || die "mktemp failed"
+    on_exit rm -rf --one-file-system -- "$d"
+    mkdir "$d/upper" "$d/work" "$d/root"
+    mount -t overlay sk-ami -o "lowerdir=$SK_IMAGE_DIR,upperdir=$d/upper,workdir=$d/work" "$d/root" ||
+        die "nspawn_ami_image: overlay mount failed"
+    on_exit umount "$d/root"
+    cp "$deb" "$d/root/tmp/swarmkeeper.deb"
+    chroot "$d/root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin DEBIAN_FRONTEND=noninteractive LANG=C \
+        dpkg -i /tmp/swarmkeeper.deb >"$d/dpkg.log" 2>&1 || {
+        cat "$d/dpkg.log" >&2
+        die "nspawn_ami_image: dpkg -i $deb failed"
+    }
+    rm -f "$d/root/tmp/swarmkeeper.deb"
+    systemctl --root="$d/root" --quiet enable swarmkeeper-prepare.service swarmkeeper.service ||
+        die "nspawn_ami_image: systemctl enable failed"
+    if [ -n "$script" ]; then
+        chroot "$d/root" env -i PATH=/usr/sbin:/usr/bin:/sbin:/bin LANG=C sh -ec "$script" ||
+            die "nspawn_ami_image: the customising script failed"
+    fi
+    printf -v "$var" %s "$d/root"
+    _sk_ns_log "AMI image $d/root: $(basename "$deb") installed, units enabled"
+}
+
+# nspawn_install_deb NAME DEB : dpkg -i the package in a running host (its maintainer
+# scripts run against the host's systemd, as on a live machine)
+nspawn_install_deb() {
+    local name=$1 deb=$2
+    nspawn_cp "$name" "$deb" /tmp/swarmkeeper.deb 0644 || die "copying $deb failed"
+    nspawn_exec "$name" env DEBIAN_FRONTEND=noninteractive dpkg -i /tmp/swarmkeeper.deb
 }
 
 # ---------------------------------------------------------------------------------------
