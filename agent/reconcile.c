@@ -319,7 +319,9 @@ typedef struct Slot {
         const RcVolume *vol;            /* first intact volume (creating, available, in-use) */
         size_t n_good_vol;
         const RcVolume *bad_vol;        /* a deleting/deleted/error one */
-        const RcNode *cur;              /* node whose instance label is present[0] */
+        const RcNode *cur;              /* node whose instance label is present[0] (the healthy
+                                         * one if several carry it) */
+        const RcNode *cur_other;        /* another node with that label: never fence then */
         const RcNode *unlabelled;       /* node with this logical id and no instance label */
         const RcNode *member;           /* node with this logical id still in Raft (manager or status) */
         const RcNode *other;            /* node with this logical id not in Raft */
@@ -512,6 +514,23 @@ static const RcNode *node_by_instance(const Planner *p, const char *id) {
         return bsearch_str((const void *const *) p->node_by_inst, p->n_node_by_inst, offsetof(RcNode, instance_id), id);
 }
 
+/* All nodes labelled with instance id: *ret points to the first of the returned count. */
+static size_t nodes_by_instance(const Planner *p, const char *id, const RcNode *const **ret) {
+        size_t lo = 0, hi = p->n_node_by_inst, end;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(p->node_by_inst[mid]->instance_id, id) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (end = lo; end < p->n_node_by_inst && streq(p->node_by_inst[end]->instance_id, id); end++)
+                ;
+        *ret = p->node_by_inst + lo;
+        return end - lo;
+}
+
 static const RcInflight *drain_by_instance(const Planner *p, const char *id) {
         return bsearch_str((const void *const *) p->drains, p->n_drains, offsetof(RcInflight, instance_id), id);
 }
@@ -684,13 +703,26 @@ static int index_nodes(Planner *p) {
 
         for (size_t k = 0; k < p->spec->n_managers; k++) {
                 Slot *s = &p->slots[k];
-                const RcNode *n;
+                const RcNode *const *v;
+                size_t c;
 
                 if (s->n_present != 1)
                         continue;
-                n = node_by_instance(p, s->present[0]->id);
-                if (n && streq_ptr(n->logical_id, s->lid))
-                        s->cur = n;
+                c = nodes_by_instance(p, s->present[0]->id, &v);
+                for (size_t j = 0; j < c; j++) {
+                        const RcNode *n = v[j];
+
+                        if (!streq_ptr(n->logical_id, s->lid))
+                                continue;
+                        if (!s->cur)
+                                s->cur = n;
+                        else if (n->state == RC_NODE_READY && n->reachability == RC_REACH_REACHABLE &&
+                                 !(s->cur->state == RC_NODE_READY && s->cur->reachability == RC_REACH_REACHABLE)) {
+                                s->cur_other = s->cur;
+                                s->cur = n;
+                        } else if (!s->cur_other)
+                                s->cur_other = n;
+                }
         }
         return 0;
 }
@@ -949,6 +981,19 @@ static void eval_running(Planner *p, Slot *s) {
                 slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: terminate of %s sent %llus ago: waiting for it to end.",
                           s->lid, i->id, secs(age(p, f->since_usec)));
                 return;
+        }
+
+        if (n && s->cur_other) {
+                /* e.g. the engine left and joined again: a stale node with the same label. */
+                if (!(n->state == RC_NODE_READY && n->reachability == RC_REACH_REACHABLE)) {
+                        slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                                  "%s: nodes %s and %s both carry instance %s's label and neither is healthy: not fencing; an operator must decide.",
+                                  s->lid, n->id, s->cur_other->id, i->id);
+                        return;
+                }
+                plan_add(p, RC_ACTION_REPORT, s->lid,
+                         "%s: node %s also carries instance %s's label (a stale node of this host?): not touched.", s->lid,
+                         s->cur_other->id, i->id);
         }
 
         /* Fencing only through the node whose engine label names this very instance. */

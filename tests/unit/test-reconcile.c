@@ -320,6 +320,22 @@ static void r_no_fence_of_new_instance(void) {
         W.vol[1].state = RC_VOLUME_IN_USE, W.att[1][0] = "i-m1new", W.vol[1].n_attached = 1;
         W.node[1].bad_since_usec = NOW - SEC(3600);
 }
+static void r_stale_node_same_label(void) {
+        /* The engine left and joined again as n-m1b; the old n-m1 (same label) is dead. */
+        r_fence();
+        add_node("n-m1b", M1, "i-m1", true, RC_NODE_READY, RC_REACH_REACHABLE);
+}
+static void r_stale_node_same_label_first(void) {
+        world(2);
+        W.node[1].id = "n-m1b"; /* the healthy one first in the listing */
+        add_node("n-m1", M1, "i-m1", true, RC_NODE_DOWN, RC_REACH_UNREACHABLE)->bad_since_usec = NOW - SEC(3600);
+}
+static void r_two_dead_nodes_same_label(void) {
+        world_n(5, 2);
+        W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_UNREACHABLE;
+        W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = NOW - GRACE - SEC(1);
+        add_node("n-m1b", M1, "i-m1", true, RC_NODE_DOWN, RC_REACH_UNREACHABLE);
+}
 static void r_no_fence_unlabelled(void) { r_fence(); W.node[1].instance_id = NULL; }
 
 static void r_two_live(void) {
@@ -580,6 +596,9 @@ static const Row rows[] = {
         ROW(down_reachable, "report:" M1),
         ROW(no_fence_of_new_instance, "wait:" M1),
         ROW(no_fence_unlabelled, "wait:" M1),
+        ROW(stale_node_same_label, "report:" M1),
+        ROW(stale_node_same_label_first, "report:" M1),
+        ROW(two_dead_nodes_same_label, "report:" M1),
         /* drift and strangers */
         ROW(two_live, "report:" M1),
         ROW(drift_ip, "report:" M1),
