@@ -8,6 +8,8 @@ One process, one port (ThreadingHTTPServer):
   /latest/...         IMDSv2 (token PUT, meta-data, user-data, identity doc,
                       role credentials); the instance is found by the caller's
                       source address.
+  /nocloud/...        cloud-init NoCloud seed (meta-data, user-data,
+                      vendor-data) for the caller's instance, same lookup.
   /_fake/...          unsigned JSON control API for tests (seed, faults, clock,
                       call log, state dump).  See README.md.
 
@@ -48,6 +50,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import parse_qsl, urlsplit
 from xml.sax.saxutils import escape
 
+import botocore.session
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
@@ -58,6 +61,10 @@ VPC_ID = "vpc-0a1b2c3d"
 STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32,
                "terminated": 48, "stopping": 64, "stopped": 80}
 ALIVE = ("pending", "running", "stopping", "stopped", "shutting-down")
+LOGICAL_ID_TAG = "swarmkeeper:logical-id"
+# Query parameters that carry secrets or bulk data: never written to a log.
+UNLOGGED_PARAMS = ("UserData", "Signature", "SecurityToken",
+                   "X-Amz-Security-Token", "X-Amz-Signature")
 VOLUME_TYPES = {  # volume type -> (min, max) size in GiB
     "standard": (1, 1024), "gp2": (1, 16384), "gp3": (1, 16384),
     "io1": (4, 16384), "io2": (4, 16384), "st1": (125, 16384),
@@ -195,6 +202,55 @@ def check_ids(ids, prefix, kind):
                            'Invalid id: "%s" (expecting "%s-...")' % (i, prefix))
 
 
+class ParamChecker:
+    """Which Query parameters an action accepts, from botocore's EC2 service
+    model (the model the API Reference is generated from), serialized the way
+    EC2's query protocol does it: lists flattened as Name.N, structures as
+    Name.Member, member names from queryName, else a capitalised
+    locationName, else the member name.  EC2 answers anything else with
+    UnknownParameter."""
+
+    def __init__(self):
+        self.model = botocore.session.Session().get_service_model("ec2")
+        self.cache = {}
+
+    @staticmethod
+    def wire_name(name, member):
+        s = member.serialization
+        if s.get("queryName"):
+            return s["queryName"]
+        if s.get("name"):
+            return s["name"][0].upper() + s["name"][1:]
+        return name
+
+    def members(self, shape):
+        m = self.cache.get(shape.name)
+        if m is None:
+            m = {self.wire_name(n, s): s for n, s in shape.members.items()}
+            self.cache[shape.name] = m
+        return m
+
+    def accepts(self, shape, parts):
+        if shape.type_name == "structure":
+            if not parts or parts[0] not in self.members(shape):
+                return False
+            return self.accepts(self.members(shape)[parts[0]], parts[1:])
+        if shape.type_name == "list":
+            return bool(parts) and parts[0].isdigit() and \
+                self.accepts(shape.member, parts[1:])
+        return not parts
+
+    def unknown(self, action, params):
+        """The first parameter the action does not know, or None."""
+        shape = self.model.operation_model(action).input_shape
+        for key in params:
+            if key in ("Action", "Version"):
+                continue
+            if shape is None or not self.accepts(shape, key.split(".")):
+                return key
+        return None
+
+
 # ------------------------------------------------------------------ model
 class Instance:
     def __init__(self, **kw):
@@ -211,6 +267,10 @@ class Instance:
         self.launch_template = None
         self.ever_running = False
         self.terminated_at = None
+        self.shutdown_delay = None  # per-instance override of the option
+        self.shutdown_started = None
+        self.stuck = False          # shutting-down until released
+        self.api_launched = False   # by RunInstances (eventual consistency)
         self.state_reason = None
         self.reason = ""
         self.image_id = "ami-0abcdef1234567890"
@@ -233,6 +293,7 @@ class Instance:
                 "security_groups": list(self.sg_ids),
                 "key_name": self.key_name,
                 "launch_template": self.launch_template,
+                "shutdown_delay": self.shutdown_delay, "stuck": self.stuck,
                 "user_data": (base64.b64encode(self.user_data).decode()
                               if self.user_data is not None else None)}
 
@@ -246,13 +307,14 @@ class Volume:
         self.throughput = None
         self.snapshot_id = ""
         self.encrypted = False
+        self.root = False  # an instance's root volume (DeleteOnTermination)
         self.__dict__.update(kw)
 
     def dump(self):
         a = self.attachment
         return {"id": self.id, "az": self.az, "size": self.size,
                 "state": self.state, "type": self.volume_type,
-                "tags": dict(self.tags),
+                "tags": dict(self.tags), "root": self.root,
                 "attachment": None if a is None else {
                     "instance": a["instance"], "device": a["device"],
                     "status": a["status"]}}
@@ -274,6 +336,7 @@ class Fake:
         self.hooks = queue.Queue()
         self.hook_log = []
         self.hook_proc = None
+        self.params = ParamChecker()
         self.reset()
 
     def reset(self):
@@ -290,11 +353,21 @@ class Fake:
             self.role = "swarmkeeper-role"
             self.cred_ttl = 21600
             self.user_data = {}    # instance id -> bytes (control API)
+            self.ip_release = {}   # address -> release delay (control API)
+            # Instance profiles that exist (names); every one has self.role.
+            self.profiles = list(self.args.instance_profile or
+                                 ["swarmkeeper-profile", "swarmkeeper"])
+            self.listing_lag = self.args.listing_lag
+            self.id_lag = self.args.id_lag
             r = self.region
             self.subnets = {
-                "subnet-aaaaaaaa": {"az": r + "a", "cidr": "10.0.1.0/24"},
-                "subnet-bbbbbbbb": {"az": r + "b", "cidr": "10.0.2.0/24"},
-                "subnet-cccccccc": {"az": r + "c", "cidr": "10.0.3.0/24"}}
+                "subnet-aaaaaaaa": {"az": r + "a", "cidr": "10.0.1.0/24",
+                                    "vpc": VPC_ID, "tags": {}},
+                "subnet-bbbbbbbb": {"az": r + "b", "cidr": "10.0.2.0/24",
+                                    "vpc": VPC_ID, "tags": {}},
+                "subnet-cccccccc": {"az": r + "c", "cidr": "10.0.3.0/24",
+                                    "vpc": VPC_ID, "tags": {}}}
+            self.emit("reset", hook=False)
 
     # -- clocks -------------------------------------------------------------
     def now(self):
@@ -308,11 +381,34 @@ class Fake:
     HOOKED = ("instance-running", "instance-terminated", "volume-attached",
               "volume-detached")
 
+    def state_record(self, event, args):
+        """The state log line: event and args (as the hooks get them) plus
+        the state they lead to, so that a checker needs no other source."""
+        rec = {"time": iso(time.time()), "t": round(time.time(), 6),
+               "clock": round(self.now(), 6), "event": event,
+               "args": list(args)}
+        if event.startswith("instance-"):
+            inst = self.instances.get(args[0])
+            if inst is not None:
+                rec.update(kind="instance", instance=inst.id,
+                           state=inst.state, live=inst.state in ALIVE,
+                           logical_id=inst.tags.get(LOGICAL_ID_TAG),
+                           private_ip=inst.private_ip)
+        elif event in ("volume-attaching", "volume-attached",
+                       "volume-detaching", "volume-detached"):
+            rec.update(kind="attachment", volume=args[0], instance=args[1],
+                       status=event[len("volume-"):])
+            vol = self.volumes.get(args[0])
+            if vol is not None:
+                rec["root"] = vol.root
+        elif event.startswith("volume-"):
+            rec.update(kind="volume", volume=args[0])
+        return rec
+
     def emit(self, event, *args, hook=True):
         if self.args.state_log:
             with open(self.args.state_log, "a") as f:
-                f.write(json.dumps({"time": iso(time.time()), "event": event,
-                                    "args": list(args)}) + "\n")
+                f.write(json.dumps(self.state_record(event, args)) + "\n")
         if hook and self.args.hook and event in self.HOOKED:
             self.hooks.put((event, [str(a) for a in args]))
 
@@ -353,7 +449,8 @@ class Fake:
                 if inst.state == "pending":
                     self.set_running(inst)
                 elif inst.state == "shutting-down":
-                    self.set_terminated(inst, inst.due)
+                    if not inst.stuck:
+                        self.set_terminated(inst, inst.due)
                 elif inst.state == "stopping":
                     inst.state, inst.due = "stopped", None
                     self.emit("instance-stopped", inst.id, inst.private_ip)
@@ -377,27 +474,46 @@ class Fake:
 
     def set_terminated(self, inst, when):
         inst.state, inst.due, inst.terminated_at = "terminated", None, when
+        inst.stuck = False
         inst.state_reason = ("Client.UserInitiatedShutdown",
                              "Client.UserInitiatedShutdown: User initiated "
                              "shutdown")
-        # The host goes away first (hook), then its non-root EBS volumes
-        # detach by themselves and become 'available'.
+        # The host goes away first (hook); its root volume is deleted; its
+        # other EBS volumes detach by themselves --volume-release-delay
+        # seconds later (in-use/detaching -> available, tick()).
         self.emit("instance-terminated", inst.id, inst.private_ip,
                   hook=inst.ever_running)
         for vol in sorted(self.volumes.values(), key=lambda v: v.seq):
-            if vol.attachment and vol.attachment["instance"] == inst.id:
+            a = vol.attachment
+            if not a or a["instance"] != inst.id:
+                continue
+            if vol.root:
                 self.release_volume(vol)
+                del self.volumes[vol.id]
+                self.emit("volume-deleted", vol.id, hook=False)
+                continue
+            if a["status"] != "detaching":
+                a["was_attached"] = a["status"] == "attached"
+                a["status"] = "detaching"
+                self.emit("volume-detaching", vol.id, inst.id, hook=False)
+            a["due"] = when + self.args.volume_release_delay
 
     def release_volume(self, vol):
         a = vol.attachment
         vol.attachment, vol.state = None, "available"
         # Only a volume that reached 'attached' was handed to the host.
         self.emit("volume-detached", vol.id, a["instance"],
-                  hook=a.get("was_attached", a["status"] != "attaching"))
+                  hook=not vol.root and a.get("was_attached",
+                                              a["status"] != "attaching"))
+
+    def shutdown_delay(self, inst):
+        return (inst.shutdown_delay if inst.shutdown_delay is not None
+                else self.args.shutdown_delay)
 
     def begin_shutdown(self, inst):
         inst.state = "shutting-down"
-        inst.due = self.now() + self.args.shutdown_delay
+        inst.shutdown_started = self.now()
+        inst.due = inst.shutdown_started + self.shutdown_delay(inst)
         inst.reason = "User initiated (%s GMT)" % time.strftime(
             "%Y-%m-%d %H:%M:%S", time.gmtime(self.now()))
         inst.state_reason = ("Client.UserInitiatedShutdown",
@@ -410,9 +526,24 @@ class Fake:
         return not (inst.state == "terminated" and
                     self.now() > inst.terminated_at + self.args.terminated_ttl)
 
+    def ip_release_delay(self, ip):
+        d = self.ip_release.get(ip)
+        return self.args.ip_release_delay if d is None else d
+
     def ip_in_use(self, ip):
-        return any(i.private_ip == ip and i.state != "terminated"
-                   for i in self.instances.values())
+        """An address is held by a live instance, and after it terminated
+        for its release delay more (as in EC2, where InvalidIPAddress.InUse
+        can outlive 'terminated')."""
+        now = self.now()
+        return any(i.private_ip == ip and (
+            i.state != "terminated" or
+            now < i.terminated_at + self.ip_release_delay(ip))
+            for i in self.instances.values())
+
+    def fresh(self, inst, lag):
+        """Eventual consistency: launched by RunInstances less than lag
+        seconds ago, so not yet propagated."""
+        return inst.api_launched and self.now() < inst.launch_time + lag
 
     def find_subnet_for_ip(self, ip):
         for sid, s in self.subnets.items():
@@ -450,10 +581,27 @@ class Fake:
                            "Invalid availability zone: [%s]" % az)
 
     # -- idempotency (ClientToken) -------------------------------------------
+    ZONAL = ("SubnetId", "Placement.AvailabilityZone")
+
+    def token_zone(self, action, params):
+        """RunInstances idempotency is zonal when a subnet or zone is given
+        (the same token may launch again in another zone); else regional."""
+        if action != "RunInstances":
+            return None
+        sid = params.get("SubnetId")
+        if sid:
+            return self.subnets.get(sid, {}).get("az", sid)
+        return params.get("Placement.AvailabilityZone") or None
+
+    def token_params(self, action, params):
+        skip = ("ClientToken",) + (self.ZONAL if action == "RunInstances"
+                                   else ())
+        return {k: v for k, v in params.items() if k not in skip}
+
     def idempotent(self, action, params):
         """Returns (token, previous result id or None).  Same token + same
-        parameters -> the previous result, whatever happened to it since;
-        same token + different parameters -> IdempotentParameterMismatch.
+        parameters -> the previous result; same token + different
+        parameters (other than the zone) -> IdempotentParameterMismatch.
         Only successful calls register a token."""
         token = params.get("ClientToken")
         if token is None:
@@ -462,11 +610,11 @@ class Fake:
             raise EC2Error("InvalidParameterValue", "Value (%s) for parameter "
                            "clientToken is invalid. Length exceeds 64 ASCII "
                            "characters." % token)
-        prev = self.tokens.get((action, token))
+        prev = self.tokens.get((action, token,
+                                self.token_zone(action, params)))
         if prev is None:
             return token, None
-        same = {k: v for k, v in params.items() if k != "ClientToken"}
-        if prev[0] != same:
+        if prev[0] != self.token_params(action, params):
             raise EC2Error("IdempotentParameterMismatch", "Arguments on this "
                            "idempotent request are inconsistent with arguments "
                            "used in previous request(s).")
@@ -474,14 +622,15 @@ class Fake:
 
     def remember(self, action, token, params, result):
         if token is not None:
-            self.tokens[(action, token)] = (
-                {k: v for k, v in params.items() if k != "ClientToken"}, result)
+            self.tokens[(action, token, self.token_zone(action, params))] = (
+                self.token_params(action, params), result)
 
     # -- lookups ---------------------------------------------------------------
     def get_instances(self, ids):
         check_ids(ids, "i", "Instance")
         missing = [i for i in ids if i not in self.instances or
-                   not self.visible(self.instances[i])]
+                   not self.visible(self.instances[i]) or
+                   self.fresh(self.instances[i], self.id_lag)]
         if missing:
             raise EC2Error("InvalidInstanceID.NotFound",
                            "The instance ID '%s' does not exist" % missing[0]
@@ -503,18 +652,16 @@ class Fake:
 
     # -- XML renderings -----------------------------------------------------
     def instance_xml(self, i):
-        ip_dash = i.private_ip.replace(".", "-")
-        dns = ("ip-%s.ec2.internal" % ip_dash if self.region == "us-east-1"
-               else "ip-%s.%s.compute.internal" % (ip_dash, self.region))
+        dns = self.hostname(i)
         alive = i.state != "terminated"
         bdm = []
         for v in sorted(self.volumes.values(), key=lambda v: v.seq):
             a = v.attachment
-            if a and a["instance"] == i.id:
+            if alive and a and a["instance"] == i.id:
                 bdm.append({"deviceName": a["device"], "ebs": {
                     "volumeId": v.id, "status": a["status"],
                     "attachTime": iso(a["time"]),
-                    "deleteOnTermination": False}})
+                    "deleteOnTermination": v.root}})
         enis = [] if not alive else [{
             "networkInterfaceId": i.eni, "subnetId": i.subnet_id,
             "vpcId": VPC_ID, "description": "", "ownerId": ACCOUNT,
@@ -533,7 +680,9 @@ class Fake:
         return {
             "instanceId": i.id, "imageId": i.image_id,
             "instanceState": {"code": STATE_CODES[i.state], "name": i.state},
-            "privateDnsName": dns, "dnsName": "", "reason": i.reason,
+            # A terminated instance has lost its address and its name.
+            "privateDnsName": dns if alive else "", "dnsName": "",
+            "reason": i.reason,
             "keyName": i.key_name, "amiLaunchIndex": i.launch_index,
             "productCodes": [], "instanceType": i.instance_type,
             "launchTime": iso(i.launch_time),
@@ -542,7 +691,7 @@ class Fake:
             "monitoring": {"state": "disabled"},
             "subnetId": i.subnet_id if alive else None,
             "vpcId": VPC_ID if alive else None,
-            "privateIpAddress": i.private_ip,  # kept after termination
+            "privateIpAddress": i.private_ip if alive else None,
             "sourceDestCheck": True,
             "groupSet": [{"groupId": g, "groupName": g} for g in i.sg_ids],
             "stateReason": None if i.state_reason is None else {
@@ -572,7 +721,7 @@ class Fake:
     def attachment_xml(self, v, a):
         return {"volumeId": v.id, "instanceId": a["instance"],
                 "device": a["device"], "status": a["status"],
-                "attachTime": iso(a["time"]), "deleteOnTermination": False}
+                "attachTime": iso(a["time"]), "deleteOnTermination": v.root}
 
     def volume_xml(self, v):
         a = v.attachment
@@ -626,7 +775,8 @@ class Fake:
     def DescribeInstances(self, p):
         ids = indexed(p, "InstanceId")
         insts = self.get_instances(ids) if ids else sorted(
-            (i for i in self.instances.values() if self.visible(i)),
+            (i for i in self.instances.values() if self.visible(i) and
+             not self.fresh(i, self.listing_lag)),
             key=lambda i: i.seq)
         insts = sorted(insts, key=lambda i: i.seq)
         for name, values in parse_filters(p):
@@ -645,11 +795,12 @@ class Fake:
         t = tag_filter(name, i.tags)
         if t is not None:
             return t
+        ip = i.private_ip if i.state != "terminated" else None
         fields = {
             "instance-id": i.id, "instance-state-name": i.state,
             "instance-state-code": STATE_CODES[i.state],
-            "private-ip-address": i.private_ip,
-            "network-interface.addresses.private-ip-address": i.private_ip,
+            "private-ip-address": ip,
+            "network-interface.addresses.private-ip-address": ip,
             "availability-zone": i.az, "subnet-id": i.subnet_id,
             "vpc-id": VPC_ID, "image-id": i.image_id,
             "instance-type": i.instance_type, "key-name": i.key_name,
@@ -664,10 +815,15 @@ class Fake:
     def RunInstances(self, p):
         token, prev = self.idempotent("RunInstances", p)
         if prev is not None:
-            return self.reservation_xml(
-                [i for i in sorted(self.instances.values(),
-                                   key=lambda i: i.seq)
-                 if i.reservation_id == prev])
+            insts = [i for i in sorted(self.instances.values(),
+                                       key=lambda i: i.seq)
+                     if i.reservation_id == prev]
+            if all(i.state == "terminated" for i in insts):
+                raise EC2Error("IdempotentInstanceTerminated", "The client "
+                               "token you have provided is associated with a "
+                               "terminated instance. Please use a different "
+                               "client token.")
+            return self.reservation_xml(insts)
         minc = int_param(p, "MinCount")
         maxc = int_param(p, "MaxCount")
         if minc is None:
@@ -747,7 +903,7 @@ class Fake:
             subnet_id = next((s for s, v in self.subnets.items()
                               if not az or v["az"] == az))
         # Tags for the instances.
-        tags = {}
+        tags, volume_tags = {}, {}
         for spec in indexed(p, "TagSpecification"):
             rtype = spec.get("ResourceType") if isinstance(spec, dict) else None
             if rtype not in ("instance", "volume", "network-interface"):
@@ -756,6 +912,8 @@ class Fake:
                                % rtype)
             if rtype == "instance":
                 tags.update(self.parse_tags(spec))
+            elif rtype == "volume":
+                volume_tags.update(self.parse_tags(spec))
         if lt:
             tags["aws:ec2launchtemplate:id"] = lt["id"]
             tags["aws:ec2launchtemplate:version"] = lt["version"]
@@ -783,10 +941,8 @@ class Fake:
             if not re.fullmatch(r"sg-[0-9a-f]{8,17}", g):
                 raise EC2Error("InvalidGroupId.Malformed",
                                "Invalid id: \"%s\"" % g)
-        iam_arn = p.get("IamInstanceProfile.Arn")
-        if not iam_arn and p.get("IamInstanceProfile.Name"):
-            iam_arn = "arn:aws:iam::%s:instance-profile/%s" % (
-                ACCOUNT, p["IamInstanceProfile.Name"])
+        iam_arn = self.check_profile(p.get("IamInstanceProfile.Arn"),
+                                     p.get("IamInstanceProfile.Name"))
         if p.get("DisableApiTermination") == "true":
             pass  # accepted, not modelled
         # Create.
@@ -808,12 +964,50 @@ class Fake:
                 http_endpoint=p.get("MetadataOptions.HttpEndpoint",
                                     "enabled"),
                 client_token=token or "", launch_index=n,
-                launch_template=lt, state_reason=("pending", "pending"))
+                launch_template=lt, state_reason=("pending", "pending"),
+                api_launched=True)
             self.instances[inst.id] = inst
             created.append(inst)
             self.emit("instance-pending", inst.id, inst.private_ip, inst.az)
+            self.add_root_volume(inst, volume_tags)
         self.remember("RunInstances", token, p, rid)
         return self.reservation_xml(created)
+
+    def profile_arn(self, name):
+        return "arn:aws:iam::%s:instance-profile/%s" % (ACCOUNT, name)
+
+    def check_profile(self, arn, name):
+        """IamInstanceProfile must name a profile that exists."""
+        if arn:
+            m = re.fullmatch(r"arn:aws:iam::(\d{12}):instance-profile/"
+                             r"(?:[\w+=,.@-]+/)*([\w+=,.@-]+)", arn)
+            if not m or m.group(1) != ACCOUNT or \
+                    m.group(2) not in self.profiles:
+                raise EC2Error("InvalidParameterValue", "Value (%s) for "
+                               "parameter iamInstanceProfile.arn is invalid. "
+                               "Invalid IAM Instance Profile ARN" % arn)
+            return arn
+        if name:
+            if name not in self.profiles:
+                raise EC2Error("InvalidParameterValue", "Value (%s) for "
+                               "parameter iamInstanceProfile.name is invalid. "
+                               "Invalid IAM Instance Profile name" % name)
+            return self.profile_arn(name)
+        return None
+
+    def add_root_volume(self, inst, tags):
+        """The EBS root volume RunInstances creates: /dev/xvda, attached from
+        the start, DeleteOnTermination, with the 'volume' TagSpecification."""
+        vol = Volume(id=hexid("vol"), seq=self.next_seq(), az=inst.az, size=8,
+                     state="in-use", due=None, created=inst.launch_time,
+                     volume_type="gp3", iops=3000, throughput=125,
+                     snapshot_id="snap-0123456789abcdef0", tags=dict(tags),
+                     root=True)
+        vol.attachment = {"instance": inst.id, "device": "/dev/xvda",
+                          "status": "attached", "time": inst.launch_time,
+                          "due": None, "was_attached": True}
+        self.volumes[vol.id] = vol
+        self.emit("volume-attached", vol.id, inst.id, "/dev/xvda", hook=False)
 
     def TerminateInstances(self, p):
         ids = indexed(p, "InstanceId")
@@ -854,7 +1048,7 @@ class Fake:
                   "attachment.device": a.get("device"),
                   "attachment.status": a.get("status"),
                   "attachment.delete-on-termination":
-                      "false" if a else None,
+                      ("true" if v.root else "false") if a else None,
                   "snapshot-id": v.snapshot_id,
                   "encrypted": "true" if v.encrypted else "false"}
         if name not in fields:
@@ -924,7 +1118,7 @@ class Fake:
                            "device is invalid. %s is not a valid EBS device "
                            "name." % (device, device))
         if inst.state not in ("running", "stopped"):
-            raise EC2Error("IncorrectInstanceState", "Instance '%s' is not "
+            raise EC2Error("IncorrectState", "Instance '%s' is not "
                            "'running'." % iid)
         if vol.state == "in-use":
             raise EC2Error("VolumeInUse", "%s is already attached to an "
@@ -967,6 +1161,16 @@ class Fake:
         if p.get("Device") and p["Device"] != a["device"]:
             raise EC2Error("InvalidAttachment.NotFound", "The volume '%s' is "
                            "not attached at device '%s'" % (vid, p["Device"]))
+        inst = self.instances.get(a["instance"])
+        if inst is not None and inst.state in ("shutting-down",
+                                               "terminated"):
+            raise EC2Error("IncorrectInstanceState", "Unable to detach volume "
+                           "attached to EC2 instance '%s'. The instance is not "
+                           "in a state in which volumes can be detached."
+                           % a["instance"])
+        if vol.root and (inst is None or inst.state != "stopped"):
+            raise EC2Error("IncorrectState", "Unable to detach root volume "
+                           "'%s' from instance '%s'" % (vid, a["instance"]))
         if a["status"] != "detaching":
             a["was_attached"] = a["status"] == "attached"
             a["status"] = "detaching"
@@ -1015,13 +1219,21 @@ class Fake:
                 raise EC2Error("TagLimitExceeded", "The maximum number of "
                                "Tags for a resource has been reached.")
         for t in targets:
+            before = t.tags.get(LOGICAL_ID_TAG)
             t.tags.update(tags)
+            self.tags_changed(t, before)
         return {"return": True}
+
+    def tags_changed(self, t, before):
+        # The state log follows each instance's logical id.
+        if isinstance(t, Instance) and t.tags.get(LOGICAL_ID_TAG) != before:
+            self.emit("instance-tagged", t.id, hook=False)
 
     def DeleteTags(self, p):
         targets = self.tag_targets(p)
         spec = indexed(p, "Tag")
         for t in targets:
+            before = t.tags.get(LOGICAL_ID_TAG)
             if not spec:
                 t.tags = {k: v for k, v in t.tags.items()
                           if k.startswith("aws:")}
@@ -1029,11 +1241,64 @@ class Fake:
                 if isinstance(s, dict) and s.get("Key") in t.tags and (
                         "Value" not in s or t.tags[s["Key"]] == s["Value"]):
                     del t.tags[s["Key"]]
+            self.tags_changed(t, before)
         return {"return": True}
+
+    def DescribeSubnets(self, p):
+        ids = indexed(p, "SubnetId")
+        check_ids(ids, "subnet", "Subnet")
+        missing = [s for s in ids if s not in self.subnets]
+        if missing:
+            raise EC2Error("InvalidSubnetID.NotFound", "The subnet ID '%s' "
+                           "does not exist" % "', '".join(missing))
+        subnets = ids or sorted(self.subnets)
+        for name, values in parse_filters(p):
+            subnets = [s for s in subnets if any(
+                wildcard(v, c) for v in values
+                for c in self.subnet_field(s, name))]
+        items = [type("S", (), {"seq": n, "id": s})
+                 for n, s in enumerate(subnets)]
+        page, nxt = self.paginate(items, p, ids, 5, 1000, "subnetIds", "s")
+        return {"subnetSet": [self.subnet_xml(x.id) for x in page],
+                "nextToken": nxt}
+
+    def subnet_field(self, sid, name):
+        s = self.subnets[sid]
+        t = tag_filter(name, s.get("tags", {}))
+        if t is not None:
+            return t
+        fields = {"subnet-id": sid, "availability-zone": s["az"],
+                  "availabilityZone": s["az"], "cidr-block": s["cidr"],
+                  "cidrBlock": s["cidr"], "cidr": s["cidr"],
+                  "vpc-id": s.get("vpc", VPC_ID), "state": "available",
+                  "owner-id": ACCOUNT, "default-for-az": "false"}
+        if name not in fields:
+            raise EC2Error("InvalidParameterValue",
+                           "The filter '%s' is invalid" % name)
+        return [fields[name]]
+
+    def subnet_xml(self, sid):
+        s = self.subnets[sid]
+        net = ipaddress.ip_network(s["cidr"])
+        held = {i.private_ip for i in self.instances.values()
+                if ipaddress.ip_address(i.private_ip) in net and
+                self.ip_in_use(i.private_ip)}
+        free = max(0, net.num_addresses - 5 - len(held))
+        return {"subnetId": sid, "subnetArn": "arn:aws:ec2:%s:%s:subnet/%s"
+                % (self.region, ACCOUNT, sid), "state": "available",
+                "vpcId": s.get("vpc", VPC_ID), "cidrBlock": s["cidr"],
+                "availableIpAddressCount": free,
+                "availabilityZone": s["az"],
+                "availabilityZoneId": "use1-az%d" % (
+                    ord(s["az"][-1]) - ord("a") + 1),
+                "defaultForAz": False, "mapPublicIpOnLaunch": False,
+                "ownerId": ACCOUNT, "assignIpv6AddressOnCreation": False,
+                "ipv6CidrBlockAssociationSet": [],
+                "tagSet": tag_set(s["tags"]) if s.get("tags") else None}
 
     ACTIONS = ("DescribeInstances", "RunInstances", "TerminateInstances",
                "DescribeVolumes", "CreateVolume", "AttachVolume",
-               "DetachVolume", "CreateTags", "DeleteTags")
+               "DetachVolume", "CreateTags", "DeleteTags", "DescribeSubnets")
 
     # ============================================================== SigV4
     def authenticate(self, h, body):
@@ -1116,14 +1381,48 @@ class Fake:
 
     # ============================================================== faults
     def take_fault(self, action):
+        """The first fault matching action: count-based ones are used up,
+        time-window ones ("seconds") match every call until they expire."""
         with self.lock:
+            now = time.time()
+            self.faults = [f for f in self.faults
+                           if f["until"] is None or now < f["until"]]
             for f in self.faults:
-                if f["count"] > 0 and f["action"] in ("*", action):
+                if f["action"] not in ("*", action):
+                    continue
+                if f["count"] is not None:
                     f["count"] -= 1
-                    if f["count"] == 0:
+                    if f["count"] <= 0:
                         self.faults.remove(f)
-                    return f
+                return f
         return None
+
+    def add_fault(self, data):
+        seconds = data.get("seconds")
+        count = data.get("count")
+        f = {"action": data.get("action", "*"), "code": data.get("code"),
+             "status": data.get("status"), "message": data.get("message"),
+             "count": int(count) if count is not None else
+             (None if seconds is not None else 1),
+             "latency": float(data.get("latency", 0)),
+             "after": bool(data.get("after", False)),
+             "until": time.time() + float(seconds)
+             if seconds is not None else None}
+        if f["after"] and not f["code"]:
+            raise ValueError("an 'after' fault needs a code")
+        with self.lock:
+            self.faults.append(f)
+        return f
+
+    def log_call(self, call):
+        with self.lock:
+            self.calls.append(call)
+            if self.args.call_log:
+                rec = dict(call, time=iso(call["time"]), t=call["time"],
+                           params={k: v for k, v in call["params"].items()
+                                   if k not in UNLOGGED_PARAMS})
+                with open(self.args.call_log, "a") as f:
+                    f.write(json.dumps(rec) + "\n")
 
     # ============================================================== EC2 entry
     def handle_ec2(self, h, body):
@@ -1138,7 +1437,7 @@ class Fake:
         h.log_extra = action
         call = {"time": time.time(), "action": action,
                 "params": {k: ("<%d bytes redacted>" % len(v)
-                               if k == "UserData" else v)
+                               if k in UNLOGGED_PARAMS else v)
                            for k, v in params.items()
                            if k not in ("Action", "Version")},
                 "source": h.client_address[0], "access_key": None}
@@ -1149,17 +1448,23 @@ class Fake:
                 if fault.get("latency"):
                     time.sleep(float(fault["latency"]))
                 if fault.get("code"):
-                    raise EC2Error(fault["code"], fault.get("message") or
+                    err = EC2Error(fault["code"], fault.get("message") or
                                    FAULT_MESSAGE.get(fault["code"],
                                                      "Injected fault"),
                                    int(fault.get("status") or
                                        FAULT_STATUS.get(fault["code"], 400)))
+                    if not fault.get("after"):
+                        raise err
             if not action:
                 raise EC2Error("MissingAction", "The request must contain the "
                                "parameter Action")
             if action not in self.ACTIONS:
                 raise EC2Error("InvalidAction", "The action %s is not valid "
                                "for this web service." % action)
+            unknown = self.params.unknown(action, params)
+            if unknown:
+                raise EC2Error("UnknownParameter", "The parameter %s is not "
+                               "recognized" % unknown)
             if params.get("DryRun") == "true":
                 raise EC2Error("DryRunOperation", "Request would have "
                                "succeeded, but DryRun flag is set.", 412)
@@ -1174,11 +1479,15 @@ class Fake:
                         action, traceback.format_exc()))
                     raise EC2Error("InternalError", "An internal error has "
                                    "occurred", 500)
+            if fault and fault.get("code") and fault.get("after"):
+                # Done, but the answer is lost: what ClientToken is for.
+                call["applied"] = True
+                raise err
             status = 200
             payload = ('<?xml version="1.0" encoding="UTF-8"?>\n<%sResponse '
                        'xmlns="%s"><requestId>%s</requestId>%s</%sResponse>' % (
                            action, NS, uuid.uuid4(), to_xml(result), action))
-            call.update(status=200, error_code=None)
+            call.update(status=200, error_code=None, result="Success")
         except EC2Error as e:
             status = e.status
             payload = ('<?xml version="1.0" encoding="UTF-8"?>\n<Response>'
@@ -1186,10 +1495,9 @@ class Fake:
                        '</Error></Errors><RequestID>%s</RequestID></Response>'
                        % (escape(e.code), escape(e.message), uuid.uuid4()))
             call.update(status=e.status, error_code=e.code,
-                        error_message=e.message)
+                        error_message=e.message, result=e.code)
             h.log_extra = "%s %s" % (action, e.code)
-        with self.lock:
-            self.calls.append(call)
+        self.log_call(call)
         return status, "text/xml;charset=UTF-8", payload.encode()
 
     # ============================================================== IMDS
@@ -1301,9 +1609,7 @@ class Fake:
         if not path.startswith(md) and path != md[:-1]:
             return 404, "text/plain", b"Not Found"
         key = path[len(md):]
-        ip_dash = inst.private_ip.replace(".", "-")
-        host = ("ip-%s.ec2.internal" % ip_dash if self.region == "us-east-1"
-                else "ip-%s.%s.compute.internal" % (ip_dash, self.region))
+        host = self.hostname(inst)
         simple = {"instance-id": inst.id, "ami-id": inst.image_id,
                   "instance-type": inst.instance_type,
                   "local-ipv4": inst.private_ip, "local-hostname": host,
@@ -1321,22 +1627,57 @@ class Fake:
                                    "security-groups"]))
         if key in simple:
             return text(simple[key])
-        if not self.role:  # no instance profile
+        if not self.instance_role(inst):  # no (existing) instance profile
             return 404, "text/plain", b"Not Found"
         if key == "iam/":
             return text("info\nsecurity-credentials/")
         if key == "iam/info":
             return jsn({"Code": "Success",
                         "LastUpdated": iso(time.time(), False),
-                        "InstanceProfileArn": inst.iam_arn or
-                        "arn:aws:iam::%s:instance-profile/%s" % (
-                            ACCOUNT, self.role),
+                        "InstanceProfileArn": inst.iam_arn,
                         "InstanceProfileId": "AIPAFAKEFAKEFAKEFAKE"})
         if key in ("iam/security-credentials/", "iam/security-credentials"):
             return text(self.role)
         if key == "iam/security-credentials/" + self.role:
             return jsn(self.issue_credentials(inst))
         return 404, "text/plain", b"Not Found"
+
+    def instance_role(self, inst):
+        """The role an instance gets credentials for: only an instance
+        launched with an instance profile that (still) exists has one."""
+        if not inst.iam_arn or not self.role:
+            return None
+        name = inst.iam_arn.rpartition("/")[2]
+        return self.role if name in self.profiles else None
+
+    # ============================================================== NoCloud
+    def handle_nocloud(self, h):
+        """cloud-init's NoCloud datasource (seedfrom=http://FAKE/nocloud/):
+        the seed of the caller's instance, found like IMDS finds it."""
+        path = urlsplit(h.path).path
+        if h.command not in ("GET", "HEAD"):
+            return 405, "text/plain", b"Method Not Allowed"
+        inst = self.imds_instance(h.client_address[0])
+        if inst is None:
+            return 404, "text/plain", b"Not Found"
+        with self.lock:
+            if path == "/nocloud/meta-data":
+                return 200, "text/plain", (
+                    "instance-id: %s\nlocal-hostname: %s\n" % (
+                        inst.id, self.hostname(inst))).encode()
+            if path == "/nocloud/user-data":
+                data = self.user_data.get(inst.id, inst.user_data)
+                if data is None:
+                    return 404, "text/plain", b"Not Found"
+                return 200, "application/octet-stream", data
+            if path == "/nocloud/vendor-data":
+                return 200, "text/plain", b""
+        return 404, "text/plain", b"Not Found"
+
+    def hostname(self, inst):
+        ip_dash = inst.private_ip.replace(".", "-")
+        return ("ip-%s.ec2.internal" % ip_dash if self.region == "us-east-1"
+                else "ip-%s.%s.compute.internal" % (ip_dash, self.region))
 
     # ============================================================== control
     def seed_instance(self, d):
@@ -1369,7 +1710,11 @@ class Fake:
                 image_id=d.get("image_id", "ami-0abcdef1234567890"),
                 instance_type=d.get("instance_type", "t3.micro"),
                 sg_ids=list(d.get("security_groups", [])),
-                iam_arn=d.get("iam_instance_profile"),
+                # Seeds have the first known profile unless told otherwise.
+                iam_arn=d["iam_instance_profile"]
+                if "iam_instance_profile" in d else
+                (self.profile_arn(self.profiles[0]) if self.profiles
+                 else None),
                 user_data=(d["user_data"].encode() if d.get("user_data")
                            is not None else None),
                 due={"pending": now + self.args.pending_delay,
@@ -1383,6 +1728,10 @@ class Fake:
             if state == "running":
                 inst.ever_running = True
                 self.emit("instance-running", inst.id, ip, az, hook=hooks)
+            else:
+                self.emit("instance-" + state, inst.id, ip, az, hook=False)
+            if state == "shutting-down":
+                inst.shutdown_started = now
             return inst.dump()
 
     def seed_volume(self, d):
@@ -1426,21 +1775,36 @@ class Fake:
             inst = self.instances.get(iid)
             if inst is None:
                 raise KeyError(iid)
+            if "shutdown_delay" in d:
+                inst.shutdown_delay = (None if d["shutdown_delay"] is None
+                                       else float(d["shutdown_delay"]))
+                if inst.state == "shutting-down":
+                    inst.due = inst.shutdown_started + \
+                        self.shutdown_delay(inst)
+            if "stuck" in d:
+                inst.stuck = bool(d["stuck"])
             state = d.get("state")
             if state == "shutting-down" and inst.state in ALIVE:
                 self.begin_shutdown(inst)
             elif state == "terminated" and inst.state != "terminated":
                 self.set_terminated(inst, self.now())
-            elif state in ("running", "stopped", "stopping"):
+            elif state in ("running", "stopped", "stopping") and \
+                    state != inst.state and inst.state != "terminated":
                 inst.state = state
                 inst.due = (self.now() + self.args.shutdown_delay
                             if state == "stopping" else None)
                 if state == "running":
                     self.set_running(inst)
+                else:
+                    self.emit("instance-" + state, inst.id, inst.private_ip,
+                              hook=False)
             elif state is not None and state != inst.state:
                 raise ValueError("cannot set state %r" % state)
             if "tags" in d:
+                before = inst.tags.get(LOGICAL_ID_TAG)
                 inst.tags.update(d["tags"])
+                self.tags_changed(inst, before)
+            self.tick()  # a released or shortened shutdown ends now
             return inst.dump()
 
     def state_dump(self):
@@ -1454,6 +1818,10 @@ class Fake:
                         self.volumes.values(), key=lambda v: v.seq)],
                     "subnets": self.subnets, "imds": dict(self.imds_map),
                     "role": self.role, "credential_ttl": self.cred_ttl,
+                    "instance_profiles": list(self.profiles),
+                    "ip_release": dict(self.ip_release),
+                    "consistency": {"listing_lag": self.listing_lag,
+                                    "id_lag": self.id_lag},
                     "faults": list(self.faults)}
 
     def control(self, method, path, data):
@@ -1475,18 +1843,37 @@ class Fake:
             ipaddress.ip_network(data["cidr"])
             with self.lock:
                 self.subnets[data["id"]] = {"az": data["az"],
-                                            "cidr": data["cidr"]}
+                                            "cidr": data["cidr"],
+                                            "vpc": data.get("vpc", VPC_ID),
+                                            "tags": dict(data.get("tags",
+                                                                  {}))}
             return 200, self.subnets
+        if route == ("POST", "/_fake/ip-release"):
+            ipaddress.IPv4Address(data["ip"])
+            with self.lock:
+                if data.get("delay") is None:
+                    self.ip_release.pop(data["ip"], None)
+                else:
+                    self.ip_release[data["ip"]] = float(data["delay"])
+                return 200, dict(self.ip_release)
+        if route == ("POST", "/_fake/consistency"):
+            with self.lock:
+                if "listing_lag" in data:
+                    self.listing_lag = float(data["listing_lag"])
+                if "id_lag" in data:
+                    self.id_lag = float(data["id_lag"])
+                return 200, {"listing_lag": self.listing_lag,
+                             "id_lag": self.id_lag}
+        if route == ("GET", "/_fake/instance-profiles"):
+            return 200, self.profiles
+        if route == ("POST", "/_fake/instance-profiles"):
+            with self.lock:
+                self.profiles = [str(n) for n in data["names"]]
+            return 200, self.profiles
         if route == ("GET", "/_fake/subnets"):
             return 200, self.subnets
         if route == ("POST", "/_fake/faults"):
-            f = {"action": data.get("action", "*"), "code": data.get("code"),
-                 "status": data.get("status"), "message": data.get("message"),
-                 "count": int(data.get("count", 1)),
-                 "latency": float(data.get("latency", 0))}
-            with self.lock:
-                self.faults.append(f)
-            return 200, f
+            return 200, self.add_fault(data)
         if route == ("GET", "/_fake/faults"):
             return 200, self.faults
         if route == ("DELETE", "/_fake/faults"):
@@ -1568,6 +1955,8 @@ class Handler(BaseHTTPRequestHandler):
                              json.dumps(out, indent=1).encode())
             elif path.startswith("/latest"):
                 self.respond(*fake.handle_imds(self))
+            elif path.startswith("/nocloud/"):
+                self.respond(*fake.handle_nocloud(self))
             elif path == "/" and self.command == "POST":
                 self.respond(*fake.handle_ec2(self, body))
             else:
@@ -1589,10 +1978,26 @@ def main():
     ap.add_argument("--pending-delay", type=float, default=0.3)
     ap.add_argument("--shutdown-delay", type=float, default=0.3)
     ap.add_argument("--terminated-ttl", type=float, default=3600)
+    ap.add_argument("--ip-release-delay", type=float, default=1.0,
+                    help="seconds a terminated instance's address stays "
+                    "InvalidIPAddress.InUse")
+    ap.add_argument("--volume-release-delay", type=float, default=1.0,
+                    help="seconds after 'terminated' until its volumes "
+                    "are 'available'")
+    ap.add_argument("--listing-lag", type=float, default=0,
+                    help="eventual consistency: seconds a new instance is "
+                    "missing from DescribeInstances listings")
+    ap.add_argument("--id-lag", type=float, default=0,
+                    help="eventual consistency: seconds a new instance id "
+                    "gives InvalidInstanceID.NotFound")
+    ap.add_argument("--instance-profile", action="append",
+                    help="an instance profile name that exists (repeat; "
+                    "default: swarmkeeper-profile and swarmkeeper)")
     ap.add_argument("--max-skew", type=float, default=300,
                     help="SigV4 clock skew accepted (seconds)")
     ap.add_argument("--hook", help="command run as CMD EVENT ARGS...")
     ap.add_argument("--state-log", help="append lifecycle events (JSON lines)")
+    ap.add_argument("--call-log", help="append one JSON line per API call")
     args = ap.parse_args()
     host, _, port = args.listen.rpartition(":")
     fake = Fake(args)

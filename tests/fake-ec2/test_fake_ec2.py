@@ -37,6 +37,9 @@ CURL = "/usr/bin/curl"
 AKID, SECRET = "AKIDTEST", "SECRETKEYTEST0123456789"
 REGION = "us-east-1"
 LONG = 1000  # lifecycle delay for the deterministic servers (advanced by hand)
+IP_RELEASE = 300  # --ip-release-delay of those servers
+VOL_RELEASE = 200  # --volume-release-delay of those servers
+CHECK = os.path.join(HERE, "check_invariants.py")
 
 _SESSION = None
 
@@ -148,7 +151,9 @@ def xml_error(body):
 
 class Base(unittest.TestCase):
     server_args = ("--pending-delay", str(LONG), "--shutdown-delay", str(LONG),
-                   "--terminated-ttl", str(5 * LONG))
+                   "--terminated-ttl", str(5 * LONG),
+                   "--ip-release-delay", str(IP_RELEASE),
+                   "--volume-release-delay", str(VOL_RELEASE))
 
     @classmethod
     def setUpClass(cls):
@@ -156,12 +161,14 @@ class Base(unittest.TestCase):
         cls.addClassCleanup(shutil.rmtree, cls.tmp, ignore_errors=True)
         cls.hook_out = os.path.join(cls.tmp, "hook.out")
         cls.state_log = os.path.join(cls.tmp, "state.log")
+        cls.call_log = os.path.join(cls.tmp, "call.log")
         hook = os.path.join(cls.tmp, "hook.sh")
         with open(hook, "w") as f:
             f.write(HOOK_SCRIPT % cls.hook_out)
         os.chmod(hook, 0o755)
         cls.fake = FakeServer(cls.tmp, "--hook", hook, "--state-log",
-                              cls.state_log, *cls.server_args)
+                              cls.state_log, "--call-log", cls.call_log,
+                              *cls.server_args)
         cls.addClassCleanup(cls.fake.stop)
         cls.ec2 = botocore_client(cls.fake.url)
         cls.addClassCleanup(cls.ec2.close)
@@ -252,6 +259,10 @@ class Base(unittest.TestCase):
     def volume(self, vid):
         return self.api("describe_volumes", VolumeIds=[vid])["Volumes"][0]
 
+    def check_invariants(self, path=None):
+        return subprocess.run([PYTHON, CHECK, path or self.state_log],
+                              capture_output=True, text=True, timeout=30)
+
     def calls(self, action=None):
         return [c for c in self.fake.ctl("GET", "calls")
                 if action is None or c["action"] == action]
@@ -298,7 +309,8 @@ class TestInstances(Base):
             "--metadata-options", "HttpTokens=required,HttpPutResponseHopLimit=1",
             "--tag-specifications",
             "ResourceType=instance,Tags=[{Key=cluster,Value=c1},"
-            "{Key=logical-id,Value=10.0.1.10}]")
+            "{Key=logical-id,Value=10.0.1.10}]",
+            "ResourceType=volume,Tags=[{Key=cluster,Value=c1}]")
         self.assertTrue(out["ReservationId"].startswith("r-"))
         self.assertEqual(out["OwnerId"], "123456789012")
         (i,) = out["Instances"]
@@ -330,6 +342,22 @@ class TestInstances(Base):
         self.advance()
         (i,) = self.instances("--instance-ids", iid)
         self.assertEqual(i["State"], {"Code": 16, "Name": "running"})
+        self.assertEqual(i["PrivateDnsName"], "ip-10-0-1-10.ec2.internal")
+        # A root volume: /dev/xvda, deleted on termination, tagged by the
+        # 'volume' TagSpecification.
+        ((dev, root, dot),) = [(b["DeviceName"], b["Ebs"]["VolumeId"],
+                                b["Ebs"]["DeleteOnTermination"])
+                               for b in i["BlockDeviceMappings"]]
+        self.assertEqual((dev, dot), ("/dev/xvda", True))
+        (v,) = self.aws("describe-volumes", "--filters",
+                        "Name=attachment.instance-id,Values=" + iid)["Volumes"]
+        self.assertEqual((v["VolumeId"], v["State"], v["Tags"],
+                          v["Attachments"][0]["Device"],
+                          v["Attachments"][0]["DeleteOnTermination"]),
+                         (root, "in-use", [{"Key": "cluster", "Value": "c1"}],
+                          "/dev/xvda", True))
+        self.api_fails("IncorrectState", "detach_volume", VolumeId=root,
+                       message="Unable to detach root volume")
 
         out = self.aws("terminate-instances", "--instance-ids", iid)
         self.assertEqual(out["TerminatingInstances"], [{
@@ -346,14 +374,28 @@ class TestInstances(Base):
                        "--private-ip-address", "10.0.1.10",
                        message="Address 10.0.1.10 is in use.")
         self.advance()
+        # Terminated: no address and no name any more (as in EC2), no root
+        # volume; not found by its old address.
         i = self.instance(iid)
         self.assertEqual(i["State"], {"Code": 48, "Name": "terminated"})
-        self.assertEqual(i["PrivateIpAddress"], "10.0.1.10")
+        self.assertNotIn("PrivateIpAddress", i)
+        self.assertEqual(i["PrivateDnsName"], "")
+        self.assertEqual(i["BlockDeviceMappings"], [])
+        self.api_fails("InvalidVolume.NotFound", "describe_volumes",
+                       VolumeIds=[root])
+        self.assertEqual(self.instances(
+            "--filters", "Name=private-ip-address,Values=10.0.1.10"), [])
         # Terminating again is allowed: terminated -> terminated.
         out = self.api("terminate_instances", InstanceIds=[iid])
         self.assertEqual(out["TerminatingInstances"][0]["PreviousState"]
                          ["Name"], "terminated")
-        # Once terminated, the address is free.
+        # The address is still held for --ip-release-delay seconds...
+        self.advance(IP_RELEASE - 100)
+        self.aws_fails("InvalidIPAddress.InUse", "run-instances",
+                       "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.10")
+        # ...then it is free.
+        self.advance(100)
         out = self.aws("run-instances", "--image-id", "ami-12345678",
                        "--private-ip-address", "10.0.1.10")
         new = out["Instances"][0]["InstanceId"]
@@ -376,12 +418,11 @@ class TestInstances(Base):
         self.assertEqual(again["InstanceId"], first["InstanceId"])
         self.assertEqual(again["ClientToken"], token)
         self.assertEqual(len(self.fake.ctl("GET", "state")["instances"]), 1)
-        # Even after it terminated: the same instance, no new launch.
+        # After it terminated: IdempotentInstanceTerminated, no new launch.
         self.api("terminate_instances", InstanceIds=[first["InstanceId"]])
         self.advance()
-        again = self.aws(*args)["Instances"][0]
-        self.assertEqual(again["InstanceId"], first["InstanceId"])
-        self.assertEqual(again["State"]["Name"], "terminated")
+        self.aws_fails("IdempotentInstanceTerminated", *args,
+                       message="associated with a terminated instance")
         self.assertEqual(len(self.fake.ctl("GET", "state")["instances"]), 1)
         # Same token, different parameters.
         self.aws_fails("IdempotentParameterMismatch", *args,
@@ -395,8 +436,104 @@ class TestInstances(Base):
                   PrivateIpAddress="10.0.1.12", ClientToken="t2")
         self.api_fails("InvalidIPAddress.InUse", "run_instances", **kw)
         self.fake.ctl("POST", "instances/" + blocker, {"state": "terminated"})
+        self.advance(IP_RELEASE)
         out = self.api("run_instances", **kw)
         self.assertEqual(out["Instances"][0]["PrivateIpAddress"], "10.0.1.12")
+        # Zonal idempotency: with a subnet (or zone) the token is per zone,
+        # so the same token launches again in another zone.
+        zonal = ["run-instances", "--image-id", "ami-12345678",
+                 "--client-token", "z1", "--subnet-id"]
+        a = self.aws(*zonal, "subnet-aaaaaaaa")["Instances"][0]
+        b = self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                     MaxCount=1, ClientToken="z1",
+                     SubnetId="subnet-bbbbbbbb")["Instances"][0]
+        self.assertNotEqual(a["InstanceId"], b["InstanceId"])
+        self.assertEqual(b["Placement"]["AvailabilityZone"], "us-east-1b")
+        again = self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                         MaxCount=1, ClientToken="z1",
+                         Placement={"AvailabilityZone": "us-east-1a"})
+        self.assertEqual(again["Instances"][0]["InstanceId"], a["InstanceId"])
+
+    def test_shutdown_delay_stuck_and_ip_release(self):
+        slow = self.seed(private_ip="10.0.1.13")["id"]
+        quick = self.seed(private_ip="10.0.1.14")["id"]
+        stuck = self.seed(private_ip="10.0.1.15")["id"]
+        self.fake.ctl("POST", "instances/" + quick, {"shutdown_delay": 5})
+        self.fake.ctl("POST", "instances/" + stuck, {"stuck": True})
+        # Address 10.0.1.14 stays held 2 * LONG s after its instance
+        # terminated.
+        self.fake.ctl("POST", "ip-release", {"ip": "10.0.1.14",
+                                             "delay": 2 * LONG})
+        self.aws("terminate-instances", "--instance-ids", slow, quick, stuck)
+        self.advance(6)
+        self.assertEqual([self.instance(i)["State"]["Name"]
+                          for i in (slow, quick, stuck)],
+                         ["shutting-down", "terminated", "shutting-down"])
+        self.advance()
+        self.assertEqual([self.instance(i)["State"]["Name"]
+                          for i in (slow, stuck)],
+                         ["terminated", "shutting-down"])  # stuck for good
+        self.fake.ctl("POST", "instances/" + stuck, {"stuck": False})
+        self.assertEqual(self.instance(stuck)["State"]["Name"], "terminated")
+        # 10.0.1.13 is free (default delay); 10.0.1.14 is not, yet.
+        self.advance(IP_RELEASE)
+        run = ["run-instances", "--image-id", "ami-12345678",
+               "--private-ip-address"]
+        self.aws(*run, "10.0.1.13")
+        self.aws_fails("InvalidIPAddress.InUse", *run, "10.0.1.14")
+        self.advance(2 * LONG)
+        self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                 MaxCount=1, PrivateIpAddress="10.0.1.14")
+
+    def test_eventual_consistency(self):
+        self.fake.ctl("POST", "consistency", {"listing_lag": 200,
+                                              "id_lag": 100})
+        old = self.seed(private_ip="10.0.1.16")["id"]  # seeds are settled
+        new = self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                       MaxCount=1)["Instances"][0]["InstanceId"]
+        self.assertEqual([i["InstanceId"] for i in self.instances()], [old])
+        self.aws_fails("InvalidInstanceID.NotFound", "describe-instances",
+                       "--instance-ids", new)
+        self.api_fails("InvalidInstanceID.NotFound", "create_tags",
+                       Resources=[new], Tags=[{"Key": "a", "Value": "b"}])
+        self.advance(100)
+        self.assertEqual(self.instance(new)["State"]["Name"], "pending")
+        self.assertEqual(self.all_ids(), [old])
+        self.advance(100)
+        self.assertEqual(self.all_ids(), [old, new])
+
+    def test_describe_subnets(self):
+        self.fake.ctl("POST", "subnets", {"id": "subnet-0e0e0e0e",
+                                          "az": "us-east-1b",
+                                          "cidr": "10.0.20.0/24",
+                                          "tags": {"Name": "managers-b"}})
+        self.seed(private_ip="10.0.20.9")
+        out = self.aws("describe-subnets", "--filters",
+                       "Name=availability-zone,Values=us-east-1b")
+        self.assertEqual([(s["SubnetId"], s["CidrBlock"], s["VpcId"],
+                           s["AvailabilityZone"], s["State"])
+                          for s in out["Subnets"]],
+                         [("subnet-0e0e0e0e", "10.0.20.0/24", "vpc-0a1b2c3d",
+                           "us-east-1b", "available"),
+                          ("subnet-bbbbbbbb", "10.0.2.0/24", "vpc-0a1b2c3d",
+                           "us-east-1b", "available")])
+        self.assertEqual(out["Subnets"][0]["Tags"],
+                         [{"Key": "Name", "Value": "managers-b"}])
+        self.assertEqual(out["Subnets"][0]["AvailableIpAddressCount"], 250)
+        ids = lambda **kw: [s["SubnetId"] for s in self.api(
+            "describe_subnets", **kw)["Subnets"]]
+        self.assertEqual(ids(Filters=[{"Name": "tag:Name",
+                                       "Values": ["managers-*"]}]),
+                         ["subnet-0e0e0e0e"])
+        self.assertEqual(ids(Filters=[{"Name": "cidr-block",
+                                       "Values": ["10.0.3.0/24"]}]),
+                         ["subnet-cccccccc"])
+        self.assertEqual(ids(SubnetIds=["subnet-aaaaaaaa"]),
+                         ["subnet-aaaaaaaa"])
+        self.assertEqual(len(ids(Filters=[{"Name": "vpc-id",
+                                           "Values": ["vpc-0a1b2c3d"]}])), 4)
+        self.api_fails("InvalidSubnetID.NotFound", "describe_subnets",
+                       SubnetIds=["subnet-0123456789abcdef0"])
 
     def test_run_instances_validation_and_placement(self):
         run = dict(ImageId="ami-12345678", MinCount=1, MaxCount=1)
@@ -421,6 +558,29 @@ class TestInstances(Base):
         self.api_fails("InvalidParameterValue", "run_instances", **run,
                        MetadataOptions={"HttpPutResponseHopLimit": 65})
         self.api_fails("DryRunOperation", "run_instances", **run, DryRun=True)
+        # Instance profiles must exist.
+        self.aws_fails("InvalidParameterValue", "run-instances",
+                       "--image-id", "ami-12345678", "--iam-instance-profile",
+                       "Name=no-such-profile",
+                       message="Invalid IAM Instance Profile name")
+        self.api_fails("InvalidParameterValue", "run_instances", **run,
+                       IamInstanceProfile={
+                           "Arn": "arn:aws:iam::123456789012:"
+                                  "instance-profile/nope"},
+                       message="Invalid IAM Instance Profile ARN")
+        # A misspelt (or any unknown) parameter is refused, not ignored; the
+        # CLI validates its input, so sign a raw request.
+        status, body = self.signed({
+            "Action": "RunInstances", "Version": "2016-11-15",
+            "ImageId": "ami-12345678", "MinCount": "1", "MaxCount": "1",
+            "PrivateIPAddress": "10.0.1.99"})
+        self.assertEqual((status, xml_error(body)), (400, (
+            "UnknownParameter",
+            "The parameter PrivateIPAddress is not recognized")))
+        status, body = self.signed({
+            "Action": "DescribeInstances", "Version": "2016-11-15",
+            "Filter.1.Name": "tag:a", "Filter.1.Values.1": "b"})
+        self.assertEqual(xml_error(body)[0], "UnknownParameter")
         self.assertEqual(self.fake.ctl("GET", "state")["instances"], [])
         # Automatic addresses, from the top of the subnet down.
         out = self.api("run_instances", ImageId="ami-12345678", MinCount=2,
@@ -599,8 +759,9 @@ class TestVolumes(Base):
                        "--device", "/dev/sdg")
         # Instance not running yet.
         pending = self.seed(private_ip="10.0.1.32", state="pending")["id"]
-        self.api_fails("IncorrectInstanceState", "attach_volume",
-                       VolumeId=vol2, InstanceId=pending, Device="/dev/sdg")
+        self.aws_fails("IncorrectState", "attach-volume", "--volume-id", vol2,
+                       "--instance-id", pending, "--device", "/dev/sdg",
+                       message="Instance '%s' is not 'running'." % pending)
 
         # Filters.
         def vids(**filters):
@@ -647,13 +808,23 @@ class TestVolumes(Base):
                          ("in-use", "attached"))
         self.aws("terminate-instances", "--instance-ids", inst)
         self.assertEqual(self.volume(vol)["State"], "in-use")  # shutting down
+        # No detaching from a dying instance.
+        self.aws_fails("IncorrectInstanceState", "detach-volume",
+                       "--volume-id", vol, message="Unable to detach volume")
         self.advance()
-        (v,) = self.aws("describe-volumes", "--filters",
-                        "Name=volume-id,Values=" + vol)["Volumes"]
-        self.assertEqual((v["State"], v["Attachments"]), ("available", []))
         i = self.instance(inst)
         self.assertEqual((i["State"]["Name"], i["BlockDeviceMappings"]),
                          ("terminated", []))
+        # The volume comes free --volume-release-delay after 'terminated'.
+        v = self.volume(vol)
+        self.assertEqual((v["State"], v["Attachments"][0]["State"]),
+                         ("in-use", "detaching"))
+        self.api_fails("IncorrectInstanceState", "detach_volume",
+                       VolumeId=vol)
+        self.advance(VOL_RELEASE)
+        (v,) = self.aws("describe-volumes", "--filters",
+                        "Name=volume-id,Values=" + vol)["Volumes"]
+        self.assertEqual((v["State"], v["Attachments"]), ("available", []))
 
     def test_volume_pagination(self):
         vols = [self.fake.ctl("POST", "volumes", {"az": "us-east-1a",
@@ -819,6 +990,52 @@ class TestAuthAndFaults(Base):
                           (503, "RequestLimitExceeded"), (200, None)])
         self.assertEqual(self.fake.ctl("GET", "faults"), [])
         self.api("describe_instances")  # other actions were never affected
+
+    def test_after_and_time_window_faults(self):
+        # Applied, then the answer fails: the instance exists; a retry with
+        # the same token finds it instead of launching a second one.
+        self.fake.ctl("POST", "faults", {"action": "RunInstances",
+                                         "code": "InternalError",
+                                         "after": True})
+        run = ["run-instances", "--image-id", "ami-12345678",
+               "--client-token", "lost-answer"]
+        self.aws_fails("InternalError", *run)
+        (lost,) = self.fake.ctl("GET", "state")["instances"]
+        self.assertEqual(self.aws(*run)["Instances"][0]["InstanceId"],
+                         lost["id"])
+        self.assertEqual([(c["result"], c.get("applied")) for c in
+                          self.calls("RunInstances")],
+                         [("InternalError", True), ("Success", None)])
+        # A time window: every call fails until it ends, whatever the count.
+        self.fake.ctl("POST", "faults", {"action": "DescribeVolumes",
+                                         "code": "RequestLimitExceeded",
+                                         "seconds": 1})
+        for _ in range(3):
+            self.api_fails("RequestLimitExceeded", "describe_volumes")
+        time.sleep(1.05)
+        self.api("describe_volumes")
+        self.assertEqual(self.fake.ctl("GET", "faults"), [])
+
+    def test_call_log(self):
+        self.aws("run-instances", "--image-id", "ami-12345678",
+                 "--user-data", "secret-join-token")
+        self.api_fails("InvalidVolume.NotFound", "describe_volumes",
+                       VolumeIds=["vol-0123456789abcdef0"])
+        with open(self.call_log) as f:
+            raw = f.read()
+        self.assertNotIn("secret-join-token", raw)
+        self.assertNotIn(base64.b64encode(b"secret-join-token").decode(), raw)
+        self.assertNotIn(SECRET, raw)
+        calls = [json.loads(l) for l in raw.splitlines()][-2:]
+        self.assertEqual([(c["action"], c["status"], c["result"])
+                          for c in calls],
+                         [("RunInstances", 200, "Success"),
+                          ("DescribeVolumes", 400, "InvalidVolume.NotFound")])
+        self.assertNotIn("UserData", calls[0]["params"])
+        self.assertEqual(calls[0]["params"]["ImageId"], "ami-12345678")
+        self.assertEqual(calls[1]["params"]["VolumeId.1"],
+                         "vol-0123456789abcdef0")
+        self.assertLess(abs(calls[1]["t"] - time.time()), 30)
 
     def test_capacity_latency_and_clearing_faults(self):
         self.fake.ctl("POST", "faults", {"action": "RunInstances",
@@ -1005,6 +1222,66 @@ class TestIMDS(Base):
         for secret in (SECRET, c["SecretAccessKey"], c["Token"], tok):
             self.assertNotIn(secret.encode(), logged)
 
+    def test_credentials_need_an_instance_profile(self):
+        bare = self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                        MaxCount=1, PrivateIpAddress="10.0.1.91",
+                        MetadataOptions={"HttpTokens": "required"})
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1", "instance":
+                                       bare["Instances"][0]["InstanceId"]})
+        tok = self.token()
+        for path in ("iam/security-credentials/",
+                     "iam/security-credentials/swarmkeeper-role", "iam/info"):
+            self.assertEqual(self.imds("GET", "/latest/meta-data/" + path,
+                                       tok)[0], 404, path)
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": None})
+        self.fake.ctl("POST", "subnets", {"id": "subnet-7f000000",
+                                          "az": "us-east-1c",
+                                          "cidr": "127.0.0.0/24"})
+        with_profile = self.api(
+            "run_instances", ImageId="ami-12345678", MinCount=1, MaxCount=1,
+            PrivateIpAddress="127.0.0.92",
+            IamInstanceProfile={"Name": "swarmkeeper-profile"})
+        tok = self.token(source="127.0.0.92")
+        self.assertEqual(self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/", tok,
+            source="127.0.0.92")[2], b"swarmkeeper-role")
+        info = json.loads(self.imds("GET", "/latest/meta-data/iam/info", tok,
+                                    source="127.0.0.92")[2])
+        self.assertEqual(info["InstanceProfileArn"],
+                         with_profile["Instances"][0]["IamInstanceProfile"]
+                         ["Arn"])
+        # A profile deleted later: no credentials any more.
+        self.fake.ctl("POST", "instance-profiles", {"names": ["other"]})
+        self.assertEqual(self.imds(
+            "GET", "/latest/meta-data/iam/security-credentials/", tok,
+            source="127.0.0.92")[0], 404)
+
+    def test_nocloud_seed(self):
+        """cloud-init's NoCloud datasource with seedfrom=http://FAKE/nocloud/
+        gets the caller's instance id, host name and user data."""
+        self.fake.ctl("POST", "subnets", {"id": "subnet-7f000000",
+                                          "az": "us-east-1c",
+                                          "cidr": "127.0.0.0/24"})
+        ud = "#cloud-config\nhostname: m1\n"
+        a = self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                     MaxCount=1, PrivateIpAddress="127.0.0.21",
+                     UserData=ud)["Instances"][0]
+        b = self.seed(private_ip="127.0.0.22", user_data=None)["id"]
+        get = lambda path, src: self.fake.http("GET", "/nocloud/" + path,
+                                               source=src)
+        status, _, body = get("meta-data", "127.0.0.21")
+        self.assertEqual((status, body.decode()), (200, (
+            "instance-id: %s\nlocal-hostname: ip-127-0-0-21.ec2.internal\n"
+            % a["InstanceId"])))
+        self.assertEqual(get("user-data", "127.0.0.21")[:3:2],
+                         (200, ud.encode()))
+        self.assertEqual(get("vendor-data", "127.0.0.21")[:3:2], (200, b""))
+        self.assertEqual(get("meta-data", "127.0.0.22")[2].decode().split(
+            "\n")[0], "instance-id: " + b)
+        self.assertEqual(get("user-data", "127.0.0.22")[0], 404)
+        self.assertEqual(get("meta-data", "127.0.0.23")[0], 404)  # nobody
+
     def test_cli_imds_credential_provider(self):
         """The real SDK's IMDSv2 credential provider works against the
         fake: no keys in the environment at all."""
@@ -1041,6 +1318,7 @@ class TestHooks(Base):
         self.advance()
         self.api("terminate_instances", InstanceIds=[iid])
         self.advance()
+        self.advance(VOL_RELEASE)  # volumes come free after a while
         self.assertEqual(self.hook_lines()[1:], [
             ["volume-attached", vol, iid, "/dev/sdf"],
             ["volume-detached", vol, iid],
@@ -1062,6 +1340,68 @@ class TestHooks(Base):
                        "args": [iid, "10.0.1.33"]},
                       [{"event": e["event"], "args": e["args"]}
                        for e in events])
+
+
+    def test_state_log_and_invariants(self):
+        def run(ip, lid):
+            return self.api("run_instances", ImageId="ami-12345678",
+                            MinCount=1, MaxCount=1, PrivateIpAddress=ip,
+                            TagSpecifications=[{
+                                "ResourceType": "instance", "Tags": [{
+                                    "Key": "swarmkeeper:logical-id",
+                                    "Value": lid}]}])["Instances"][0][
+                                        "InstanceId"]
+        # A replacement launched only after the old one terminated: fine.
+        old = run("10.0.1.36", "m1")
+        self.advance()
+        self.api("terminate_instances", InstanceIds=[old])
+        self.advance(LONG + IP_RELEASE + 1)
+        new = run("10.0.1.36", "m1")
+        p = self.check_invariants()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        with open(self.state_log) as f:
+            lines = [json.loads(l) for l in f]
+        mine = [(l["event"], l["state"], l["logical_id"]) for l in lines
+                if l.get("instance") == old and l["kind"] == "instance"]
+        self.assertEqual(mine, [
+            ("instance-pending", "pending", "m1"),
+            ("instance-running", "running", "m1"),
+            ("instance-shutting-down", "shutting-down", "m1"),
+            ("instance-terminated", "terminated", "m1")])
+        self.assertIn(("volume-attached", "/dev/xvda", True), [
+            (l["event"], l["args"][2], l["root"]) for l in lines
+            if l.get("instance") == new and l["kind"] == "attachment"])
+        # Two live instances of one logical id (the tag added afterwards):
+        # the checker fails and names it.
+        other = self.seed(private_ip="10.0.1.37")["id"]
+        self.aws("create-tags", "--resources", other, "--tags",
+                 "Key=swarmkeeper:logical-id,Value=m1")
+        p = self.check_invariants()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("m1", p.stdout)
+        self.assertIn(new, p.stdout)
+        self.assertIn(other, p.stdout)
+        # A volume attached twice at once (hand-written log) fails too; a
+        # reset forgets everything before it.
+        bad = os.path.join(self.tmp, "bad.log")
+        with open(bad, "w") as f:
+            for rec in ({"event": "volume-attached", "kind": "attachment",
+                         "volume": "vol-1", "instance": "i-1",
+                         "status": "attached"},
+                        {"event": "volume-attaching", "kind": "attachment",
+                         "volume": "vol-1", "instance": "i-2",
+                         "status": "attaching"}):
+                f.write(json.dumps(rec) + "\n")
+        p = self.check_invariants(bad)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("vol-1", p.stdout)
+        with open(bad) as f:
+            lines = f.read().splitlines()
+        with open(bad, "w") as f:
+            f.write("\n".join([lines[0], json.dumps({"event": "reset"}),
+                               lines[1]]) + "\n")
+        p = self.check_invariants(bad)
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
 
 
 class TestRealTimers(Base):
