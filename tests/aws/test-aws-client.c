@@ -446,7 +446,8 @@ static void test_describe_pagination(void) {
                 CHECK_STR(l.items[i].instance_id, ids[i]);
                 CHECK_STR(ec2_instance_state_to_string(l.items[i].state), states[i % ELEMENTSOF(states)]);
                 CHECK_STR(ec2_tags_get(l.items[i].tags, EC2_TAG_CLUSTER), "pg");
-                CHECK(l.items[i].private_ip != NULL); /* also for the terminated ones */
+                /* EC2 drops a terminated instance's address. */
+                CHECK((l.items[i].private_ip == NULL) == (l.items[i].state == EC2_INSTANCE_TERMINATED));
         }
         ec2_instance_list_done(&l);
         CHECK_INT(fake_calls("DescribeInstances", &call), 3); /* 5 + 5 + 2 */
@@ -601,7 +602,7 @@ static void test_run_and_terminate(void) {
         CHECK_INT(ec2_run_instances(e.ec2, &other, &again), -EREMOTEIO);
         CHECK_EC2_CODE(&e, "InvalidIPAddress.InUse");
 
-        /* Terminate: shutting-down, then terminated, still listed with its address. */
+        /* Terminate: shutting-down, then terminated, still listed but without its address. */
         char *ids[] = { i.instance_id, NULL };
         CHECK_INT(ec2_terminate_instances(e.ec2, ids), 0);
         CHECK_INT(ec2_describe_instances(e.ec2, ids, NULL, &l), 0);
@@ -615,21 +616,24 @@ static void test_run_and_terminate(void) {
         CHECK_INT(ec2_describe_instances(e.ec2, ids, NULL, &l), 0);
         if (l.n == 1) {
                 CHECK_INT(l.items[0].state, EC2_INSTANCE_TERMINATED);
-                CHECK_STR(l.items[0].private_ip, "10.0.1.30");
+                CHECK(l.items[0].private_ip == NULL);
                 CHECK_STR(l.items[0].state_reason, "Client.UserInitiatedShutdown");
         }
         ec2_instance_list_done(&l);
-        /* Terminating twice is fine; a replacement on the same address now launches. */
+        /* Terminating twice is fine. The address stays in use a while after 'terminated'
+         * (--ip-release-delay 10), then a replacement on it launches. */
         CHECK_INT(ec2_terminate_instances(e.ec2, ids), 0);
+        CHECK_INT(ec2_run_instances(e.ec2, &other, &again), -EREMOTEIO);
+        CHECK_EC2_CODE(&e, "InvalidIPAddress.InUse");
+        control_void("POST", "/_fake/time", "{\"advance\": 10}");
         CHECK_INT(ec2_run_instances(e.ec2, &other, &again), 0);
         CHECK_STR(again.private_ip, "10.0.1.30");
         CHECK(!streq(again.instance_id, i.instance_id));
         ec2_instance_done(&again);
-        /* The old token still names the old (terminated) instance. */
-        CHECK_INT(ec2_run_instances(e.ec2, &spec, &again), 0);
-        CHECK_STR(again.instance_id, i.instance_id);
-        CHECK_INT(again.state, EC2_INSTANCE_TERMINATED);
-        ec2_instance_done(&again);
+        /* The old token names a terminated instance: refused, not a launch. */
+        CHECK_INT(ec2_run_instances(e.ec2, &spec, &again), -EREMOTEIO);
+        CHECK_EC2_CODE(&e, "IdempotentInstanceTerminated");
+        CHECK(again.instance_id == NULL);
 
         /* Launch template, no token given: a random one keeps retries idempotent. */
         Ec2RunSpec lt = { .launch_template_id = "lt-0123456789abcdef0", .launch_template_version = "3",
@@ -1521,7 +1525,8 @@ static void test_ebs(void) {
         } while (0)
 
 int main(void) {
-        const char *pending[] = { "--pending-delay", "0.2", "--shutdown-delay", "0.5", NULL };
+        const char *pending[] = { "--pending-delay", "0.2", "--shutdown-delay", "0.5", "--ip-release-delay", "10",
+                                  NULL };
         int r;
 
         if (getenv("SK_TEST_DEBUG"))

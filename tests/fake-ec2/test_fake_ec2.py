@@ -12,9 +12,11 @@ no 169.254.169.254, no proxy.  Each server is killed by PID on cleanup.
 
 import base64
 import datetime
+import atexit
 import http.client
 import json
 import os
+import select
 import shutil
 import subprocess
 import tempfile
@@ -59,6 +61,95 @@ def botocore_client(url, key=AKID, secret=SECRET, token=None):
         config=Config(proxies={}, retries={"max_attempts": 0,
                                            "mode": "standard"},
                       connect_timeout=5, read_timeout=30))
+
+
+# Runs in its own interpreter (the CLI brings its own botocore, which cannot
+# share a process with python3-botocore): imports what /usr/bin/aws imports,
+# then for each request line forks a child that runs the unchanged script.
+ZYGOTE = r"""
+import json, os, runpy, sys
+before = dict(os.environ)
+import awscli.clidriver
+# What importing the CLI put into the environment (AWS_DATA_PATH), so that
+# each child sees what a fresh `aws` would after its own imports.
+by_import = {k: v for k, v in os.environ.items() if before.get(k) != v}
+for line in sys.stdin:
+    req = json.loads(line)
+    pid = os.fork()
+    if pid == 0:
+        code = 70
+        try:
+            out = os.open(req["out"], os.O_WRONLY)
+            err = os.open(req["err"], os.O_WRONLY)
+            os.dup2(out, 1)
+            os.dup2(err, 2)
+            os.environ.clear()
+            os.environ.update(req["env"])
+            for k, v in by_import.items():
+                if k not in req["env"]:
+                    os.environ[k] = v
+            sys.argv = [req["aws"]] + req["args"]
+            sys.stdin = open(os.devnull)
+            sys.stdout = open(1, "w", closefd=False)
+            sys.stderr = open(2, "w", closefd=False)
+            try:
+                runpy.run_path(req["aws"], run_name="__main__")
+                code = 0
+            except SystemExit as e:
+                code = e.code if isinstance(e.code, int) else (
+                    0 if e.code is None else 1)
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    sys.stdout.write(json.dumps({"rc": os.waitstatus_to_exitcode(status)})
+                     + "\n")
+    sys.stdout.flush()
+"""
+_zygote = None
+
+
+def _stop_zygote():
+    if _zygote is not None and _zygote.poll() is None:
+        _zygote.kill()
+        _zygote.wait()
+
+
+def run_aws(args, env, timeout=60):
+    """Run /usr/bin/aws ARGS with exactly env; -> CompletedProcess.
+
+    Starting the CLI costs ~0.7 s of CPU, nearly all of it imports, and this
+    suite runs it ~80 times.  So a helper interpreter imports the CLI once
+    and forks for every call; each child runs the unchanged /usr/bin/aws
+    script with its own environment, argv and output: the real CLI, without
+    paying for its start-up each time.  FAKE_EC2_CLI_EXEC=1 execs
+    /usr/bin/aws instead."""
+    global _zygote
+    if os.environ.get("FAKE_EC2_CLI_EXEC") == "1":
+        return subprocess.run([AWS] + args, env=env, capture_output=True,
+                              text=True, timeout=timeout)
+    if _zygote is None or _zygote.poll() is not None:
+        _zygote = subprocess.Popen([PYTHON, "-c", ZYGOTE],
+                                   stdin=subprocess.PIPE,
+                                   stdout=subprocess.PIPE, text=True,
+                                   env={"PATH": "/usr/bin:/bin"})
+        atexit.register(_stop_zygote)
+    with tempfile.NamedTemporaryFile() as out, \
+            tempfile.NamedTemporaryFile() as err:
+        _zygote.stdin.write(json.dumps({"aws": AWS, "args": args, "env": env,
+                                        "out": out.name, "err": err.name})
+                            + "\n")
+        _zygote.stdin.flush()
+        ready, _, _ = select.select([_zygote.stdout], [], [], timeout)
+        if not ready:
+            _stop_zygote()
+            raise subprocess.TimeoutExpired([AWS] + args, timeout)
+        rc = json.loads(_zygote.stdout.readline())["rc"]
+        return subprocess.CompletedProcess(
+            [AWS] + args, rc, out.read().decode(), err.read().decode())
 
 
 HOOK_SCRIPT = """#!/bin/sh
@@ -203,12 +294,10 @@ class Base(unittest.TestCase):
         return env
 
     def aws_raw(self, *args, env=None):
-        return subprocess.run(
-            [AWS, "ec2"] + list(args) + [
-                "--endpoint-url", self.fake.url, "--output", "json",
-                "--cli-connect-timeout", "5", "--cli-read-timeout", "30"],
-            env=env or self.env(), capture_output=True, text=True,
-            timeout=60)
+        return run_aws(["ec2"] + list(args) + [
+            "--endpoint-url", self.fake.url, "--output", "json",
+            "--cli-connect-timeout", "5", "--cli-read-timeout", "30"],
+            env or self.env())
 
     def aws(self, *args, env=None):
         p = self.aws_raw(*args, env=env)
