@@ -712,8 +712,12 @@ static int index_nodes(Planner *p) {
                 for (size_t j = 0; j < c; j++) {
                         const RcNode *n = v[j];
 
-                        if (!streq_ptr(n->logical_id, s->lid))
+                        if (!streq_ptr(n->logical_id, s->lid)) {
+                                /* mislabelled: it still runs on this instance */
+                                if (!s->cur_other)
+                                        s->cur_other = n;
                                 continue;
+                        }
                         if (!s->cur)
                                 s->cur = n;
                         else if (n->state == RC_NODE_READY && n->reachability == RC_REACH_REACHABLE &&
@@ -987,8 +991,8 @@ static void eval_running(Planner *p, Slot *s) {
                 /* e.g. the engine left and joined again: a stale node with the same label. */
                 if (!(n->state == RC_NODE_READY && n->reachability == RC_REACH_REACHABLE)) {
                         slot_step(s, RC_ACTION_REPORT, false, s->lid,
-                                  "%s: nodes %s and %s both carry instance %s's label and neither is healthy: not fencing; an operator must decide.",
-                                  s->lid, n->id, s->cur_other->id, i->id);
+                                  "%s: nodes %s and %s both carry instance %s's label and %s is not healthy: not fencing; an operator must decide.",
+                                  s->lid, n->id, s->cur_other->id, i->id, n->id);
                         return;
                 }
                 plan_add(p, RC_ACTION_REPORT, s->lid,

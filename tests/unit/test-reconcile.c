@@ -336,6 +336,7 @@ static void r_two_dead_nodes_same_label(void) {
         W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = NOW - GRACE - SEC(1);
         add_node("n-m1b", M1, "i-m1", true, RC_NODE_DOWN, RC_REACH_UNREACHABLE);
 }
+static void r_mislabelled_healthy_node(void) { r_two_dead_nodes_same_label(); W.node[W.n_node - 1].logical_id = M2, W.node[W.n_node - 1].state = RC_NODE_READY, W.node[W.n_node - 1].reachability = RC_REACH_REACHABLE; }
 static void r_no_fence_unlabelled(void) { r_fence(); W.node[1].instance_id = NULL; }
 
 static void r_two_live(void) {
@@ -599,6 +600,7 @@ static const Row rows[] = {
         ROW(stale_node_same_label, "report:" M1),
         ROW(stale_node_same_label_first, "report:" M1),
         ROW(two_dead_nodes_same_label, "report:" M1),
+        ROW(mislabelled_healthy_node, "report:" M1),
         /* drift and strangers */
         ROW(two_live, "report:" M1),
         ROW(drift_ip, "report:" M1),
@@ -809,9 +811,12 @@ static void random_world(void) {
         }
         if (chance(30))
                 add_vol("vol-x", (RcVolumeState) rnd(6), lids[rnd(5)], chance(80) ? "az-b" : "az-a", chance(50) ? "i-a" : NULL);
-        if (chance(20))
-                add_node("n-x", lids[rnd(5)], chance(50) ? "i-a" : NULL, chance(50), (RcNodeState) rnd(4),
+        if (chance(30)) {
+                static const char *const labels[] = { "i-a", "i-m1", "i-m2", "i-m3", NULL };
+                size_t m = rnd(5);
+                add_node("n-x", chance(70) ? lids[m] : lids[rnd(5)], labels[m], chance(50), (RcNodeState) rnd(4),
                          (RcReachability) rnd(4));
+        }
         /* workers */
         for (size_t k = 0, nw = rnd(6); k < nw; k++) {
                 RcInstanceState st = (RcInstanceState) rnd(6);
@@ -865,6 +870,15 @@ static bool w_present(const char *lid) {
         for (size_t i = 0; i < W.n_inst; i++)
                 if (streq_ptr(W.inst[i].cluster, "prod") && streq_ptr(W.inst[i].role, "manager") &&
                     streq_ptr(W.inst[i].logical_id, lid) && W.inst[i].state != RC_INSTANCE_TERMINATED)
+                        return true;
+        return false;
+}
+
+/* Is some node labelled with this instance Ready and Reachable? */
+static bool w_instance_healthy_node(const char *instance_id) {
+        for (size_t i = 0; i < W.n_node; i++)
+                if (W.node[i].id && streq_ptr(W.node[i].instance_id, instance_id) && W.node[i].state == RC_NODE_READY &&
+                    W.node[i].reachability == RC_REACH_REACHABLE)
                         return true;
         return false;
 }
@@ -936,6 +950,8 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(node && node->state == RC_NODE_DOWN && node->reachability == RC_REACH_UNREACHABLE);
                         PCHECK(node && inst && streq_ptr(node->instance_id, inst->id));
                         PCHECK(node && node->bad_since_usec && NOW - node->bad_since_usec >= GRACE);
+                        PCHECK(inst && !w_instance_healthy_node(inst->id));
+                        PCHECK(inst && (!inst->launch_usec || NOW - inst->launch_usec >= GRACE));
                         break;
                 case RC_ACTION_DEMOTE:
                         PCHECK(node && node->manager && node->reachability != RC_REACH_REACHABLE);
