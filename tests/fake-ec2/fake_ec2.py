@@ -71,6 +71,7 @@ VOLUME_TYPES = {  # volume type -> (min, max) size in GiB
     "sc1": (125, 16384)}
 # Default HTTP status of error codes injected through /_fake/faults.
 FAULT_STATUS = {"RequestLimitExceeded": 503, "ServiceUnavailable": 503,
+                "UnauthorizedOperation": 403,
                 "Unavailable": 503, "InternalError": 500,
                 "InsufficientInstanceCapacity": 500,
                 "InsufficientAddressCapacity": 500,

@@ -1146,6 +1146,11 @@ class TestAuthAndFaults(Base):
                                          "status": 500, "count": 5})
         self.api_fails("InternalError", "describe_volumes")
         self.api("describe_instances")
+        self.fake.ctl("POST", "faults", {"action": "DescribeInstances",
+                                         "code": "UnauthorizedOperation"})
+        status, _ = self.signed({"Action": "DescribeInstances",
+                                 "Version": "2016-11-15"})
+        self.assertEqual(status, 403)  # as EC2 answers it
         self.fake.ctl("DELETE", "faults")
         self.api("describe_volumes")
         self.fake.ctl("DELETE", "calls")
