@@ -481,26 +481,37 @@ int ec2_parse_error(const char *xml, size_t size, Ec2Error *ret) {
         return 0;
 }
 
-static int parse_instances_set(const XmlNode *set, Ec2InstanceList *l) {
+/* One parsed element of `size` bytes per <item> of set, appended to the array *items
+ * of *n; on failure the items parsed so far stay counted (the caller drops the list). */
+static int parse_items_append(const XmlNode *set, size_t size, int (*parse_item)(const XmlNode *, void *),
+                              void **items, size_t *n) {
         size_t count = 0;
-        Ec2Instance *items;
+        void *grown;
         int r;
 
         XML_FOREACH_CHILD(item, set, "item")
                 count++;
         if (count == 0)
                 return 0;
-        items = realloc(l->items, (l->n + count) * sizeof(Ec2Instance));
-        if (!items)
+        grown = realloc(*items, (*n + count) * size);
+        if (!grown)
                 return -ENOMEM;
-        l->items = items;
+        *items = grown;
         XML_FOREACH_CHILD(item, set, "item") {
-                r = parse_instance_node(item, &l->items[l->n]);
+                r = parse_item(item, (char *) *items + *n * size);
                 if (r < 0)
                         return r;
-                l->n++;
+                (*n)++;
         }
         return 0;
+}
+
+static int instance_item(const XmlNode *n, void *ret) {
+        return parse_instance_node(n, ret);
+}
+
+static int volume_item(const XmlNode *n, void *ret) {
+        return parse_volume_node(n, ret);
 }
 
 /* The answer's nextToken; NULL when absent or empty (the last page). */
@@ -534,7 +545,7 @@ int ec2_parse_describe_instances_append(const char *xml, size_t size, Ec2Instanc
                 const XmlNode *is = xml_child(res, "instancesSet");
                 if (!is)
                         return -EBADMSG;
-                r = parse_instances_set(is, l);
+                r = parse_items_append(is, sizeof(Ec2Instance), instance_item, (void **) &l->items, &l->n);
                 if (r < 0)
                         return r;
         }
@@ -545,8 +556,6 @@ int ec2_parse_describe_instances_append(const char *xml, size_t size, Ec2Instanc
 int ec2_parse_describe_volumes_append(const char *xml, size_t size, Ec2VolumeList *l, char **ret_next_token) {
         _cleanup_(xml_freep) XmlDoc *d = NULL;
         const XmlNode *root, *set;
-        size_t count = 0;
-        Ec2Volume *items;
         int r;
 
         r = parse_answer(xml, size, "DescribeVolumesResponse", &d, &root);
@@ -555,20 +564,9 @@ int ec2_parse_describe_volumes_append(const char *xml, size_t size, Ec2VolumeLis
         set = xml_child(root, "volumeSet");
         if (!set)
                 return -EBADMSG;
-        XML_FOREACH_CHILD(item, set, "item")
-                count++;
-        if (count > 0) {
-                items = realloc(l->items, (l->n + count) * sizeof(Ec2Volume));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                XML_FOREACH_CHILD(item, set, "item") {
-                        r = parse_volume_node(item, &l->items[l->n]);
-                        if (r < 0)
-                                return r;
-                        l->n++;
-                }
-        }
+        r = parse_items_append(set, sizeof(Ec2Volume), volume_item, (void **) &l->items, &l->n);
+        if (r < 0)
+                return r;
         return parse_next_token(root, ret_next_token);
 }
 
@@ -624,11 +622,13 @@ static int parse_subnet_node(const XmlNode *n, Ec2Subnet *ret) {
         return 0;
 }
 
+static int subnet_item(const XmlNode *n, void *ret) {
+        return parse_subnet_node(n, ret);
+}
+
 int ec2_parse_describe_subnets_append(const char *xml, size_t size, Ec2SubnetList *l, char **ret_next_token) {
         _cleanup_(xml_freep) XmlDoc *d = NULL;
         const XmlNode *root, *set;
-        size_t count = 0;
-        Ec2Subnet *items;
         int r;
 
         r = parse_answer(xml, size, "DescribeSubnetsResponse", &d, &root);
@@ -637,20 +637,9 @@ int ec2_parse_describe_subnets_append(const char *xml, size_t size, Ec2SubnetLis
         set = xml_child(root, "subnetSet");
         if (!set)
                 return -EBADMSG;
-        XML_FOREACH_CHILD(item, set, "item")
-                count++;
-        if (count > 0) {
-                items = realloc(l->items, (l->n + count) * sizeof(Ec2Subnet));
-                if (!items)
-                        return -ENOMEM;
-                l->items = items;
-                XML_FOREACH_CHILD(item, set, "item") {
-                        r = parse_subnet_node(item, &l->items[l->n]);
-                        if (r < 0)
-                                return r;
-                        l->n++;
-                }
-        }
+        r = parse_items_append(set, sizeof(Ec2Subnet), subnet_item, (void **) &l->items, &l->n);
+        if (r < 0)
+                return r;
         return parse_next_token(root, ret_next_token);
 }
 
