@@ -1312,41 +1312,19 @@ static void test_cancel(void) {
         env_close(&e);
 }
 
-/* What the agent logs at `level` and above while fn runs (plain lines on stderr). The
- * suite runs at LOG_CRIT otherwise, so a message is checked only through this. */
-typedef struct Captured {
-        int fd, saved;
-} Captured;
-
-static void capture_start(Captured *c, int level) {
-        char path[] = "/tmp/sk-aws-log.XXXXXX";
-        c->fd = mkstemp(path);
-        c->saved = dup(STDERR_FILENO);
-        CHECK(c->fd >= 0 && c->saved >= 0);
-        (void) unlink(path);
+/* The suite runs at LOG_CRIT, so a logged message is checked only through these:
+ * what the agent logs at `level` and above until capture_end(). */
+static void capture_start(TestCapture *c, int level) {
         setenv("SWARMKEEPER_LOG", "stderr", 1);
         log_setup();
-        fflush(stderr);
-        (void) dup2(c->fd, STDERR_FILENO);
         log_set_max_level(level);
+        test_capture_begin(c);
 }
 
-/* Returns what was logged (caller frees). */
-static char *capture_end(Captured *c) {
-        char *buf = calloc(1, 65536);
-        ssize_t n;
-
-        fflush(stderr);
+static char *capture_end(TestCapture *c) {
+        char *text = test_capture_end(c);
         log_set_max_level(getenv("SK_TEST_DEBUG") ? LOG_DEBUG : LOG_CRIT);
-        (void) dup2(c->saved, STDERR_FILENO);
-        close(c->saved);
-        n = buf ? pread(c->fd, buf, 65535, 0) : -1;
-        close(c->fd);
-        if (n < 0) {
-                free(buf);
-                return NULL;
-        }
-        return buf;
+        return text;
 }
 
 /* ------------------------------------------------------------ identity, ebs */
@@ -1420,7 +1398,7 @@ static void test_ebs(void) {
 
         /* A volume in another zone: still -ENOENT, with an error naming both zones. */
         vol2 = seed_volume("us-east-1b", "\"tags\": {\"swarmkeeper:cluster\": \"eb\", \"swarmkeeper:logical-id\": \"10.0.1.60\"}");
-        Captured cap;
+        TestCapture cap;
         capture_start(&cap, LOG_ERR);
         CHECK_INT(ebs_attach(c, &volume_id, &device), -ENOENT);
         {

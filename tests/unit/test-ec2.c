@@ -582,36 +582,17 @@ static void test_urls(void) {
 
 /* What fn() logs at `level` and above (plain lines on stderr), into a string. */
 static char *capture_log(int level, void (*fn)(void *), void *userdata) {
-        char path[] = "/tmp/sk-test-ec2-log.XXXXXX";
-        int fd = mkstemp(path), saved = dup(STDERR_FILENO);
-        char *buf = NULL;
-        size_t n;
+        TestCapture cap;
+        char *text;
 
-        if (fd < 0 || saved < 0)
-                return NULL;
-        (void) unlink(path);
         setenv("SWARMKEEPER_LOG", "stderr", 1);
         log_setup();
         log_set_max_level(level);
-        fflush(stderr);
-        (void) dup2(fd, STDERR_FILENO);
+        test_capture_begin(&cap);
         fn(userdata);
-        fflush(stderr);
-        (void) dup2(saved, STDERR_FILENO);
-        close(saved);
+        text = test_capture_end(&cap);
         log_set_max_level(LOG_CRIT);
-        if (lseek(fd, 0, SEEK_SET) == 0) {
-                FILE *f = fdopen(fd, "r");
-                if (f) {
-                        buf = calloc(1, 65536);
-                        n = buf ? fread(buf, 1, 65535, f) : 0;
-                        (void) n;
-                        fclose(f);
-                        return buf;
-                }
-        }
-        close(fd);
-        return NULL;
+        return text;
 }
 
 typedef struct FromConfig {

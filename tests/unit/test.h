@@ -62,6 +62,49 @@ static inline int test_unix_listen(const char *path) {
         return fd;
 }
 
+/* Capture what the code under test writes to stderr (the agent's log lines when
+ * SWARMKEEPER_LOG=stderr) between test_capture_begin() and test_capture_end(). */
+typedef struct TestCapture {
+        int fd, saved;
+} TestCapture;
+
+static inline void test_capture_begin(TestCapture *c) {
+        char path[] = "/tmp/sk-test-stderr.XXXXXX";
+
+        c->fd = mkstemp(path);
+        if (c->fd >= 0)
+                (void) unlink(path);
+        fflush(stderr);
+        c->saved = dup(STDERR_FILENO);
+        if (c->fd >= 0 && c->saved >= 0)
+                (void) dup2(c->fd, STDERR_FILENO);
+}
+
+/* What was written (malloc'd, NUL-terminated), or NULL if nothing could be captured. */
+static inline char *test_capture_end(TestCapture *c) {
+        char *text = NULL;
+        ssize_t n;
+
+        fflush(stderr);
+        if (c->saved >= 0) {
+                (void) dup2(c->saved, STDERR_FILENO);
+                close(c->saved);
+        }
+        if (c->fd >= 0) {
+                off_t size = lseek(c->fd, 0, SEEK_END);
+                text = size >= 0 ? malloc((size_t) size + 1) : NULL;
+                n = text ? pread(c->fd, text, (size_t) size, 0) : -1;
+                if (n < 0) {
+                        free(text);
+                        text = NULL;
+                } else
+                        text[n] = 0;
+                close(c->fd);
+        }
+        *c = (TestCapture) { -1, -1 };
+        return text;
+}
+
 static inline int test_done(const char *name) {
         printf("%s: %d checks, %d failed\n", name, test_checks, test_failures);
         if (test_checks == 0) {
