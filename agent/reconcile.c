@@ -45,7 +45,7 @@
  *   ManagerStatus to go, REMOVE_NODE once Down, CREATE_VOLUME in the subnet's AZ, then
  *   the launch with join_fresh. With a present instance: REPORT (fencing still applies).
  * - Workers (cattle): live = pending + running listed with role worker, plus our launches
- *   in flight not yet listed. All missing ones are launched in one pass, each in the
+ *   in flight not yet listed (these hold back launches but never cause a removal). All missing ones are launched in one pass, each in the
  *   subnet with the fewest live workers; slot "worker-<k>", replaces = "gen-<hash of every
  *   worker instance id listed or in flight>", so a retry of the same pass reuses its
  *   tokens and any change of the listing gives new ones. Excess: the drained first, then
@@ -1369,10 +1369,12 @@ static void plan_workers(Planner *p) {
         }
         n_live = listed + unlisted;
 
+        /* Our launches not listed yet hold back launches, never cause removals: only listed
+         * workers are counted against the target when scaling down. */
         if (n_live < p->spec->workers)
                 plan_scale_up(p, p->spec->workers - n_live, n_live, gen);
-        else if (n_live > p->spec->workers)
-                plan_scale_down(p, n_live - p->spec->workers, n_live);
+        else if (listed > p->spec->workers)
+                plan_scale_down(p, listed - p->spec->workers, listed);
         plan_dead_worker_nodes(p);
 }
 

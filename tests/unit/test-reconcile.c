@@ -493,6 +493,7 @@ static void r_workers_inflight(void) {
         world(2); W.n_inst--; W.n_node--;
         add_inflight(RC_INFLIGHT_LAUNCH, NULL, "i-w1", NULL, NOW - SEC(5));
 }
+static void r_workers_inflight_no_removal(void) { r_workers_inflight(); add_inst("i-w1", RC_INSTANCE_RUNNING, "worker", NULL, "10.0.9.11", "subnet-b", NOW - SEC(600)); W.fl[0].instance_id = "i-w9"; }
 static void r_workers_drain(void) { world(3); W.spec.workers = 2; }
 static void c_workers_drain(void) {
         const RcAction *a = find(RC_ACTION_DRAIN_WORKER, 0);
@@ -656,6 +657,7 @@ static const Row rows[] = {
         /* workers */
         ROWC(workers_launch, "launch-worker launch-worker launch-worker"),
         ROW(workers_inflight, ""),
+        ROW(workers_inflight_no_removal, ""),
         ROWC(workers_drain, "drain-worker"),
         ROW(workers_drain_inflight, "wait"),
         ROW(workers_drained_wait, "wait"),
@@ -900,10 +902,23 @@ static bool w_node_with_lid(const char *lid) {
                 }                                                                                 \
         } while (0)
 
+static bool w_intact_volume(const char *lid) {
+        for (size_t i = 0; i < W.n_vol; i++)
+                if (streq_ptr(W.vol[i].logical_id, lid) && (W.vol[i].state == RC_VOLUME_CREATING ||
+                                                            W.vol[i].state == RC_VOLUME_AVAILABLE ||
+                                                            W.vol[i].state == RC_VOLUME_IN_USE))
+                        return true;
+        return false;
+}
+
 static void check_random_plan(unsigned seed) {
         bool all_ok = W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok && W.obs.nodes_ok;
         const char *touched = NULL;
-        size_t launches[5] = {};
+        size_t launches[5] = {}, worker_launches = 0, worker_removals = 0, live_workers = 0, any_launch = 0, rotations = 0;
+
+        for (size_t i = 0; i < W.n_inst; i++)
+                live_workers += streq_ptr(W.inst[i].cluster, "prod") && streq_ptr(W.inst[i].role, "worker") &&
+                                (W.inst[i].state == RC_INSTANCE_PENDING || W.inst[i].state == RC_INSTANCE_RUNNING);
 
         for (size_t i = 0; i < W.plan.n; i++) {
                 const RcAction *a = &W.plan.actions[i];
@@ -929,6 +944,7 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(!touched || streq(touched, a->logical_id));
                         touched = a->logical_id;
                 }
+                any_launch += a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER;
                 switch (a->kind) {
                 case RC_ACTION_LAUNCH_MANAGER:
                         for (size_t k = 0; k < 5; k++)
@@ -956,23 +972,48 @@ static void check_random_plan(unsigned seed) {
                 case RC_ACTION_DEMOTE:
                         PCHECK(node && node->manager && node->reachability != RC_REACH_REACHABLE);
                         PCHECK(!w_present(a->logical_id));
+                        PCHECK(!w_intact_volume(a->logical_id)); /* only for a lost volume */
                         break;
                 case RC_ACTION_REMOVE_NODE:
                         PCHECK(node && !node->manager && node->reachability == RC_REACH_NONE && node->state == RC_NODE_DOWN);
+                        if (!a->logical_id) {
+                                const RcInstance *ni = node ? w_instance(node->instance_id) : NULL;
+                                PCHECK(!ni || ni->state == RC_INSTANCE_TERMINATED);
+                        }
                         break;
                 case RC_ACTION_CREATE_VOLUME:
                         PCHECK(!w_present(a->logical_id) && !w_node_with_lid(a->logical_id));
                         break;
                 case RC_ACTION_TERMINATE_WORKER:
                         PCHECK(inst && streq_ptr(inst->role, "worker"));
+                        worker_removals++;
                         break;
                 case RC_ACTION_DRAIN_WORKER:
                         PCHECK(inst && streq_ptr(inst->role, "worker") && node && !node->manager);
+                        worker_removals++;
+                        break;
+                case RC_ACTION_LAUNCH_WORKER:
+                        worker_launches++;
+                        break;
+                case RC_ACTION_ROTATE_TOKENS:
+                        rotations++;
                         break;
                 default:
                         break;
                 }
         }
+        /* workers: never past the count in either direction; no rotation while launching */
+        if (worker_launches + live_workers > W.spec.workers && worker_launches > 0) {
+                fprintf(stderr, "seed %u: %zu worker launches with %zu live, %u wanted\n", seed, worker_launches,
+                        live_workers, W.spec.workers);
+                CHECK(false);
+        }
+        if (worker_removals > 0 && live_workers < W.spec.workers + worker_removals) {
+                fprintf(stderr, "seed %u: %zu worker removals with %zu live, %u wanted\n", seed, worker_removals,
+                        live_workers, W.spec.workers);
+                CHECK(false);
+        }
+        CHECK(rotations <= 1 && !(rotations && any_launch));
         for (size_t k = 0; k < 5; k++)
                 if (launches[k] > 1) {
                         fprintf(stderr, "seed %u: %zu launches of %s\n", seed, launches[k], lids[k]);
