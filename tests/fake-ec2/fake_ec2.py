@@ -356,9 +356,11 @@ class Fake:
             self.user_data = {}    # instance id -> bytes (control API)
             self.ip_release = {}   # address -> release delay (control API)
             # Instance profiles that exist (names); every one has self.role.
-            self.profiles = list(self.args.instance_profile or
-                                 ["swarmkeeper-profile", "swarmkeeper"])
+            self.profiles = self.profile_names(
+                self.args.instance_profile or
+                ["swarmkeeper-profile", "swarmkeeper"])
             self.listing_lag = self.args.listing_lag
+            self.short_pages = self.args.short_pages
             self.id_lag = self.args.id_lag
             r = self.region
             self.subnets = {
@@ -765,12 +767,21 @@ class Fake:
                 raise EC2Error("InvalidPaginationToken",
                                "Invalid value '%s' for nextToken" % token)
             items = [x for x in items if x.seq > after]
+        else:
+            after = -1
+        make = lambda last: base64.urlsafe_b64encode(json.dumps(
+            {"kind": kind, "after": last}).encode()).decode()
+        if self.short_pages and mr is not None:
+            # As EC2 may do: an empty first page, short pages, and a token
+            # even when the rest fitted (then one more, empty, page).
+            if not items:
+                return [], None
+            page = items[:max(1, mr // 2)] if token else []
+            return page, make(page[-1].seq if page else after)
         if mr is None or len(items) <= mr:
             return items, None
         page = items[:mr]
-        nxt = base64.urlsafe_b64encode(json.dumps(
-            {"kind": kind, "after": page[-1].seq}).encode()).decode()
-        return page, nxt
+        return page, make(page[-1].seq)
 
     # ================================================================ actions
     def DescribeInstances(self, p):
@@ -973,6 +984,11 @@ class Fake:
             self.add_root_volume(inst, volume_tags)
         self.remember("RunInstances", token, p, rid)
         return self.reservation_xml(created)
+
+    @staticmethod
+    def profile_names(names_or_arns):
+        return [str(n).rpartition("/")[2] if str(n).startswith("arn:")
+                else str(n) for n in names_or_arns]
 
     def profile_arn(self, name):
         return "arn:aws:iam::%s:instance-profile/%s" % (ACCOUNT, name)
@@ -1823,6 +1839,7 @@ class Fake:
                     "ip_release": dict(self.ip_release),
                     "consistency": {"listing_lag": self.listing_lag,
                                     "id_lag": self.id_lag},
+                    "short_pages": self.short_pages,
                     "faults": list(self.faults)}
 
     def control(self, method, path, data):
@@ -1865,11 +1882,15 @@ class Fake:
                     self.id_lag = float(data["id_lag"])
                 return 200, {"listing_lag": self.listing_lag,
                              "id_lag": self.id_lag}
+        if route == ("POST", "/_fake/pagination"):
+            with self.lock:
+                self.short_pages = bool(data.get("short"))
+            return 200, {"short": self.short_pages}
         if route == ("GET", "/_fake/instance-profiles"):
             return 200, self.profiles
         if route == ("POST", "/_fake/instance-profiles"):
             with self.lock:
-                self.profiles = [str(n) for n in data["names"]]
+                self.profiles = self.profile_names(data["names"])
             return 200, self.profiles
         if route == ("GET", "/_fake/subnets"):
             return 200, self.subnets
@@ -1991,6 +2012,9 @@ def main():
     ap.add_argument("--id-lag", type=float, default=0,
                     help="eventual consistency: seconds a new instance id "
                     "gives InvalidInstanceID.NotFound")
+    ap.add_argument("--short-pages", action="store_true",
+                    help="paginated Describe* answers: an empty first page, "
+                    "short pages, a token on the last full page")
     ap.add_argument("--instance-profile", action="append",
                     help="an instance profile name that exists (repeat; "
                     "default: swarmkeeper-profile and swarmkeeper)")

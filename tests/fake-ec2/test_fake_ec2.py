@@ -785,6 +785,18 @@ class TestInstances(Base):
                        MaxResults=5, InstanceIds=[seeded[0]])
         self.api_fails("InvalidPaginationToken", "describe_instances",
                        MaxResults=5, NextToken="garbage")
+        # Short pages, as EC2 may answer (filters): an empty first page with a
+        # token, pages of 2 for MaxResults=5, a token after the last item.
+        self.fake.ctl("POST", "pagination", {"short": True})
+        self.fake.ctl("DELETE", "calls")
+        self.assertEqual(ids(self.aws("describe-instances", "--page-size",
+                                      "5")), seeded)
+        self.assertEqual(len(self.calls("DescribeInstances")), 8)
+        out = self.api("describe_instances", MaxResults=5)
+        self.assertEqual((ids(out), bool(out.get("NextToken"))), ([], True))
+        out = self.api("describe_instances", MaxResults=5,
+                       NextToken=out["NextToken"])
+        self.assertEqual(ids(out), seeded[:2])
 
 
 class TestVolumes(Base):
