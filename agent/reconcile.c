@@ -959,11 +959,12 @@ static void eval_missing(Planner *p, Slot *s) {
                           s->ip_holder->role ?: "without a role");
                 return;
         }
-        if (s->member && s->member->state == RC_NODE_READY && s->member->reachability == RC_REACH_REACHABLE) {
-                /* EC2 says gone, Swarm says alive: trust neither yet (it goes Down in ~15 s). */
+        if (s->member && s->member->reachability == RC_REACH_REACHABLE) {
+                /* EC2 says gone, Swarm says something answers there: trust neither yet (a
+                 * node goes Down ~15 s after its engine, its manager Unreachable as soon). */
                 slot_step(s, RC_ACTION_WAIT, false, s->lid,
-                          "%s: no live instance is listed, yet node %s is Ready and Reachable: waiting.", s->lid,
-                          s->member->id);
+                          "%s: no live instance is listed, yet node %s is %s and Reachable: waiting.", s->lid,
+                          s->member->id, node_state_name(s->member->state));
                 return;
         }
         sub = slot_subnet(p, s, v);
