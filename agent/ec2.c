@@ -241,9 +241,10 @@ void ec2_client_set_timeouts(Ec2Client *c, uint64_t connect_msec, uint64_t total
         c->total_msec = total_msec;
 }
 
-void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes) {
-        c->instances_page = instances;
-        c->volumes_page = volumes;
+void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes, unsigned subnets) {
+        c->instances_page = instances ?: c->instances_page;
+        c->volumes_page = volumes ?: c->volumes_page;
+        c->subnets_page = subnets ?: c->subnets_page;
 }
 
 void ec2_client_set_listing_limits(Ec2Client *c, unsigned max_pages, uint64_t deadline_usec) {

@@ -80,8 +80,8 @@ void ec2_client_set_retry_budget(Ec2Client *c, unsigned budget);
 /* Defaults: connect 3 s, total 30 s per request. */
 void ec2_client_set_timeouts(Ec2Client *c, uint64_t connect_msec, uint64_t total_msec);
 /* Page sizes asked for: DescribeInstances 5…1000 (default 1000), DescribeVolumes
- * 5…500 (default 500). DescribeSubnets asks for 1000. */
-void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes);
+ * 5…500 (default 500), DescribeSubnets 5…1000 (default 1000); 0 keeps one as it is. */
+void ec2_client_set_page_size(Ec2Client *c, unsigned instances, unsigned volumes, unsigned subnets);
 /* Every Describe* listing: at most max_pages pages (default 100) and deadline_usec
  * from its first request to its last answer (default 5 min); 0: the default. */
 void ec2_client_set_listing_limits(Ec2Client *c, unsigned max_pages, uint64_t deadline_usec);

@@ -423,7 +423,7 @@ static void test_describe_pagination(void) {
 
         reset_fake();
         env_open(&e);
-        ec2_client_set_page_size(e.ec2, 5, 5);
+        ec2_client_set_page_size(e.ec2, 5, 5, 5);
         for (unsigned i = 0; i < 12; i++) {
                 char extra[160];
                 snprintf(ip, sizeof(ip), "10.0.1.%u", 100 + i);
@@ -511,6 +511,60 @@ static void test_describe_pagination(void) {
         CHECK_INT(ec2_describe_volumes(e.ec2, NULL, NULL, &vl), 0);
         CHECK_INT(vl.n, 9);
         ec2_volume_list_done(&vl);
+        env_close(&e);
+}
+
+static void test_describe_subnets(void) {
+        Env e;
+        Ec2SubnetList l = {};
+        struct json_object *call;
+
+        reset_fake();
+        env_open(&e);
+        ec2_client_set_page_size(e.ec2, 0, 0, 5);
+        /* The fake's three default subnets, and seven of a cluster in another VPC. */
+        for (unsigned k = 0; k < 7; k++)
+                control_void("POST", "/_fake/subnets",
+                             "{\"id\": \"subnet-0%016u\", \"az\": \"us-east-1%c\", \"cidr\": \"10.1.%u.0/24\","
+                             " \"vpc\": \"vpc-0sk\", \"tags\": {\"swarmkeeper:cluster\": \"sn\"}}",
+                             k, 'a' + (char) (k % 3), k);
+        control_void("DELETE", "/_fake/calls", NULL);
+
+        const Ec2Filter vpc[] = { { "vpc-id", EC2_VALUES("vpc-0sk") }, {} };
+        CHECK_INT(ec2_describe_subnets(e.ec2, NULL, vpc, &l), 0);
+        CHECK_INT(l.n, 7);
+        for (size_t k = 0; k < l.n; k++) {
+                CHECK_STR(l.items[k].vpc_id, "vpc-0sk");
+                CHECK_STR(ec2_tags_get(l.items[k].tags, EC2_TAG_CLUSTER), "sn");
+                CHECK(startswith(strempty(l.items[k].cidr_block), "10.1.") != NULL);
+        }
+        ec2_subnet_list_done(&l);
+        CHECK_INT(fake_calls("DescribeSubnets", &call), 2); /* 5 + 2 */
+        CHECK_STR(json_param(call, "MaxResults"), "5");
+        CHECK(json_param(call, "NextToken") != NULL);
+        CHECK_STR(json_param(call, "Filter.1.Name"), "vpc-id");
+        json_object_put(call);
+
+        /* All, by tag, by id; an unknown id is NotFound. */
+        CHECK_INT(ec2_describe_subnets(e.ec2, NULL, NULL, &l), 0);
+        CHECK_INT(l.n, 10);
+        ec2_subnet_list_done(&l);
+        const Ec2Filter tagged[] = { { "tag:" EC2_TAG_CLUSTER, EC2_VALUES("sn") },
+                                     { "availability-zone", EC2_VALUES("us-east-1b") }, {} };
+        CHECK_INT(ec2_describe_subnets(e.ec2, NULL, tagged, &l), 0);
+        CHECK_INT(l.n, 2); /* k = 1, 4 */
+        ec2_subnet_list_done(&l);
+        char *ids[] = { (char *) "subnet-aaaaaaaa", NULL };
+        CHECK_INT(ec2_describe_subnets(e.ec2, ids, NULL, &l), 0);
+        CHECK_INT(l.n, 1);
+        if (l.n == 1) {
+                CHECK_STR(l.items[0].cidr_block, "10.0.1.0/24");
+                CHECK_STR(l.items[0].availability_zone, "us-east-1a");
+        }
+        ec2_subnet_list_done(&l);
+        char *nope[] = { (char *) "subnet-0123456789abcdef0", NULL };
+        CHECK_INT(ec2_describe_subnets(e.ec2, nope, NULL, &l), -ENOENT);
+        CHECK_INT(ec2_client_last_error(e.ec2)->error, EC2_ERR_INVALID_SUBNET_ID_NOT_FOUND);
         env_close(&e);
 }
 
@@ -1529,6 +1583,7 @@ int main(void) {
         RUN(test_refused_credentials_refetched);
         RUN(test_bad_keys);
         RUN(test_describe_pagination);
+        RUN(test_describe_subnets);
         RUN(test_run_and_terminate);
         RUN(test_volumes);
         RUN(test_throttling);
