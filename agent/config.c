@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "http.h"
 #include "log.h"
 
 /* A parser checks `value` and stores it in `field`; on failure it returns
@@ -239,6 +240,12 @@ static int parse_url(const char *v, void *f, const char **why) {
                 rest = startswith(v, "http://");
         if (!rest || !*rest || strpbrk(v, " \t")) {
                 *why = "is not an http:// or https:// URL";
+                return -EINVAL;
+        }
+        /* libcurl's own URL parser: what passes here is what curl would send to.
+         * http://localhost:1@evil.example/ names evil.example, so userinfo is refused. */
+        if (http_url_validate(v) < 0) {
+                *why = "is not a URL with a host and without user information (user@, user:password@)";
                 return -EINVAL;
         }
         return free_and_strdup(f, v);

@@ -189,6 +189,8 @@ static void test_bad_values(void) {
                 { "[Engine]\nLabels=swarmkeeper.role=x\n", "must not set labels in the swarmkeeper. namespace" },
                 { "[Engine]\nUnit=docker\n", "is not a service unit name" },
                 { "[AWS]\nEndpoint=ftp://x\n", "AWS.Endpoint=ftp://x is not an http:// or https:// URL" },
+                { "[AWS]\nEndpoint=http://localhost:1@evil.example/\n", "without user information" },
+                { "[AWS]\nMetadataEndpoint=http://u:p@127.0.0.1/\n", "without user information" },
                 { "[AWS]\nMetadataEndpoint=\n", "is not an http:// or https:// URL" },
                 { "[Reconcile]\nIntervalSec=0\n", "Reconcile.IntervalSec=0 must be at least 1" },
                 { "[Reconcile]\nDryRun=maybe\n", "Reconcile.DryRun=maybe is not a boolean" },

@@ -667,7 +667,9 @@ static void test_client_from_config(void) {
         c = ec2_client_free(c);
 
         /* Userinfo in the endpoint. */
-        CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://localhost:1@evil.example/", "test"), 0);
+        /* The config refuses it at load; the client refuses it too if it gets there. */
+        CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://localhost:1@evil.example/", "test"), -EINVAL);
+        CHECK_INT(free_and_strdup(&cfg->endpoint, "http://localhost:1@evil.example/"), 0);
         CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), -EINVAL);
         CHECK_INT(ec2_client_new("us-east-1", "http://localhost:1@evil.example/", p, &c), -EINVAL);
         CHECK(c == NULL);
