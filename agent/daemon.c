@@ -20,6 +20,7 @@
 #include "leader.h"
 #include "log.h"
 #include "messages.h"
+#include "reconciler.h"
 
 #define ENGINE_RETRY_BASE_USEC (500 * USEC_PER_MSEC)
 #define ENGINE_RETRY_CAP_USEC (10 * USEC_PER_SEC)
@@ -51,6 +52,7 @@ typedef struct Daemon {
         unsigned events_attempt;
 
         Leader *leader;
+        Reconciler *reconciler;     /* acts while this node leads (reconciler.c) */
         char *node_id;
         bool manager;               /* the engine has control available */
         bool running;               /* in the swarm and active */
@@ -111,6 +113,8 @@ static void daemon_events_event(DockerEvents *s, const DockerEvent *ev, void *us
         Daemon *d = userdata;
 
         leader_on_event(d->leader, ev);
+        if (ev->type == DOCKER_EVENT_NODE)
+                reconciler_kick(d->reconciler);
         /* while waiting for the node to settle, or when the engine reloaded: re-check */
         if (!d->running || ev->type == DOCKER_EVENT_DAEMON)
                 daemon_schedule(d, 100 * USEC_PER_MSEC);
@@ -314,8 +318,10 @@ static void daemon_join_swarm(Daemon *d) {
 /* Recompute READY/STATUS from what we know. */
 static void daemon_update(Daemon *d) {
         const DockerNode *self = leader_self(d->leader);
+        const char *rs = reconciler_status(d->reconciler);
         bool active;
 
+        reconciler_set_node(d->reconciler, d->engine_up ? d->node_id : NULL, d->manager);
         if (!d->engine_up || !d->node_id)
                 return;
 
@@ -330,9 +336,10 @@ static void daemon_update(Daemon *d) {
                 bool ready = streq_ptr(self->state, "ready");
                 active = reachable && ready;
                 if (leader_is_leader(d->leader))
-                        daemon_status(d, "manager, leader");
+                        daemon_status(d, "manager, leader%s%s", rs ? "; " : "", strempty(rs));
                 else if (ready)
-                        daemon_status(d, "manager, %s, follower", strempty(self->reachability));
+                        daemon_status(d, "manager, %s, follower%s%s", strempty(self->reachability), rs ? "; " : "",
+                                      strempty(rs));
                 else
                         daemon_status(d, "manager, %s, node %s, follower", strempty(self->reachability),
                                       strempty(self->state));
@@ -355,6 +362,10 @@ static void daemon_on_leader(Leader *l, void *userdata) {
         if (e < 0)
                 daemon_schedule(d, e == -ENOTCONN ? 0 : 100 * USEC_PER_MSEC);
         daemon_update(d);
+}
+
+static void daemon_on_reconciler(Reconciler *r, void *userdata) {
+        daemon_update(userdata);
 }
 
 static void daemon_step(Daemon *d) {
@@ -513,6 +524,7 @@ static void daemon_apply_config(Daemon *d, Config *old) {
                 (void) leader_set_poll_interval(d->leader, (uint64_t) c->interval_sec * USEC_PER_SEC);
         d->token_missing_logged = false;
         d->join_attempt = 0;
+        reconciler_set_config(d->reconciler, c);
 }
 
 static int daemon_on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -554,6 +566,7 @@ static Daemon *daemon_free(Daemon *d) {
         sd_event_source_disable_unref(d->sigint);
         sd_event_source_disable_unref(d->sighup);
         docker_events_free(d->events);
+        reconciler_free(d->reconciler); /* before the leader it subscribed to */
         leader_free(d->leader);
         docker_free(d->docker);
         sd_event_unref(d->event);
@@ -603,6 +616,10 @@ static int daemon_new(Config *c, const ConfigArgs *args, Daemon **ret) {
         r = leader_subscribe(d->leader, daemon_on_leader, d);
         if (r < 0)
                 return r;
+        r = reconciler_new(d->event, d->leader, c, &d->reconciler);
+        if (r < 0)
+                return r;
+        reconciler_set_status_handler(d->reconciler, daemon_on_reconciler, d);
         *ret = TAKE_PTR(d);
         return 0;
 }

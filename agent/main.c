@@ -9,6 +9,7 @@
 #include "daemon.h"
 #include "log.h"
 #include "prepare.h"
+#include "reconciler.h"
 #include "status.h"
 #include "version.h"
 
@@ -54,6 +55,12 @@ static const Verb verbs[] = {
           "manager status and the leader mark. Needs a manager's engine.\n"
           "  --json   machine-readable output",
           verb_status, true },
+        { "plan", "Observe the cluster once and show the plan the leader would carry out",
+          "One observation (EC2 instances and volumes tagged for the cluster, the subnets of\n"
+          "Launch.SubnetIds, the swarm's nodes) and the plan the planner makes from it,\n"
+          "with each action's reason. Changes nothing. Needs a manager's engine and EC2.\n"
+          "  --json   machine-readable output",
+          verb_plan, true },
         { "config", "Print the effective configuration and where each value came from",
           "Secrets (Cluster.JoinToken) are never printed.", verb_config, false },
         { "version", "Print the version", "", verb_version, false },

@@ -10,6 +10,7 @@
 
 #include "docker.h"
 #include "log.h"
+#include "reconciler.h"
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -40,7 +41,7 @@ static const char *dash(const char *s) {
         return isempty(s) ? "-" : s;
 }
 
-static int print_json(const DockerInfo *info, const NodeList *l) {
+static int print_json(const Config *c, const DockerInfo *info, const NodeList *l) {
         _cleanup_(json_object_putp) json_object *root = json_object_new_object();
         json_object *arr = json_object_new_array();
 
@@ -70,6 +71,9 @@ static int print_json(const DockerInfo *info, const NodeList *l) {
 #undef STR_OR_NULL
                 json_object_array_add(arr, o);
         }
+        /* desired against actual and what is in flight, when this cluster launches */
+        if (reconciler_status_overview(c, root) < 0)
+                return -ENOMEM;
         puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
                                                           JSON_C_TO_STRING_NOSLASHESCAPE));
         return 0;
@@ -126,10 +130,12 @@ int verb_status(Config *c, const ConfigArgs *args, bool json) {
         qsort(l.nodes, l.count, sizeof(DockerNode), node_compare);
 
         if (json) {
-                r = print_json(&info, &l);
+                r = print_json(c, &info, &l);
                 if (r < 0)
                         return log_error_errno(r, "Out of memory."), SK_EXIT_FAILURE;
-        } else
+        } else {
                 print_table(&info, &l);
+                (void) reconciler_status_overview(c, NULL);
+        }
         return fflush(stdout) == 0 ? SK_EXIT_OK : SK_EXIT_FAILURE;
 }

@@ -1,0 +1,213 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * The reconcile executor: turns the pure planner's actions (reconcile.h) into EC2 and
+ * Swarm changes.
+ *
+ * One pass = observe (EC2 instances and volumes tagged for the cluster, the subnets of
+ * Launch.SubnetIds, the swarm's nodes) → RcObservation → rc_plan() → carry out the
+ * actions in order, re-confirming leadership (one GET /nodes?role=manager: this node
+ * Leader and a majority Reachable) right before each destructive one. Inside `run` a
+ * pass is a Job (job.h): the loop owns the history (bad/healthy since, in flight,
+ * backoff, no leader since), hands the pass a copy and takes the updated copy back in
+ * done(). `swarmkeeper plan` runs the observation and the planner synchronously and
+ * changes nothing.
+ *
+ * The pure parts (user-data, observation and history building, backoff) are exported
+ * for tests/unit/test-reconciler.c.
+ */
+
+#include <systemd/sd-event.h>
+
+#include "config.h"
+#include "docker.h"
+#include "ec2.h"
+#include "leader.h"
+#include "reconcile.h"
+
+/* ---- user-data for a launch -------------------------------------------------------------- */
+
+#define RC_CLUSTER_DROPIN "/etc/swarmkeeper/swarmkeeper.conf.d/50-cluster.conf"
+#define RC_BASE_USER_DATA_PATH "/etc/swarmkeeper/base-user-data"
+#define RC_MIME_BOUNDARY "==swarmkeeper-user-data=="
+
+/*
+ * The drop-in a launched host gets: the cluster's keys (Cluster.*, AWS.*, Launch.*,
+ * Reconcile.*, Volume.FileSystem…, as effective in c) with Cluster.Role = role, and
+ * Cluster.JoinToken = join_token only if join_token is not NULL (a secret: the result
+ * must be released with erase_and_free()). Launch.UserData points to
+ * RC_BASE_USER_DATA_PATH when have_base. Host-specific keys (Host.*, Volume.Id,
+ * Engine.*) are never copied.
+ */
+int rc_cluster_conf(const Config *c, const char *role, const char *join_token, bool have_base, char **ret);
+
+/*
+ * Cloud-init multipart user-data: a text/cloud-config part whose write_files put
+ * `conf` at RC_CLUSTER_DROPIN (0600) and, when base is given, base at
+ * RC_BASE_USER_DATA_PATH (0600); then base itself as its own part (its type from its
+ * first line: #cloud-config, #!, #cloud-boothook, #include, or a MIME entity). Pure and
+ * deterministic (same input, same bytes: a ClientToken retry must send the same
+ * parameters). The result may hold a secret: erase_and_free() it.
+ */
+int rc_user_data_build(const char *conf, const char *base, size_t base_size, char **ret, size_t *ret_size);
+
+/* ---- what one pass saw ------------------------------------------------------------------- */
+
+typedef struct RcSubnetInfo {
+        char *id;
+        char *cidr;
+        char *availability_zone;
+} RcSubnetInfo;
+
+/* Owns the listings and everything the RcObservation built from it points to. */
+typedef struct RcWorld {
+        bool instances_ok, volumes_ok, subnets_ok, nodes_ok;
+        Ec2InstanceList instances;
+        Ec2VolumeList volumes;
+        RcSubnetInfo *subnets;
+        size_t n_subnets;
+        DockerNode *nodes;
+        char **node_instance_ids;     /* engine label swarmkeeper.instance-id per node (NULL: none) */
+        uint64_t *node_created_usec;  /* CreatedAt per node (0: unknown) */
+        size_t n_nodes;
+        char *self_node_id;
+        bool leader, quorum;          /* from the node listing */
+        bool any_leader;              /* some manager is Leader in the listing */
+
+        /* built by rc_world_observe() */
+        RcInstance *rc_instances;
+        RcVolume *rc_volumes;
+        const char **rc_attached;
+        RcSubnet *rc_subnets;
+        RcNode *rc_nodes;
+        RcInflight *rc_inflight;
+} RcWorld;
+
+void rc_world_done(RcWorld *w);
+
+/*
+ * Leadership from a node listing (all nodes or managers only): leader = self is
+ * Leader; quorum = more than half of the managers are Reachable; any_leader = some
+ * manager is Leader.
+ */
+void rc_leadership_from_nodes(const DockerNode *nodes, size_t n, const char *self_id, bool *ret_leader,
+                              bool *ret_quorum, bool *ret_any_leader);
+
+/* ---- history kept by the loop across passes ------------------------------------------- */
+
+typedef struct RcNodeMark {
+        char *node_id;
+        uint64_t bad_since_usec;
+        uint64_t healthy_since_usec;
+        uint64_t drained_since_usec;
+} RcNodeMark;
+
+typedef struct RcInflightEntry {
+        RcInflightKind kind;
+        char *logical_id;
+        char *instance_id;
+        char *volume_id;
+        uint64_t since_usec;
+} RcInflightEntry;
+
+typedef struct RcBackoff {
+        char *key;                    /* logical id (or "worker") */
+        unsigned attempt;
+        uint64_t not_before_usec;
+} RcBackoff;
+
+typedef struct RcRecovery {
+        char *logical_id;
+        uint64_t started_usec;        /* first replacement action planned */
+} RcRecovery;
+
+typedef struct RcHistory {
+        RcNodeMark *marks;
+        size_t n_marks;
+        RcInflightEntry *inflight;
+        size_t n_inflight;
+        RcBackoff *backoff;
+        size_t n_backoff;
+        RcRecovery *recovering;       /* managers being replaced, for "node back" */
+        size_t n_recovering;
+        uint64_t no_leader_since_usec;
+        uint64_t tokens_rotated_usec; /* when this agent last rotated the join tokens */
+        uint64_t ec2_observed_usec;   /* the last EC2 observation (see rc_swarm_complete()) */
+        char **logged;                /* the actions logged last pass (log changes only) */
+        bool quorum_lost_logged;
+} RcHistory;
+
+void rc_history_done(RcHistory *h);
+int rc_history_copy(const RcHistory *src, RcHistory *ret);
+
+/* Carry bad_since/healthy_since over to this listing (nodes gone are forgotten). */
+int rc_history_update_nodes(RcHistory *h, const DockerNode *nodes, size_t n, uint64_t now_usec);
+/* Forget in-flight actions whose effect the listing shows or that are older than max_age. */
+void rc_history_prune_inflight(RcHistory *h, const RcWorld *w, uint64_t now_usec, uint64_t max_age_usec);
+int rc_history_add_inflight(RcHistory *h, RcInflightKind kind, const char *logical_id, const char *instance_id,
+                            const char *volume_id, uint64_t now_usec);
+
+/* Backoff per key: exponential with full jitter between base and cap. */
+#define RC_BACKOFF_BASE_USEC (10 * USEC_PER_SEC)
+#define RC_BACKOFF_CAP_USEC (300 * USEC_PER_SEC)
+bool rc_history_backoff_ready(const RcHistory *h, const char *key, uint64_t now_usec);
+int rc_history_backoff_fail(RcHistory *h, const char *key, uint64_t now_usec);
+void rc_history_backoff_reset(RcHistory *h, const char *key);
+
+/* A replacement of logical_id started (no-op if one is recorded). */
+int rc_history_recovery_start(RcHistory *h, const char *logical_id, uint64_t now_usec);
+/* The node of a recovering logical id became Ready+Reachable after the start: that
+ * entry is removed and returned (*ret_started), 1; 0 if none. */
+int rc_history_recovery_done(RcHistory *h, const char *logical_id, uint64_t healthy_since_usec,
+                             uint64_t *ret_started_usec);
+
+/* Fill obs from w and h (obs points into both; valid while both live). self_manager:
+ * this agent's engine is a manager. */
+int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now_usec, bool self_manager, RcObservation *ret);
+
+/*
+ * Does the node listing alone show the desired state: every configured manager a Ready,
+ * Reachable manager node with its logical id, every node Ready, the desired number of
+ * worker nodes? Then a pass need not ask EC2 (beyond one full observation every
+ * RC_EC2_FULL_INTERVAL_USEC): at steady state the cluster costs almost no EC2 calls.
+ */
+#define RC_EC2_FULL_INTERVAL_USEC (300 * USEC_PER_SEC)
+bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers, unsigned workers);
+
+/* A one-line description of an action (no secrets), for logs and `plan`. */
+void rc_action_describe(const RcAction *a, char *buf, size_t size);
+
+/* ---- the daemon's reconciler ------------------------------------------------------------- */
+
+typedef struct Reconciler Reconciler;
+
+/* Called in the loop when reconciler_status() changed. */
+typedef void (*ReconcilerStatusHandler)(Reconciler *r, void *userdata);
+
+/* config: borrowed (reconciler_set_config() on reload). leader: borrowed; subscribed to. */
+int reconciler_new(sd_event *event, Leader *leader, const Config *config, Reconciler **ret);
+Reconciler *reconciler_free(Reconciler *r);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Reconciler *, reconciler_free);
+
+void reconciler_set_status_handler(Reconciler *r, ReconcilerStatusHandler cb, void *userdata);
+void reconciler_set_config(Reconciler *r, const Config *config);
+/* This node's engine state: node id (NULL: not in a swarm) and whether it is a manager. */
+void reconciler_set_node(Reconciler *r, const char *node_id, bool manager);
+/* Something changed (node events, leadership): a pass soon. */
+void reconciler_kick(Reconciler *r);
+/* A short text for STATUS= ("replacing 10.0.1.12: launch"), NULL when nothing is going on. */
+const char *reconciler_status(const Reconciler *r);
+
+/*
+ * For `swarmkeeper status`: desired against actual (one EC2 + engine observation), one
+ * row per logical id and the worker count, and what the daemon has in flight (its
+ * RC_STATE_FILE). Only when launching is configured (else 0, nothing printed). Prints a
+ * table, or adds "desired" and "reconciler" members to root. Never fails status: an
+ * observation that cannot be made is reported in the output. Negative errno: -ENOMEM.
+ */
+#define RC_STATE_FILE_DEFAULT "/run/swarmkeeper/state.json"
+int reconciler_status_overview(const Config *c, json_object *root);
+
+/* `swarmkeeper plan [--json]` */
+int verb_plan(Config *c, const ConfigArgs *args, bool json);

@@ -1,0 +1,197 @@
+#!/bin/bash
+# shellcheck disable=SC2054,SC2015  # commas are inside --set values; "A && B || die" is intended
+# swarmkeeper — the leader re-creates a lost manager: end to end with the fake EC2 and three
+# real dockerd managers in network namespaces.
+#
+# The fake EC2 listens on the test bridge (10.98.0.1); a, b, c (10.98.0.11-13) form a swarm
+# and run the agent with [Launch] configured. `plan` on a healthy cluster has nothing to do.
+# Then b's host dies: its dockerd is killed and its instance terminated through the fake.
+# Checks: the leader's agent calls RunInstances with PrivateIpAddress=10.98.0.12, the subnet
+# whose CIDR holds it, the tags (the instance's; its root volume without the logical id),
+# IMDSv2 required, the instance profile and the ClientToken derived from the old instance;
+# once the fake reports the new instance running, AttachVolume of b's volume to it. When the attachment is reported (the fake's
+# hook), b's dockerd restarts on its old data dir in its namespace → the same node id comes
+# back Ready and Reachable, the agent logs "node back"; exactly one launch; no token in any
+# log or in the call log; the fake's state log keeps the invariants.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/common.sh
+. "$HERE/../lib/common.sh"
+# shellcheck source=tests/docker/lib.sh
+. "$HERE/../docker/lib.sh"
+
+dk_require
+require_cmd /usr/bin/python3
+T0=$(now)
+dk_net_up
+# the fake lives on the bridge, in the host's namespace; nothing routes beyond it
+ip addr add 10.98.0.1/24 dev "$DK_BRIDGE"
+dk_host_up a 10.98.0.11
+dk_host_up b 10.98.0.12
+dk_host_up c 10.98.0.13
+for h in a b c; do dk_dockerd_start "$h"; done
+log "three engines up in $(elapsed "$T0")s"
+
+# --- the fake EC2 --------------------------------------------------------------------------
+HOOK_LOG=$DK_DIR/hook.log
+: >"$HOOK_LOG"
+cat >"$DK_DIR/hook.sh" <<EOF
+#!/bin/sh
+echo "\$*" >>"$HOOK_LOG"
+EOF
+chmod +x "$DK_DIR/hook.sh"
+STATE_LOG=$DK_DIR/state.log
+FAKE_DIR=${SK_FAKE_EC2_DIR:-$SK_SOURCE_DIR/tests/fake-ec2}
+/usr/bin/python3 "$FAKE_DIR/fake_ec2.py" --listen 10.98.0.1:0 --port-file "$DK_DIR/fake.port" \
+    --access-key AKIDSMOKE --secret-key smoke-secret --region us-east-1 --pending-delay 0.5 --shutdown-delay 0.5 \
+    --hook "$DK_DIR/hook.sh" --state-log "$STATE_LOG" 2>"$DK_DIR/fake.log" &
+FAKE_PID=$!
+on_exit kill_pid "$FAKE_PID"
+wait_for 20 test -s "$DK_DIR/fake.port" || die "the fake EC2 did not start"
+FAKE=http://10.98.0.1:$(cat "$DK_DIR/fake.port")
+fake() { # METHOD PATH [JSON]
+    curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$FAKE$2"
+}
+fake POST /_fake/subnets '{"id": "subnet-0a1b2c3d", "az": "us-east-1a", "cidr": "10.98.0.0/24"}' >/dev/null
+declare -A IID=() VID=()
+for h in a b c; do
+    ip=${DK_IP[$h]}
+    tags="{\"swarmkeeper:cluster\": \"smoke\", \"swarmkeeper:logical-id\": \"$ip\", \"swarmkeeper:role\": \"manager\"}"
+    IID[$h]=$(fake POST /_fake/instances "{\"private_ip\": \"$ip\", \"subnet\": \"subnet-0a1b2c3d\", \"tags\": $tags, \"iam_instance_profile\": \"arn:aws:iam::123456789012:instance-profile/swarmkeeper\", \"hooks\": false}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+    VID[$h]=$(fake POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 8, \"tags\": $tags, \"attached_to\": \"${IID[$h]}\", \"hooks\": false}" |
+        python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])')
+done
+log "fake EC2 at $FAKE: instances ${IID[*]}, volumes ${VID[*]}"
+
+# --- the swarm, and the agents ------------------------------------------------------------
+dk_docker a swarm init --advertise-addr 10.98.0.11 >/dev/null
+TOKEN=$(dk_docker a swarm join-token -q manager)
+for h in b c; do dk_docker "$h" swarm join --token "$TOKEN" --advertise-addr "${DK_IP[$h]}" 10.98.0.11:2377 >/dev/null; done
+ID_B=$(dk_self_id b)
+COMMON=(--set Cluster.Name=smoke --set Cluster.Managers=10.98.0.11,10.98.0.12,10.98.0.13
+    --set Cluster.BootstrapManager=10.98.0.11 --set AWS.Region=us-east-1 --set "AWS.Endpoint=$FAKE"
+    --set "AWS.MetadataEndpoint=$FAKE" --set Launch.ImageId=ami-0123456789abcdef0 --set Launch.InstanceType=t3.small
+    --set Launch.SubnetIds=subnet-0a1b2c3d --set Launch.InstanceProfile=swarmkeeper --set Launch.SecurityGroupIds=sg-0a1b2c3d
+    --set AWS.AllowPlainHttp=yes --set Reconcile.IntervalSec=2 --set Reconcile.GraceSec=60 --set Reconcile.StableSec=5 --set Reconcile.QuorumLossGraceSec=600)
+dk_notify_start
+for h in a b c; do
+    mkdir -p "$DK_DIR/run-$h"
+    DK_AGENT_ENV=(AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "RUNTIME_DIRECTORY=$DK_DIR/run-$h")
+    dk_agent_start "$h" "${COMMON[@]}" --set "Host.InstanceId=${IID[$h]}"
+done
+for h in a b c; do
+    wait_for 60 dk_agent_ready "$h" || { tail -n 30 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
+done
+pass "three agents ready; a leads"
+
+# --- plan on a healthy cluster: nothing to do --------------------------------------------------
+PLAN=(--config /dev/null --config-dir "$DK_DIR/a/conf.d" --set "Engine.Socket=$(dk_sock a)" "${COMMON[@]}")
+out=$(env AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "$SK_BIN" plan "${PLAN[@]}" 2>&1) ||
+    die "plan failed: $out"
+log "plan:"$'\n'"$out"
+assert_eq "$(grep -c '^10\.98\.0\.1[123] .*running .*in-use .*ready' <<<"$out")" 3 "plan: three managers running, volumes in use, nodes ready"
+json=$(env AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "$SK_BIN" plan --json "${PLAN[@]}")
+assert_eq "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["leader"], [a["kind"] for a in d["actions"] if a["kind"] not in ("wait", "report")])' <<<"$json")" \
+    "True []" "plan --json: the leader, nothing to change"
+sleep 3
+fake DELETE /_fake/calls >/dev/null
+
+# --- b's host dies -------------------------------------------------------------------------
+log "b's host dies: dockerd killed, instance ${IID[b]} terminated"
+dk_dockerd_kill b KILL
+t_term=$(now)
+fake POST "/_fake/instances/${IID[b]}" '{"state": "terminated"}' >/dev/null
+
+runs() { fake GET /_fake/calls | python3 -c '
+import json, sys
+for c in json.load(sys.stdin):
+    if c["action"] == sys.argv[1] and c["status"] == 200:
+        print(json.dumps(c["params"], sort_keys=True))' "$1"; }
+has_run() { [ -n "$(runs RunInstances)" ]; }
+wait_for 90 has_run ||
+    { tail -n 40 "$DK_DIR/a/agent.log" >&2; die "no RunInstances within 90 s"; }
+log "RunInstances $(elapsed "$t_term")s after the termination"
+RUN=$(runs RunInstances | head -n 1)
+check_param() { # KEY VALUE
+    assert_eq "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$RUN" "$1")" "$2" "RunInstances $1=$2"
+}
+check_param PrivateIpAddress 10.98.0.12
+check_param SubnetId subnet-0a1b2c3d
+check_param MetadataOptions.HttpTokens required
+check_param IamInstanceProfile.Name swarmkeeper
+check_param ImageId ami-0123456789abcdef0
+check_param InstanceType t3.small
+check_param SecurityGroupId.1 sg-0a1b2c3d
+check_param MinCount 1
+check_param MaxCount 1
+tags=$(python3 -c '
+import json, sys
+p = json.loads(sys.argv[1])
+for n in range(1, 5):
+    rt = p.get("TagSpecification.%d.ResourceType" % n)
+    if not rt:
+        break
+    t = {}
+    for k in range(1, 10):
+        key = p.get("TagSpecification.%d.Tag.%d.Key" % (n, k))
+        if key:
+            t[key] = p.get("TagSpecification.%d.Tag.%d.Value" % (n, k))
+    print(rt, t["swarmkeeper:cluster"], t.get("swarmkeeper:logical-id"), t["swarmkeeper:role"])' "$RUN")
+# the root volume made with the instance must not look like the manager's data volume
+assert_eq "$tags" "instance smoke 10.98.0.12 manager"$'\n'"volume smoke None manager" "RunInstances: instance and volume tags"
+token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ClientToken"])' "$RUN")
+[ ${#token} -le 64 ] && [ -n "$token" ] || die "ClientToken '$token' empty or longer than 64"
+assert_contains "$(grep 'launched manager' "$DK_DIR/a/agent.log")" "$token" "the agent logged the launch with its ClientToken"
+pass "ClientToken $token"
+
+NEW=$(fake GET /_fake/state | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+for i in s["instances"]:
+    if i.get("tags", {}).get("swarmkeeper:logical-id") == "10.98.0.12" and i["state"] != "terminated":
+        print(i["id"])')
+[ -n "$NEW" ] || die "no new instance for 10.98.0.12"
+wait_for 60 grep -q "^volume-attached ${VID[b]} $NEW " "$HOOK_LOG" ||
+    { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "volume ${VID[b]} never attached to $NEW"; }
+ATT=$(runs AttachVolume | head -n 1)
+assert_eq "$(python3 -c 'import json,sys; p=json.loads(sys.argv[1]); print(p["VolumeId"], p["InstanceId"], p["Device"])' "$ATT")" \
+    "${VID[b]} $NEW /dev/sdf" "AttachVolume ${VID[b]} → $NEW as /dev/sdf"
+log "volume attached $(elapsed "$t_term")s after the termination"
+
+# --- the new host boots on the old volume: same node ---------------------------------------
+dk_dockerd_start b
+node_ok() { [ "$(dk_docker a node inspect "$ID_B" --format '{{.Status.State}} {{.ManagerStatus.Reachability}}' 2>/dev/null)" = "ready reachable" ]; }
+wait_for 60 node_ok || die "node $ID_B did not come back Ready and Reachable"
+assert_eq "$(dk_self_id b)" "$ID_B" "b: the same node id after the replacement"
+wait_for 30 grep -q "Reconcile: manager 10.98.0.12 is back as node $ID_B" "$DK_DIR/a/agent.log" ||
+    die "the leader's agent did not log the node back"
+pass "node back logged: $(grep -o 'back as node.*' "$DK_DIR/a/agent.log" | head -n 1)"
+log "recovered $(elapsed "$t_term")s after the termination"
+
+# --- status: desired against actual, and the leader's in-flight state --------------------------
+wait_for 20 test -s "$DK_DIR/run-a/state.json" || die "the leader's agent wrote no state.json"
+ST=(env AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "RUNTIME_DIRECTORY=$DK_DIR/run-a" "$SK_BIN" status "${PLAN[@]}")
+wait_for 20 sh -c "$(printf '%q ' "${ST[@]}") 2>/dev/null | grep -q 'Nothing in flight'" || die "status: something still in flight"
+out=$("${ST[@]}")
+log "status:"$'\n'"$out"
+assert_eq "$(grep -c '^10\.98\.0\.1[123] .*running .*in-use .*ready *reachable' <<<"$out")" 3 "status: three managers, desired = actual"
+assert_contains "$out" "Workers: 0 desired" "status: the worker count"
+json=$("${ST[@]}" --json)
+assert_eq "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["desired"]["managers"]), d["reconciler"]["leader"], d["reconciler"]["inflight"])' <<<"$json")" \
+    "3 True []" "status --json: three managers, the leader's state, nothing in flight"
+
+sleep 5 # a few more passes: nothing else may happen
+assert_eq "$(runs RunInstances | wc -l)" 1 "exactly one RunInstances"
+assert_eq "$(runs AttachVolume | wc -l)" 1 "exactly one AttachVolume"
+assert_eq "$(runs TerminateInstances | wc -l)" 0 "nothing terminated"
+for h in a b c; do
+    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the join token is not in the log"
+done
+assert_not_contains "$(fake GET /_fake/calls)" "SWMTKN" "no join token in the call log"
+if [ -f "$FAKE_DIR/check_invariants.py" ]; then
+    /usr/bin/python3 "$FAKE_DIR/check_invariants.py" "$STATE_LOG" && pass "state log invariants hold" ||
+        die "the state log breaks an invariant"
+fi
+log "total $(elapsed "$T0")s"
+sk_summary
