@@ -11,6 +11,7 @@ BIN=$PWD/$BUILD/agent/swarmkeeper
 . tests/lib/common.sh
 require_root
 tmpdir T sk-bench.XXXXXX
+export RUNTIME_DIRECTORY=$T/run  # not the host's /run/swarmkeeper
 make_loop 512 DEV
 mkfs.ext4 -q "$DEV"
 MNT=$T/mnt

@@ -16,6 +16,8 @@ export SWARMKEEPER_LOG=stderr
 unset AWS_ACCESS_KEY_ID AWS_SECRET_ACCESS_KEY AWS_SESSION_TOKEN
 
 tmpdir T sk-prepare-ebs.XXXXXX
+# prepare's marker for the daemon goes here, not into the host's /run/swarmkeeper.
+export RUNTIME_DIRECTORY=$T/run
 MNT=$T/mnt
 SECRET=sk-test-static-secret-$RANDOM$RANDOM
 mkdir -p "$T/conf.d"
@@ -158,6 +160,25 @@ assert_contains "$out" "was not attached to this instance within 2 s" "held volu
 assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('AttachVolume', 'DetachVolume'))")" 0 \
         "held volume: never detached from the other instance, never attached"
 assert_fail "held volume: nothing mounted" findmnt -n "$T/mnt2"
+
+# --- one deadline for the attach wait and the device wait ------------------------------
+# EC2 answers DescribeVolumes 2 s late; the attachment's device never shows up. With
+# AttachTimeoutSec=3 prepare gives up 3 s after it started, not 2 s + another 3 s:
+# otherwise the unit's TimeoutStartSec could run out in the middle of mkfs.
+IID4=$(ctl POST /_fake/instances '{"private_ip": "10.0.1.13", "az": "us-east-1a", "hooks": false}' | json 'd["id"]')
+ctl POST /_fake/imds "{\"source\": \"127.0.0.1\", \"instance\": \"$IID4\"}" >/dev/null
+ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"attached_to\": \"$IID4\", \"device\": \"/dev/sdo\", \
+        \"hooks\": false, \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.13\"}}" >/dev/null
+ctl POST /_fake/faults '{"action": "DescribeVolumes", "latency": 2, "count": 1}' >/dev/null
+t0=$(now)
+out=$(prepare --set Volume.MountPoint="$T/mnt2" --set Volume.AttachTimeoutSec=3 2>&1); rc=$?
+took=$(elapsed "$t0")
+ctl DELETE /_fake/faults >/dev/null
+assert_eq "$rc" 4 "slow attach + missing device: exit 4 ($out)"
+assert_contains "$out" "did not appear within 3 s of the start" "slow attach + missing device: says so"
+assert_ok "slow attach + missing device: gave up within the one deadline ($took s)" \
+        awk -v t="$took" 'BEGIN { exit !(t >= 2.0 && t < 4.5) }'
+assert_fail "slow attach + missing device: nothing mounted" findmnt -n "$T/mnt2"
 
 # --- EC2 unreachable after IMDS: exit 5, names the endpoint -------------------------
 out=$(prepare --set AWS.Endpoint=http://127.0.0.1:1 --set Volume.MountPoint="$T/mnt2" 2>&1); rc=$?
