@@ -18,7 +18,11 @@
 #define RC_LAUNCH_SETTLE_USEC (120 * USEC_PER_SEC)
 #define RC_INFLIGHT_MAX_AGE_USEC (600 * USEC_PER_SEC)
 #define RC_PASS_DEADLINE_USEC (300 * USEC_PER_SEC)
-#define RC_KICK_DELAY_USEC (1 * USEC_PER_SEC)
+#define RC_KICK_DELAY_USEC (200 * USEC_PER_MSEC)
+/* While EC2 has to be watched (something amiss), passes follow each other this fast for
+ * this long, then at Reconcile.IntervalSec again. */
+#define RC_FAST_INTERVAL_USEC (1 * USEC_PER_SEC)
+#define RC_FAST_WINDOW_USEC (120 * USEC_PER_SEC)
 #define RC_USER_DATA_MAX 16384 /* EC2's limit, before base64 */
 #define RC_DEFAULT_VOLUME_GIB 20
 #define RC_DEVICE "/dev/sdf"
@@ -839,6 +843,7 @@ typedef struct Pass {
         bool planned;
         bool quorum_loss_mode;
         bool engine_manager;
+        bool amiss;                       /* EC2 was needed: the swarm is not as desired */
         char status[160];
         char error[256];
 
@@ -1628,6 +1633,8 @@ static int pass_run(Pass *p) {
                 return 0;
         }
         p->history.ec2_observed_usec = now;
+        p->amiss = !rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers) ||
+                   p->history.n_inflight > 0 || p->history.n_recovering > 0;
         r = pass_observe_ec2(p);
         if (r == -ECANCELED)
                 return r;
@@ -1697,6 +1704,9 @@ struct Reconciler {
         sd_event_source *deadline;
         Job *job;
         bool again;
+        uint64_t amiss_since;       /* CLOCK_MONOTONIC: passes found the swarm amiss since */
+        bool pass_amiss;
+        char *last_error;           /* a failing pass warns once per distinct reason */
 
         RcHistory history;
         char *status;
@@ -1772,24 +1782,39 @@ static void reconciler_done(Job *j, int result, void *userdata) {
         rc_history_done(&r->history);
         r->history = p->history;
         p->history = (RcHistory){};
+        uint64_t mono = now_usec(CLOCK_MONOTONIC), next;
+        char why[300] = "";
+
         r->deadline = sd_event_source_disable_unref(r->deadline);
         if (result == -ECANCELED)
                 log_info("Reconcile: pass cancelled (%s).", pass_stopped(p) && !atomic_load(p->cancel)
                                                                 ? "deadline" : "leadership lost or shutting down");
-        else if (result < 0 && p->error[0])
-                log_warning("Reconcile: pass stopped: %s", p->error);
         else if (result < 0 && result != -EPERM)
-                log_warning_errno(result, "Reconcile: pass stopped: %m");
+                snprintf(why, sizeof(why), "%s", p->error[0] ? p->error : strerror(-result));
+        if (why[0] && !streq_ptr(why, r->last_error))
+                log_warning("Reconcile: pass stopped: %s", why);
+        else if (why[0])
+                log_debug("Reconcile: pass stopped: %s", why);
+        (void) free_and_strdup(&r->last_error, why[0] ? why : NULL);
         reconciler_set_status_text(r, result == -ECANCELED ? NULL : p->status);
         reconciler_write_state(r, p, result);
+        r->pass_amiss = p->amiss;
         r->job = job_free(r->job);
         pass_free(p);
 
+        next = (uint64_t) r->config->interval_sec * USEC_PER_SEC;
+        if (r->pass_amiss) {
+                if (!r->amiss_since)
+                        r->amiss_since = mono;
+                if (mono < r->amiss_since + RC_FAST_WINDOW_USEC && next > RC_FAST_INTERVAL_USEC)
+                        next = RC_FAST_INTERVAL_USEC;
+        } else
+                r->amiss_since = 0;
         if (r->again) {
                 r->again = false;
-                reconciler_schedule(r, RC_KICK_DELAY_USEC);
-        } else
-                reconciler_schedule(r, (uint64_t) r->config->interval_sec * USEC_PER_SEC);
+                next = RC_KICK_DELAY_USEC;
+        }
+        reconciler_schedule(r, next);
 }
 
 static int reconciler_on_deadline(sd_event_source *s, uint64_t usec, void *userdata) {
@@ -1924,6 +1949,7 @@ Reconciler *reconciler_free(Reconciler *r) {
         rc_history_done(&r->history);
         free(r->node_id);
         free(r->status);
+        free(r->last_error);
         free(r->state_file);
         free(r);
         return NULL;

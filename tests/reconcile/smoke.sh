@@ -94,6 +94,12 @@ assert_eq "$(grep -c '^10\.98\.0\.1[123] .*running .*in-use .*ready' <<<"$out")"
 json=$(env AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "$SK_BIN" plan --json "${PLAN[@]}")
 assert_eq "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(d["leader"], [a["kind"] for a in d["actions"] if a["kind"] not in ("wait", "report")])' <<<"$json")" \
     "True []" "plan --json: the leader, nothing to change"
+# memory of an idle leader (a) and follower (c): RSS, PSS, anonymous (smaps_rollup, KiB)
+mem() { awk '/^(Rss|Pss|Anonymous):/ { printf "%s %s ", $1, $2 }' "/proc/${DK_AGENT_PID[$1]}/smaps_rollup"; }
+[ "$(cat "/proc/${DK_AGENT_PID[a]}/comm")" = swarmkeeper ] || die "DK_AGENT_PID[a] is not the agent"
+MEM_LEADER=$(mem a)
+MEM_FOLLOWER=$(mem c)
+log "memory (KiB): leader $MEM_LEADER; follower $MEM_FOLLOWER"
 sleep 3
 fake DELETE /_fake/calls >/dev/null
 
@@ -111,7 +117,11 @@ for c in json.load(sys.stdin):
 has_run() { [ -n "$(runs RunInstances)" ]; }
 wait_for 90 has_run ||
     { tail -n 40 "$DK_DIR/a/agent.log" >&2; die "no RunInstances within 90 s"; }
-log "RunInstances $(elapsed "$t_term")s after the termination"
+T_RUN=$(fake GET /_fake/calls | python3 -c '
+import json, sys
+print(min(c["time"] for c in json.load(sys.stdin) if c["action"] == "RunInstances" and c["status"] == 200))')
+LATENCY=$(awk -v a="$T_RUN" -v b="$t_term" 'BEGIN { printf "%.2f", a - b }')
+log "RunInstances ${LATENCY}s after the termination"
 RUN=$(runs RunInstances | head -n 1)
 check_param() { # KEY VALUE
     assert_eq "$(python3 -c 'import json,sys; print(json.loads(sys.argv[1]).get(sys.argv[2]))' "$RUN" "$1")" "$2" "RunInstances $1=$2"
@@ -185,6 +195,14 @@ sleep 5 # a few more passes: nothing else may happen
 assert_eq "$(runs RunInstances | wc -l)" 1 "exactly one RunInstances"
 assert_eq "$(runs AttachVolume | wc -l)" 1 "exactly one AttachVolume"
 assert_eq "$(runs TerminateInstances | wc -l)" 0 "nothing terminated"
+
+# --- steady state: the node list shows everything as desired, EC2 is left alone ----------------
+fake DELETE /_fake/calls >/dev/null
+sleep 20 # ten passes at IntervalSec=2
+STEADY=$(fake GET /_fake/calls | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
+assert_eq "$STEADY" 0 "steady state: no EC2 call in 20 s of passes every 2 s (a full observation every 5 min)"
+[ -n "${SK_BENCH_OUT:-}" ] && printf 'latency %s\nmem_leader %s\nmem_follower %s\nsteady_calls_20s %s\n' \
+    "$LATENCY" "$MEM_LEADER" "$MEM_FOLLOWER" "$STEADY" >>"$SK_BENCH_OUT"
 for h in a b c; do
     assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the join token is not in the log"
 done
