@@ -63,9 +63,16 @@ scripts/build-rpm.sh build-pkg/rpm
 record "rpm package + rpmlint" $?
 
 step "tests (gcc build): unit, aws, root, docker, nspawn"
+rm -rf build/ec2-calls   # the fakes of this run log every EC2 call the agent makes here
 for suite in unit aws root docker nspawn; do
   meson_suite build --suite "$suite"
 done
+
+step "IAM policy against every EC2 action this run called"
+# < 1 s. conf/aws/iam-policy.json allows each action in build/ec2-calls/*.log and none else.
+SK_REQUIRE_CALL_LOGS=1 SK_EC2_CALL_LOG_DIR=build/ec2-calls SK_SOURCE_DIR=$SRC SK_BIN=build/agent/swarmkeeper \
+  /usr/bin/python3 tests/unit/check-aws-kit.py
+record "iam-policy vs the run's EC2 calls" $?
 
 step "tests under ASan+UBSan: unit, aws, root"
 { [ -d build-asan ] || CC=clang meson setup build-asan -Db_sanitize=address,undefined -Db_lundef=false \

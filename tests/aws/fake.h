@@ -111,7 +111,17 @@ static inline int fake_start_script(Fake *f, const char *script, const char *con
 
 static inline int fake_start(Fake *f, const char *const *extra) {
         const char *args[32] = { "--access-key", FAKE_AKID, "--secret-key", FAKE_SECRET };
+        const char *dir = getenv("SK_EC2_CALL_LOG_DIR");
+        char call_log[512];
         size_t n = 4;
+        /* Every EC2 call the agent's code makes in the test run, for the IAM policy
+         * check (tests/unit/check-aws-kit.py). */
+        if (dir && *dir) {
+                (void) mkdir(dir, 0755);
+                snprintf(call_log, sizeof(call_log), "%s/aws-client-%d.log", dir, (int) getpid());
+                args[n++] = "--call-log";
+                args[n++] = call_log;
+        }
         for (const char *const *a = extra; a && *a && n < ELEMENTSOF(args) - 1; a++)
                 args[n++] = *a;
         args[n] = NULL;

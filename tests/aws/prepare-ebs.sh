@@ -49,9 +49,15 @@ exit 0
 EOF
 chmod +x "$T/hook.sh"
 
+# every EC2 call prepare makes goes into the run's call log (the IAM policy check reads it)
+CALL_LOG=()
+if [ -n "${SK_EC2_CALL_LOG_DIR:-}" ]; then
+        mkdir -p "$SK_EC2_CALL_LOG_DIR"
+        CALL_LOG=(--call-log "$SK_EC2_CALL_LOG_DIR/prepare-ebs-$$.log")
+fi
 /usr/bin/python3 "$SRC/tests/fake-ec2/fake_ec2.py" --listen 127.0.0.1:0 --port-file "$T/port" \
         --access-key AKIDTEST --secret-key "$SECRET" --pending-delay 0.3 --hook "$T/hook.sh" \
-        2>"$T/fake.log" &
+        "${CALL_LOG[@]}" 2>"$T/fake.log" &
 FAKE_PID=$!
 on_exit kill_pid "$FAKE_PID"
 wait_for 10 test -s "$T/port" || die "the fake did not start: $(cat "$T/fake.log")"

@@ -4,7 +4,7 @@
 #
 # 1. An AMI (the test image + the package installed + `systemctl enable swarmkeeper-prepare
 #    swarmkeeper`) boots with a blank volume and the README's user-data, served to real
-#    cloud-init (Debian's 22.4) by a NoCloud seed on the test bridge: cloud-init writes
+#    cloud-init (Debian's 22.4) by the fake EC2's NoCloud seed on the bridge: cloud-init writes
 #    the 0600 drop-in, prepare runs after it, formats and mounts the volume, docker starts
 #    on it, the agent initialises the swarm; no ordering cycle; `journalctl -x` explains
 #    the events from the installed catalog.
@@ -38,28 +38,33 @@ fi
 IP=10.99.0.51
 BRIDGE_IP=${SK_BRIDGE_ADDR%/*}
 tmpdir SEED
-mkdir -p "$SEED/nocloud"
-printf 'instance-id: i-0a0a0a0a0a0a0a0a1\nlocal-hostname: ami1\n' >"$SEED/nocloud/meta-data"
-: >"$SEED/nocloud/vendor-data"
-# the README's one-liner, with this test's cluster
-cat >"$SEED/nocloud/user-data" <<EOU
+# the README's one-liner, with this test's cluster: the instance's user-data
+cat >"$SEED/user-data" <<EOU
 #cloud-config
 write_files: [{path: /etc/swarmkeeper/swarmkeeper.conf.d/50-cluster.conf, permissions: '0600', content: "[Cluster]\\nName=nstest\\nManagers=$IP\\nBootstrapManager=$IP\\n"}]
 EOU
-# the seed server: on the bridge's host address only (the bridge exists once a host is
-# up; make it now so the server can bind before the boot)
+# The project's fake EC2 serves the NoCloud seed to each instance by its source address
+# (meta-data with the instance id, user-data as given at launch), on the bridge's host
+# address only. The bridge exists once a host is up: make it now so the fake can bind.
 _sk_bridge_locked _sk_bridge_up_unlocked || die "bridge setup failed"
-/usr/bin/python3 -c '
-import functools, http.server, sys
-h = functools.partial(http.server.SimpleHTTPRequestHandler, directory=sys.argv[2])
-s = http.server.ThreadingHTTPServer((sys.argv[1], 0), h)
-open(sys.argv[3] + ".tmp", "w").write(str(s.server_address[1]))
-import os; os.rename(sys.argv[3] + ".tmp", sys.argv[3])
-s.serve_forever()' "$BRIDGE_IP" "$SEED" "$SEED/port" 2>"$SEED/http.log" &
-SEED_PID=$!
-on_exit kill_pid "$SEED_PID"
-wait_for 10 test -s "$SEED/port" || die "seed server did not start"
+/usr/bin/python3 "$SRC/tests/fake-ec2/fake_ec2.py" --listen "$BRIDGE_IP:0" --port-file "$SEED/port" \
+    --access-key AKIDTEST --secret-key "sk-test-$$" 2>"$SEED/fake.log" &
+FAKE_PID=$!
+on_exit kill_pid "$FAKE_PID"
+wait_for 10 test -s "$SEED/port" || { cat "$SEED/fake.log" >&2; die "the fake EC2 did not start"; }
 PORT=$(cat "$SEED/port")
+fake() { # METHOD PATH [JSON]
+    curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "http://$BRIDGE_IP:$PORT$2"
+}
+fake POST /_fake/subnets '{"id": "subnet-0b1d9e", "az": "us-east-1a", "cidr": "10.99.0.0/24"}' >/dev/null ||
+    die "fake: subnet"
+inst=$(fake POST /_fake/instances "$(/usr/bin/python3 -c '
+import json, sys
+print(json.dumps({"private_ip": sys.argv[1], "subnet": "subnet-0b1d9e", "hooks": False,
+                  "tags": {"swarmkeeper:cluster": "nstest", "swarmkeeper:logical-id": sys.argv[1]},
+                  "user_data": open(sys.argv[2]).read()}))' "$IP" "$SEED/user-data")") || die "fake: seed instance"
+IID=$(echo "$inst" | jq -r .id)
+log "the fake EC2 on $BRIDGE_IP:$PORT; instance $IID at $IP"
 
 # What the AMI needs on top of the package in this test: cloud-init on, with the NoCloud
 # seed on the bridge; what IMDS would tell (no IMDS here), the volume's device name, and
@@ -70,7 +75,7 @@ printf 'datasource_list: [ NoCloud, None ]\ndatasource:\n  NoCloud:\n    seedfro
     >/etc/cloud/cloud.cfg.d/90-swarmkeeper-test.cfg
 printf 'policy: enabled\n' >/etc/cloud/ds-identify.cfg
 umask 077
-printf '[Host]\nInstanceId=i-0a0a0a0a0a0a0a0a1\nPrivateIp=$IP\nAvailabilityZone=us-east-1a\n[Volume]\nDevice=/dev/xvdf\n[AWS]\nRegion=us-east-1\nEndpoint=http://127.0.0.1:9/\nMetadataEndpoint=http://127.0.0.1:9\n' \
+printf '[Host]\nInstanceId=$IID\nPrivateIp=$IP\nAvailabilityZone=us-east-1a\n[Volume]\nDevice=/dev/xvdf\n[AWS]\nRegion=us-east-1\nEndpoint=http://127.0.0.1:9/\nMetadataEndpoint=http://127.0.0.1:9\n' \
     >/etc/swarmkeeper/swarmkeeper.conf.d/40-test-host.conf"
 
 make_loop 512 VOL
@@ -84,7 +89,8 @@ jfail() { nspawn_journal "$H" -b -u cloud-init.service -u swarmkeeper-prepare.se
 st=$(nspawn_exec "$H" cloud-init status --long 2>&1)
 assert_contains "$st" "status: done" "cloud-init ran to the end ($st)"
 assert_contains "$st" "NoCloud" "cloud-init used the NoCloud seed"
-assert_contains "$(cat "$SEED/http.log")" "GET /nocloud/user-data" "the seed's user-data was fetched"
+assert_contains "$(cat "$SEED/fake.log")" "GET /nocloud/user-data" "the seed's user-data was fetched from the fake"
+assert_eq "$(nspawn_exec "$H" cloud-init query instance_id 2>/dev/null)" "$IID" "cloud-init knows the instance id from the seed"
 assert_eq "$(nspawn_exec "$H" stat -c '%a %U' /etc/swarmkeeper/swarmkeeper.conf.d/50-cluster.conf)" "600 root" \
     "cloud-init wrote the drop-in, mode 0600"
 assert_eq "$(nspawn_exec "$H" stat -c %a /etc/swarmkeeper/swarmkeeper.conf.d)" 700 "conf.d is 0700 (package)"

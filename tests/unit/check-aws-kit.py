@@ -5,9 +5,12 @@
 #
 # The actions "the agent calls" are every Action the EC2 client can send (read from
 # agent/ec2*.c: each action it builds a request for or parses an answer of), together
-# with every action in the fake EC2's call logs, when the test run left any: files
-# matching $SK_EC2_CALL_LOGS (colon-separated globs) or $SK_BUILD_DIR/ec2-calls/*.log,
-# one JSON object per line with an "action".
+# with every action in the fake EC2's call logs that the test run left: the fakes the
+# agent's tests start log each call to $SK_EC2_CALL_LOG_DIR/*.log (meson sets it to
+# BUILDDIR/ec2-calls; also $SK_EC2_CALL_LOGS, colon-separated globs), one JSON object
+# per line with an "action". scripts/ci-test.sh runs this once more after every suite
+# with SK_REQUIRE_CALL_LOGS=1: then the logs must exist, and the policy may allow no
+# action that the whole test run did not call.
 import base64
 import glob
 import json
@@ -53,8 +56,8 @@ def client_actions():
 
 def logged_actions():
     pats = [p for p in os.environ.get("SK_EC2_CALL_LOGS", "").split(":") if p]
-    if os.environ.get("SK_BUILD_DIR"):
-        pats.append(os.path.join(os.environ["SK_BUILD_DIR"], "ec2-calls", "*.log"))
+    if os.environ.get("SK_EC2_CALL_LOG_DIR"):
+        pats.append(os.path.join(os.environ["SK_EC2_CALL_LOG_DIR"], "*.log"))
     acts, files = set(), 0
     for pat in pats:
         for path in glob.glob(pat):
@@ -128,7 +131,13 @@ check(len(calls) >= 5, "found the EC2 client's actions in agent/ec2*.c")
 need = {"ec2:" + a for a in calls | logged}
 ec2_allowed = {a for a in allowed if a.startswith("ec2:")}
 check(need - ec2_allowed == set(), f"policy allows every action the agent calls (missing: {sorted(need - ec2_allowed)})")
-check(ec2_allowed - need == set(), f"policy allows no action nothing calls (extra: {sorted(ec2_allowed - need)})")
+if os.environ.get("SK_REQUIRE_CALL_LOGS") == "1":
+    check(nlogs > 0 and logged, "the test run left call logs of the fake EC2")
+    called = {"ec2:" + a for a in logged}
+    check(ec2_allowed - called == set(),
+          f"policy allows no action the test run did not call (never called: {sorted(ec2_allowed - called)})")
+else:
+    check(ec2_allowed - need == set(), f"policy allows no action nothing calls (extra: {sorted(ec2_allowed - need)})")
 ec2c = "".join(open(p).read() for p in glob.glob(os.path.join(src, "agent", "ec2*.c")))
 check(("IamInstanceProfile" in ec2c) == ("iam:PassRole" in allowed),
       "iam:PassRole allowed exactly when launches pass an instance profile")
