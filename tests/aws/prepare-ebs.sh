@@ -167,6 +167,21 @@ assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('A
         "held volume: never detached from the other instance, never attached"
 assert_fail "held volume: nothing mounted" findmnt -n "$T/mnt2"
 
+# --- attached here AND to another instance (Multi-Attach): never mounted, exit 8 -------
+IID5=$(ctl POST /_fake/instances '{"private_ip": "10.0.1.14", "az": "us-east-1a", "hooks": false}' | json 'd["id"]')
+OTHER5=$(ctl POST /_fake/instances '{"private_ip": "10.0.1.98", "az": "us-east-1a", "hooks": false}' | json 'd["id"]')
+ctl POST /_fake/imds "{\"source\": \"127.0.0.1\", \"instance\": \"$IID5\"}" >/dev/null
+VOL5=$(ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"attached_to\": \"$IID5\", \"device\": \"/dev/sdn\", \
+        \"also_attached_to\": [{\"instance\": \"$OTHER5\", \"device\": \"/dev/sdf\"}], \"hooks\": false, \
+        \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.14\"}}" | json 'd["id"]')
+ctl DELETE /_fake/calls >/dev/null
+out=$(prepare --set Volume.MountPoint="$T/mnt2" --set Volume.AttachTimeoutSec=3 2>&1); rc=$?
+assert_eq "$rc" 8 "multi-attached volume: exit 8 ($out)"
+assert_contains "$out" "Volume $VOL5 is attached to this instance and also to $OTHER5" "multi-attached volume: names both"
+assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('AttachVolume', 'DetachVolume'))")" 0 \
+        "multi-attached volume: nothing attached or detached"
+assert_fail "multi-attached volume: nothing mounted" findmnt -n "$T/mnt2"
+
 # --- one deadline for the attach wait and the device wait ------------------------------
 # EC2 answers DescribeVolumes 2 s late; the attachment's device never shows up. With
 # AttachTimeoutSec=3 prepare gives up 3 s after it started, not 2 s + another 3 s:

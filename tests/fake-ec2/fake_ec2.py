@@ -303,6 +303,9 @@ class Volume:
     def __init__(self, **kw):
         self.tags = {}
         self.attachment = None  # dict(instance, device, status, time, due)
+        # EBS Multi-Attach, seeded only: more attachments, each dict(instance,
+        # device, status, time), shown after the one above.
+        self.multi = []
         self.volume_type = "gp2"
         self.iops = None
         self.throughput = None
@@ -732,11 +735,12 @@ class Fake:
                 "snapshotId": v.snapshot_id,
                 "availabilityZone": v.az, "status": v.state,
                 "createTime": iso(v.created),
-                "attachmentSet": [self.attachment_xml(v, a)] if a else [],
+                "attachmentSet": ([self.attachment_xml(v, a)] if a else []) +
+                                 [self.attachment_xml(v, m) for m in v.multi],
                 "volumeType": v.volume_type, "iops": v.iops,
                 "throughput": v.throughput,
                 "tagSet": tag_set(v.tags) if v.tags else None,
-                "encrypted": v.encrypted, "multiAttachEnabled": False}
+                "encrypted": v.encrypted, "multiAttachEnabled": bool(v.multi)}
 
     # -- pagination -----------------------------------------------------------
     def paginate(self, items, params, ids, lo, hi, set_name, kind,
@@ -1778,6 +1782,14 @@ class Fake:
                                   d.get("device", "/dev/sdf"),
                                   "status": "attached", "time": now,
                                   "due": None}
+            for extra in d.get("also_attached_to", []):
+                other = self.instances.get(extra.get("instance"))
+                if not att or other is None or other.az != vol.az:
+                    raise ValueError("also_attached_to: needs attached_to and "
+                                     "an instance in %s" % vol.az)
+                vol.multi.append({"instance": other.id,
+                                  "device": extra.get("device", "/dev/sdf"),
+                                  "status": "attached", "time": now})
             self.volumes[vol.id] = vol
             if att:
                 self.emit("volume-attached", vol.id, att,
