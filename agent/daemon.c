@@ -1,13 +1,22 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * `swarmkeeper run`: one sd-event loop that owns the engine connection, the events
- * stream, swarm membership (init / rejoin / join), leadership tracking, the watchdog and
- * the signals. The membership logic is one step function, re-run on a timer, on engine
- * events and on SIGHUP; it never blocks longer than one short engine request.
+ * `swarmkeeper run`: one sd-event loop that owns the events stream, swarm membership
+ * (init / rejoin / join), leadership tracking, the watchdog and the signals. The loop
+ * never waits for the engine: every engine request (the step's ping and /info with its
+ * probe of the other managers, init, join, the leadership checks) runs as a Job on a
+ * worker thread with its own Docker client, and its result comes back through the loop.
+ * The step is re-run on a timer, on engine events and on SIGHUP; one engine job is in
+ * flight at a time.
+ *
+ * Initializing a new swarm is the bootstrap manager's last resort: only on a volume that
+ * `prepare` formatted in this boot ($RUNTIME_DIRECTORY/formatted) and only after every
+ * other configured manager stayed silent on the swarm port for SWARMKEEPER_INIT_QUIET_SEC
+ * (default 30 s) in a row.
  */
 #include "daemon.h"
 
 #include <arpa/inet.h>
+#include <assert.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -17,6 +26,8 @@
 
 #include "docker-events.h"
 #include "docker.h"
+#include "identity.h"
+#include "job.h"
 #include "leader.h"
 #include "log.h"
 #include "messages.h"
@@ -24,8 +35,16 @@
 
 #define ENGINE_RETRY_BASE_USEC (500 * USEC_PER_MSEC)
 #define ENGINE_RETRY_CAP_USEC (10 * USEC_PER_SEC)
-#define JOIN_RETRY_BASE_USEC (1 * USEC_PER_SEC)
-#define JOIN_RETRY_CAP_USEC (30 * USEC_PER_SEC)
+/* Membership retries: at least JOIN_RETRY_MIN_USEC apart, so that an engine that keeps
+ * failing sees at most 3 attempts in any 10 s; then exponential with jitter. */
+#define JOIN_RETRY_MIN_USEC (5 * USEC_PER_SEC)
+#define JOIN_RETRY_BASE_USEC (2 * USEC_PER_SEC)
+#define JOIN_RETRY_CAP_USEC (25 * USEC_PER_SEC)
+#define INIT_QUIET_USEC_DEFAULT (30 * USEC_PER_SEC)
+/* At exit: how long to wait for each cancelled job before leaving its thread behind. */
+#define EXIT_GRACE_USEC (250 * USEC_PER_MSEC)
+#define RUNTIME_DIRECTORY_DEFAULT "/run/swarmkeeper"
+#define FORMATTED_MARKER "formatted"
 #define EVENTS_RETRY_BASE_USEC (200 * USEC_PER_MSEC)
 #define EVENTS_RETRY_CAP_USEC (10 * USEC_PER_SEC)
 #define EVENTS_HEADER_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -33,7 +52,37 @@
 #define JOIN_TIMEOUT_MSEC 10000
 #define PROBE_TIMEOUT_MSEC 1000
 
-typedef struct Daemon {
+typedef struct Daemon Daemon;
+
+/* One engine job: what it needs (copies) and what it found. */
+typedef enum EngineOp {
+        ENGINE_OP_PROBE,        /* [ping,] /info, and when not in a swarm the other managers' ports */
+        ENGINE_OP_INIT,
+        ENGINE_OP_JOIN,
+} EngineOp;
+
+typedef struct EngineJob {
+        Daemon *daemon;
+        EngineOp op;
+        char *socket;
+        char api_version[16];
+        bool ping;              /* PROBE: the engine is not known to be up */
+        char **probe;           /* PROBE: other managers' IPs, asked when not in a swarm */
+        char **remotes;         /* JOIN */
+        char *token;            /* JOIN: a copy, erased with the job */
+        char *advertise;        /* INIT, JOIN */
+        /* results */
+        int r;                  /* of the request that failed */
+        bool answered;          /* … which got an HTTP answer (an engine error, not a transport one) */
+        long status;
+        char *error;            /* its text, join tokens masked */
+        DockerInfo info;
+        bool have_info;
+        char *answering;        /* PROBE: a manager that answered on the swarm port */
+        char *node_id;          /* INIT */
+} EngineJob;
+
+struct Daemon {
         Config *config;             /* current; == owned_config after a reload */
         Config *owned_config;
         const ConfigArgs *args;
@@ -42,7 +91,10 @@ typedef struct Daemon {
         sd_event_source *step_timer;
         sd_event_source *sigterm, *sigint, *sighup;
 
-        Docker *docker;
+        Docker *docker;             /* settings only (socket, API version): requests run in jobs */
+        Job *job;                   /* the engine job in flight */
+        bool step_pending;          /* a step was due while the job ran */
+        uint64_t membership_not_before; /* CLOCK_MONOTONIC: no init/join before this */
         bool engine_up;
         bool engine_down_logged;
         unsigned engine_attempt;
@@ -62,7 +114,12 @@ typedef struct Daemon {
         bool locked_logged;
         char *last_status;
         bool watchdog;
-} Daemon;
+
+        /* bootstrap */
+        uint64_t init_quiet_usec;   /* how long every other manager must stay silent */
+        uint64_t quiet_since_usec;  /* CLOCK_MONOTONIC of the first silent probe in a row; 0: none */
+        bool no_marker_logged;
+};
 
 static void daemon_schedule(Daemon *d, uint64_t usec);
 
@@ -80,13 +137,8 @@ _printf_(2, 3) static void daemon_status(Daemon *d, const char *fmt, ...) {
         (void) notify_status("%s", buf);
 }
 
-/* Before an engine call that may take long: tell the watchdog we are alive. */
-static void daemon_watchdog_kick(Daemon *d) {
-        if (d->watchdog)
-                (void) sd_notify(0, "WATCHDOG=1");
-}
-
-/* Engine text may echo what we sent; never let the join token through. */
+/* Engine text may echo what we sent. docker.c masks anything that looks like a join
+ * token; this masks the configured one too, whatever it looks like. */
 static void scrub_token(char *text, const char *token) {
         char *p;
         size_t n;
@@ -94,9 +146,160 @@ static void scrub_token(char *text, const char *token) {
         if (isempty(token) || !text)
                 return;
         n = strlen(token);
-        while ((p = strstr(text, token))) {
+        while ((p = strstr(text, token)))
                 memset(p, '*', n);
+}
+
+/* $RUNTIME_DIRECTORY/formatted (the first of systemd's ':'-separated list), the file
+ * `prepare` leaves when it formatted the volume in this boot. */
+static char *formatted_marker_path(void) {
+        const char *dir = getenv("RUNTIME_DIRECTORY");
+        char *p;
+
+        if (isempty(dir))
+                dir = RUNTIME_DIRECTORY_DEFAULT;
+        if (asprintf(&p, "%.*s/%s", (int) strcspn(dir, ":"), dir, FORMATTED_MARKER) < 0)
+                return NULL;
+        return p;
+}
+
+static bool formatted_marker_exists(void) {
+        _cleanup_(freep) char *p = formatted_marker_path();
+        return p && access(p, F_OK) == 0;
+}
+
+/* A swarm was initialized or joined: the fresh volume is in use now. */
+static void formatted_marker_remove(void) {
+        _cleanup_(freep) char *p = formatted_marker_path();
+        if (p && unlink(p) < 0 && errno != ENOENT)
+                log_warning_errno(-errno, "Cannot remove %s: %m", p);
+}
+
+/* ---- engine jobs ----------------------------------------------------------------------- */
+
+static void engine_job_free(void *userdata) {
+        EngineJob *e = userdata;
+
+        if (!e)
+                return;
+        free(e->socket);
+        strv_free(e->probe);
+        strv_free(e->remotes);
+        erase_and_free(e->token);
+        free(e->advertise);
+        free(e->error);
+        docker_info_done(&e->info);
+        free(e->answering);
+        free(e->node_id);
+        free(e);
+}
+
+/* Does anything listen on ip:2377? 1 yes, 0 no (within PROBE_TIMEOUT_MSEC; a cancel
+ * ends the wait early). */
+static int probe_swarm_port(const char *ip, const atomic_bool *cancel) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(DOCKER_SWARM_PORT) };
+        _cleanup_(closep) int fd = -1;
+        struct pollfd p;
+        int err = 0, n = 0;
+        socklen_t len = sizeof(err);
+
+        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
+                return -EINVAL;
+        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+        if (fd < 0)
+                return -errno;
+        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
+                return 1;
+        if (errno != EINPROGRESS)
+                return 0;
+        for (int waited = 0; waited < PROBE_TIMEOUT_MSEC && n == 0; waited += 100) {
+                if (cancel && atomic_load(cancel))
+                        return 0;
+                p = (struct pollfd){ .fd = fd, .events = POLLOUT };
+                n = poll(&p, 1, 100);
         }
+        if (n <= 0)
+                return 0;
+        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
+                return 0;
+        return 1;
+}
+
+static int engine_job_work(Job *j, void *userdata) {
+        EngineJob *e = userdata;
+        _cleanup_(docker_freep) Docker *d = NULL;
+        int r;
+
+        r = docker_new(e->socket, &d);
+        if (r < 0)
+                return e->r = r;
+        memcpy(d->api_version, e->api_version, sizeof(d->api_version));
+        docker_set_cancel(d, job_cancel_flag(j));
+
+        switch (e->op) {
+        case ENGINE_OP_PROBE:
+                if (e->ping) {
+                        r = docker_ping(d);
+                        if (r < 0)
+                                break;
+                        memcpy(e->api_version, d->api_version, sizeof(e->api_version));
+                }
+                r = docker_info(d, &e->info);
+                if (r < 0)
+                        break;
+                e->have_info = true;
+                if (e->info.state == DOCKER_SWARM_INACTIVE)
+                        STRV_FOREACH(m, e->probe) {
+                                if (job_cancelled(j))
+                                        return -ECANCELED;
+                                if (probe_swarm_port(*m, job_cancel_flag(j)) > 0) {
+                                        e->answering = strdup(*m);
+                                        if (!e->answering)
+                                                return e->r = -ENOMEM;
+                                        break;
+                                }
+                        }
+                break;
+        case ENGINE_OP_INIT:
+                r = docker_swarm_init(d, e->advertise, &e->node_id);
+                break;
+        case ENGINE_OP_JOIN:
+                r = docker_swarm_join(d, e->remotes, e->token, e->advertise, JOIN_TIMEOUT_MSEC);
+                explicit_bzero(e->token, strlen(e->token));
+                break;
+        }
+        if (r < 0) {
+                e->answered = docker_answered(d);
+                e->status = d->last_status;
+                e->error = strdup(docker_last_error(d));
+        }
+        return e->r = r;
+}
+
+static void engine_job_done(Job *j, int r, void *userdata);
+
+/* Start an engine job; takes e (also on failure). */
+static int daemon_engine_job(Daemon *d, EngineJob *e) {
+        static const char *const names[] = {
+                [ENGINE_OP_PROBE] = "engine-probe", [ENGINE_OP_INIT] = "swarm-init", [ENGINE_OP_JOIN] = "swarm-join",
+        };
+        int r;
+
+        assert(!d->job);
+        e->daemon = d;
+        e->socket = strdup(d->config->socket);
+        if (!e->socket) {
+                engine_job_free(e);
+                return -ENOMEM;
+        }
+        memcpy(e->api_version, d->docker->api_version, sizeof(e->api_version));
+        r = job_start(d->event, names[e->op], engine_job_work, engine_job_done, e, &d->job);
+        if (r < 0) {
+                engine_job_free(e);
+                return r;
+        }
+        job_set_destroy(d->job, engine_job_free);
+        return 0;
 }
 
 /* ---- the events stream --------------------------------------------------------------- */
@@ -153,20 +356,28 @@ static int daemon_events_connect(Daemon *d) {
 
 /* ---- engine up / down ---------------------------------------------------------------- */
 
-static void daemon_engine_lost(Daemon *d, int error) {
-        const char *why = docker_last_error(d->docker);
-
-        if (d->engine_up || !d->engine_down_logged)
-                log_struct(LOG_WARNING, error, SK_MESSAGE_ENGINE_UNREACHABLE,
-                           LOG_FIELDS("SK_ENGINE_SOCKET", d->config->socket),
-                           "Docker engine at %s is unreachable: %s", d->config->socket,
-                           *why ? why : strerror(-error));
+/* The engine could not be asked: no answer (why: error), or an answer that is not one
+ * (garbage), or an HTTP error where a plain answer was due. */
+static void daemon_engine_lost(Daemon *d, int error, bool answered, const char *why) {
+        if (d->engine_up || !d->engine_down_logged) {
+                if (answered)
+                        log_struct(LOG_WARNING, error, SK_MESSAGE_ENGINE_UNREACHABLE,
+                                   LOG_FIELDS("SK_ENGINE_SOCKET", d->config->socket),
+                                   "Docker engine at %s answers with an error: %s", d->config->socket,
+                                   !isempty(why) ? why : strerror(-error));
+                else
+                        log_struct(LOG_WARNING, error, SK_MESSAGE_ENGINE_UNREACHABLE,
+                                   LOG_FIELDS("SK_ENGINE_SOCKET", d->config->socket),
+                                   "Docker engine at %s is unreachable: %s", d->config->socket,
+                                   !isempty(why) ? why : strerror(-error));
+        }
         d->engine_down_logged = true;
         d->engine_up = false;
         d->running = false;
         daemon_events_reset(d);
         leader_stop(d->leader, "the Docker engine is unreachable");
         daemon_status(d, "waiting for Docker engine at %s (%s)", d->config->socket,
+                      answered && error != -EBADMSG ? "engine error" :
                       error == -ENOENT ? "no socket" : error == -ECONNREFUSED ? "connection refused" :
                       error == -ETIMEDOUT ? "no answer" :
                       error == -EBADMSG || error == -EPROTO || error == -EIO ? "bad answer" :
@@ -175,54 +386,10 @@ static void daemon_engine_lost(Daemon *d, int error) {
                                                     ENGINE_RETRY_CAP_USEC));
 }
 
-/* Transport failures and garbage mean the engine is gone; an engine error is an answer. */
-static bool error_is_transport(int r) {
-        return r == -ENOENT || r == -ECONNREFUSED || r == -ETIMEDOUT || r == -EPROTO ||
-               r == -EIO || r == -EBADMSG || r == -EMSGSIZE || r == -EHOSTUNREACH || r == -ENOTSOCK;
-}
-
 /* ---- membership ---------------------------------------------------------------------- */
-
-/* Does anything listen on ip:2377? 1 yes, 0 no (within PROBE_TIMEOUT_MSEC). */
-static int probe_swarm_port(const char *ip) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(DOCKER_SWARM_PORT) };
-        _cleanup_(closep) int fd = -1;
-        struct pollfd p;
-        int err = 0;
-        socklen_t len = sizeof(err);
-
-        if (inet_pton(AF_INET, ip, &sa.sin_addr) != 1)
-                return -EINVAL;
-        fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
-        if (fd < 0)
-                return -errno;
-        if (connect(fd, (struct sockaddr *) &sa, sizeof(sa)) == 0)
-                return 1;
-        if (errno != EINPROGRESS)
-                return 0;
-        p = (struct pollfd){ .fd = fd, .events = POLLOUT };
-        if (poll(&p, 1, PROBE_TIMEOUT_MSEC) <= 0)
-                return 0;
-        if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0 || err != 0)
-                return 0;
-        return 1;
-}
 
 static bool is_self(const Daemon *d, const char *ip) {
         return !isempty(d->config->private_ip) && streq(ip, d->config->private_ip);
-}
-
-/* Which of the other managers has a swarm port open; NULL if none. */
-static const char *other_manager_answering(Daemon *d) {
-        STRV_FOREACH(m, d->config->managers) {
-                if (is_self(d, *m))
-                        continue;
-                if (probe_swarm_port(*m) > 0) {
-                        log_debug("Manager %s answers on port %d.", *m, DOCKER_SWARM_PORT);
-                        return *m;
-                }
-        }
-        return NULL;
 }
 
 static bool is_bootstrap(const Daemon *d) {
@@ -235,41 +402,89 @@ static void daemon_oom(Daemon *d) {
         daemon_schedule(d, SETTLE_POLL_USEC);
 }
 
+/* After a failed init or join: no new attempt before the backoff says so. */
+static uint64_t daemon_membership_backoff(Daemon *d) {
+        uint64_t delay = JOIN_RETRY_MIN_USEC +
+                         backoff_full_jitter_usec(d->join_attempt++, JOIN_RETRY_BASE_USEC, JOIN_RETRY_CAP_USEC);
+        d->membership_not_before = now_usec(CLOCK_MONOTONIC) + delay;
+        return delay;
+}
+
 static void daemon_init_swarm(Daemon *d) {
-        _cleanup_(freep) char *node_id = NULL;
         const char *addr = d->config->private_ip;
+        EngineJob *e;
         int r;
 
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return daemon_oom(d);
+        e->op = ENGINE_OP_INIT;
+        if (!isempty(addr) && !(e->advertise = strdup(addr))) {
+                engine_job_free(e);
+                return daemon_oom(d);
+        }
         daemon_status(d, "initializing swarm, advertising %s", isempty(addr) ? "the default address" : addr);
-        daemon_watchdog_kick(d);
-        r = docker_swarm_init(d->docker, addr, &node_id);
+        r = daemon_engine_job(d, e);
         if (r < 0) {
-                log_warning_errno(r, "Failed to initialize the swarm: %s; retrying.", docker_last_error(d->docker));
-                if (error_is_transport(r) && r != -ETIMEDOUT)
-                        return daemon_engine_lost(d, r);
+                log_warning_errno(r, "Cannot start the swarm init: %m");
+                daemon_schedule(d, SETTLE_POLL_USEC);
+        }
+}
+
+static void daemon_init_done(Daemon *d, EngineJob *e) {
+        const char *addr = d->config->private_ip;
+
+        if (e->r < 0) {
+                if (!e->answered && e->r != -ETIMEDOUT) {
+                        (void) daemon_membership_backoff(d);
+                        return daemon_engine_lost(d, e->r, false, e->error);
+                }
+                log_warning_errno(e->r, "Failed to initialize the swarm: %s; retrying.", strempty(e->error));
                 daemon_status(d, "initializing swarm failed, retrying");
-                return daemon_schedule(d, backoff_full_jitter_usec(d->join_attempt++, JOIN_RETRY_BASE_USEC,
-                                                                   JOIN_RETRY_CAP_USEC));
+                return daemon_schedule(d, daemon_membership_backoff(d));
         }
         d->join_attempt = 0;
+        d->quiet_since_usec = 0;
+        formatted_marker_remove();
         log_struct(LOG_NOTICE, 0, SK_MESSAGE_SWARM_INITIALIZED,
-                   LOG_FIELDS("SK_NODE_ID", node_id, "SK_ADVERTISE_ADDR", addr),
-                   "Initialized a new swarm as its first manager (node %s, advertising %s).", node_id,
+                   LOG_FIELDS("SK_NODE_ID", e->node_id, "SK_ADVERTISE_ADDR", addr),
+                   "Initialized a new swarm as its first manager (node %s, advertising %s).", strempty(e->node_id),
                    isempty(addr) ? "the default address" : addr);
         daemon_schedule(d, 0);
 }
 
-static void daemon_join_swarm(Daemon *d) {
-        _cleanup_(strv_freep) char **remotes = NULL;
-        _cleanup_(freep) char *list = NULL, *err = NULL;
+/* The other managers as "ip:2377"; NULL (and 0) when there is none. */
+static int other_managers(const Daemon *d, bool with_port, char ***ret) {
+        _cleanup_(strv_freep) char **l = NULL;
         int r;
 
         STRV_FOREACH(m, d->config->managers)
                 if (!is_self(d, *m)) {
                         _cleanup_(freep) char *a = NULL;
-                        if (asprintf(&a, "%s:%d", *m, DOCKER_SWARM_PORT) < 0 || strv_extend(&remotes, a) < 0)
-                                return daemon_oom(d);
+                        if (with_port ? asprintf(&a, "%s:%d", *m, DOCKER_SWARM_PORT) < 0 : !(a = strdup(*m)))
+                                return -ENOMEM;
+                        r = strv_consume(&l, TAKE_PTR(a));
+                        if (r < 0)
+                                return r;
                 }
+        *ret = TAKE_PTR(l);
+        return 0;
+}
+
+/* Not in a swarm and nothing to do now: when to look again. The bootstrap manager keeps
+ * probing the others every couple of seconds (its quiet period must be measured). */
+static uint64_t daemon_idle_usec(const Daemon *d) {
+        return is_bootstrap(d) ? 2 * SETTLE_POLL_USEC : (uint64_t) d->config->interval_sec * USEC_PER_SEC;
+}
+
+static void daemon_join_swarm(Daemon *d) {
+        _cleanup_(strv_freep) char **remotes = NULL;
+        _cleanup_(freep) char *list = NULL;
+        EngineJob *e;
+        int r;
+
+        if (other_managers(d, true, &remotes) < 0)
+                return daemon_oom(d);
         list = strv_join(remotes, ", ");
         if (!list)
                 return daemon_oom(d);
@@ -280,7 +495,7 @@ static void daemon_join_swarm(Daemon *d) {
                                   "set Cluster.Managers (or Cluster.BootstrapManager to this host) and reload.");
                 d->token_missing_logged = true;
                 daemon_status(d, "not in a swarm: no other manager configured to join");
-                return daemon_schedule(d, (uint64_t) d->config->interval_sec * USEC_PER_SEC);
+                return daemon_schedule(d, daemon_idle_usec(d));
         }
         if (isempty(d->config->join_token)) {
                 if (!d->token_missing_logged)
@@ -288,30 +503,57 @@ static void daemon_join_swarm(Daemon *d) {
                                   "Set it (e.g. in a drop-in) and reload.", list);
                 d->token_missing_logged = true;
                 daemon_status(d, "not in a swarm: waiting for Cluster.JoinToken to join via %s", list);
-                return daemon_schedule(d, (uint64_t) d->config->interval_sec * USEC_PER_SEC);
+                return daemon_schedule(d, daemon_idle_usec(d));
         }
         d->token_missing_logged = false;
 
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return daemon_oom(d);
+        e->op = ENGINE_OP_JOIN;
+        e->remotes = TAKE_PTR(remotes);
+        e->token = strdup(d->config->join_token);
+        if (!e->token || (!isempty(d->config->private_ip) && !(e->advertise = strdup(d->config->private_ip)))) {
+                engine_job_free(e);
+                return daemon_oom(d);
+        }
         daemon_status(d, "joining swarm via %s", list);
-        daemon_watchdog_kick(d);
-        r = docker_swarm_join(d->docker, remotes, d->config->join_token, d->config->private_ip, JOIN_TIMEOUT_MSEC);
-        if (r == -ETIMEDOUT) {
-                log_info("Joining the swarm via %s takes a while; the engine continues in the background.", list);
+        r = daemon_engine_job(d, e);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot start the swarm join: %m");
+                daemon_schedule(d, SETTLE_POLL_USEC);
+        }
+}
+
+static void daemon_join_done(Daemon *d, EngineJob *e) {
+        _cleanup_(freep) char *list = strv_join(e->remotes, ", ");
+
+        if (e->r == -ETIMEDOUT && !e->answered) {
+                log_info("Joining the swarm via %s takes a while; the engine continues in the background.",
+                         strempty(list));
+                (void) daemon_membership_backoff(d); /* if it gave up, the next try waits */
                 return daemon_schedule(d, SETTLE_POLL_USEC);
         }
-        if (r < 0) {
-                err = strdup(docker_last_error(d->docker));
-                scrub_token(err, d->config->join_token);
-                if (error_is_transport(r))
-                        return daemon_engine_lost(d, r);
-                log_warning_errno(r, "Failed to join the swarm via %s: %s; retrying.", list, strempty(err));
-                daemon_status(d, "joining swarm via %s failed, retrying", list);
-                return daemon_schedule(d, backoff_full_jitter_usec(d->join_attempt++, JOIN_RETRY_BASE_USEC,
-                                                                   JOIN_RETRY_CAP_USEC));
+        if (e->r < 0) {
+                scrub_token(e->error, d->config->join_token);
+                if (!e->answered) {
+                        (void) daemon_membership_backoff(d);
+                        return daemon_engine_lost(d, e->r, false, e->error);
+                }
+                /* the engine answered: an engine error, not an unreachable engine */
+                uint64_t delay = daemon_membership_backoff(d);
+                log_warning_errno(e->r, "Failed to join the swarm via %s: the engine answered HTTP %ld: %s; "
+                                  "retrying in %llu s.", strempty(list), e->status, strempty(e->error),
+                                  (unsigned long long) ((delay + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                daemon_status(d, "joining swarm via %s failed (engine error), retrying", strempty(list));
+                return daemon_schedule(d, delay);
         }
         d->join_attempt = 0;
+        formatted_marker_remove();
+        /* the engine keeps what it needs; our copy of the token has served */
+        (void) config_erase_secret(d->config, CONFIG_CLUSTER_JOIN_TOKEN);
         log_struct(LOG_NOTICE, 0, SK_MESSAGE_SWARM_JOINED, LOG_FIELDS("SK_REMOTES", list),
-                   "Joined the swarm via %s.", list);
+                   "Joined the swarm via %s.", strempty(list));
         daemon_schedule(d, 0);
 }
 
@@ -368,46 +610,85 @@ static void daemon_on_reconciler(Reconciler *r, void *userdata) {
         daemon_update(userdata);
 }
 
-static void daemon_step(Daemon *d) {
-        _cleanup_(docker_info_done) DockerInfo info = {};
+/* Not in a swarm: init (bootstrap manager, fresh volume, everybody else silent long
+ * enough), or join. */
+static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
+        uint64_t now = now_usec(CLOCK_MONOTONIC);
+
+        if (now < d->membership_not_before)
+                return daemon_schedule(d, d->membership_not_before - now);
+
+        if (!is_bootstrap(d))
+                return daemon_join_swarm(d);
+
+        if (e->answering) {
+                d->quiet_since_usec = 0;
+                log_info("Manager %s answers on the swarm port: joining instead of initializing.", e->answering);
+                return daemon_join_swarm(d);
+        }
+        if (!formatted_marker_exists()) {
+                if (!d->no_marker_logged) {
+                        _cleanup_(freep) char *p = formatted_marker_path();
+                        log_notice("No other manager answers, but this host's volume was not freshly formatted "
+                                   "in this boot (no %s): not initializing a new swarm; joining instead.",
+                                   strempty(p));
+                }
+                d->no_marker_logged = true;
+                return daemon_join_swarm(d);
+        }
+        d->no_marker_logged = false;
+        if (strv_length(e->probe) > 0) {
+                uint64_t quiet;
+                if (d->quiet_since_usec == 0)
+                        d->quiet_since_usec = now;
+                quiet = now - d->quiet_since_usec;
+                if (quiet < d->init_quiet_usec) {
+                        uint64_t left = d->init_quiet_usec - quiet;
+                        daemon_status(d, "not in a swarm: no other manager answers; initializing a new swarm "
+                                      "in %llu s unless one does",
+                                      (unsigned long long) ((left + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                        return daemon_schedule(d, left < SETTLE_POLL_USEC ? left : SETTLE_POLL_USEC);
+                }
+                log_notice("No other manager answered on the swarm port for %llu s.",
+                           (unsigned long long) (quiet / USEC_PER_SEC));
+        }
+        return daemon_init_swarm(d);
+}
+
+static void daemon_probe_done(Daemon *d, EngineJob *e) {
+        const DockerInfo *info = &e->info;
         int r;
 
-        if (d->events_closed)
-                daemon_events_reset(d);
-
+        if (e->r < 0 || !e->have_info)
+                return daemon_engine_lost(d, e->r < 0 ? e->r : -EBADMSG, e->answered && e->r != -EBADMSG,
+                                          e->error);
         if (!d->engine_up) {
-                if (!d->last_status || !d->engine_down_logged)
-                        daemon_status(d, "waiting for Docker engine at %s", d->config->socket);
-                r = docker_ping(d->docker);
-                if (r < 0)
-                        return daemon_engine_lost(d, r);
+                memcpy(d->docker->api_version, e->api_version, sizeof(d->docker->api_version));
                 d->engine_up = true;
                 d->engine_down_logged = false;
                 log_info("Docker engine at %s is up (API %s).", d->config->socket, d->docker->api_version);
         }
         (void) daemon_events_connect(d);
-
-        r = docker_info(d->docker, &info);
-        if (r < 0)
-                return daemon_engine_lost(d, r);
         /* the backoff restarts only once the engine answered sensibly */
         d->engine_attempt = 0;
 
-        if (info.state != DOCKER_SWARM_LOCKED)
+        if (info->state != DOCKER_SWARM_LOCKED)
                 d->locked_logged = false;
+        if (info->state != DOCKER_SWARM_INACTIVE)
+                d->quiet_since_usec = 0;
 
-        switch (info.state) {
+        switch (info->state) {
         case DOCKER_SWARM_ACTIVE:
-                if (isempty(info.node_id))
-                        return daemon_engine_lost(d, -EBADMSG);
-                if (!streq_ptr(d->node_id, info.node_id)) {
-                        log_info("This engine is node %s of swarm %s.", info.node_id,
-                                 isempty(info.cluster_id) ? "(cluster id visible to managers only)" : info.cluster_id);
-                        (void) free_and_strdup(&d->node_id, info.node_id);
+                if (isempty(info->node_id))
+                        return daemon_engine_lost(d, -EBADMSG, true, "the engine's /info has no node ID");
+                if (!streq_ptr(d->node_id, info->node_id)) {
+                        log_info("This engine is node %s of swarm %s.", info->node_id,
+                                 isempty(info->cluster_id) ? "(cluster id visible to managers only)" : info->cluster_id);
+                        (void) free_and_strdup(&d->node_id, info->node_id);
                 }
-                d->manager = info.control_available;
+                d->manager = info->control_available;
                 if (d->manager) {
-                        r = leader_start(d->leader, info.node_id);
+                        r = leader_start(d->leader, info->node_id);
                         if (r < 0)
                                 log_warning_errno(r, "Cannot follow leadership: %m");
                         else if (leader_last_error(d->leader) < 0)
@@ -441,10 +722,9 @@ static void daemon_step(Daemon *d) {
         case DOCKER_SWARM_ERROR:
                 d->running = false;
                 leader_stop(d->leader, "the engine reports a swarm error");
-                log_warning("The engine reports a swarm error: %s; waiting.", strempty(info.swarm_error));
+                log_warning("The engine reports a swarm error: %s; waiting.", strempty(info->swarm_error));
                 daemon_status(d, "swarm error on this engine, waiting");
-                return daemon_schedule(d, backoff_full_jitter_usec(d->join_attempt++, JOIN_RETRY_BASE_USEC,
-                                                                   JOIN_RETRY_CAP_USEC));
+                return daemon_schedule(d, daemon_membership_backoff(d));
 
         case DOCKER_SWARM_INACTIVE:
         default:
@@ -452,13 +732,64 @@ static void daemon_step(Daemon *d) {
                 free(d->node_id);
                 d->node_id = NULL;
                 leader_stop(d->leader, "the engine is not in a swarm");
-                if (is_bootstrap(d)) {
-                        const char *m = other_manager_answering(d);
-                        if (!m)
-                                return daemon_init_swarm(d);
-                        log_info("Manager %s answers on the swarm port: joining instead of initializing.", m);
+                return daemon_not_in_swarm(d, e);
+        }
+}
+
+static void engine_job_done(Job *j, int r, void *userdata) {
+        EngineJob *e = userdata;
+        Daemon *d = e->daemon;
+
+        assert(d->job == j);
+        d->job = NULL; /* the handlers below may start the next job */
+        if (r != -ECANCELED)
+                switch (e->op) {
+                case ENGINE_OP_PROBE:
+                        daemon_probe_done(d, e);
+                        break;
+                case ENGINE_OP_INIT:
+                        daemon_init_done(d, e);
+                        break;
+                case ENGINE_OP_JOIN:
+                        daemon_join_done(d, e);
+                        break;
                 }
-                return daemon_join_swarm(d);
+        job_free(j); /* frees e */
+        /* a step asked for meanwhile: now, unless the handler armed one (a backoff wins) */
+        if (d->step_pending && !d->job) {
+                d->step_pending = false;
+                if (!d->step_timer || sd_event_source_get_enabled(d->step_timer, NULL) <= 0)
+                        daemon_schedule(d, 0);
+        }
+}
+
+/* One step: ask the engine (on a worker thread); daemon_probe_done() goes on. */
+static void daemon_step(Daemon *d) {
+        EngineJob *e;
+        int r;
+
+        if (d->job) {
+                d->step_pending = true;
+                return;
+        }
+        if (d->events_closed)
+                daemon_events_reset(d);
+        if (!d->engine_up && (!d->last_status || !d->engine_down_logged))
+                daemon_status(d, "waiting for Docker engine at %s", d->config->socket);
+
+        e = calloc(1, sizeof(*e));
+        if (!e)
+                return daemon_oom(d);
+        e->op = ENGINE_OP_PROBE;
+        e->ping = !d->engine_up;
+        if (is_bootstrap(d) && other_managers(d, false, &e->probe) < 0) {
+                engine_job_free(e);
+                return daemon_oom(d);
+        }
+        r = daemon_engine_job(d, e);
+        if (r < 0) {
+                log_warning_errno(r, "Cannot start an engine job: %m");
+                daemon_schedule(d, SETTLE_POLL_USEC);
         }
 }
 
@@ -519,12 +850,39 @@ static void daemon_apply_config(Daemon *d, Config *old) {
                 d->docker = nd;
                 d->engine_up = false;
                 d->running = false;
+                /* a job on the old socket: its result is dropped, a step follows it */
+                if (d->job) {
+                        job_cancel(d->job);
+                        d->step_pending = true;
+                }
         }
         if (old->interval_sec != c->interval_sec)
                 (void) leader_set_poll_interval(d->leader, (uint64_t) c->interval_sec * USEC_PER_SEC);
         d->token_missing_logged = false;
         d->join_attempt = 0;
         reconciler_set_config(d->reconciler, c);
+        d->membership_not_before = 0;
+        d->no_marker_logged = false;
+}
+
+/* Who this host is does not change with a reload: what the metadata service told at
+ * start fills the reloaded configuration's empty [Host] keys (and AWS.Region). */
+static int daemon_keep_identity(Config *nc, const Config *old) {
+        static const ConfigKeyId keys[] = {
+                CONFIG_HOST_INSTANCE_ID, CONFIG_HOST_PRIVATE_IP, CONFIG_HOST_AZ, CONFIG_AWS_REGION,
+        };
+        bool filled = false;
+        int r;
+
+        for (size_t i = 0; i < ELEMENTSOF(keys); i++) {
+                if (!isempty(nc->raw[keys[i]]) || isempty(old->raw[keys[i]]))
+                        continue;
+                r = config_set_value(nc, keys[i], old->raw[keys[i]], "metadata service");
+                if (r < 0)
+                        return r;
+                filled = true;
+        }
+        return filled;
 }
 
 static int daemon_on_hup(sd_event_source *s, const struct signalfd_siginfo *si, void *userdata) {
@@ -536,6 +894,16 @@ static int daemon_on_hup(sd_event_source *s, const struct signalfd_siginfo *si, 
         if (d->ready_sent)
                 (void) sd_notify(0, "RELOADING=1");
         r = config_load_args(&nc, d->args); /* verifies, logs the culprit */
+        if (r < 0) {
+                config_free(nc);
+                log_warning_errno(r, "Failed to reload the configuration; keeping the old one.");
+                if (d->ready_sent)
+                        (void) sd_notify(0, "READY=1");
+                return 0;
+        }
+        r = daemon_keep_identity(nc, old);
+        if (r > 0) /* Host.PrivateIp must be one of Cluster.Managers on a manager */
+                r = config_verify(nc);
         if (r < 0) {
                 config_free(nc);
                 log_warning_errno(r, "Failed to reload the configuration; keeping the old one.");
@@ -561,6 +929,16 @@ static int daemon_on_hup(sd_event_source *s, const struct signalfd_siginfo *si, 
 static Daemon *daemon_free(Daemon *d) {
         if (!d)
                 return NULL;
+        /* Jobs in flight: cancel them all first, so that they stop together; each is
+         * then given a short grace (a request aborts within about a second; past the
+         * grace its thread is left behind and ends with the process). */
+        if (d->job)
+                job_cancel(d->job);
+        leader_cancel(d->leader);
+        if (d->job) {
+                job_set_grace(d->job, EXIT_GRACE_USEC);
+                d->job = job_free(d->job);
+        }
         sd_event_source_disable_unref(d->step_timer);
         sd_event_source_disable_unref(d->sigterm);
         sd_event_source_disable_unref(d->sigint);
@@ -607,6 +985,16 @@ static int daemon_new(Config *c, const ConfigArgs *args, Daemon **ret) {
                 return r;
         d->watchdog = r > 0;
 
+        d->init_quiet_usec = INIT_QUIET_USEC_DEFAULT;
+        const char *q = getenv("SWARMKEEPER_INIT_QUIET_SEC");
+        if (q) {
+                unsigned v;
+                if (parse_uint(q, &v) < 0)
+                        log_warning("Ignoring SWARMKEEPER_INIT_QUIET_SEC=%s: not a number of seconds.", q);
+                else
+                        d->init_quiet_usec = (uint64_t) v * USEC_PER_SEC;
+        }
+
         r = docker_new(c->socket, &d->docker);
         if (r < 0)
                 return r;
@@ -628,6 +1016,16 @@ int verb_run(Config *c, const ConfigArgs *args, bool json) {
         _cleanup_(daemon_freep) Daemon *d = NULL;
         int r;
 
+        /* Who this host is, exactly as `prepare` finds out: an empty [Host] key asks the
+         * metadata service. Before the loop: nothing runs yet that could wait for it. */
+        (void) notify_status("finding out who this host is");
+        bool had_ip = !isempty(c->private_ip);
+        r = identity_resolve(c);
+        if (r < 0)
+                return r == -EINVAL ? SK_EXIT_CONFIG : SK_EXIT_AWS;
+        if (!had_ip && config_verify(c) < 0) /* the culprit is logged */
+                return SK_EXIT_CONFIG;
+
         r = daemon_new(c, args, &d);
         if (r < 0) {
                 log_error_errno(r, "Failed to set up the daemon: %m");
@@ -637,6 +1035,9 @@ int verb_run(Config *c, const ConfigArgs *args, bool json) {
                  isempty(c->private_ip) ? "(no Host.PrivateIp)" : c->private_ip, c->socket,
                  strv_length(c->managers) ? "configured" : "none",
                  is_bootstrap(d) ? ", bootstrap manager" : "");
+        if (is_bootstrap(d))
+                log_debug("A new swarm only on a freshly formatted volume, after %llu s without an answer "
+                          "from the other managers.", (unsigned long long) (d->init_quiet_usec / USEC_PER_SEC));
         if (d->watchdog)
                 log_debug("Watchdog enabled.");
 

@@ -55,11 +55,29 @@ _printf_(2, 3) static void docker_set_error(Docker *d, const char *fmt, ...) {
         if (vasprintf(&s, fmt, ap) < 0)
                 s = NULL;
         va_end(ap);
+        /* engine text ends up in logs and on terminals: no control characters */
+        for (char *p = s; p && *p; p++)
+                if ((unsigned char) *p < 0x20 || *p == 0x7f)
+                        *p = '?';
         free(d->error);
         d->error = s;
 }
 
 /* ---- requests ----------------------------------------------------------------------- */
+
+void docker_scrub_tokens(char *s) {
+        char *p = s;
+
+        while (p && (p = strstr(p, "SWMTKN-"))) {
+                p += strlen("SWMTKN-");
+                while (isalnum((unsigned char) *p) || *p == '-')
+                        *p++ = '*';
+        }
+}
+
+bool docker_answered(const Docker *d) {
+        return d && d->last_status > 0;
+}
 
 int docker_error_from_response(long status, const char *body, char **ret_message) {
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -102,6 +120,7 @@ int docker_error_from_response(long status, const char *body, char **ret_message
                         m = NULL;
                 if (!m)
                         return -ENOMEM;
+                docker_scrub_tokens(m);
                 *ret_message = m;
         }
         return r;
@@ -128,15 +147,19 @@ static int docker_request(Docker *d, const char *method, const char *path, const
                 return -ENOMEM;
         req.url = url;
         d->n_requests++;
+        d->last_status = 0;
         r = http_perform(&req, resp);
         if (r < 0) {
                 docker_set_error(d, "%s", *resp->error ? resp->error : strerror(-r));
                 return r;
         }
+        d->last_status = resp->status;
         if (resp->status < 200 || resp->status >= 300) {
                 _cleanup_(freep) char *m = NULL;
                 r = docker_error_from_response(resp->status, resp->body, &m);
                 docker_set_error(d, "%s", m ?: "engine error");
+                /* the body may echo what we sent (a join token): not kept anywhere */
+                explicit_bzero(resp->body, resp->body_size);
                 return r;
         }
         return 0;
@@ -157,6 +180,9 @@ int docker_call(Docker *d, const char *method, const char *path, const char *bod
                 if (r < 0)
                         docker_set_error(d, "engine answered something that is not JSON");
         }
+        /* answers may carry secrets (GET /swarm: the join tokens) */
+        if (resp.body)
+                explicit_bzero(resp.body, resp.body_size);
         http_response_done(&resp);
         if (r < 0)
                 return r;
@@ -454,13 +480,17 @@ int docker_node_update(Docker *d, const DockerNode *n, const char *role, const c
         if (json_parse_text(n->spec_json, strlen(n->spec_json), 0, 0, &spec) < 0 ||
             !json_object_is_type(spec, json_type_object))
                 return -EINVAL;
-        if (role)
-                json_object_object_add(spec, "Role", json_object_new_string(role));
-        if (availability)
-                json_object_object_add(spec, "Availability", json_object_new_string(availability));
+        if ((role && json_add_string(spec, "Role", role) < 0) ||
+            (availability && json_add_string(spec, "Availability", availability) < 0))
+                return -ENOMEM;
         if (asprintf(&path, "/nodes/%s/update?version=%" PRIu64, n->id, n->version) < 0)
                 return -ENOMEM;
-        r = docker_call(d, "POST", path, json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN), 0, NULL);
+        /* json-c may lose content here when out of memory; an update is not a secret and
+         * the engine checks the version, but a Spec short of a member would reset it */
+        const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+        if (!text)
+                return -ENOMEM;
+        r = docker_call(d, "POST", path, text, 0, NULL);
         return r;
 }
 
@@ -503,32 +533,31 @@ int docker_swarm_inspect(Docker *d, DockerSwarm *ret) {
                 docker_set_error(d, "engine's swarm description has no ID");
                 return -EBADMSG;
         }
-        if ((r = jdup(JPATH(o, "ID"), &s.id)) < 0 ||
-            (r = jdup(JPATH(o, "JoinTokens", "Worker"), &s.join_token_worker)) < 0 ||
-            (r = jdup(JPATH(o, "JoinTokens", "Manager"), &s.join_token_manager)) < 0)
-                return r;
+        if ((r = jdup(JPATH(o, "ID"), &s.id)) >= 0 &&
+            (r = jdup(JPATH(o, "JoinTokens", "Worker"), &s.join_token_worker)) >= 0)
+                r = jdup(JPATH(o, "JoinTokens", "Manager"), &s.join_token_manager);
         /* json-c's copy of the tokens goes with the object; scrub it first */
-        for (const char *k = "Worker"; k; k = streq(k, "Worker") ? "Manager" : NULL) {
-                json_object *t = JPATH(o, "JoinTokens", k);
-                if (jstr(t))
-                        explicit_bzero((char *) json_object_get_string(t), (size_t) json_object_get_string_len(t));
-        }
+        json_string_erase(JPATH(o, "JoinTokens", "Worker"));
+        json_string_erase(JPATH(o, "JoinTokens", "Manager"));
+        if (r < 0)
+                return r;
         *ret = s;
         s = (DockerSwarm){};
         return 0;
 }
 
 int docker_swarm_init(Docker *d, const char *advertise_addr, char **ret_node_id) {
-        _cleanup_(json_object_putp) json_object *body = json_object_new_object(), *o = NULL;
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(freep) char *addr = NULL, *body = NULL;
         int r;
 
-        if (!body)
+        /* written by hand: complete or not at all (see json_quote()) */
+        if (!isempty(advertise_addr) && !(addr = json_quote(advertise_addr)))
                 return -ENOMEM;
-        json_object_object_add(body, "ListenAddr", json_object_new_string("0.0.0.0:2377"));
-        if (!isempty(advertise_addr))
-                json_object_object_add(body, "AdvertiseAddr", json_object_new_string(advertise_addr));
-        r = docker_call(d, "POST", "/swarm/init", json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN),
-                        15000, &o);
+        if (asprintf(&body, "{\"ListenAddr\":\"0.0.0.0:2377\"%s%s}", addr ? ",\"AdvertiseAddr\":" : "",
+                     strempty(addr)) < 0)
+                return -ENOMEM;
+        r = docker_call(d, "POST", "/swarm/init", body, 15000, &o);
         if (r < 0)
                 return r;
         if (ret_node_id) {
@@ -544,21 +573,15 @@ int docker_swarm_init(Docker *d, const char *advertise_addr, char **ret_node_id)
         return 0;
 }
 
-int docker_swarm_join(Docker *d, char *const *remotes, const char *token,
-                      const char *advertise_addr, uint64_t timeout_msec) {
-        _cleanup_(json_object_putp) json_object *body = json_object_new_object();
-        json_object *arr;
-        const char *text;
+/* The join request's body, written by hand: every member, or -ENOMEM (never a request
+ * without its token; json-c's serializer can silently lose content when out of memory). */
+static int swarm_join_body(char *const *remotes, const char *token, const char *advertise_addr, char **ret) {
+        _cleanup_(strv_freep) char **quoted = NULL;
+        _cleanup_(freep) char *list = NULL, *addr = NULL;
+        _cleanup_(erase_and_freep) char *tok = NULL;
+        char *body = NULL;
         int r;
 
-        if (!body)
-                return -ENOMEM;
-        if (isempty(token) || strv_length(remotes) == 0)
-                return -EINVAL;
-        arr = json_object_new_array();
-        if (!arr)
-                return -ENOMEM;
-        json_object_object_add(body, "RemoteAddrs", arr);
         STRV_FOREACH(m, remotes) {
                 _cleanup_(freep) char *a = NULL;
                 if (strchr(*m, ':'))
@@ -567,20 +590,33 @@ int docker_swarm_join(Docker *d, char *const *remotes, const char *token,
                         a = NULL;
                 if (!a)
                         return -ENOMEM;
-                json_object_array_add(arr, json_object_new_string(a));
+                char *q = json_quote(a);
+                if (!q)
+                        return -ENOMEM;
+                r = strv_consume(&quoted, q);
+                if (r < 0)
+                        return r;
         }
-        json_object_object_add(body, "ListenAddr", json_object_new_string("0.0.0.0:2377"));
-        if (!isempty(advertise_addr))
-                json_object_object_add(body, "AdvertiseAddr", json_object_new_string(advertise_addr));
-        json_object_object_add(body, "JoinToken", json_object_new_string(token));
+        list = strv_join(quoted, ",");
+        tok = json_quote(token);
+        if (!list || !tok || (!isempty(advertise_addr) && !(addr = json_quote(advertise_addr))))
+                return -ENOMEM;
+        if (asprintf(&body, "{\"RemoteAddrs\":[%s],\"ListenAddr\":\"0.0.0.0:2377\"%s%s,\"JoinToken\":%s}", list,
+                     addr ? ",\"AdvertiseAddr\":" : "", strempty(addr), tok) < 0)
+                return -ENOMEM;
+        *ret = body;
+        return 0;
+}
 
-        text = json_object_to_json_string_ext(body, JSON_C_TO_STRING_PLAIN);
-        r = docker_call(d, "POST", "/swarm/join", text, timeout_msec ?: 10000, NULL);
-        /* the serialized body and the object's copy carry the token */
-        explicit_bzero((char *) text, strlen(text));
-        {
-                json_object *t = JPATH(body, "JoinToken");
-                explicit_bzero((char *) json_object_get_string(t), (size_t) json_object_get_string_len(t));
-        }
-        return r;
+int docker_swarm_join(Docker *d, char *const *remotes, const char *token,
+                      const char *advertise_addr, uint64_t timeout_msec) {
+        _cleanup_(erase_and_freep) char *body = NULL;
+        int r;
+
+        if (isempty(token) || strv_length(remotes) == 0)
+                return -EINVAL;
+        r = swarm_join_body(remotes, token, advertise_addr, &body);
+        if (r < 0)
+                return r;
+        return docker_call(d, "POST", "/swarm/join", body, timeout_msec ?: 10000, NULL);
 }

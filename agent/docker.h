@@ -12,7 +12,10 @@
  * {"message": …} or the transport's complaint. Engine statuses map to:
  *   400 -EINVAL, 401/403 -EACCES, 404 -ENOENT, 406/503 -ENOTCONN (not in a swarm / not a
  *   manager), 409 -EEXIST, 500 -EIO, anything else -EPROTO; garbage -EBADMSG.
- * Nothing here logs above debug; join tokens never reach any log.
+ * An HTTP error answer is an answer: docker_answered() tells it apart from a transport
+ * failure (-EIO is both "HTTP 500" and "the connection broke").
+ * Nothing here logs above debug; join tokens never reach any log: every text taken from
+ * an engine answer goes through docker_scrub_tokens() before it is kept.
  *
  * The /events stream is in docker-events.h; the JSON helpers in json-util.h.
  */
@@ -33,6 +36,7 @@ typedef struct Docker {
         uint64_t n_requests;       /* requests sent, for the benchmark */
         char *error;               /* last error text */
         const atomic_bool *cancel; /* docker_set_cancel() */
+        long last_status;          /* HTTP status of the last answer; 0: no answer at all */
 } Docker;
 
 int docker_new(const char *socket, Docker **ret);
@@ -60,8 +64,16 @@ int docker_ping(Docker *d);
 int docker_call(Docker *d, const char *method, const char *path, const char *body,
                 uint64_t timeout_msec, json_object **ret_json);
 
-/* The engine's error answer → negative errno; *ret_message (may be NULL) gets the text. */
+/* The engine's error answer → negative errno; *ret_message (may be NULL) gets the text,
+ * with any swarm join token in it masked (docker_scrub_tokens()). */
 int docker_error_from_response(long status, const char *body, char **ret_message);
+
+/* Did the last request get an HTTP answer (any status)? False: a transport failure. */
+bool docker_answered(const Docker *d);
+
+/* Mask every swarm join token ("SWMTKN-" and the token characters after it) in s, in
+ * place: "SWMTKN-" stays, the rest of the token becomes '*'. */
+void docker_scrub_tokens(char *s);
 
 /* ---- /info ---------------------------------------------------------------------- */
 

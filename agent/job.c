@@ -27,6 +27,7 @@ struct Job {
         JobWork work;
         JobDone done;
         void *userdata;
+        JobDestroy destroy;
         uint64_t grace_usec;
         atomic_bool cancel;
         atomic_bool running;
@@ -40,6 +41,8 @@ static void job_unref(Job *j) {
                 return;
         if (j->efd >= 0)
                 close(j->efd);
+        if (j->destroy)
+                j->destroy(j->userdata);
         free(j->name);
         free(j);
 }
@@ -180,6 +183,11 @@ Job *job_free(Job *j) {
 void job_set_grace(Job *j, uint64_t usec) {
         if (j)
                 j->grace_usec = usec;
+}
+
+void job_set_destroy(Job *j, JobDestroy destroy) {
+        if (j)
+                j->destroy = destroy;
 }
 
 void job_cancel(Job *j) {

@@ -52,3 +52,9 @@ const char *job_name(const Job *j);
 #define JOB_GRACE_USEC_DEFAULT (1000ULL * 1000ULL)
 /* How long job_free() waits for a running thread (default JOB_GRACE_USEC_DEFAULT). */
 void job_set_grace(Job *j, uint64_t usec);
+
+/* destroy(userdata) runs when the job's memory goes: in job_free(), or — for a thread
+ * that job_free() had to detach — on that thread when work() returned at last. So a
+ * context that work() uses can be owned by the job safely. */
+typedef void (*JobDestroy)(void *userdata);
+void job_set_destroy(Job *j, JobDestroy destroy);

@@ -96,3 +96,30 @@ void json_string_erase(json_object *s) {
         if (json_object_is_type(s, json_type_string))
                 explicit_bzero((char *) json_object_get_string(s), (size_t) json_object_get_string_len(s));
 }
+
+char *json_quote(const char *s) {
+        static const char hex[] = "0123456789abcdef";
+        size_t n = 3;
+        char *r, *p;
+
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                n += *c < 0x20 ? 6 : (*c == '"' || *c == '\\') ? 2 : 1;
+        r = p = malloc(n);
+        if (!r)
+                return NULL;
+        *p++ = '"';
+        for (const unsigned char *c = (const unsigned char *) s; *c; c++)
+                if (*c < 0x20) {
+                        memcpy(p, "\\u00", 4);
+                        p[4] = hex[*c >> 4];
+                        p[5] = hex[*c & 15];
+                        p += 6;
+                } else {
+                        if (*c == '"' || *c == '\\')
+                                *p++ = '\\';
+                        *p++ = (char) *c;
+                }
+        *p++ = '"';
+        *p = 0;
+        return r;
+}

@@ -43,5 +43,14 @@ int json_add_bool(json_object *obj, const char *key, bool value);
 int json_append(json_object *arr, json_object *v);
 int json_append_string(json_object *arr, const char *value);
 
+/*
+ * s as a JSON string literal (quotes, backslash escapes, \u00XX for control characters),
+ * newly allocated; NULL on allocation failure. For request bodies that must be complete
+ * or not sent at all: json-c's serializer does not report allocation failures on the way
+ * (an out-of-memory can drop a comma or a string's content), and its parser is not safe
+ * against them either, so a secret-carrying body is written by hand with this.
+ */
+char *json_quote(const char *s);
+
 /* Overwrite a string value's bytes in place (a secret json-c holds a copy of). */
 void json_string_erase(json_object *s);

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "leader.h"
 
+#include "job.h"
 #include "log.h"
 #include "messages.h"
 
@@ -8,6 +9,8 @@
 /* After a node event: check after this delay (events come in bursts; one check covers
  * the burst), then follow up while the cluster settles. */
 #define LEADER_EVENT_DELAY_USEC (50 * USEC_PER_MSEC)
+/* At exit, how long leader_free() waits for a check in flight (it was cancelled). */
+#define LEADER_FREE_GRACE_USEC (300 * USEC_PER_MSEC)
 static const uint64_t leader_followups_usec[] = {
         1 * USEC_PER_SEC, 3 * USEC_PER_SEC, 8 * USEC_PER_SEC,
 };
@@ -17,9 +20,26 @@ typedef struct Subscriber {
         void *userdata;
 } Subscriber;
 
+/* One check on a worker thread: its own client, a copy of what it needs. */
+typedef struct LeaderCheck {
+        Leader *leader;
+        uint64_t generation;       /* the Leader's when started; a stale result is dropped */
+        char *socket;
+        char api_version[16];
+        char *node_id;
+        uint64_t timeout_msec;
+        /* result */
+        DockerNode node;
+        int r;
+        char *error;
+} LeaderCheck;
+
 struct Leader {
         sd_event *event;
-        Docker *docker;            /* not owned */
+        Docker *docker;            /* not owned: the engine's socket and API version */
+        Job *check;                /* the check in flight */
+        bool check_again;          /* another check was asked for while one ran */
+        uint64_t generation;       /* bumped by start/stop: results of older checks are dropped */
         sd_event_source *poll;     /* safety poll */
         sd_event_source *soon;     /* event-driven check */
         uint64_t poll_usec;
@@ -49,9 +69,32 @@ int leader_new(sd_event *event, Docker *docker, uint64_t poll_usec, Leader **ret
         return 0;
 }
 
+static void leader_check_free(void *userdata) {
+        LeaderCheck *c = userdata;
+
+        if (!c)
+                return;
+        free(c->socket);
+        free(c->node_id);
+        free(c->error);
+        docker_node_done(&c->node);
+        free(c);
+}
+
+void leader_cancel(Leader *l) {
+        if (l && l->check)
+                job_cancel(l->check);
+}
+
 Leader *leader_free(Leader *l) {
         if (!l)
                 return NULL;
+        /* the job owns its LeaderCheck (job_set_destroy): a detached thread keeps it */
+        if (l->check) {
+                job_cancel(l->check);
+                job_set_grace(l->check, LEADER_FREE_GRACE_USEC);
+                l->check = job_free(l->check);
+        }
         sd_event_source_disable_unref(l->poll);
         sd_event_source_disable_unref(l->soon);
         sd_event_unref(l->event);
@@ -136,20 +179,14 @@ static bool node_state_equal(const DockerNode *a, const DockerNode *b) {
                streq_ptr(a->role, b->role) && streq_ptr(a->availability, b->availability);
 }
 
-/* One check: 1 leader, 0 not, negative errno. Notifies subscribers on changes. */
-static int leader_check(Leader *l) {
-        DockerNode n = {};
+/* A check's result, in the loop: update the state, notify subscribers on changes. */
+static void leader_apply(Leader *l, int r, DockerNode *n, const char *error) {
         bool changed;
-        int r;
 
-        if (!l->running || !l->docker)
-                return -ESTALE;
-        r = docker_node_inspect(l->docker, l->node_id, &n);
         if (r < 0) {
                 changed = r != l->last_error;
                 if (changed)
-                        log_debug_errno(r, "Cannot inspect this node (%s): %s", l->node_id,
-                                        docker_last_error(l->docker));
+                        log_debug_errno(r, "Cannot inspect this node (%s): %s", l->node_id, strempty(error));
                 l->last_error = r;
                 /* "not a manager"/"no leader" mean we cannot lead now; a mere timeout says
                  * nothing either way, but acting on it as leader would be unsafe too */
@@ -160,23 +197,98 @@ static int leader_check(Leader *l) {
                 }
                 if (changed)
                         leader_notify(l);
-                return r;
+                return;
         }
-        changed = !l->known || l->last_error != 0 || !node_state_equal(&n, &l->self);
+        changed = !l->known || l->last_error != 0 || !node_state_equal(n, &l->self);
         l->last_error = 0;
         docker_node_done(&l->self);
-        l->self = n;
+        l->self = *n;
+        *n = (DockerNode){};
         l->known = true;
         if (l->self.leader != l->is_leader) {
                 leader_set(l, l->self.leader, "another manager leads now");
                 changed = true;
         }
         if (changed) {
-                log_debug("Node %s: %s, %s, %s%s%s.", l->node_id, strempty(n.role), strempty(n.state),
-                          strempty(n.availability), n.reachability ? ", " : "", strempty(n.reachability));
+                const DockerNode *x = &l->self;
+                log_debug("Node %s: %s, %s, %s%s%s.", l->node_id, strempty(x->role), strempty(x->state),
+                          strempty(x->availability), x->reachability ? ", " : "", strempty(x->reachability));
                 leader_notify(l);
         }
-        return l->is_leader;
+}
+
+static int leader_check_work(Job *j, void *userdata) {
+        LeaderCheck *c = userdata;
+        _cleanup_(docker_freep) Docker *d = NULL;
+        int r;
+
+        r = docker_new(c->socket, &d);
+        if (r < 0)
+                return r;
+        memcpy(d->api_version, c->api_version, sizeof(d->api_version));
+        if (c->timeout_msec > 0)
+                d->timeout_msec = c->timeout_msec;
+        docker_set_cancel(d, job_cancel_flag(j));
+        c->r = docker_node_inspect(d, c->node_id, &c->node);
+        if (c->r < 0)
+                c->error = strdup(docker_last_error(d));
+        return c->r;
+}
+
+static int leader_check_start(Leader *l);
+
+static void leader_check_done(Job *j, int r, void *userdata) {
+        LeaderCheck *c = userdata;
+        Leader *l = c->leader;
+
+        if (l->check == j) {
+                if (c->generation == l->generation && l->running && r != -ECANCELED)
+                        leader_apply(l, c->r, &c->node, c->error);
+                l->check = job_free(l->check); /* frees c */
+        }
+        if (l->check_again && l->running) {
+                l->check_again = false;
+                (void) leader_check_start(l);
+        }
+}
+
+/* Start a check on a worker thread; if one is in flight, another follows it. */
+static int leader_check_start(Leader *l) {
+        LeaderCheck *c;
+        int r;
+
+        if (!l->running || !l->docker)
+                return -ESTALE;
+        if (l->check) {
+                l->check_again = true;
+                return 0;
+        }
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->leader = l;
+        c->generation = l->generation;
+        c->timeout_msec = l->docker->timeout_msec;
+        memcpy(c->api_version, l->docker->api_version, sizeof(c->api_version));
+        c->socket = strdup(l->docker->socket);
+        c->node_id = strdup(l->node_id);
+        if (!c->socket || !c->node_id) {
+                leader_check_free(c);
+                return -ENOMEM;
+        }
+        r = job_start(l->event, "leader-check", leader_check_work, leader_check_done, c, &l->check);
+        if (r < 0) {
+                leader_check_free(c);
+                return r;
+        }
+        job_set_destroy(l->check, leader_check_free);
+        return 0;
+}
+
+static void leader_check(Leader *l) {
+        int r = leader_check_start(l);
+        if (r < 0 && r != -ESTALE)
+                log_debug_errno(r, "Cannot start a leadership check: %m");
 }
 
 int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node_id, LeaderQuorum *ret) {
@@ -232,10 +344,8 @@ int leader_confirm_blocking(Docker *own_client, const char *node_id, LeaderQuoru
         return r;
 }
 
-int leader_confirm_now(Leader *l) {
-        if (!l || !l->running)
-                return -ESTALE;
-        return leader_check(l);
+bool leader_checking(const Leader *l) {
+        return l && l->check;
 }
 
 static int leader_arm(sd_event_source **s, Leader *l, uint64_t usec, sd_event_time_handler_t cb,
@@ -258,7 +368,7 @@ static int leader_arm(sd_event_source **s, Leader *l, uint64_t usec, sd_event_ti
 
 static int leader_on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
         Leader *l = userdata;
-        (void) leader_check(l);
+        leader_check(l);
         /* the poll is relative to the last check: reschedule */
         (void) leader_arm(&l->poll, l, l->poll_usec, leader_on_poll, "leader-poll");
         return 0;
@@ -267,7 +377,7 @@ static int leader_on_poll(sd_event_source *s, uint64_t usec, void *userdata) {
 static int leader_on_soon(sd_event_source *s, uint64_t usec, void *userdata) {
         Leader *l = userdata;
 
-        (void) leader_check(l);
+        leader_check(l);
         if (l->followup < ELEMENTSOF(leader_followups_usec)) {
                 uint64_t prev = l->followup == 0 ? 0 : leader_followups_usec[l->followup - 1];
                 (void) leader_arm(&l->soon, l, leader_followups_usec[l->followup] - prev, leader_on_soon,
@@ -284,7 +394,7 @@ void leader_kick(Leader *l) {
                 return;
         l->followup = 0;
         if (leader_arm(&l->soon, l, LEADER_EVENT_DELAY_USEC, leader_on_soon, "leader-check") < 0)
-                (void) leader_check(l);
+                leader_check(l);
 }
 
 void leader_on_event(Leader *l, const DockerEvent *ev) {
@@ -320,8 +430,14 @@ int leader_start(Leader *l, const char *node_id) {
         l->running = true;
         l->known = false;
         l->last_error = 0;
+        l->generation++;
         docker_node_done(&l->self);
-        (void) leader_check(l);
+        if (l->check) {
+                /* a check for the old node (or from before a stop) is worthless now */
+                job_cancel(l->check);
+                l->check_again = true;
+        } else
+                leader_check(l);
         return leader_arm(&l->poll, l, l->poll_usec, leader_on_poll, "leader-poll");
 }
 
@@ -329,6 +445,10 @@ void leader_stop(Leader *l, const char *why) {
         if (!l || !l->running)
                 return;
         l->running = false;
+        l->generation++;
+        l->check_again = false;
+        if (l->check)
+                job_cancel(l->check); /* its result is dropped; the job ends on its own */
         if (l->poll)
                 (void) sd_event_source_set_enabled(l->poll, SD_EVENT_OFF);
         if (l->soon)

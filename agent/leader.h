@@ -7,8 +7,11 @@
  *     couple of follow-ups while the cluster settles (an election shows up as a burst
  *     of node updates);
  *   - a slow safety poll (Reconcile.IntervalSec) catches anything the events missed;
- *   - leader_confirm_now() asks the engine synchronously, for callers about to act.
- * One check is one GET /nodes/<self>. Every change of leadership is logged with
+ *   - leader_confirm_blocking() answers a worker thread about to act (see below).
+ * One check is one GET /nodes/<self>, on a worker thread (a Job) with its own Docker
+ * client: the loop never waits for the engine. One check is in flight at a time; asking
+ * for another meanwhile runs one more after it. A result that arrives after
+ * leader_stop() or a leader_start() for another node is dropped. Every change of leadership is logged with
  * SK_MESSAGE_LEADER_GAINED / SK_MESSAGE_LEADER_LOST; subscribers are called on any change
  * of this node's manager state (leadership, reachability, node state, role).
  */
@@ -23,6 +26,8 @@ typedef struct Leader Leader;
 /* Called after a check changed anything; query with leader_is_leader()/leader_self(). */
 typedef void (*LeaderHandler)(Leader *l, void *userdata);
 
+/* docker: not owned, used for its socket, API version and timeout only (the checks make
+ * their own clients); leader_set_docker() on a change. */
 int leader_new(sd_event *event, Docker *docker, uint64_t poll_usec, Leader **ret);
 Leader *leader_free(Leader *l);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Leader *, leader_free);
@@ -50,11 +55,11 @@ int leader_last_error(const Leader *l);
 /* Usec (CLOCK_REALTIME) of the last leadership change, 0 if none yet. */
 uint64_t leader_changed_usec(const Leader *l);
 
-/*
- * Ask the engine now. 1: this node leads, 0: it does not, negative errno: the engine
- * could not tell (treat as "not leader" before acting). Updates the state like any check.
- */
-int leader_confirm_now(Leader *l);
+/* A check is in flight. */
+bool leader_checking(const Leader *l);
+/* Raise the cancel flag of the check in flight (at exit, before leader_free(), so that
+ * all threads stop together); its result is dropped. */
+void leader_cancel(Leader *l);
 
 /*
  * Leadership and quorum from ONE `GET /nodes?filters={"role":["manager"]}`, for a worker

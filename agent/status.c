@@ -6,13 +6,10 @@
  */
 #include "status.h"
 
-#include <json-c/json.h>
-
 #include "docker.h"
+#include "json-util.h"
 #include "log.h"
 #include "reconciler.h"
-
-DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
 typedef struct NodeList {
         DockerNode *nodes;
@@ -37,45 +34,63 @@ static int node_compare(const void *a, const void *b) {
         return r != 0 ? r : strcmp(x->id, y->id);
 }
 
-static const char *dash(const char *s) {
-        return isempty(s) ? "-" : s;
+void status_printable(char *dst, size_t size, const char *s) {
+        size_t n = 0;
+
+        if (size == 0)
+                return;
+        for (const unsigned char *p = (const unsigned char *) strempty(s); *p && n + 1 < size; p++)
+                dst[n++] = *p >= 0x20 && *p < 0x7f ? (char) *p : '?';
+        dst[n] = 0;
+}
+
+/* What the engine said, fit for a terminal: "-" for nothing, '?' for anything that is
+ * not printable ASCII (escape sequences, control characters, other scripts' lookalikes). */
+static const char *cell(char *buf, size_t size, const char *s) {
+        if (isempty(s))
+                return "-";
+        status_printable(buf, size, s);
+        return buf;
+}
+
+static int json_add_opt(json_object *o, const char *key, const char *value) {
+        return json_add_string(o, key, value); /* NULL: JSON null */
 }
 
 static int print_json(const Config *c, const DockerInfo *info, const NodeList *l) {
         _cleanup_(json_object_putp) json_object *root = json_object_new_object();
         json_object *arr = json_object_new_array();
+        const char *text;
 
-        if (!root || !arr) {
-                json_object_put(arr);
+        /* json-c escapes control characters (\u001b): the output is safe as it is */
+        if (!root || json_add(root, "nodes", arr) < 0 ||
+            json_add_string(root, "cluster_id", strempty(info->cluster_id)) < 0 ||
+            json_add_string(root, "self", strempty(info->node_id)) < 0)
                 return -ENOMEM;
-        }
-        json_object_object_add(root, "cluster_id", json_object_new_string(strempty(info->cluster_id)));
-        json_object_object_add(root, "self", json_object_new_string(strempty(info->node_id)));
-        json_object_object_add(root, "nodes", arr);
         for (size_t i = 0; i < l->count; i++) {
                 const DockerNode *n = &l->nodes[i];
                 json_object *o = json_object_new_object();
-                if (!o)
+                if (json_append(arr, o) < 0 ||
+                    json_add_opt(o, "logical_id", n->logical_id) < 0 ||
+                    json_add_string(o, "id", n->id) < 0 ||
+                    json_add_opt(o, "hostname", n->hostname) < 0 ||
+                    json_add_opt(o, "role", n->role) < 0 ||
+                    json_add_opt(o, "state", n->state) < 0 ||
+                    json_add_opt(o, "availability", n->availability) < 0 ||
+                    json_add_opt(o, "addr", n->addr) < 0 ||
+                    json_add_opt(o, "manager_status", n->reachability) < 0 ||
+                    json_add_bool(o, "leader", n->leader) < 0 ||
+                    json_add_bool(o, "self", streq_ptr(n->id, info->node_id)) < 0)
                         return -ENOMEM;
-#define STR_OR_NULL(s) ((s) ? json_object_new_string(s) : NULL)
-                json_object_object_add(o, "logical_id", STR_OR_NULL(n->logical_id));
-                json_object_object_add(o, "id", json_object_new_string(n->id));
-                json_object_object_add(o, "hostname", STR_OR_NULL(n->hostname));
-                json_object_object_add(o, "role", STR_OR_NULL(n->role));
-                json_object_object_add(o, "state", STR_OR_NULL(n->state));
-                json_object_object_add(o, "availability", STR_OR_NULL(n->availability));
-                json_object_object_add(o, "addr", STR_OR_NULL(n->addr));
-                json_object_object_add(o, "manager_status", STR_OR_NULL(n->reachability));
-                json_object_object_add(o, "leader", json_object_new_boolean(n->leader));
-                json_object_object_add(o, "self", json_object_new_boolean(streq_ptr(n->id, info->node_id)));
-#undef STR_OR_NULL
-                json_object_array_add(arr, o);
         }
         /* desired against actual and what is in flight, when this cluster launches */
         if (reconciler_status_overview(c, root) < 0)
                 return -ENOMEM;
-        puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
-                                                          JSON_C_TO_STRING_NOSLASHESCAPE));
+        text = json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                            JSON_C_TO_STRING_NOSLASHESCAPE);
+        if (!text)
+                return -ENOMEM;
+        puts(text);
         return 0;
 }
 
@@ -84,11 +99,13 @@ static void print_table(const DockerInfo *info, const NodeList *l) {
                "STATE", "AVAILABILITY", "MANAGER", "LEADER");
         for (size_t i = 0; i < l->count; i++) {
                 const DockerNode *n = &l->nodes[i];
-                char id[64];
-                snprintf(id, sizeof(id), "%s%s", n->id, streq_ptr(n->id, info->node_id) ? " *" : "");
-                printf("%-16s %-27s %-20s %-8s %-8s %-12s %-12s %s\n", dash(n->logical_id), id,
-                       dash(n->hostname), dash(n->role), dash(n->state), dash(n->availability),
-                       dash(n->reachability), n->leader ? "yes" : "-");
+                char id[144], b[7][128];
+                snprintf(id, sizeof(id), "%s%s", cell(b[0], sizeof(b[0]), n->id),
+                         streq_ptr(n->id, info->node_id) ? " *" : "");
+                printf("%-16s %-27s %-20s %-8s %-8s %-12s %-12s %s\n", cell(b[1], sizeof(b[1]), n->logical_id), id,
+                       cell(b[2], sizeof(b[2]), n->hostname), cell(b[3], sizeof(b[3]), n->role),
+                       cell(b[4], sizeof(b[4]), n->state), cell(b[5], sizeof(b[5]), n->availability),
+                       cell(b[6], sizeof(b[6]), n->reachability), n->leader ? "yes" : "-");
         }
         printf("\n%zu node%s; * = this node.\n", l->count, l->count == 1 ? "" : "s");
 }

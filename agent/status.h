@@ -4,3 +4,7 @@
 
 /* `swarmkeeper status`: the swarm's nodes. Returns an exit status. */
 int verb_status(Config *c, const ConfigArgs *args, bool json);
+
+/* s as printable ASCII for a terminal: every other byte (ESC, control characters, bytes of
+ * non-ASCII characters) becomes '?'; cut to fit dst (size bytes with the NUL). */
+void status_printable(char *dst, size_t size, const char *s);

@@ -9,12 +9,17 @@
 #   badjson     /_ping and /version are fine; /info is not JSON; /events is a broken
 #               chunked stream
 #   eventshang  /_ping, /version, /info (not in a swarm) are fine; /events never answers
+#   join500     like eventshang, and POST /swarm/join gets HTTP 500 whose message echoes
+#               the request's JoinToken (as an engine's "invalid join token" error can)
 #
-# Every request line (or connection, for garbage/hang) is appended to COUNTFILE.
+# Every request line (or connection, for garbage/hang) is appended to COUNTFILE, after
+# the time it came in ("EPOCH_SECONDS LINE").
+import json
 import os
 import socket
 import sys
 import threading
+import time
 
 path, mode, countfile = sys.argv[1], sys.argv[2], sys.argv[3]
 lock = threading.Lock()
@@ -22,7 +27,7 @@ lock = threading.Lock()
 
 def record(what):
     with lock, open(countfile, "a") as f:
-        f.write(what + "\n")
+        f.write("%.3f %s\n" % (time.time(), what))
 
 
 VERSION = b'{"ApiVersion":"1.41","MinAPIVersion":"1.12","Version":"20.10.24"}'
@@ -60,8 +65,11 @@ def handle(conn):
                 if k.strip().lower() == b"content-length":
                     clen = int(v.strip())
             while len(buf) < clen:
-                buf += conn.recv(4096)
-            buf = buf[clen:]
+                d = conn.recv(4096)
+                if not d:
+                    return
+                buf += d
+            body, buf = buf[:clen], buf[clen:]
             record(line)
             target = line.split(" ")[1] if " " in line else ""
             p = target.split("?")[0]
@@ -77,6 +85,13 @@ def handle(conn):
                 while conn.recv(4096):  # eventshang
                     pass
                 return
+            elif p.endswith("/swarm/join") and mode == "join500":
+                try:
+                    token = json.loads(body).get("JoinToken", "")
+                except ValueError:
+                    token = ""
+                answer(conn, 500, json.dumps({"message": "rpc error: code = InvalidArgument desc = "
+                                              "invalid join token %s" % token}).encode())
             elif p.endswith("/info"):
                 if mode == "badjson":
                     answer(conn, 200, b'{"Swarm": {"LocalNodeState": ')

@@ -14,7 +14,10 @@
 #   dk_sock NAME                    print NAME's engine socket
 #   dk_agent_start NAME ARGS...     `$SK_BIN run` in NAME's netns against NAME's engine
 #                                   (stderr to a log), NOTIFY_SOCKET=the test's listener;
+#                                   [Host] set in full unless DK_AGENT_NO_HOST=1;
 #                                   PID in DK_AGENT_PID[NAME]
+#                                   RUNTIME_DIRECTORY=$DK_DIR/NAME/run (the formatted marker)
+#   dk_mark_formatted NAME          leave the marker `prepare` leaves on a fresh volume
 #   dk_agent_stop NAME              SIGTERM by PID, wait
 #   dk_notify_start                 python3 datagram listener recording "TIME MSG" lines
 #                                   into $DK_DIR/notify.log; DK_NOTIFY_SOCKET
@@ -193,17 +196,28 @@ dk_agent_status_is() { [ "$(dk_agent_status "$1")" = "$2" ]; }
 # extra environment for the next dk_agent_start, e.g. DK_AGENT_ENV=(WATCHDOG_USEC=4000000)
 DK_AGENT_ENV=()
 dk_agent_start() {
-    local name=$1
+    local name=$1 host=()
     shift
-    mkdir -p "$DK_DIR/$name/conf.d"
+    # who the host is: configured in full (the metadata service is never asked), or with
+    # DK_AGENT_NO_HOST=1 not at all (the test gives AWS.MetadataEndpoint)
+    [ -n "${DK_AGENT_NO_HOST:-}" ] ||
+        host=(--set "Host.PrivateIp=${DK_IP[$name]:-127.0.0.1}" --set Host.InstanceId=i-0123456789abcdef0
+            --set Host.AvailabilityZone=test-1a)
+    mkdir -p "$DK_DIR/$name/conf.d" "$DK_DIR/$name/run"
     # WATCHDOG_PID must be the agent's own PID: set it in the shell that execs it
-    env NOTIFY_SOCKET="${DK_NOTIFY_SOCKET:-}" SWARMKEEPER_LOG=stderr "${DK_AGENT_ENV[@]}" \
+    env NOTIFY_SOCKET="${DK_NOTIFY_SOCKET:-}" SWARMKEEPER_LOG=stderr RUNTIME_DIRECTORY="$DK_DIR/$name/run" \
+        "${DK_AGENT_ENV[@]}" \
         bash -c '[ -n "${WATCHDOG_USEC:-}" ] && export WATCHDOG_PID=$$; exec "$@"' sk-agent \
         nsenter --net="/run/netns/$(_dk_ns "${DK_AGENT_NETNS:-$name}")" "$SK_BIN" run --config /dev/null --config-dir "$DK_DIR/$name/conf.d" \
-        --set "Engine.Socket=${DK_SOCK_OVERRIDE:-$(dk_sock "$name")}" --set "Host.PrivateIp=${DK_IP[$name]:-127.0.0.1}" \
+        --set "Engine.Socket=${DK_SOCK_OVERRIDE:-$(dk_sock "$name")}" "${host[@]}" \
         --set Log.Level=debug "$@" >>"$DK_DIR/$name/agent.log" 2>&1 &
     DK_AGENT_PID[$name]=$!
     on_exit dk_agent_stop "$name"
+}
+
+dk_mark_formatted() {
+    mkdir -p "$DK_DIR/$1/run"
+    printf 'DEVICE=/dev/test\nVOLUME_ID=\nFILESYSTEM=ext4\nFORMATTED_AT=test\n' >"$DK_DIR/$1/run/formatted"
 }
 
 dk_agent_stop() {

@@ -40,8 +40,13 @@ engine_manager_state() { # NAME NODE_ID → "Reachable"/"Leader"/"Unreachable"
 }
 
 # --- bootstrap ---------------------------------------------------------------------------
+# as `prepare` leaves it on a freshly formatted volume; b's and c's engines are up but not
+# in a swarm (their swarm ports are closed): after 1 s of that, a initializes
+dk_mark_formatted a
 t=$(now)
+DK_AGENT_ENV=(WATCHDOG_USEC=20000000 SWARMKEEPER_INIT_QUIET_SEC=1)
 dk_agent_start a "${COMMON[@]}"
+DK_AGENT_ENV=(WATCHDOG_USEC=20000000)
 wait_for 60 dk_agent_ready a || { cat "$DK_DIR/a/agent.log" >&2; die "agent a: no READY=1"; }
 T_INIT=$(elapsed "$t")
 assert_eq "$(dk_docker a info --format '{{.Swarm.LocalNodeState}} {{.Swarm.ControlAvailable}}')" "active true" \
@@ -51,6 +56,8 @@ assert_contains "$(dk_notify_grep a 'READY=1')" "STATUS=manager, leader" "a: REA
 assert_contains "$(cat "$DK_DIR/a/agent.log")" "Initialized a new swarm" "a: logged the init"
 dk_notify_grep a 'STATUS=initializing swarm' >/dev/null && pass "a: STATUS said it was initializing" ||
     die "a: no 'initializing swarm' STATUS"
+[ ! -e "$DK_DIR/a/run/formatted" ] && pass "a: the formatted marker is gone after the init" ||
+    die "a: the formatted marker is still there after the init"
 
 # --- joins -------------------------------------------------------------------------------
 TOKEN=$(dk_docker a swarm join-token -q manager)
@@ -186,8 +193,12 @@ for h in a b c w; do
 done
 assert_eq "$(dk_docker b node ls --format '{{.ManagerStatus}}' | grep -cE '^(Leader|Reachable)$')" 3 \
     "three managers after the agents stopped (nobody left)"
+WTOKEN=$(dk_docker b swarm join-token -q worker)
 for h in a b c w; do
-    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the join token is not in the log"
+    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the manager join token is not in the log"
+    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$WTOKEN" "$h: the worker join token is not in the log"
+    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "SWMTKN-" "$h: no join token at all in the log"
 done
+assert_not_contains "$(cat "$DK_DIR/notify.log")" "SWMTKN-" "no join token in anything told to systemd (STATUS=)"
 log "total $(elapsed "$T0")s"
 sk_summary

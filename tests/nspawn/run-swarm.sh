@@ -9,8 +9,9 @@
 # manager — bootstrap init on the first host, joins with a token from a 0600 drop-in on
 # the others; StatusText shows the state ("leader" only on the leader); the journal has
 # the structured events with their MESSAGE_IDs and fields, and never the token;
-# `systemctl reload` re-reads the configuration; `systemctl stop` leaves the swarm as it
-# is; `swarmkeeper status` in a host.
+# `systemctl reload` re-reads the configuration; the watchdog fires on a frozen agent
+# (SIGSTOP) and systemd restarts it; `systemctl stop` leaves the swarm as it is;
+# `swarmkeeper status` in a host.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
@@ -46,7 +47,13 @@ Managers=$2
 BootstrapManager=$3
 [Host]
 PrivateIp=$1
+InstanceId=i-0123456789abcdef0
+AvailabilityZone=test-1a
 EOF
+        # a short quiet period before a bootstrap init (the default is 30 s)
+        mkdir -p /etc/systemd/system/swarmkeeper.service.d
+        printf "[Service]\nEnvironment=SWARMKEEPER_INIT_QUIET_SEC=1\n" \
+            >/etc/systemd/system/swarmkeeper.service.d/50-test-quiet.conf
         systemctl daemon-reload' "$ip" "$MANAGERS" "${IP[0]}"
 }
 
@@ -64,6 +71,8 @@ assert_contains "$(prop "$A" After)" swarmkeeper-prepare.service "After=swarmkee
 assert_eq "$(prop "$A" Restart)" on-failure "Restart=on-failure"
 
 # --- bootstrap: start blocks until the swarm exists and this node leads ---------------------
+# what prepare leaves when it formatted the volume in this boot (its unit is a no-op here)
+nspawn_sh "$A" 'mkdir -p /run/swarmkeeper && echo FILESYSTEM=ext4 >/run/swarmkeeper/formatted'
 t=$(now)
 nspawn_exec "$A" systemctl start swarmkeeper.service || {
     nspawn_journal "$A" -u swarmkeeper.service -u docker.service -u swarmkeeper-prepare.service --no-pager | tail -n 40 >&2
@@ -128,6 +137,36 @@ reloaded() { [ -n "$(J "${H[1]}" MESSAGE_ID=0ebebcbbee324fb1950c9cbcaf45fcef 2>/
 wait_for 10 reloaded || true
 assert_contains "$(J "${H[1]}" MESSAGE_ID=0ebebcbbee324fb1950c9cbcaf45fcef)" "Configuration reloaded" "journal: reloaded"
 assert_eq "$(nspawn_exec "${H[1]}" systemctl is-active swarmkeeper.service)" active "still active after reload"
+
+# --- the watchdog fires: a frozen agent is restarted by systemd ------------------------------
+# A short WatchdogSec= (and abort/restart times) in a drop-in; SIGSTOP freezes the agent,
+# so nothing feeds the watchdog: systemd must kill it with a watchdog result and start it
+# again, and the node is a reachable manager once more.
+W=${H[2]}
+nspawn_sh "$W" '
+    printf "[Service]\nWatchdogSec=3\nTimeoutAbortSec=2\nRestartSec=1\n" \
+        >/etc/systemd/system/swarmkeeper.service.d/60-test-watchdog.conf
+    systemctl daemon-reload && systemctl restart swarmkeeper.service'
+assert_eq "$(prop "$W" WatchdogUSec)" 3s "$W: WatchdogSec=3 from the drop-in"
+pid0=$(prop "$W" MainPID)
+n0=$(prop "$W" NRestarts)
+sleep 4 # alive and feeding the watchdog: no restart
+assert_eq "$(prop "$W" MainPID)" "$pid0" "$W: a running agent feeds the watchdog (not restarted in 4 s)"
+t=$(now)
+nspawn_exec "$W" kill -STOP "$pid0"
+restarted() { [ "$(prop "$W" NRestarts)" -gt "$n0" ] && [ "$(prop "$W" ActiveState)" = active ]; }
+wait_for 30 restarted || {
+    nspawn_journal "$W" -u swarmkeeper.service --no-pager | tail -n 20 >&2
+    die "$W: a frozen agent was not restarted by the watchdog"
+}
+log "$W: frozen agent restarted after $(elapsed "$t")s"
+assert_contains "$(nspawn_journal "$W" -u swarmkeeper.service --no-pager)" "Watchdog timeout" \
+    "$W: systemd says the watchdog fired"
+assert_contains "$(nspawn_journal "$W" -u swarmkeeper.service --no-pager)" "Failed with result 'watchdog'" \
+    "$W: the unit failed with result 'watchdog'"
+assert_ne "$(prop "$W" MainPID)" "$pid0" "$W: a new agent runs"
+assert_eq "$(prop "$W" StatusText)" "manager, reachable, follower" "$W: back as a reachable manager"
+nspawn_sh "$W" 'rm -f /etc/systemd/system/swarmkeeper.service.d/60-test-watchdog.conf && systemctl daemon-reload'
 
 for h in "${H[@]}"; do
     assert_ok "$h: systemctl stop swarmkeeper" nspawn_exec "$h" systemctl stop swarmkeeper.service

@@ -11,8 +11,12 @@
 #include <sys/wait.h>
 
 #include "docker-events.h"
+#include <fcntl.h>
+
+#include "config.h"
 #include "docker.h"
 #include "log.h"
+#include "status.h"
 #include "test.h"
 
 #define STRV_MAKE(...) ((char *const[]){ __VA_ARGS__, NULL })
@@ -118,6 +122,21 @@ static void test_errors(void) {
         CHECK_INT(docker_error_from_response(500, "{}", NULL), -EIO);
         CHECK_INT(docker_error_from_response(406, "{}", NULL), -ENOTCONN);
         CHECK_INT(docker_error_from_response(418, "{}", NULL), -EPROTO);
+        /* an engine that echoes the token: masked at the source */
+        CHECK_INT(docker_error_from_response(500, "{\"message\":\"rpc error: code = InvalidArgument desc = invalid join token "
+                                                  "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-7p73s1dx5in4tatdymyhg9hu2; "
+                                                  "again SWMTKN-1-x\"}", &m), -EIO);
+        CHECK(m && startswith(m, "rpc error: code = InvalidArgument desc = invalid join token SWMTKN-*****"));
+        CHECK(m && strstr(m, "*; again SWMTKN-***") && !strstr(m, "SWMTKN-1") && !strstr(m, "7p73s1dx5in4"));
+        free(m);
+        {
+                char t[] = "a SWMTKN-1-ab_c SWMTKN- x", u[] = "nothing here";
+                docker_scrub_tokens(t);
+                CHECK_STR(t, "a SWMTKN-****_c SWMTKN- x");
+                docker_scrub_tokens(u);
+                CHECK_STR(u, "nothing here");
+                docker_scrub_tokens(NULL);
+        }
         CHECK_STR(docker_swarm_state_to_string(DOCKER_SWARM_LOCKED), "locked");
         CHECK_INT(docker_swarm_state_from_string("pending"), DOCKER_SWARM_PENDING);
         CHECK_INT(docker_swarm_state_from_string(NULL), _DOCKER_SWARM_STATE_INVALID);
@@ -388,7 +407,7 @@ static void test_client(void) {
                 { "GET /v1.41/nodes/gone", "HTTP/1.1 404 Not Found\r\nContent-Length: 30\r\n\r\n{\"message\":\"node gone absent\"}" },
                 { "GET /v1.41/swarm ", swarm },
                 { "POST /v1.41/swarm/init", init },
-                { "POST /v1.41/swarm/join", "HTTP/1.1 503 X\r\nContent-Length: 35\r\n\r\n{\"message\":\"swarm has no managers\"}" },
+                { "POST /v1.41/swarm/join", "HTTP/1.1 500 X\r\nContent-Length: 51\r\n\r\n{\"message\":\"invalid join token SWMTKN-1-echoed\"}   " },
                 { "POST /v1.41/nodes/abc123/update?version=42", empty },
                 { "DELETE /v1.41/nodes/abc123?force=true", empty },
                 { "GET /v1.41/events?filters=", "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
@@ -434,8 +453,11 @@ static void test_client(void) {
         CHECK_INT(docker_swarm_init(d, "10.0.0.1", &id), 0);
         CHECK_STR(id, "newnode");
         free(id);
-        CHECK_INT(docker_swarm_join(d, STRV_MAKE("10.0.0.2", "10.0.0.3:2377"), "SWMTKN-secret", "10.0.0.1", 0), -ENOTCONN);
-        CHECK_STR(docker_last_error(d), "swarm has no managers");
+        /* HTTP 500 echoing the token: -EIO, but an answer; the text has no token */
+        CHECK_INT(docker_swarm_join(d, STRV_MAKE("10.0.0.2", "10.0.0.3:2377"), "SWMTKN-secret", "10.0.0.1", 0), -EIO);
+        CHECK(docker_answered(d));
+        CHECK_INT(d->last_status, 500);
+        CHECK_STR(docker_last_error(d), "invalid join token SWMTKN-********");
         CHECK_INT(docker_swarm_join(d, NULL, "t", NULL, 0), -EINVAL);
         CHECK_INT(docker_swarm_join(d, STRV_MAKE("10.0.0.2"), "", NULL, 0), -EINVAL);
         CHECK(d->n_requests >= 10);
@@ -473,6 +495,7 @@ static void test_client(void) {
         d = NULL;
         CHECK_INT(docker_new("/nonexistent/docker.sock", &d), 0);
         CHECK_INT(docker_ping(d), -ENOENT);
+        CHECK(!docker_answered(d));
         CHECK(strstr(docker_last_error(d), "/nonexistent/docker.sock"));
         CHECK_INT(docker_new("", &d), -EINVAL);
 }
@@ -518,6 +541,81 @@ static void test_version_negotiation(void) {
         }
 }
 
+/* Run `status` (table or --json) against the canned engine; its stdout as text. */
+static char *status_output(bool json) {
+        _cleanup_(config_freep) Config *c = NULL;
+        char path[] = "/tmp/test-docker-status-XXXXXX", *set = NULL, *text = NULL;
+        int fd, saved;
+
+        CHECK_INT(config_new(&c), 0);
+        CHECK(asprintf(&set, "Engine.Socket=%s", sock_path) > 0);
+        CHECK_INT(config_set(c, set), 0);
+        free(set);
+        fd = mkstemp(path);
+        CHECK(fd >= 0);
+        fflush(stdout);
+        saved = dup(STDOUT_FILENO);
+        dup2(fd, STDOUT_FILENO);
+        CHECK_INT(verb_status(c, NULL, json), 0);
+        fflush(stdout);
+        dup2(saved, STDOUT_FILENO);
+        close(saved);
+        close(fd);
+        CHECK_INT(read_full_file(path, &text, NULL), 0);
+        unlink(path);
+        return text;
+}
+
+/* Engine strings (a node's hostname is whatever the host says) reach a terminal only as
+ * printable text: no escape sequences, no control characters. */
+static void test_status_sanitized(void) {
+        static const char evil_node[] =
+                "{\"ID\":\"abc123\",\"Version\":{\"Index\":42},"
+                "\"Spec\":{\"Role\":\"manager\\n\",\"Availability\":\"active\"},"
+                "\"Description\":{\"Hostname\":\"\\u001b]0;pwned\\u0007\\u001b[2Jhost\\u00e9\","
+                "\"Engine\":{\"Labels\":{\"swarmkeeper.logical-id\":\"10.0.0.1\\r\"}}},"
+                "\"Status\":{\"State\":\"ready\"},"
+                "\"ManagerStatus\":{\"Leader\":true,\"Reachability\":\"reachable\\u009b\"}}";
+        _cleanup_(freep) char *ping = http_ok("OK"), *version = http_ok("{\"ApiVersion\":\"1.41\"}"),
+                             *info = http_ok(info_active_manager), *nodes = NULL, *table = NULL, *json = NULL;
+        _cleanup_(freep) char *list = NULL;
+        char buf[16];
+
+        CHECK(asprintf(&list, "[%s]", evil_node) > 0);
+        nodes = http_ok(list);
+        const Canned canned[] = {
+                { "GET /_ping", ping }, { "GET /version", version }, { "GET /v1.41/info", info },
+                { "GET /v1.41/nodes", nodes },
+        };
+        server_start(canned, ELEMENTSOF(canned));
+        table = status_output(false);
+        json = status_output(true);
+        server_stop();
+        unlink(log_path);
+        strcpy(log_path, "/tmp/test-docker-log-XXXXXX");
+
+        CHECK(table && strstr(table, "?]0;pwned??[2Jhost?? "));
+        CHECK(table && strstr(table, "manager? "));
+        CHECK(table && strstr(table, "10.0.0.1? "));
+        CHECK(table && strstr(table, "reachable?? "));
+        for (const char *p = table; p && *p; p++)
+                if (*p != '\n' && ((unsigned char) *p < 0x20 || (unsigned char) *p >= 0x7f)) {
+                        fprintf(stderr, "status table: byte 0x%02x at %zu\n", (unsigned char) *p, (size_t) (p - table));
+                        test_failures++;
+                        break;
+                }
+        /* --json: json-c escapes them; the raw bytes never appear */
+        CHECK(json && strstr(json, "\\u001b]0;pwned\\u0007"));
+        CHECK(json && !strchr(json, 0x1b) && !strchr(json, 0x07));
+
+        status_printable(buf, sizeof(buf), "a\x1b[31mb");
+        CHECK_STR(buf, "a?[31mb");
+        status_printable(buf, 4, "abcdef");
+        CHECK_STR(buf, "abc");
+        status_printable(buf, sizeof(buf), NULL);
+        CHECK_STR(buf, "");
+}
+
 int main(void) {
         log_setup();
         log_set_max_level(LOG_WARNING);
@@ -529,5 +627,7 @@ int main(void) {
         test_client();
         strcpy(log_path, "/tmp/test-docker-log-XXXXXX");
         test_version_negotiation();
+        strcpy(log_path, "/tmp/test-docker-log-XXXXXX");
+        test_status_sanitized();
         return test_done("test-docker");
 }

@@ -31,6 +31,11 @@ typedef struct Ctx {
         int docker_r;
 } Ctx;
 
+static atomic_int n_destroyed;
+static void destroy_fn(void *userdata) {
+        atomic_fetch_add(&n_destroyed, 1);
+}
+
 static int work_fn(Job *j, void *userdata) {
         Ctx *c = userdata;
 
@@ -99,6 +104,8 @@ static void test_done_once(void) {
         c.work_ret = 42;
         c.sleep_msec = 50;
         CHECK(job_start(c.event, "t-done", work_fn, done_fn, &c, &c.job) >= 0);
+        job_set_destroy(c.job, destroy_fn);
+        atomic_store(&n_destroyed, 0);
         CHECK_STR(job_name(c.job), "t-done");
         CHECK(job_running(c.job));
         CHECK(!job_cancelled(c.job));
@@ -110,7 +117,9 @@ static void test_done_once(void) {
         /* Nothing more arrives: the loop runs into its timeout without a second done(). */
         CHECK_INT(run_loop(&c, 100), -ETIMEDOUT);
         CHECK_INT(c.n_done, 1);
+        CHECK_INT(atomic_load(&n_destroyed), 0);
         ctx_done(&c);
+        CHECK_INT(atomic_load(&n_destroyed), 1); /* with the job */
 }
 
 static void test_negative_result(void) {
@@ -229,6 +238,8 @@ static void test_free_stuck(void) {
         c.ignore_cancel = true;
         CHECK(job_start(c.event, "t-stuck", work_fn, done_fn, &c, &c.job) >= 0);
         job_set_grace(c.job, 100 * USEC_PER_MSEC);
+        job_set_destroy(c.job, destroy_fn);
+        atomic_store(&n_destroyed, 0);
         while (atomic_load(&c.stage) == 0)
                 usleep(1000);
         t0 = now_usec(CLOCK_MONOTONIC);
@@ -237,8 +248,10 @@ static void test_free_stuck(void) {
         CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 500 * USEC_PER_MSEC);
         CHECK_INT(run_loop(&c, 100), -ETIMEDOUT);
         CHECK_INT(c.n_done, 0);
+        CHECK_INT(atomic_load(&n_destroyed), 0); /* the thread still runs: its context stays */
         /* Let the detached thread end and free its job (ASan's leak check sees it). */
         usleep(800 * 1000);
+        CHECK_INT(atomic_load(&n_destroyed), 1);
         CHECK_INT(run_loop(&c, 50), -ETIMEDOUT);
         CHECK_INT(c.n_done, 0);
         ctx_done(&c);

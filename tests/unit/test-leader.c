@@ -2,7 +2,7 @@
 /*
  * Leadership tracking against a canned engine (a child process on a unix socket) whose
  * answer for GET /v1.41/nodes/n1 says Leader=true or false depending on a flag file:
- * leader_start checks at once, leader_confirm_now asks again, an engine event schedules
+ * leader_start checks at once (on a worker thread), a kick asks again, an engine event schedules
  * a check within the event delay, subscribers hear every change, an engine error drops
  * leadership, leader_stop reports the loss.
  */
@@ -181,6 +181,50 @@ static void test_confirm_blocking(void) {
         docker_free(d);
 }
 
+/* Have the Leader check now and wait for the result: what the tests used
+ * leader_confirm_now() for before checks moved to a worker thread. */
+static void check_now(sd_event *e, Leader *l) {
+        uint64_t end = now_usec(CLOCK_MONOTONIC) + 3 * USEC_PER_SEC;
+        leader_kick(l);
+        run_for(e, 60); /* the kick's delay */
+        while (leader_checking(l) && now_usec(CLOCK_MONOTONIC) < end)
+                CHECK(sd_event_run(e, 10 * USEC_PER_MSEC) >= 0);
+        CHECK(!leader_checking(l));
+}
+
+/* An engine that accepts and never answers: the loop keeps running while a check hangs,
+ * and freeing the Leader (at exit) does not wait for the engine. */
+static void test_hanging_engine(void) {
+        char path[108];
+        sd_event *e = NULL;
+        Docker *d = NULL;
+        Leader *l = NULL;
+        uint64_t t0;
+        int lfd;
+
+        snprintf(path, sizeof(path), "/tmp/test-leader-hang-%d.sock", (int) getpid());
+        lfd = test_unix_listen(path);
+        CHECK(lfd >= 0);
+        CHECK_INT(sd_event_new(&e), 0);
+        CHECK_INT(docker_new(path, &d), 0);
+        CHECK_INT(leader_new(e, d, 3600 * USEC_PER_SEC, &l), 0);
+        t0 = now_usec(CLOCK_MONOTONIC);
+        CHECK_INT(leader_start(l, "n1"), 0);
+        CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 100 * USEC_PER_MSEC);
+        CHECK(leader_checking(l));
+        run_for(e, 300); /* the loop turns; the check still hangs */
+        CHECK(leader_checking(l));
+        CHECK(!leader_is_leader(l));
+        t0 = now_usec(CLOCK_MONOTONIC);
+        leader_cancel(l);
+        l = leader_free(l);
+        CHECK(now_usec(CLOCK_MONOTONIC) - t0 < 500 * USEC_PER_MSEC);
+        docker_free(d);
+        sd_event_unref(e);
+        close(lfd);
+        unlink(path);
+}
+
 int main(void) {
         sd_event *e = NULL;
         Docker *d = NULL;
@@ -193,6 +237,7 @@ int main(void) {
         server_start();
         test_quorum_parse();
         test_confirm_blocking();
+        test_hanging_engine();
         set_flag("false");
 
         CHECK_INT(sd_event_new(&e), 0);
@@ -202,26 +247,30 @@ int main(void) {
         CHECK_INT(leader_subscribe(l, on_change, &seen), 0);
         CHECK_INT(leader_subscribe(l, on_change, &seen), 0); /* once */
         CHECK_INT(leader_subscribe(l, on_change, &seen2), 0);
-        CHECK_INT(leader_confirm_now(l), -ESTALE);           /* not started */
+        CHECK(!leader_checking(l));                          /* not started */
         CHECK(leader_self(l) == NULL);
 
         /* start: checks right away */
         CHECK_INT(leader_start(l, ""), -EINVAL);
         CHECK_INT(leader_start(l, "n1"), 0);
         CHECK(leader_running(l));
+        CHECK(leader_checking(l));   /* on its thread; the result comes through the loop */
+        CHECK_INT(seen.calls, 0);
+        run_for(e, 300);
         CHECK(!leader_is_leader(l));
         CHECK_INT(seen.calls, 1);
         CHECK(leader_self(l) && streq_ptr(leader_self(l)->reachability, "reachable"));
 
         /* the engine now says we lead: confirm_now sees it at once */
         set_flag("true");
-        CHECK_INT(leader_confirm_now(l), 1);
+        check_now(e, l);
         CHECK(leader_is_leader(l));
         CHECK_INT(seen.calls, 2);
         CHECK(seen.last_leader);
         CHECK_INT(seen2.calls, 2);
         CHECK(leader_changed_usec(l) > 0);
-        CHECK_INT(leader_confirm_now(l), 1);
+        check_now(e, l);
+        CHECK(leader_is_leader(l));
         CHECK_INT(seen.calls, 2); /* nothing changed: no call */
 
         /* an event (any node) schedules a check soon, without waiting for the poll */
@@ -248,14 +297,16 @@ int main(void) {
 
         /* the engine refuses: leadership is gone, subscribers hear the error */
         set_flag("error");
-        CHECK_INT(leader_confirm_now(l), -ENOTCONN);
+        check_now(e, l);
         CHECK(!leader_is_leader(l));
+        CHECK_INT(leader_last_error(l), -ENOTCONN);
         CHECK_INT(seen.last_error, -ENOTCONN);
         CHECK_INT(seen.calls, 5);
-        CHECK_INT(leader_confirm_now(l), -ENOTCONN);
+        check_now(e, l);
         CHECK_INT(seen.calls, 5); /* same error again: no call */
         set_flag("true");
-        CHECK_INT(leader_confirm_now(l), 1);
+        check_now(e, l);
+        CHECK(leader_is_leader(l));
         CHECK_INT(seen.last_error, 0);
 
         /* unsubscribe, stop: the loss is reported to who is left */
@@ -266,16 +317,27 @@ int main(void) {
         CHECK(!leader_is_leader(l));
         CHECK(!seen.last_leader);
         CHECK_INT(seen2.calls, before2);
-        CHECK_INT(leader_confirm_now(l), -ESTALE);
         CHECK(leader_self(l) == NULL);
 
         /* the poll interval can change while stopped or running */
         CHECK_INT(leader_set_poll_interval(l, 0), -EINVAL);
         CHECK_INT(leader_set_poll_interval(l, 100 * USEC_PER_MSEC), 0);
+        set_flag("true");
         CHECK_INT(leader_start(l, "n1"), 0);
+        run_for(e, 80);
+        CHECK(leader_is_leader(l));
         set_flag("false");
         run_for(e, 350); /* the 100 ms safety poll notices */
         CHECK(!leader_is_leader(l));
+
+        /* a result that arrives after a stop is dropped */
+        set_flag("true");
+        leader_kick(l);
+        run_for(e, 55);
+        leader_stop(l, "test");
+        run_for(e, 200);
+        CHECK(!leader_is_leader(l));
+        CHECK(leader_self(l) == NULL);
 
         leader_free(l);
         docker_free(d);
