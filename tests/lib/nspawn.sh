@@ -43,6 +43,7 @@
 #   SK_MIRROR           Debian mirror for debootstrap (default: the one apt uses for the
 #                       suite, from $SK_APT_DIR (/etc/apt); no source there is an error)
 #   SK_BOOT_TIMEOUT     seconds to wait for boot (120)
+#   SK_BOOT_WAIT        per nspawn_start: 0 -> return once the container's PID 1 runs
 #   SK_STOP_TIMEOUT     seconds for a clean poweroff before escalating (20)
 #   SK_DOCKER_DATA      per nspawn_start: ""   -> nothing bound at /var/lib/docker (default:
 #                                                  `swarmkeeper prepare` mounts the volume)
@@ -518,6 +519,12 @@ nspawn_start() {
     fi
     l=$(_sk_find_leader "$p")
     _sk_record_pid "$rd/leader.pid" "$l"
+    if [ "${SK_BOOT_WAIT:-1}" = 0 ]; then
+        # the caller waits (or not): e.g. a hook that must return while the boot waits
+        # for a device the next hook hands in
+        _sk_ns_log "host $name started: ${ip%/*} on $SK_BRIDGE, nspawn pid $p, leader $l (not waiting for the boot)"
+        return 0
+    fi
     if ! wait_for "$SK_BOOT_TIMEOUT" _sk_booted "$name"; then
         tail -n 40 "$rd/console.log" >&2
         _sk_nspawn_alive "$name" && nspawn_exec "$name" systemctl --failed --no-legend >&2
