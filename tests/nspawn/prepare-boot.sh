@@ -126,6 +126,37 @@ assert_eq "$(nspawn_exec $H systemctl is-active sk-engine.service)" active "engi
 assert_ne "$(nspawn_exec $H systemctl show sk-engine.service -p MainPID --value)" "$before" "engine was restarted"
 assert_eq "$(nspawn_exec $H cat /var/lib/docker/sk-marker)" survived "data intact"
 
+# --- the sandboxes as systemd sets them up: a copy of each installed unit runs a probe ---
+nspawn_sh $H 'set -e
+mknod /dev/sk-char c 10 237   # a char device no unit here needs (loop-control)
+cat > /usr/local/bin/sk-probe <<"EOP"
+#!/bin/sh
+echo "caps $(awk "/^CapEff/ { print \$2 }" /proc/self/status)"
+if (exec 3</dev/xvdf) 2>/dev/null; then echo "block yes"; else echo "block no"; fi
+if (exec 3</dev/sk-char) 2>/dev/null; then echo "char yes"; else echo "char no"; fi
+if touch /etc/sk-probe 2>/dev/null; then rm -f /etc/sk-probe; echo "etc-writable yes"; else echo "etc-writable no"; fi
+if curl -sf --unix-socket /run/docker.sock http://engine/_ping >/dev/null; then echo "docker yes"; else echo "docker no"; fi
+EOP
+chmod 755 /usr/local/bin/sk-probe
+for u in swarmkeeper-prepare swarmkeeper; do
+    sed -e "/^\[Install\]/,\$d" -e "s|^ExecStart=.*|ExecStart=/usr/local/bin/sk-probe|" -e "s|^Type=.*|Type=oneshot|" \
+        -e "/^\(ExecReload\|WatchdogSec\|Restart\|RemainAfterExit\|NotifyAccess\)=/d" \
+        /usr/lib/systemd/system/$u.service >/etc/systemd/system/sk-probe-$u.service
+done
+systemctl daemon-reload'
+probe() { nspawn_exec "$H" systemctl start "sk-probe-$1.service" && nspawn_journal "$H" -u "sk-probe-$1.service" -o cat | tr '\n' ' '; }
+assert_ok "outside any unit the probe device opens" nspawn_sh $H 'exec 3</dev/sk-char'
+p=$(probe swarmkeeper-prepare)
+assert_contains "$p" "caps 0000000000200000" "prepare's sandbox: CAP_SYS_ADMIN and nothing else ($p)"
+assert_contains "$p" "block yes" "prepare's sandbox: the volume opens"
+assert_contains "$p" "char no" "prepare's sandbox: other devices do not (DevicePolicy)"
+assert_contains "$p" "etc-writable yes" "prepare's sandbox: /etc writable (daemon.json)"
+p=$(probe swarmkeeper)
+assert_contains "$p" "caps 0000000000000000" "the agent's sandbox: no capability ($p)"
+assert_contains "$p" "block no" "the agent's sandbox: no block device"
+assert_contains "$p" "etc-writable no" "the agent's sandbox: read-only file system"
+assert_contains "$p" "docker yes" "the agent's sandbox: the Docker socket answers"
+
 # --- disabled, prepare no longer binds docker.service ----------------------------------
 nspawn_exec $H systemctl disable --quiet swarmkeeper-prepare.service swarmkeeper.service
 assert_eq "$(nspawn_exec $H systemctl show docker.service -p Requires --value | tr ' ' '\n' | grep -c swarmkeeper-prepare)" 0 \
