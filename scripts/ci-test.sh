@@ -2,7 +2,7 @@
 # The whole test run, on a fresh Debian 12 machine, as root:
 #   sudo scripts/ci-test.sh
 # Installs what it needs (apt-get), builds with gcc and clang (-Werror), runs every test
-# suite (unit, aws, root, docker, nspawn, e2e), the unit and AWS suites again under
+# suite (unit, aws, root, docker, reconcile, nspawn, e2e), the unit and AWS suites again under
 # ASan+UBSan, each fuzzer for a short while, and ends with "N passed, N failed".
 # Under CI=true a skipped test counts as failed.
 set -uo pipefail
@@ -62,9 +62,9 @@ step "packages: .rpm (Debian's rpmbuild + rpm/macros.debian, unit suite at build
 scripts/build-rpm.sh build-pkg/rpm
 record "rpm package + rpmlint" $?
 
-step "tests (gcc build): unit, aws, root, docker, nspawn, e2e"
+step "tests (gcc build): unit, aws, root, docker, reconcile, nspawn, e2e"
 rm -rf build/ec2-calls   # the fakes of this run log every EC2 call the agent makes here
-for suite in unit aws root docker nspawn e2e; do
+for suite in unit aws root docker reconcile nspawn e2e; do
   meson_suite build --suite "$suite"
 done
 
