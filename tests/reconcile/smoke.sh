@@ -42,9 +42,15 @@ EOF
 chmod +x "$DK_DIR/hook.sh"
 STATE_LOG=$DK_DIR/state.log
 FAKE_DIR=${SK_FAKE_EC2_DIR:-$SK_SOURCE_DIR/tests/fake-ec2}
+# every EC2 call the agents make goes into the run's call log (the IAM policy check reads it)
+CALL_LOG=()
+if [ -n "${SK_EC2_CALL_LOG_DIR:-}" ]; then
+    mkdir -p "$SK_EC2_CALL_LOG_DIR"
+    CALL_LOG=(--call-log "$SK_EC2_CALL_LOG_DIR/reconcile-smoke-$$.log")
+fi
 /usr/bin/python3 "$FAKE_DIR/fake_ec2.py" --listen 10.98.0.1:0 --port-file "$DK_DIR/fake.port" \
     --access-key AKIDSMOKE --secret-key smoke-secret --region us-east-1 --pending-delay 0.5 --shutdown-delay 0.5 \
-    --hook "$DK_DIR/hook.sh" --state-log "$STATE_LOG" 2>"$DK_DIR/fake.log" &
+    --hook "$DK_DIR/hook.sh" --state-log "$STATE_LOG" "${CALL_LOG[@]}" 2>"$DK_DIR/fake.log" &
 FAKE_PID=$!
 on_exit kill_pid "$FAKE_PID"
 wait_for 20 test -s "$DK_DIR/fake.port" || die "the fake EC2 did not start"
