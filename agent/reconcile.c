@@ -1306,6 +1306,7 @@ static void plan_scale_up(Planner *p, size_t deficit, size_t n_live, uint64_t ge
                              n_live + k, p->spec->workers, obs->subnets[best].id);
                 a->subnet_id = obs->subnets[best].id;
                 a->availability_zone = obs->subnets[best].availability_zone;
+                a->join_fresh = true; /* a worker keeps no state: its token comes in its user-data */
                 (void) snprintf(a->slot, sizeof(a->slot), "worker-%u", (unsigned) k);
                 (void) snprintf(a->generation, sizeof(a->generation), "gen-%016llx", (unsigned long long) gen);
                 a->replaces = a->generation;

@@ -486,6 +486,8 @@ static void c_workers_launch(void) {
         CHECK_STR(a->slot, "worker-0");
         CHECK_STR(b->slot, "worker-1");
         CHECK(a->replaces == a->generation && startswith(a->generation, "gen-"));
+        /* a worker keeps no state: it always joins fresh (its token in its user-data) */
+        CHECK(a->join_fresh && b->join_fresh && c->join_fresh);
         CHECK(strcmp(a->client_token, b->client_token) != 0 && strcmp(b->client_token, c->client_token) != 0);
         CHECK_INT(rc_client_token("prod", "worker-0", a->generation, tok, sizeof(tok)), 0);
         CHECK_STR(a->client_token, tok);
