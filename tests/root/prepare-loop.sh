@@ -8,7 +8,7 @@
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
 require_root
-require_cmd losetup mkfs.ext4 mkfs.xfs mkswap sfdisk cryptsetup findmnt blkid sha256sum
+require_cmd losetup mkfs.ext4 mkfs.xfs mkswap sfdisk cryptsetup findmnt blkid sha256sum flock partx
 BIN=${SK_BIN:?}
 HOOKED=${SK_BIN_HOOKED:?}
 export SWARMKEEPER_LOG=stderr
@@ -200,6 +200,21 @@ assert_contains "$out" "no longer points at the device checked" "re-pointed duri
 assert_eq "$(sum "$LX")" "$sum_x" "re-pointed during mkfs: the ext4 device unchanged"
 assert_eq "$(blkid -p -o value -s TYPE "$LB")" ext4 "re-pointed during mkfs: the held device got the filesystem"
 assert_fail "re-pointed during mkfs: not mounted" findmnt -n "$MNT"
+
+# --- the held device is locked as udev honours: flock on the whole disk ---------------
+# A partition: prepare formats /dev/loopNp1 and holds the lock on /dev/loopN while it
+# does (the hook, run right before mkfs, cannot take it).
+make_loop 64 LP
+printf 'label: gpt\nstart=2048, size=61440\n' | sfdisk -q "$LP" || die "sfdisk $LP failed"
+partx --add "$LP" 2>/dev/null || true
+wait_for 5 test -b "${LP}p1" || die "${LP}p1 did not appear"
+out=$(SK_TEST_HOOK_BEFORE_FORMAT="flock -n -x '$LP' true; echo \$? > '$T/lock-rc'" PREPARE_BIN=$HOOKED \
+        prepare "${LP}p1" 2>&1); rc=$?
+assert_eq "$rc" 0 "partition: formatted and mounted ($out)"
+assert_eq "$(findmnt -n -o SOURCE "$MNT")" "${LP}p1" "partition: mounted"
+assert_eq "$(cat "$T/lock-rc")" 1 "partition: the whole disk was locked while prepare held it"
+assert_ok "partition: the lock is gone with prepare" flock -n -x "$LP" true
+umount_all
 
 # --- xfs when xfs is configured ----------------------------------------------------
 make_loop 320 L2
