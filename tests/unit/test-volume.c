@@ -217,6 +217,37 @@ static void test_unit_timeout(void) {
         CHECK(timeout >= c->attach_timeout_sec + PREPARE_FORMAT_RESERVE_SEC);
 }
 
+/* Every unit that shares /run/swarmkeeper keeps it when it stops: systemd would
+ * otherwise remove prepare's "formatted" marker with the directory. */
+static void test_units_preserve_runtime_directory(void) {
+        static const char *const units[] = { "swarmkeeper-prepare.service", "swarmkeeper.service" };
+        const char *src = getenv("SK_SOURCE_DIR");
+
+        CHECK(src != NULL);
+        for (size_t i = 0; src && i < ELEMENTSOF(units); i++) {
+                char path[4096], line[512];
+                bool shares = false, preserves = false;
+                FILE *f;
+
+                snprintf(path, sizeof(path), "%s/units/%s", src, units[i]);
+                f = fopen(path, "re");
+                CHECK(f != NULL);
+                if (!f)
+                        continue;
+                while (fgets(line, sizeof(line), f)) {
+                        shares = shares || streq(line, "RuntimeDirectory=swarmkeeper\n");
+                        preserves = preserves || streq(line, "RuntimeDirectoryPreserve=yes\n");
+                }
+                fclose(f);
+                if (i == 0)
+                        CHECK(shares); /* prepare writes the marker there */
+                if (shares && !preserves)
+                        fprintf(stderr, "%s: RuntimeDirectory=swarmkeeper without RuntimeDirectoryPreserve=yes\n",
+                                units[i]);
+                CHECK(!shares || preserves);
+        }
+}
+
 static void test_marker_path(void) {
         char *p = NULL;
 
@@ -238,6 +269,7 @@ int main(void) {
         test_wait_timeout();
         test_open_rejects_non_block();
         test_unit_timeout();
+        test_units_preserve_runtime_directory();
         test_marker_path();
         return test_done("test-volume");
 }
