@@ -31,6 +31,7 @@
 #include "leader.h"
 #include "log.h"
 #include "messages.h"
+#include "prepare.h"
 #include "reconciler.h"
 
 #define ENGINE_RETRY_BASE_USEC (500 * USEC_PER_MSEC)
@@ -43,8 +44,6 @@
 #define INIT_QUIET_USEC_DEFAULT (30 * USEC_PER_SEC)
 /* At exit: how long to wait for each cancelled job before leaving its thread behind. */
 #define EXIT_GRACE_USEC (250 * USEC_PER_MSEC)
-#define RUNTIME_DIRECTORY_DEFAULT "/run/swarmkeeper"
-#define FORMATTED_MARKER "formatted"
 #define EVENTS_RETRY_BASE_USEC (200 * USEC_PER_MSEC)
 #define EVENTS_RETRY_CAP_USEC (10 * USEC_PER_SEC)
 #define EVENTS_HEADER_TIMEOUT_USEC (5 * USEC_PER_SEC)
@@ -150,17 +149,11 @@ static void scrub_token(char *text, const char *token) {
                 memset(p, '*', n);
 }
 
-/* $RUNTIME_DIRECTORY/formatted (the first of systemd's ':'-separated list), the file
- * `prepare` leaves when it formatted the volume in this boot. */
+/* $RUNTIME_DIRECTORY/formatted, the file `prepare` leaves when it formatted the volume
+ * in this boot (prepare.h has the contract). */
 static char *formatted_marker_path(void) {
-        const char *dir = getenv("RUNTIME_DIRECTORY");
-        char *p;
-
-        if (isempty(dir))
-                dir = RUNTIME_DIRECTORY_DEFAULT;
-        if (asprintf(&p, "%.*s/%s", (int) strcspn(dir, ":"), dir, FORMATTED_MARKER) < 0)
-                return NULL;
-        return p;
+        char *p = NULL;
+        return prepare_formatted_marker_path(&p) < 0 ? NULL : p;
 }
 
 static bool formatted_marker_exists(void) {
@@ -644,9 +637,10 @@ static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
                 quiet = now - d->quiet_since_usec;
                 if (quiet < d->init_quiet_usec) {
                         uint64_t left = d->init_quiet_usec - quiet;
+                        /* one STATUS (and one log line) for the whole wait, not one a second */
                         daemon_status(d, "not in a swarm: no other manager answers; initializing a new swarm "
-                                      "in %llu s unless one does",
-                                      (unsigned long long) ((left + USEC_PER_SEC - 1) / USEC_PER_SEC));
+                                      "once none has for %llu s",
+                                      (unsigned long long) (d->init_quiet_usec / USEC_PER_SEC));
                         return daemon_schedule(d, left < SETTLE_POLL_USEC ? left : SETTLE_POLL_USEC);
                 }
                 log_notice("No other manager answered on the swarm port for %llu s.",

@@ -150,6 +150,8 @@ nspawn_sh "$W" '
 assert_eq "$(prop "$W" WatchdogUSec)" 3s "$W: WatchdogSec=3 from the drop-in"
 pid0=$(prop "$W" MainPID)
 n0=$(prop "$W" NRestarts)
+# what lives in the runtime directory (prepare's marker, state.json) survives a restart
+nspawn_exec "$W" touch /run/swarmkeeper/test-preserved
 sleep 4 # alive and feeding the watchdog: no restart
 assert_eq "$(prop "$W" MainPID)" "$pid0" "$W: a running agent feeds the watchdog (not restarted in 4 s)"
 t=$(now)
@@ -165,6 +167,7 @@ assert_contains "$(nspawn_journal "$W" -u swarmkeeper.service --no-pager)" "Watc
 assert_contains "$(nspawn_journal "$W" -u swarmkeeper.service --no-pager)" "Failed with result 'watchdog'" \
     "$W: the unit failed with result 'watchdog'"
 assert_ne "$(prop "$W" MainPID)" "$pid0" "$W: a new agent runs"
+assert_ok "$W: /run/swarmkeeper survived the restart" nspawn_exec "$W" test -e /run/swarmkeeper/test-preserved
 assert_eq "$(prop "$W" StatusText)" "manager, reachable, follower" "$W: back as a reachable manager"
 nspawn_sh "$W" 'rm -f /etc/systemd/system/swarmkeeper.service.d/60-test-watchdog.conf && systemctl daemon-reload'
 
