@@ -34,10 +34,25 @@ typedef struct LeaderCheck {
         char *error;
 } LeaderCheck;
 
+/* One leader_confirm_async(). */
+typedef struct LeaderConfirm {
+        Leader *leader;
+        uint64_t generation;
+        char *socket;
+        char api_version[16];
+        char *node_id;
+        uint64_t timeout_msec;
+        LeaderConfirmHandler cb;
+        void *userdata;
+        LeaderQuorum quorum;
+        int r;
+} LeaderConfirm;
+
 struct Leader {
         sd_event *event;
         Docker *docker;            /* not owned: the engine's socket and API version */
         Job *check;                /* the check in flight */
+        Job *confirm;              /* the leader_confirm_async() in flight */
         bool check_again;          /* another check was asked for while one ran */
         uint64_t generation;       /* bumped by start/stop: results of older checks are dropped */
         sd_event_source *poll;     /* safety poll */
@@ -84,11 +99,18 @@ static void leader_check_free(void *userdata) {
 void leader_cancel(Leader *l) {
         if (l && l->check)
                 job_cancel(l->check);
+        if (l && l->confirm)
+                job_cancel(l->confirm);
 }
 
 Leader *leader_free(Leader *l) {
         if (!l)
                 return NULL;
+        if (l->confirm) {
+                job_cancel(l->confirm);
+                job_set_grace(l->confirm, LEADER_FREE_GRACE_USEC);
+                l->confirm = job_free(l->confirm); /* no callback */
+        }
         /* the job owns its LeaderCheck (job_set_destroy): a detached thread keeps it */
         if (l->check) {
                 job_cancel(l->check);
@@ -342,6 +364,80 @@ int leader_confirm_blocking(Docker *own_client, const char *node_id, LeaderQuoru
         r = leader_quorum_from_nodes(nodes, n, node_id, ret);
         docker_nodes_free(nodes, n);
         return r;
+}
+
+static void leader_confirm_free(void *userdata) {
+        LeaderConfirm *c = userdata;
+
+        if (!c)
+                return;
+        free(c->socket);
+        free(c->node_id);
+        free(c);
+}
+
+static int leader_confirm_work(Job *j, void *userdata) {
+        LeaderConfirm *c = userdata;
+        _cleanup_(docker_freep) Docker *d = NULL;
+        int r;
+
+        r = docker_new(c->socket, &d);
+        if (r < 0)
+                return c->r = r;
+        memcpy(d->api_version, c->api_version, sizeof(d->api_version));
+        if (c->timeout_msec > 0)
+                d->timeout_msec = c->timeout_msec;
+        docker_set_cancel(d, job_cancel_flag(j));
+        return c->r = leader_confirm_blocking(d, c->node_id, &c->quorum);
+}
+
+static void leader_confirm_done(Job *j, int r, void *userdata) {
+        LeaderConfirm *c = userdata;
+        Leader *l = c->leader;
+        LeaderConfirmHandler cb = c->cb;
+        void *cb_userdata = c->userdata;
+        LeaderQuorum q = c->quorum;
+
+        if (c->generation != l->generation || !l->running)
+                r = -ESTALE;
+        else if (r != -ECANCELED)
+                r = c->r;
+        l->confirm = job_free(l->confirm); /* frees c; a new confirm may start from cb */
+        cb(l, r, r >= 0 ? &q : NULL, cb_userdata);
+}
+
+int leader_confirm_async(Leader *l, LeaderConfirmHandler cb, void *userdata) {
+        LeaderConfirm *c;
+        int r;
+
+        if (!l || !cb)
+                return -EINVAL;
+        if (!l->running || !l->docker || isempty(l->node_id))
+                return -ESTALE;
+        if (l->confirm)
+                return -EBUSY;
+        c = calloc(1, sizeof(*c));
+        if (!c)
+                return -ENOMEM;
+        c->leader = l;
+        c->generation = l->generation;
+        c->cb = cb;
+        c->userdata = userdata;
+        c->timeout_msec = l->docker->timeout_msec;
+        memcpy(c->api_version, l->docker->api_version, sizeof(c->api_version));
+        c->socket = strdup(l->docker->socket);
+        c->node_id = strdup(l->node_id);
+        if (!c->socket || !c->node_id) {
+                leader_confirm_free(c);
+                return -ENOMEM;
+        }
+        r = job_start(l->event, "leader-confirm", leader_confirm_work, leader_confirm_done, c, &l->confirm);
+        if (r < 0) {
+                leader_confirm_free(c);
+                return r;
+        }
+        job_set_destroy(l->confirm, leader_confirm_free);
+        return 0;
 }
 
 bool leader_checking(const Leader *l) {

@@ -90,6 +90,18 @@ int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node
 int leader_quorum_parse(const char *json, const char *node_id, LeaderQuorum *ret);
 int leader_confirm_blocking(Docker *own_client, const char *node_id, LeaderQuorum *ret);
 
+/*
+ * The same question from the loop, without blocking and without side effects: one
+ * `GET /nodes?filters={"role":["manager"]}` on a worker thread with its own client; cb runs
+ * in the loop with leader_confirm_blocking()'s answer (r, and q when r >= 0). The Leader's
+ * own state and subscribers are untouched. Needs leader_start() (the node ID): -ESTALE
+ * otherwise; one at a time: -EBUSY while one is in flight. If leader_stop() or a
+ * leader_start() for another node came in between, cb gets -ESTALE. leader_free()
+ * cancels it without calling cb.
+ */
+typedef void (*LeaderConfirmHandler)(Leader *l, int r, const LeaderQuorum *q, void *userdata);
+int leader_confirm_async(Leader *l, LeaderConfirmHandler cb, void *userdata);
+
 /* Feed an engine event (from the /events stream). */
 void leader_on_event(Leader *l, const DockerEvent *ev);
 

@@ -192,6 +192,66 @@ static void check_now(sd_event *e, Leader *l) {
         CHECK(!leader_checking(l));
 }
 
+typedef struct Confirmed {
+        unsigned calls;
+        int r;
+        LeaderQuorum q;
+} Confirmed;
+
+static void on_confirmed(Leader *l, int r, const LeaderQuorum *q, void *userdata) {
+        Confirmed *c = userdata;
+        c->calls++;
+        c->r = r;
+        c->q = q ? *q : (LeaderQuorum){};
+}
+
+/* leader_confirm_async(): the blocking question on a worker thread, answered in the loop,
+ * and nothing else: no state change, no subscriber called. */
+static void test_confirm_async(void) {
+        sd_event *e = NULL;
+        Docker *d = NULL;
+        Leader *l = NULL;
+        Seen seen = {};
+        Confirmed c = {};
+
+        CHECK_INT(sd_event_new(&e), 0);
+        CHECK_INT(docker_new(sock_path, &d), 0);
+        CHECK_INT(leader_new(e, d, 3600 * USEC_PER_SEC, &l), 0);
+        CHECK_INT(leader_confirm_async(l, on_confirmed, &c), -ESTALE); /* not started */
+        set_flag("false");
+        CHECK_INT(leader_start(l, "n1"), 0);
+        run_for(e, 200);
+        CHECK(!leader_is_leader(l));
+        CHECK_INT(leader_subscribe(l, on_change, &seen), 0);
+
+        set_flag("true"); /* the engine says n1 leads now; only the confirm asks */
+        CHECK_INT(leader_confirm_async(l, on_confirmed, &c), 0);
+        CHECK_INT(leader_confirm_async(l, on_confirmed, &c), -EBUSY);
+        CHECK_INT(c.calls, 0); /* not synchronously */
+        run_for(e, 300);
+        CHECK_INT(c.calls, 1);
+        CHECK_INT(c.r, 1);
+        CHECK(c.q.leader && c.q.majority);
+        CHECK_INT(c.q.n_managers, 3);
+        CHECK(!leader_is_leader(l)); /* side-effect free */
+        CHECK_INT(seen.calls, 0);
+
+        /* stopped in between: -ESTALE */
+        CHECK_INT(leader_confirm_async(l, on_confirmed, &c), 0);
+        leader_stop(l, "test");
+        run_for(e, 300);
+        CHECK_INT(c.calls, 2);
+        CHECK_INT(c.r, -ESTALE);
+
+        /* freed while in flight: no callback */
+        CHECK_INT(leader_start(l, "n1"), 0);
+        CHECK_INT(leader_confirm_async(l, on_confirmed, &c), 0);
+        l = leader_free(l);
+        CHECK_INT(c.calls, 2);
+        docker_free(d);
+        sd_event_unref(e);
+}
+
 /* An engine that accepts and never answers: the loop keeps running while a check hangs,
  * and freeing the Leader (at exit) does not wait for the engine. */
 static void test_hanging_engine(void) {
@@ -238,6 +298,7 @@ int main(void) {
         test_quorum_parse();
         test_confirm_blocking();
         test_hanging_engine();
+        test_confirm_async();
         set_flag("false");
 
         CHECK_INT(sd_event_new(&e), 0);
