@@ -1796,6 +1796,20 @@ class Fake:
                           vol.attachment["device"], hook=d.get("hooks", True))
             return vol.dump()
 
+    def delete_volume(self, vid):
+        """The volume is deleted (by someone else, as DeleteVolume would):
+        only a volume that is not attached."""
+        with self.lock:
+            self.tick()
+            vol = self.volumes.get(vid)
+            if vol is None:
+                raise KeyError("no volume %s" % vid)
+            if vol.attachment or vol.multi:
+                raise ValueError("volume %s is in use" % vid)
+            del self.volumes[vid]
+            self.emit("volume-deleted", vid, hook=False)
+            return {"deleted": vid}
+
     def set_instance(self, iid, d):
         """External events (an instance dying, being stopped...), which EC2
         itself would cause; not logged as API calls."""
@@ -1869,6 +1883,9 @@ class Fake:
             return 200, self.set_instance(m.group(1), data)
         if route == ("POST", "/_fake/volumes"):
             return 200, self.seed_volume(data)
+        m = re.fullmatch(r"/_fake/volumes/(vol-[0-9a-f]+)", route[1])
+        if m and method == "DELETE":
+            return 200, self.delete_volume(m.group(1))
         if route == ("POST", "/_fake/subnets"):
             ipaddress.ip_network(data["cidr"])
             with self.lock:
