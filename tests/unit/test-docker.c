@@ -347,6 +347,7 @@ static void server_start(const Canned *table, size_t n) {
         CHECK(lfd >= 0);
         server_pid = fork();
         if (server_pid == 0) {
+                (void) signal(SIGPIPE, SIG_IGN); /* a client that gave up must not kill it */
                 serve(lfd, table, n);
                 _exit(0);
         }

@@ -88,6 +88,8 @@ static void server_start(void) {
         CHECK(lfd >= 0);
         server_pid = fork();
         if (server_pid == 0) {
+                /* a client that gave up (a cancelled or freed check) must not kill it */
+                (void) signal(SIGPIPE, SIG_IGN);
                 serve(lfd);
                 _exit(0);
         }
