@@ -164,6 +164,13 @@ _e2e_keeper_down() {
 _e2e_teardown() {
     local f name dev img
     [ -n "${E2E_FAKE_PID:-}" ] && kill_pid "$E2E_FAKE_PID"
+    # the agents' EC2 calls (not the test's own AWS CLI, which signs with $E2E_KEY) join
+    # the run's call log, which the IAM policy check reads
+    if [ -n "${SK_EC2_CALL_LOG_DIR:-}" ] && [ -s "$E2E_DIR/calls.log" ]; then
+        mkdir -p "$SK_EC2_CALL_LOG_DIR"
+        jq -c --arg k "$E2E_KEY" 'select(.access_key != $k)' "$E2E_DIR/calls.log" \
+            >>"$SK_EC2_CALL_LOG_DIR/e2e-$$.log" 2>/dev/null || true
+    fi
     # what each host's journal says, for a failed run (E2E_ARTIFACTS=DIR keeps it all)
     for f in "$E2E_DIR"/inst/i-*; do
         case "$f" in *.started | *.stopped) continue ;; esac
