@@ -58,7 +58,8 @@ static const char *const cluster_conf_keys[] = {
         "Volume.FileSystem", "Volume.MountOptions", "Volume.AttachTimeoutSec",
         "Launch.Template", "Launch.TemplateVersion", "Launch.ImageId", "Launch.InstanceType",
         "Launch.SecurityGroupIds", "Launch.InstanceProfile", "Launch.SubnetIds", "Launch.KeyName",
-        "Reconcile.IntervalSec", "Reconcile.GraceSec", "Reconcile.QuorumLossGraceSec", "Reconcile.DryRun",
+        "Reconcile.IntervalSec", "Reconcile.GraceSec", "Reconcile.QuorumLossGraceSec", "Reconcile.StableSec",
+        "Reconcile.DryRun",
         "Log.Level",
 };
 

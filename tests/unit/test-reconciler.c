@@ -19,6 +19,7 @@ static Config *test_config(void) {
                 "Host.InstanceId=i-0123456789abcdef0", "Host.PrivateIp=10.0.1.11", "Volume.Id=vol-0123456789abcdef0",
                 "Launch.ImageId=ami-12345678", "Launch.InstanceType=t3.small", "Launch.SubnetIds=subnet-aaaaaaaa",
                 "Launch.UserData=/etc/swarmkeeper/base.txt", "Reconcile.GraceSec=90",
+                "Reconcile.StableSec=7",
         };
         CHECK_INT(config_new(&c), 0);
         for (size_t i = 0; c && i < ELEMENTSOF(sets); i++)
@@ -35,6 +36,8 @@ static void test_cluster_conf(void) {
         CHECK(m && strstr(m, "BootstrapManager=10.0.1.11\n"));
         CHECK(m && strstr(m, "[AWS]\nRegion=eu-west-1\n"));
         CHECK(m && strstr(m, "GraceSec=90\n"));
+        /* every [Reconcile] key: a launched manager may lead next */
+        CHECK(m && strstr(m, "StableSec=7\n"));
         CHECK(m && strstr(m, "ImageId=ami-12345678\n"));
         CHECK(m && strstr(m, "UserData=" RC_BASE_USER_DATA_PATH "\n"));
         /* nothing host-specific, no token unless asked, not the leader's own base path */
