@@ -1567,20 +1567,32 @@ static void pass_node_back(Pass *p, uint64_t now) {
         }
 }
 
+static bool logical_id_healthy(const RcWorld *w, const char *lid) {
+        for (size_t i = 0; w->nodes_ok && i < w->n_nodes; i++)
+                if (streq_ptr(w->nodes[i].logical_id, lid) && w->nodes[i].manager && node_healthy(&w->nodes[i]))
+                        return true;
+        return false;
+}
+
 static void pass_set_status(Pass *p) {
         p->status[0] = 0;
         if (p->quorum_loss_mode) {
                 snprintf(p->status, sizeof(p->status), "no swarm leader: re-creating terminated managers");
                 return;
         }
-        for (size_t i = 0; p->planned && i < p->plan.n; i++) {
-                const RcAction *a = &p->plan.actions[i];
-                if (a->kind == RC_ACTION_REPORT)
-                        continue;
-                snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s", rc_action_kind_to_string(a->kind),
-                         a->logical_id ? " " : "", strempty(a->logical_id), p->dry_run ? " (DryRun)" : "");
-                return;
-        }
+        /* the first change; else the first manager that is not healthy and waits */
+        for (int pick_wait = 0; pick_wait < 2; pick_wait++)
+                for (size_t i = 0; p->planned && i < p->plan.n; i++) {
+                        const RcAction *a = &p->plan.actions[i];
+                        if (a->kind == RC_ACTION_REPORT || (a->kind == RC_ACTION_WAIT) != pick_wait)
+                                continue;
+                        if (a->kind == RC_ACTION_WAIT && (!a->logical_id || logical_id_healthy(&p->world, a->logical_id)))
+                                continue;
+                        snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s",
+                                 a->kind == RC_ACTION_WAIT ? "waiting for" : rc_action_kind_to_string(a->kind),
+                                 a->logical_id ? " " : "", strempty(a->logical_id), p->dry_run ? " (DryRun)" : "");
+                        return;
+                }
 }
 
 /*
