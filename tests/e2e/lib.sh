@@ -276,3 +276,73 @@ e2e_check_invariants() {
     out=$(/usr/bin/python3 "$E2E_FAKE_DIR/check_invariants.py" "$E2E_DIR/state.log" 2>&1) || rc=$?
     assert_eq "$rc" 0 "state log: never two live instances per logical id, never a volume attached twice ($out)"
 }
+
+# --- the cluster, as Swarm sees it ------------------------------------------------------
+
+# e2e_live_hosts : "ID NAME" of every instance whose host runs
+e2e_live_hosts() {
+    local f id
+    for f in "$E2E_DIR"/inst/i-*; do
+        case "$f" in *.started | *.stopped) continue ;; esac
+        [ -f "$f" ] || continue
+        id=${f##*/}
+        _sk_pid_is "$SK_RUN_DIR/$(cat "$f")/leader.pid" && echo "$id $(cat "$f")"
+    done
+}
+
+# e2e_nodes : one line per Swarm node, asked of the first manager that answers:
+#   NODEID ROLE STATE REACHABILITY LEADER(true/false) LOGICAL-ID INSTANCE-ID
+e2e_nodes() {
+    local id name out
+    while read -r id name; do
+        out=$(nspawn_exec "$name" timeout 10 sh -c 'docker node ls -q | xargs -r docker node inspect --format \
+            "{{.ID}} {{.Spec.Role}} {{.Status.State}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}- false{{end}} {{index .Description.Engine.Labels \"swarmkeeper.logical-id\"}} {{index .Description.Engine.Labels \"swarmkeeper.instance-id\"}}"' 2>/dev/null) || continue
+        [ -n "$out" ] || continue
+        echo "$out"
+        return 0
+    done < <(e2e_live_hosts)
+    return 1
+}
+
+# e2e_host_of_ip IP : the host name of the live instance with that address
+e2e_host_of_ip() {
+    local id name
+    while read -r id name; do
+        [ "$(cat "$SK_RUN_DIR/$name/ip" 2>/dev/null)" = "$1" ] && { echo "$name"; return 0; }
+    done < <(e2e_live_hosts)
+    return 1
+}
+
+# e2e_instance_of_ip IP : the running instance with logical id IP (EC2's view)
+e2e_instance_of_ip() {
+    aws_ec2 describe-instances --filters "Name=tag:swarmkeeper:logical-id,Values=$1" \
+        "Name=instance-state-name,Values=pending,running" --query 'Reservations[].Instances[].InstanceId' --output text
+}
+
+# e2e_healthy MANAGERS WORKERS : that many managers Ready + Reachable (one Leader) and
+# workers Ready, every one with a running instance
+e2e_healthy() {
+    local want_m=$1 want_w=$2 nodes m w l
+    nodes=$(e2e_nodes) || return 1
+    m=$(awk '$2 == "manager" && $3 == "ready" && $4 == "reachable"' <<<"$nodes" | wc -l)
+    l=$(awk '$2 == "manager" && $5 == "true"' <<<"$nodes" | wc -l)
+    w=$(awk '$2 == "worker" && $3 == "ready"' <<<"$nodes" | wc -l)
+    [ "$m" = "$want_m" ] && [ "$l" = 1 ] && [ "$w" = "$want_w" ] &&
+        [ "$(awk '$3 != "ready" || ($2 == "manager" && $4 != "reachable")' <<<"$nodes" | wc -l)" = 0 ]
+}
+
+# e2e_leader : "NODEID LOGICAL-ID INSTANCE-ID" of the leader
+e2e_leader() { e2e_nodes | awk '$5 == "true" { print $1, $6, $7; exit }'; }
+
+# e2e_node_back NODEID IP OLDINSTANCE : the node is Ready + Reachable on a new instance
+e2e_node_back() {
+    local line
+    line=$(e2e_nodes | awk -v n="$1" '$1 == n') || return 1
+    read -r _ _ st re _ lid iid <<<"$line"
+    [ "$st" = ready ] && [ "$re" = reachable ] && [ "$lid" = "$2" ] && [ "$iid" != "$3" ] && [ -n "$iid" ]
+}
+
+# e2e_agent_journal NAME : the agent's journal on a host, what an operator reads
+e2e_agent_journal() {
+    nspawn_journal "$1" -b -u swarmkeeper.service -o short-precise --no-hostname
+}

@@ -1,0 +1,147 @@
+#!/bin/bash
+# shellcheck disable=SC2016
+# The cluster heals itself end to end (issue 9), on one cluster, scenarios in sequence
+# (each leaves the cluster whole for the next). Nothing plays EC2 but the fake; every
+# instance it runs is a real host booted from the AMI (hook.sh). Each scenario ends with
+# check_invariants.py on the fake's state log (never two live instances of one logical
+# id, never a volume attached twice).
+#   grow      only the bootstrap instance + one tagged volume per manager exist:
+#             swarmkeeper grows to 3 managers + 2 workers; the join tokens are rotated after
+#   follower  a follower manager terminated -> same IP, same volume, same node id
+#             Ready + Reachable
+#   leader    the leader terminated -> Raft elects another, whose agent re-creates it
+#   worker    a worker terminated -> replaced to count, its Down node removed
+#   quorum    two of three managers terminated -> the survivor's agent re-creates both
+#             (quorum-loss mode), same node ids, no --force-new-cluster
+# E2E_SCENARIOS="grow follower ..." picks some (grow always runs). Recovery times go to
+# $E2E_TIMES (one line per replacement) when set.
+set -uo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/common.sh
+. "$HERE/../lib/common.sh"
+# shellcheck source=tests/lib/nspawn.sh
+. "$HERE/../lib/nspawn.sh"
+# shellcheck source=tests/e2e/lib.sh
+. "$HERE/lib.sh"
+require_root
+e2e_deb
+e2e_ami
+
+SCEN=${E2E_SCENARIOS:-grow follower leader worker quorum}
+want() { [[ " $SCEN " == *" $1 "* ]]; }
+M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
+WORKERS=2
+HEAL=${E2E_HEAL_TIMEOUT:-180}
+
+e2e_fake_start --pending-delay 0.3 --shutdown-delay 0.5 --ip-release-delay 0.5 --volume-release-delay 0.5
+e2e_seed e2e "$M1,$M2,$M3" "$WORKERS" "[Reconcile]
+GraceSec=60
+StableSec=5
+QuorumLossGraceSec=${E2E_QUORUM_GRACE:-20}"
+
+# --- grow -----------------------------------------------------------------------------------
+t=$(now)
+wait_for 420 e2e_healthy 3 "$WORKERS" || { e2e_nodes >&2; die "grow: the cluster did not reach 3 managers + $WORKERS workers"; }
+pass "grow: 3 managers + $WORKERS workers Ready (managers Reachable) in $(elapsed "$t") s, from the bootstrap alone"
+nodes=$(e2e_nodes)
+for ip in $M1 $M2 $M3; do
+    assert_eq "$(awk -v ip="$ip" '$6 == ip && $2 == "manager"' <<<"$nodes" | wc -l)" 1 "grow: one manager node for $ip"
+done
+LH=$(e2e_host_of_ip "$(e2e_leader | awk '{ print $2 }')") || die "no leader host"
+nspawn_exec "$LH" docker swarm update --dispatcher-heartbeat 2s >/dev/null || die "docker swarm update failed"
+# every token handed out in a launch's user-data is dead now
+tokens_rotated() {
+    local cur ud
+    cur=$(nspawn_exec "$LH" sh -c 'docker swarm join-token -q manager; docker swarm join-token -q worker') || return 1
+    for ud in $(fake_get /_fake/state | jq -r '.instances | (if type == "object" then [.[]] else . end) | .[] | .user_data // empty'); do
+        base64 -d <<<"$ud" 2>/dev/null | grep -o 'SWMTKN-[A-Za-z0-9-]*' | while read -r tok; do
+            grep -qxF "$tok" <<<"$cur" && echo "$tok"
+        done
+    done | grep -q . && return 1
+    return 0
+}
+wait_for 60 tokens_rotated
+assert_ok "grow: the join tokens handed out in user-data were rotated after the joins" tokens_rotated
+assert_eq "$(fake_get /_fake/state | jq '.instances | (if type == "object" then [.[]] else . end) | length')" \
+    $((3 + WORKERS)) "grow: one instance per manager and worker, no more"
+e2e_check_invariants
+
+# replace TAG IP... : terminate the instances at those addresses, wait until each node is
+# back (same id, new instance, Ready + Reachable) and the whole cluster is healthy
+replace() {
+    local tag=$1 ip inst t0 ok=1
+    shift
+    local -A old_inst=() old_node=()
+    nodes=$(e2e_nodes)
+    for ip in "$@"; do
+        old_node[$ip]=$(awk -v ip="$ip" '$6 == ip && $2 == "manager" { print $1 }' <<<"$nodes")
+        old_inst[$ip]=$(e2e_instance_of_ip "$ip")
+        if [ -z "${old_node[$ip]}" ] || [ -z "${old_inst[$ip]}" ]; then die "$tag: no node/instance for $ip"; fi
+    done
+    sleep 3
+    t0=$(now)
+    for ip in "$@"; do
+        aws_ec2 terminate-instances --instance-ids "${old_inst[$ip]}" >/dev/null || die "$tag: terminate-instances failed"
+    done
+    log "$tag: terminated ${old_inst[*]}"
+    for ip in "$@"; do
+        if wait_for "$HEAL" e2e_node_back "${old_node[$ip]}" "$ip" "${old_inst[$ip]}"; then
+            inst=$(e2e_instance_of_ip "$ip")
+            pass "$tag: $ip back as the same node ${old_node[$ip]} on $inst, Ready + Reachable, $(elapsed "$t0") s after terminate"
+            [ -n "${E2E_TIMES:-}" ] && echo "$tag $ip $(elapsed "$t0")" >>"$E2E_TIMES"
+        else
+            ok=0
+            e2e_nodes >&2
+            log "FAIL: $tag: $ip did not come back as node ${old_node[$ip]} within ${HEAL}s"
+            SK_FAILED=$((${SK_FAILED:-0} + 1))
+        fi
+    done
+    [ "$ok" = 1 ] || die "$tag failed"
+    for ip in "$@"; do
+        vol=$(aws_ec2 describe-volumes --filters "Name=tag:swarmkeeper:logical-id,Values=$ip" \
+            --query 'Volumes[].Attachments[].InstanceId' --output text)
+        assert_eq "$vol" "$(e2e_instance_of_ip "$ip")" "$tag: $ip's one volume is attached to its new instance"
+    done
+    wait_for 60 e2e_healthy 3 "$WORKERS" || die "$tag: the cluster is not whole again"
+    pass "$tag: the cluster is whole again (3 managers, $WORKERS workers)"
+    e2e_check_invariants
+}
+
+if want follower; then
+    read -r _ lip _ <<<"$(e2e_leader)"
+    fip=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
+    replace follower "$fip"
+fi
+if want leader; then
+    read -r _ lip _ <<<"$(e2e_leader)"
+    replace leader "$lip"
+    read -r _ nlip _ <<<"$(e2e_leader)"
+    assert_ne "$nlip" "" "leader: there is a leader"
+fi
+if want worker; then
+    wnode=$(e2e_nodes | awk '$2 == "worker" { print $1, $7; exit }')
+    read -r wn wi <<<"$wnode"
+    aws_ec2 terminate-instances --instance-ids "$wi" >/dev/null || die "worker: terminate-instances failed"
+    t0=$(now)
+    worker_replaced() {
+        local nodes
+        nodes=$(e2e_nodes) || return 1
+        [ "$(awk '$2 == "worker" && $3 == "ready"' <<<"$nodes" | wc -l)" = "$WORKERS" ] &&
+            ! awk '{ print $1 }' <<<"$nodes" | grep -qx "$wn"
+    }
+    wait_for "$HEAL" worker_replaced || { e2e_nodes >&2; die "worker: not replaced"; }
+    pass "worker: $wi terminated -> a new worker Ready, the old node $wn removed, $(elapsed "$t0") s"
+    e2e_check_invariants
+fi
+if want quorum; then
+    read -r _ lip _ <<<"$(e2e_leader)"
+    two=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6 }' | head -n 1)
+    HEAL=$((HEAL + 120)) replace quorum "$lip" "$two"
+    out=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null)
+    assert_contains "$out" "uorum" "quorum: a surviving agent reported the quorum loss and acted on it"
+    assert_not_contains "$(cat "$E2E_DIR"/journal-*.txt 2>/dev/null; for h in $(e2e_live_hosts | awk '{ print $2 }'); do nspawn_journal "$h" -b -o cat 2>/dev/null; done)" \
+        "force-new-cluster" "quorum: no --force-new-cluster anywhere"
+fi
+
+E2E_OK=1
+sk_summary
