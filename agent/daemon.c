@@ -929,6 +929,7 @@ static Daemon *daemon_free(Daemon *d) {
         if (d->job)
                 job_cancel(d->job);
         leader_cancel(d->leader);
+        reconciler_cancel(d->reconciler);
         if (d->job) {
                 job_set_grace(d->job, EXIT_GRACE_USEC);
                 d->job = job_free(d->job);

@@ -18,6 +18,7 @@
 #define RC_LAUNCH_SETTLE_USEC (120 * USEC_PER_SEC)
 #define RC_INFLIGHT_MAX_AGE_USEC (600 * USEC_PER_SEC)
 #define RC_PASS_DEADLINE_USEC (300 * USEC_PER_SEC)
+#define RC_EXIT_GRACE_USEC (250 * USEC_PER_MSEC) /* with the daemon's jobs: SIGTERM within 1 s */
 #define RC_KICK_DELAY_USEC (200 * USEC_PER_MSEC)
 /* While EC2 has to be watched (something amiss), passes follow each other this fast for
  * this long, then at Reconcile.IntervalSec again. */
@@ -1948,6 +1949,11 @@ int reconciler_new(sd_event *event, Leader *leader, const Config *config, Reconc
         return 0;
 }
 
+void reconciler_cancel(Reconciler *r) {
+        if (r && r->job)
+                job_cancel(r->job);
+}
+
 Reconciler *reconciler_free(Reconciler *r) {
         if (!r)
                 return NULL;
@@ -1955,6 +1961,8 @@ Reconciler *reconciler_free(Reconciler *r) {
                 leader_unsubscribe(r->leader, reconciler_on_leader, r);
         /* a pass still running is cancelled; past the grace its thread is left alone
          * (and its Pass with it): only at shutdown */
+        if (r->job)
+                job_set_grace(r->job, RC_EXIT_GRACE_USEC);
         r->job = job_free(r->job);
         sd_event_source_disable_unref(r->timer);
         sd_event_source_disable_unref(r->deadline);

@@ -187,6 +187,10 @@ typedef void (*ReconcilerStatusHandler)(Reconciler *r, void *userdata);
 
 /* config: borrowed (reconciler_set_config() on reload). leader: borrowed; subscribed to. */
 int reconciler_new(sd_event *event, Leader *leader, const Config *config, Reconciler **ret);
+/* Raise the cancel flag of a pass in flight (at shutdown: before the grace waits start). */
+void reconciler_cancel(Reconciler *r);
+/* A pass still running is cancelled and given RC_EXIT_GRACE_USEC; past that its thread is
+ * left behind (only at shutdown), so SIGTERM is answered within a second. */
 Reconciler *reconciler_free(Reconciler *r);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Reconciler *, reconciler_free);
 
