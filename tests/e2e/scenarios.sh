@@ -13,8 +13,9 @@
 #   worker    a worker terminated -> replaced to count, its Down node removed
 #   quorum    two of three managers terminated -> the survivor's agent re-creates both
 #             (quorum-loss mode), same node ids, no --force-new-cluster
-# E2E_SCENARIOS="grow follower ..." picks some (grow always runs). Recovery times go to
-# $E2E_TIMES (one line per replacement) when set.
+# E2E_SCENARIOS="grow follower ..." picks some (grow always runs); E2E_REPEAT=N runs
+# follower and leader N times. With E2E_TIMES=FILE each replacement appends its recovery
+# phases there (see phases(); scripts/bench-recovery.sh).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
@@ -33,7 +34,9 @@ M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 WORKERS=2
 HEAL=${E2E_HEAL_TIMEOUT:-180}
 
-e2e_fake_start --pending-delay 0.3 --shutdown-delay 0.5 --ip-release-delay 0.5 --volume-release-delay 0.5
+# (E2E_FAKE_ARGS: the fake's lifecycle delays; the benchmark sets them all to 0)
+# shellcheck disable=SC2086
+e2e_fake_start ${E2E_FAKE_ARGS:---pending-delay 0.3 --shutdown-delay 0.5 --ip-release-delay 0.5 --volume-release-delay 0.5}
 e2e_seed e2e "$M1,$M2,$M3" "$WORKERS" "[Reconcile]
 GraceSec=60
 StableSec=5
@@ -66,6 +69,31 @@ assert_eq "$(fake_get /_fake/state | jq '.instances | (if type == "object" then 
     $((3 + WORKERS)) "grow: one instance per manager and worker, no more"
 e2e_check_invariants
 
+# phases TAG IP T_TERMINATE T_BACK NEWINSTANCE : one line of recovery phases (seconds):
+#   TAG IP total detection decision runinstances boot prepare engine raft
+# detection: terminate -> a leader's agent plans the launch (for the leader: includes the
+# election); decision: plan -> RunInstances; runinstances: -> instance-running (the fake's
+# pending delay); boot: -> prepare starts (systemd, cloud-init); prepare: attach + mount
+# (+ labels); engine: dockerd start; raft: dockerd up -> node Ready + Reachable (as polled)
+phases() {
+    local tag=$1 ip=$2 t0=$3 tb=$4 inst=$5 name tplan trun trunning tps tpe tds tde h
+    name=$(e2e_host "$inst")
+    tplan=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do
+        nspawn_journal "$h" -b -u swarmkeeper.service -o short-unix 2>/dev/null | grep -F "Plan: launch-manager logical-id=$ip "
+    done | awk -v t="$t0" '$1 > t { print $1 }' | sort -n | head -n 1)
+    trun=$(jq -r --arg ip "$ip" 'select(.action == "RunInstances" and .params.PrivateIpAddress == $ip) | .time' "$E2E_DIR/calls.log" |
+        while read -r x; do date -d "$x" +%s.%N; done | awk -v t="$t0" '$1 > t' | sort -n | head -n 1)
+    trunning=$(jq -r --arg i "$inst" 'select(.event == "instance-running" and .instance == $i) | .t' "$E2E_DIR/state.log" | head -n 1)
+    j=$(nspawn_journal "$name" -b -o short-unix 2>/dev/null)
+    tps=$(awk '/systemd\[1\]: Starting swarmkeeper-prepare.service/ { print $1; exit }' <<<"$j")
+    tpe=$(awk '/systemd\[1\]: Finished swarmkeeper-prepare.service/ { print $1; exit }' <<<"$j")
+    tds=$(awk '/systemd\[1\]: Starting docker.service/ { print $1; exit }' <<<"$j")
+    tde=$(awk '/systemd\[1\]: Started docker.service/ { print $1; exit }' <<<"$j")
+    awk -v tag="$tag" -v ip="$ip" -v t0="$t0" -v tb="$tb" -v a="${tplan:-0}" -v b="${trun:-0}" -v c="${trunning:-0}" \
+        -v d="${tps:-0}" -v e="${tpe:-0}" -v f="${tds:-0}" -v g="${tde:-0}" 'BEGIN {
+        printf "%s %s %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f\n", tag, ip, tb - t0, a - t0, b - a, c - b, d - c, e - d, g - f, tb - g }'
+}
+
 # replace TAG IP... : terminate the instances at those addresses, wait until each node is
 # back (same id, new instance, Ready + Reachable) and the whole cluster is healthy
 replace() {
@@ -88,7 +116,7 @@ replace() {
         if wait_for "$HEAL" e2e_node_back "${old_node[$ip]}" "$ip" "${old_inst[$ip]}"; then
             inst=$(e2e_instance_of_ip "$ip")
             pass "$tag: $ip back as the same node ${old_node[$ip]} on $inst, Ready + Reachable, $(elapsed "$t0") s after terminate"
-            [ -n "${E2E_TIMES:-}" ] && echo "$tag $ip $(elapsed "$t0")" >>"$E2E_TIMES"
+            [ -n "${E2E_TIMES:-}" ] && phases "$tag" "$ip" "$t0" "$(now)" "$inst" >>"$E2E_TIMES"
         else
             ok=0
             e2e_nodes >&2
@@ -107,6 +135,7 @@ replace() {
     e2e_check_invariants
 }
 
+for ((rep = 1; rep <= ${E2E_REPEAT:-1}; rep++)); do
 if want follower; then
     read -r _ lip _ <<<"$(e2e_leader)"
     fip=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
@@ -118,6 +147,7 @@ if want leader; then
     read -r _ nlip _ <<<"$(e2e_leader)"
     assert_ne "$nlip" "" "leader: there is a leader"
 fi
+done
 if want worker; then
     wnode=$(e2e_nodes | awk '$2 == "worker" { print $1, $7; exit }')
     read -r wn wi <<<"$wnode"
