@@ -10,6 +10,8 @@
 #   follower  a follower manager terminated -> same IP, same volume, same node id
 #             Ready + Reachable
 #   leader    the leader terminated -> Raft elects another, whose agent re-creates it
+#   agentkill the leader's agent SIGKILLed between RunInstances and AttachVolume ->
+#             restarted, resumes, no second instance
 #   worker    a worker terminated -> replaced to count, its Down node removed
 #   quorum    two of three managers terminated -> the survivor's agent re-creates both
 #             (quorum-loss mode), same node ids, no --force-new-cluster
@@ -28,7 +30,7 @@ require_root
 e2e_deb
 e2e_ami
 
-SCEN=${E2E_SCENARIOS:-grow follower leader worker quorum}
+SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker quorum}
 want() { [[ " $SCEN " == *" $1 "* ]]; }
 M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 WORKERS=2
@@ -148,6 +150,34 @@ if want leader; then
     assert_ne "$nlip" "" "leader: there is a leader"
 fi
 done
+if want agentkill; then
+    # the leader's agent SIGKILLed right after its RunInstances, before its AttachVolume
+    # (every AttachVolume is held 6 s by the fake meanwhile): systemd restarts it, it finds
+    # the launch by its ClientToken and goes on; never a second instance
+    read -r _ lip _ <<<"$(e2e_leader)"
+    LH=$(e2e_host_of_ip "$lip") || die "agentkill: no leader host"
+    fip=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
+    fnode=$(e2e_nodes | awk -v ip="$fip" '$6 == ip && $2 == "manager" { print $1 }')
+    finst=$(e2e_instance_of_ip "$fip")
+    pid0=$(nspawn_exec "$LH" systemctl show -p MainPID --value swarmkeeper.service)
+    fake_post /_fake/faults '{"action": "AttachVolume", "latency": 6, "count": 3}' >/dev/null || die "agentkill: fault injection failed"
+    sleep 3
+    t0=$(now)
+    ran() { jq -r --arg ip "$fip" --arg t "$t0" 'select(.action == "RunInstances" and .params.PrivateIpAddress == $ip and .t > ($t | tonumber)) | .t' "$E2E_DIR/calls.log" | grep -q .; }
+    aws_ec2 terminate-instances --instance-ids "$finst" >/dev/null || die "agentkill: terminate-instances failed"
+    wait_for "$HEAL" ran || die "agentkill: no RunInstances for $fip"
+    nspawn_exec "$LH" systemctl kill -s KILL swarmkeeper.service || die "agentkill: kill failed"
+    log "agentkill: the leader's agent (pid $pid0 in $LH) SIGKILLed after RunInstances for $fip"
+    wait_for "$HEAL" e2e_node_back "$fnode" "$fip" "$finst" || { e2e_nodes >&2; die "agentkill: $fip did not come back"; }
+    pass "agentkill: $fip back as the same node $fnode, $(elapsed "$t0") s after terminate"
+    pid1=$(nspawn_exec "$LH" systemctl show -p MainPID --value swarmkeeper.service)
+    assert_ne "$pid1" "$pid0" "agentkill: the leader's agent was restarted by systemd (pid $pid0 -> $pid1)"
+    n=$(fake_get /_fake/state | jq --arg ip "$fip" '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags["swarmkeeper:logical-id"] == $ip and .state != "terminated")] | length')
+    assert_eq "$n" 1 "agentkill: one live instance for $fip (no second launch)"
+    fake_delete /_fake/faults >/dev/null || true
+    wait_for 60 e2e_healthy 3 "$WORKERS" || die "agentkill: the cluster is not whole again"
+    e2e_check_invariants
+fi
 if want worker; then
     wnode=$(e2e_nodes | awk '$2 == "worker" { print $1, $7; exit }')
     read -r wn wi <<<"$wnode"
