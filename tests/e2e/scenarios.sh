@@ -13,6 +13,7 @@
 #   agentkill the leader's agent SIGKILLed between RunInstances and AttachVolume ->
 #             restarted, resumes, no second instance
 #   worker    a worker terminated -> replaced to count, its Down node removed
+#   scaledown Workers lowered -> a worker drained, then terminated, its node removed
 #   quorum    two of three managers terminated -> the survivor's agent re-creates both
 #             (quorum-loss mode), same node ids, no --force-new-cluster
 # E2E_SCENARIOS="grow follower ..." picks some (grow always runs); E2E_REPEAT=N runs
@@ -30,7 +31,7 @@ require_root
 e2e_deb
 e2e_ami
 
-SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker quorum}
+SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker scaledown quorum}
 want() { [[ " $SCEN " == *" $1 "* ]]; }
 M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 WORKERS=2
@@ -191,6 +192,29 @@ if want worker; then
     }
     wait_for "$HEAL" worker_replaced || { e2e_nodes >&2; die "worker: not replaced"; }
     pass "worker: $wi terminated -> a new worker Ready, the old node $wn removed, $(elapsed "$t0") s"
+    e2e_check_invariants
+fi
+if want scaledown; then
+    # Workers lowered on every manager (their cloud-init drop-in, then reload): one worker
+    # drained, then its instance terminated and its node removed
+    for ip in $M1 $M2 $M3; do
+        h=$(e2e_host_of_ip "$ip") || die "scaledown: no host for $ip"
+        nspawn_exec "$h" sed -i "s/^Workers=.*/Workers=$((WORKERS - 1))/" /etc/swarmkeeper/swarmkeeper.conf.d/50-cluster.conf ||
+            die "scaledown: editing the drop-in on $h failed"
+        nspawn_exec "$h" systemctl reload swarmkeeper.service || die "scaledown: reload on $h failed"
+    done
+    WORKERS=$((WORKERS - 1))
+    t0=$(now)
+    live_workers() { fake_get /_fake/state | jq '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags["swarmkeeper:role"] == "worker" and .state != "terminated")] | length'; }
+    scaled() {
+        local nodes
+        nodes=$(e2e_nodes) || return 1
+        [ "$(awk '$2 == "worker"' <<<"$nodes" | wc -l)" = "$WORKERS" ] && [ "$(live_workers)" = "$WORKERS" ]
+    }
+    wait_for "$HEAL" scaled || { e2e_nodes >&2; die "scaledown: not down to $WORKERS worker(s)"; }
+    pass "scaledown: Workers lowered -> $WORKERS worker node and instance left, $(elapsed "$t0") s"
+    out=$(for ip in $M1 $M2 $M3; do e2e_agent_journal "$(e2e_host_of_ip "$ip")"; done 2>/dev/null)
+    assert_contains "$out" "drain" "scaledown: the leader drained the worker before terminating it"
     e2e_check_invariants
 fi
 if want quorum; then
