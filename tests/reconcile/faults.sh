@@ -5,7 +5,7 @@
 #
 # faults: b's host dies and its instance hangs in shutting-down (stuck) → nothing is launched
 #   while it does; then it terminates, and on the way back: a RequestLimitExceeded burst on
-#   DescribeInstances, InvalidIPAddress.InUse for a while after terminated, a RunInstances
+#   DescribeInstances (while it is stuck), InvalidIPAddress.InUse for a while after terminated, a RunInstances
 #   that is carried out but whose answer is lost (InternalError "after") with the new
 #   instance missing from DescribeInstances for a while (eventual consistency), and an
 #   AttachVolume refused with IncorrectState. Checks: one new instance for b's logical id
@@ -54,21 +54,23 @@ rc_scenario faults
 ID_B=$(dk_self_id b)
 OLD_B=${RC_IID[b]}
 T1=$(date +%s.%N)
-fake POST /_fake/ip-release '{"ip": "10.98.0.12", "delay": 5}' >/dev/null
+fake POST /_fake/ip-release '{"ip": "10.98.0.12", "delay": 8}' >/dev/null
 rc_kill_host b
 fake POST "/_fake/instances/$OLD_B" '{"state": "shutting-down", "stuck": true}' >/dev/null
 log "b's host died; $OLD_B stuck in shutting-down"
 # the leader sees b's node Down, asks EC2: shutting-down is present, never missing
 rc_wait 30 grep -q "instance $OLD_B is shutting-down" "$DK_DIR/a/agent.log" ||
     { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "the leader did not plan a wait for the shutting-down instance"; }
+# a throttling burst (more than one call's retries) while it is stuck
+fake POST /_fake/faults '{"action": "DescribeInstances", "code": "RequestLimitExceeded", "count": 7}' >/dev/null
 rc_sleep 5
 assert_eq "$(rc_count "$T1" RunInstances)" 0 "no RunInstances while $OLD_B is stuck in shutting-down"
-
-# a throttling burst (more than one call's retries), then the instance terminates
-fake POST /_fake/faults '{"action": "DescribeInstances", "code": "RequestLimitExceeded", "count": 7}' >/dev/null
+burst_over() { [ "$(fake GET /_fake/faults)" = "[]" ]; }
+rc_wait 20 burst_over || die "the throttling burst was not used up"
+# the instance terminates
 fake POST "/_fake/instances/$OLD_B" '{"stuck": false, "state": "terminated"}' >/dev/null
 t_term=$(now)
-log "$OLD_B terminated; its address stays in use for 5 s"
+log "$OLD_B terminated; its address stays in use for 8 s"
 saw_inuse() { [ "$(rc_count "$T1" RunInstances InvalidIPAddress.InUse)" -ge 1 ]; }
 rc_wait 40 saw_inuse ||
     { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "no InvalidIPAddress.InUse seen"; }
