@@ -800,6 +800,24 @@ class TestInstances(Base):
 
 
 class TestVolumes(Base):
+    def test_volume_deleted_by_control(self):
+        """DELETE /_fake/volumes/ID: gone from DescribeVolumes; not while
+        attached."""
+        inst = self.seed(private_ip="10.0.1.40")["id"]
+        vol = self.fake.ctl("POST", "volumes", {"az": "us-east-1a", "size": 5,
+                                                "attached_to": inst})["id"]
+        status, _, _ = self.fake.http("DELETE", "/_fake/volumes/" + vol)
+        self.assertEqual(status, 400)
+        self.assertEqual(self.volume(vol)["State"], "in-use")
+        free = self.fake.ctl("POST", "volumes", {"az": "us-east-1a",
+                                                 "size": 5})["id"]
+        self.assertEqual(self.fake.ctl("DELETE", "volumes/" + free),
+                         {"deleted": free})
+        self.api_fails("InvalidVolume.NotFound", "describe_volumes",
+                       VolumeIds=[free])
+        status, _, _ = self.fake.http("DELETE", "/_fake/volumes/" + free)
+        self.assertEqual(status, 400)
+
     def test_volume_lifecycle(self):
         inst = self.seed(private_ip="10.0.1.30")["id"]
         other = self.seed(private_ip="10.0.1.31")["id"]
