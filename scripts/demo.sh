@@ -103,7 +103,8 @@ same=no
 results+=("demo: replaced $LIP old=$LINST new=${NEWINST:-none} node=${NEWNODE:-none} same-node=$same recovery=${recovery}s")
 
 say "7. The cluster after healing"
-e2e_healthy 3 "$WORKERS" || { rc=1; log "the cluster is not back to 3 managers + $WORKERS workers"; }
+# (the workers' and followers' view settles a few seconds after the node is back)
+wait_for 60 e2e_healthy 3 "$WORKERS" || { rc=1; log "the cluster is not back to 3 managers + $WORKERS workers"; }
 e2e_nodes | awk '{ printf "%s %-7s %-5s %-11s leader=%-5s %s %s\n", $1, $2, $3, $4, $5, $6, $7 }' | indent
 e2e_hooks_idle 60 || true
 out=$(/usr/bin/python3 "$E2E_FAKE_DIR/check_invariants.py" "$E2E_DIR/state.log" 2>&1) || { rc=1; echo "$out"; }
