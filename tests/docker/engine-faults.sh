@@ -112,9 +112,11 @@ n=$(grep -c '/events' "$DK_DIR/eventshang.count" || true)
 [ "$n" -ge 2 ] || die "eventshang: the silent events subscription was not given up and renewed ($n)"
 pass "eventshang: events subscription renewed after its header timeout ($n subscriptions)"
 
-# SIGTERM while a request to the hanging engine is in flight: a new connection just came
+# SIGTERM while a request to the hanging engine is in flight: a new connection just came.
+# Between two connections: the 5 s request timeout + a backoff of up to 10 s (full jitter,
+# capped): wait up to 20 s for the next one.
 n0=$(wc -l <"$DK_DIR/hang.count")
-wait_for 10 sh -c "[ \$(wc -l <'$DK_DIR/hang.count') -gt $n0 ]" || die "hang: no new request to the hanging engine"
+wait_for 20 sh -c "[ \$(wc -l <'$DK_DIR/hang.count') -gt $n0 ]" || die "hang: no new request to the hanging engine"
 sleep 0.3
 for m in hang missing "${MODES[@]}"; do
     p=${DK_AGENT_PID[$m]}
