@@ -888,16 +888,11 @@ static int daemon_on_hup(sd_event_source *s, const struct signalfd_siginfo *si, 
         if (d->ready_sent)
                 (void) sd_notify(0, "RELOADING=1");
         r = config_load_args(&nc, d->args); /* verifies, logs the culprit */
-        if (r < 0) {
-                config_free(nc);
-                log_warning_errno(r, "Failed to reload the configuration; keeping the old one.");
-                if (d->ready_sent)
-                        (void) sd_notify(0, "READY=1");
-                return 0;
+        if (r >= 0) {
+                r = daemon_keep_identity(nc, old);
+                if (r > 0) /* Host.PrivateIp must be one of Cluster.Managers on a manager */
+                        r = config_verify(nc);
         }
-        r = daemon_keep_identity(nc, old);
-        if (r > 0) /* Host.PrivateIp must be one of Cluster.Managers on a manager */
-                r = config_verify(nc);
         if (r < 0) {
                 config_free(nc);
                 log_warning_errno(r, "Failed to reload the configuration; keeping the old one.");

@@ -408,6 +408,27 @@ done:
 
 void (*volume_test_hook)(const char *point) = NULL;
 
+/* Is the held device still the one its name points at, and does it hold `want`?
+ * 0 yes; `mismatch` (with *ret_found filled) if it holds something else; else the error. */
+static int volume_device_expect(VolumeDevice *d, FileSystemType type, VolumeContent want, int mismatch,
+                                VolumeProbe *ret_found) {
+        VolumeProbe p;
+        int r;
+
+        r = volume_device_verify(d);
+        if (r < 0)
+                return r;
+        r = volume_probe(d, type, &p);
+        if (r < 0)
+                return r;
+        if (p.content != want) {
+                if (ret_found)
+                        *ret_found = p;
+                return mismatch;
+        }
+        return 0;
+}
+
 int volume_format(VolumeDevice *d, FileSystemType type, VolumeProbe *ret_found) {
         posix_spawn_file_actions_t fa;
         const char *tool = type == FS_XFS ? "mkfs.xfs" : "mkfs.ext4";
@@ -421,7 +442,6 @@ int volume_format(VolumeDevice *d, FileSystemType type, VolumeProbe *ret_found) 
         _cleanup_(freep) char *path_env = NULL;
         char *envp[2] = {};
         _cleanup_(closep) int child_fd = -1;
-        VolumeProbe p;
         pid_t pid;
         int r, status;
 
@@ -429,17 +449,9 @@ int volume_format(VolumeDevice *d, FileSystemType type, VolumeProbe *ret_found) 
                 volume_test_hook("before-format");
 
         /* Last look, through the handle, right before mkfs. */
-        r = volume_device_verify(d);
+        r = volume_device_expect(d, type, VOLUME_BLANK, -ENOTEMPTY, ret_found);
         if (r < 0)
                 return r;
-        r = volume_probe(d, type, &p);
-        if (r < 0)
-                return r;
-        if (p.content != VOLUME_BLANK) {
-                if (ret_found)
-                        *ret_found = p;
-                return -ENOTEMPTY;
-        }
 
         /* Nothing of ours reaches mkfs: no AWS_* or other variable, only PATH. */
         if (asprintf(&path_env, "PATH=%s", getenv("PATH") ?: "/usr/sbin:/usr/bin:/sbin:/bin") < 0)
@@ -467,18 +479,7 @@ int volume_format(VolumeDevice *d, FileSystemType type, VolumeProbe *ret_found) 
                 return log_debug("%s on %s failed (status %d).", tool, d->node, status), -EIO;
 
         /* Still the device its name points at? Then it must hold what mkfs made. */
-        r = volume_device_verify(d);
-        if (r < 0)
-                return r;
-        r = volume_probe(d, type, &p);
-        if (r < 0)
-                return r;
-        if (p.content != VOLUME_EXPECTED_FS) {
-                if (ret_found)
-                        *ret_found = p;
-                return -EIO;
-        }
-        return 0;
+        return volume_device_expect(d, type, VOLUME_EXPECTED_FS, -EIO, ret_found);
 }
 
 static int load_mountinfo(struct libmnt_table **ret) {
