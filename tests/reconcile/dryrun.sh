@@ -1,0 +1,43 @@
+#!/bin/bash
+# shellcheck disable=SC2016  # wait_for eval strings expand when evaluated
+# Reconcile.DryRun=yes: the plan is logged and nothing changes. Three real dockerd managers
+# (tests/reconcile/lib.sh), every agent restarted with DryRun=yes; b's host dies and its
+# instance is terminated. Checks: the leader's agent logs the launch it would make for b
+# ("Plan (DryRun): launch-manager logical-id=10.98.0.12 …"), and the fake's call log shows
+# no RunInstances, AttachVolume, TerminateInstances, CreateVolume after the loss; the state
+# log keeps the invariants.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+# shellcheck source=tests/lib/common.sh
+. "$HERE/../lib/common.sh"
+# shellcheck source=tests/docker/lib.sh
+. "$HERE/../docker/lib.sh"
+# shellcheck source=tests/reconcile/lib.sh
+. "$HERE/lib.sh"
+
+T0=$(now)
+rc_up
+log "cluster up in $(elapsed "$T0")s"
+
+rc_scenario dryrun
+for h in a c; do
+    dk_agent_stop "$h"
+    rc_agent_start "$h" "${RC_IID[$h]}" --set Reconcile.DryRun=yes
+done
+OLD_B=${RC_IID[b]}
+T1=$(date +%s)
+rc_kill_host b
+fake POST "/_fake/instances/$OLD_B" '{"state": "terminated"}' >/dev/null
+log "b's host killed, its instance $OLD_B terminated"
+
+planned() { grep -qE 'Plan \(DryRun\): launch-manager logical-id=10\.98\.0\.12' "$DK_DIR/a/agent.log" "$DK_DIR/c/agent.log"; }
+rc_wait 90 planned || { tail -n 40 "$DK_DIR/a/agent.log" >&2; die "no DryRun plan to launch b"; }
+pass "the leader's agent logged the launch it would make for b (DryRun)"
+# a few more passes: still nothing
+rc_sleep 5
+for act in RunInstances AttachVolume TerminateInstances CreateVolume; do
+    assert_eq "$(rc_count "$T1" "$act")" 0 "DryRun: no $act after the loss"
+done
+assert_eq "$(rc_live_instances 10.98.0.12 | wc -l)" 0 "DryRun: b's logical id has no live instance"
+rc_scenario_end
+echo "dryrun: $(elapsed "$T0") s"
