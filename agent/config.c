@@ -86,7 +86,14 @@ static int parse_ipv4_or_empty(const char *v, void *f, const char **why) {
         return free_and_strdup(f, v);
 }
 
-static int parse_ipv4_list(const char *v, void *f, const char **why) {
+/* A comma list: none empty, each `valid`, none twice. The messages say what is wrong. */
+typedef struct ListRule {
+        bool (*valid)(const char *s, const char *ctx);
+        const char *ctx;
+        const char *none, *bad, *twice;
+} ListRule;
+
+static int parse_list(const char *v, void *f, const ListRule *rule, const char **why) {
         _cleanup_(strv_freep) char **l = NULL;
         char ***dst = f;
         int r;
@@ -95,23 +102,37 @@ static int parse_ipv4_list(const char *v, void *f, const char **why) {
         if (r < 0)
                 return r;
         if (*v && !l[0]) {
-                *why = "lists no address (a cluster needs at least one manager)";
+                *why = rule->none;
                 return -EINVAL;
         }
         for (size_t i = 0; l[i]; i++) {
-                if (!ipv4_valid(l[i])) {
-                        *why = "has an element that is not an IPv4 address";
+                if (!rule->valid(l[i], rule->ctx)) {
+                        *why = rule->bad;
                         return -EINVAL;
                 }
                 for (size_t j = 0; j < i; j++)
                         if (streq(l[i], l[j])) {
-                                *why = "lists an address twice";
+                                *why = rule->twice;
                                 return -EINVAL;
                         }
         }
         strv_free(*dst);
         *dst = TAKE_PTR(l);
         return 0;
+}
+
+static bool list_ipv4_valid(const char *s, const char *ctx) {
+        return ipv4_valid(s);
+}
+
+static int parse_ipv4_list(const char *v, void *f, const char **why) {
+        static const ListRule rule = {
+                .valid = list_ipv4_valid,
+                .none = "lists no address (a cluster needs at least one manager)",
+                .bad = "has an element that is not an IPv4 address",
+                .twice = "lists an address twice",
+        };
+        return parse_list(v, f, &rule, why);
 }
 
 static int parse_labels(const char *v, void *f, const char **why) {
@@ -337,32 +358,15 @@ static int parse_instance_type(const char *v, void *f, const char **why) {
 }
 
 static int parse_aws_id_list(const char *v, void *f, const char *prefix, const char **why) {
-        _cleanup_(strv_freep) char **l = NULL;
-        char ***dst = f;
-        int r;
-
-        r = strv_split_trim(v, ',', &l);
-        if (r < 0)
-                return r;
-        if (*v && !l[0]) {
-                *why = "lists no id";
-                return -EINVAL;
-        }
-        for (size_t i = 0; l[i]; i++) {
-                if (!aws_id_valid(l[i], prefix)) {
-                        *why = streq(prefix, "sg-") ? "has an element that is not a security group id (sg- and 8 or 17 hex digits)"
-                                                    : "has an element that is not a subnet id (subnet- and 8 or 17 hex digits)";
-                        return -EINVAL;
-                }
-                for (size_t j = 0; j < i; j++)
-                        if (streq(l[i], l[j])) {
-                                *why = "lists an id twice";
-                                return -EINVAL;
-                        }
-        }
-        strv_free(*dst);
-        *dst = TAKE_PTR(l);
-        return 0;
+        const ListRule rule = {
+                .valid = aws_id_valid,
+                .ctx = prefix,
+                .none = "lists no id",
+                .bad = streq(prefix, "sg-") ? "has an element that is not a security group id (sg- and 8 or 17 hex digits)"
+                                            : "has an element that is not a subnet id (subnet- and 8 or 17 hex digits)",
+                .twice = "lists an id twice",
+        };
+        return parse_list(v, f, &rule, why);
 }
 
 static int parse_sg_list(const char *v, void *f, const char **why) {
