@@ -51,26 +51,15 @@ static char sock_path[108], log_path[] = "/tmp/test-docker-oom-XXXXXX";
 static void serve(int lfd) {
         for (;;) {
                 char buf[16384];
-                size_t got = 0;
-                ssize_t k;
-                char *end;
+                char *body;
                 int fd = accept(lfd, NULL, NULL);
                 if (fd < 0)
                         _exit(0);
-                while (!(end = memmem(buf, got, "\r\n\r\n", 4)) && got < sizeof(buf) - 1 &&
-                       (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-                        got += (size_t) k;
-                buf[got] = 0;
-                if (end) {
-                        const char *cl = strcasestr(buf, "Content-Length:");
-                        size_t want = (size_t) (end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
-                        while (got < want && got < sizeof(buf) - 1 &&
-                               (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-                                got += (size_t) k;
-                        buf[got] = 0;
+                body = test_read_request(fd, buf, sizeof(buf));
+                if (body) {
                         FILE *f = fopen(log_path, "a");
                         if (f) {
-                                fprintf(f, "%s\n", end + 4);
+                                fprintf(f, "%s\n", body);
                                 fclose(f);
                         }
                 }

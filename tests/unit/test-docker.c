@@ -299,23 +299,9 @@ static void serve(int lfd, const Canned *table, size_t n) {
         for (;;) {
                 int fd = accept(lfd, NULL, NULL);
                 char buf[16384];
-                size_t got = 0;
-                ssize_t k;
-                char *end;
                 if (fd < 0)
                         _exit(0);
-                while (!(end = memmem(buf, got, "\r\n\r\n", 4)) && got < sizeof(buf) - 1 &&
-                       (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-                        got += (size_t) k;
-                buf[got] = 0;
-                if (end) {
-                        const char *cl = strcasestr(buf, "Content-Length:");
-                        size_t want = (size_t) (end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
-                        while (got < want && got < sizeof(buf) - 1 &&
-                               (k = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
-                                got += (size_t) k;
-                        buf[got] = 0;
-                }
+                (void) test_read_request(fd, buf, sizeof(buf));
                 /* log: request line + body */
                 FILE *f = fopen(log_path, "a");
                 if (f) {

@@ -43,6 +43,27 @@ static int test_failures, test_checks;
                 }                                                                            \
         } while (0)
 
+/* Read one HTTP request from fd into buf (headers, then Content-Length bytes of body),
+ * NUL-terminated. Returns the body (after the blank line), or NULL without one. */
+static inline char *test_read_request(int fd, char *buf, size_t size) {
+        size_t got = 0;
+        ssize_t k;
+        char *end;
+
+        while (!(end = memmem(buf, got, "\r\n\r\n", 4)) && got < size - 1 &&
+               (k = read(fd, buf + got, size - 1 - got)) > 0)
+                got += (size_t) k;
+        buf[got] = 0;
+        if (!end)
+                return NULL;
+        const char *cl = strcasestr(buf, "Content-Length:");
+        size_t want = (size_t) (end + 4 - buf) + (cl ? strtoul(cl + 15, NULL, 10) : 0);
+        while (got < want && got < size - 1 && (k = read(fd, buf + got, size - 1 - got)) > 0)
+                got += (size_t) k;
+        buf[got] = 0;
+        return end + 4;
+}
+
 /* A listening unix stream socket at path (an old one removed first); -1 on failure. */
 static inline int test_unix_listen(const char *path) {
         struct sockaddr_un sa = { .sun_family = AF_UNIX };
