@@ -959,9 +959,14 @@ static void eval_missing(Planner *p, Slot *s) {
                           s->ip_holder->role ?: "without a role");
                 return;
         }
-        if (s->member && s->member->reachability == RC_REACH_REACHABLE) {
-                /* EC2 says gone, Swarm says something answers there: trust neither yet (a
-                 * node goes Down ~15 s after its engine, its manager Unreachable as soon). */
+        if (s->member && s->member->reachability == RC_REACH_REACHABLE &&
+            !(s->member->instance_id && listed_terminated(p, s->member->instance_id))) {
+                /* EC2 lists no live instance, Swarm says something answers there and its node
+                 * names no instance EC2 calls terminated (none, or one not listed yet): trust
+                 * neither yet. When EC2 lists the node's own instance as terminated, Swarm's
+                 * Ready/Reachable is only late (a node goes Down a few heartbeats after its
+                 * engine, Raft calls a peer Unreachable once its connection times out):
+                 * terminated is final, and the volume was checked detached above. */
                 slot_step(s, RC_ACTION_WAIT, false, s->lid,
                           "%s: no live instance is listed, yet node %s is %s and Reachable: waiting.", s->lid,
                           s->member->id, node_state_name(s->member->state));

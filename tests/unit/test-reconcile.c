@@ -305,6 +305,9 @@ static void c_fence(void) {
 static void r_fence_young_instance(void) { r_fence(); W.inst[1].launch_usec = NOW - GRACE + SEC(5); }
 static void r_missing_node_still_alive(void) { world(2); lose(1); W.node[1].state = RC_NODE_READY, W.node[1].reachability = RC_REACH_REACHABLE; }
 static void r_missing_node_down_reachable(void) { world(2); lose(1); W.node[1].reachability = RC_REACH_REACHABLE; }
+/* Reachable, and its node names no instance EC2 calls terminated: wait for Swarm. */
+static void r_missing_alive_unlabelled(void) { r_missing_node_still_alive(); W.node[1].instance_id = NULL; }
+static void r_missing_alive_unknown_instance(void) { r_missing_node_still_alive(); W.node[1].instance_id = "i-m1new"; }
 static void r_fence_within_grace(void) { r_fence(); W.node[1].bad_since_usec = NOW - GRACE + SEC(1); }
 static void r_fence_no_bad_since(void) { r_fence(); W.node[1].bad_since_usec = 0; }
 static void r_fence_inflight(void) { r_fence(); add_inflight(RC_INFLIGHT_FENCE, M1, "i-m1", NULL, NOW - SEC(5)); }
@@ -595,8 +598,11 @@ static const Row rows[] = {
         ROWC(fence, "fence:" M1),
         ROW(fence_within_grace, "wait:" M1),
         ROW(fence_young_instance, "wait:" M1),
-        ROW(missing_node_still_alive, "wait:" M1),
-        ROW(missing_node_down_reachable, "wait:" M1),
+        /* EC2 lists the node's own instance terminated: Swarm is only late */
+        ROW(missing_node_still_alive, "launch-manager:" M1),
+        ROW(missing_node_down_reachable, "launch-manager:" M1),
+        ROW(missing_alive_unlabelled, "wait:" M1),
+        ROW(missing_alive_unknown_instance, "wait:" M1),
         ROW(fence_no_bad_since, "wait:" M1),
         ROW(fence_inflight, "wait:" M1),
         ROW(down_reachable, "report:" M1),
