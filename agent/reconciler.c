@@ -28,6 +28,9 @@
 #define RC_DEFAULT_VOLUME_GIB 20
 #define RC_DEVICE "/dev/sdf"
 #define RC_DOCKER_TIMEOUT_MSEC 5000
+/* Subnets are immutable in EC2 but for their deletion: described again after this long,
+ * or after a launch that failed. */
+#define RC_SUBNETS_MAX_AGE_USEC (300 * USEC_PER_SEC)
 
 DEFINE_TRIVIAL_CLEANUP_FUNC(json_object *, json_object_put);
 
@@ -706,6 +709,10 @@ bool rc_history_backoff_ready(const RcHistory *h, const char *key, uint64_t now)
 }
 
 int rc_history_backoff_fail(RcHistory *h, const char *key, uint64_t now) {
+        return rc_history_backoff_fail_cap(h, key, now, RC_BACKOFF_CAP_USEC);
+}
+
+int rc_history_backoff_fail_cap(RcHistory *h, const char *key, uint64_t now, uint64_t cap_usec) {
         RcBackoff *b = backoff_find(h, key);
         uint64_t exp;
 
@@ -722,8 +729,10 @@ int rc_history_backoff_fail(RcHistory *h, const char *key, uint64_t now) {
         }
         /* exponential, full jitter, but never less than the base: retrying at once helps nobody */
         exp = RC_BACKOFF_BASE_USEC << (b->attempt < 16 ? b->attempt : 16);
-        if (exp > RC_BACKOFF_CAP_USEC)
-                exp = RC_BACKOFF_CAP_USEC;
+        if (cap_usec < RC_BACKOFF_BASE_USEC)
+                cap_usec = RC_BACKOFF_BASE_USEC;
+        if (exp > cap_usec)
+                exp = cap_usec;
         b->not_before_usec = now + RC_BACKOFF_BASE_USEC + random_below(exp - RC_BACKOFF_BASE_USEC + 1);
         if (b->attempt < 64)
                 b->attempt++;
@@ -817,6 +826,39 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
 
 /* ---- one pass (on the job's thread, or synchronously for `plan`) --------------------------- */
 
+/*
+ * What passes keep between them, lent to one pass at a time: the EC2 client with its
+ * credentials provider (credentials fetched once and refreshed before they expire, not
+ * three metadata requests a pass; a metadata service that hiccups does not stop a pass
+ * while they are valid) and the described subnets. key: what made them (region,
+ * endpoints); another key, another set.
+ */
+typedef struct RcClients {
+        char *key;
+        Imds *imds;
+        CredsProvider *creds;
+        Ec2Client *ec2;
+        Ec2SubnetList subnets;
+        char **subnet_ids;              /* what subnets describes */
+        uint64_t subnets_usec;          /* CLOCK_MONOTONIC; 0: none */
+} RcClients;
+
+static void rc_clients_drop_subnets(RcClients *c) {
+        ec2_subnet_list_done(&c->subnets);
+        strv_free(c->subnet_ids);
+        c->subnet_ids = NULL;
+        c->subnets_usec = 0;
+}
+
+static void rc_clients_done(RcClients *c) {
+        rc_clients_drop_subnets(c);
+        ec2_client_free(c->ec2);
+        creds_provider_free(c->creds);
+        imds_free(c->imds);
+        free(c->key);
+        *c = (RcClients){};
+}
+
 typedef struct Pass {
         /* inputs: copies, so that a reload in the loop cannot pull them away */
         char *cluster;
@@ -849,11 +891,9 @@ typedef struct Pass {
         char status[160];
         char error[256];
 
-        /* clients, made on the thread */
+        /* clients, made on the thread (the EC2 ones lent by the loop when it has them) */
         Docker *docker;
-        Imds *imds;
-        CredsProvider *creds;
-        Ec2Client *ec2;
+        RcClients clients;
 } Pass;
 
 static Pass *pass_free(Pass *p) {
@@ -882,9 +922,7 @@ static Pass *pass_free(Pass *p) {
         if (p->planned)
                 rc_plan_done(&p->plan);
         rc_world_done(&p->world);
-        ec2_client_free(p->ec2);
-        creds_provider_free(p->creds);
-        imds_free(p->imds);
+        rc_clients_done(&p->clients);
         docker_free(p->docker);
         free(p);
         return NULL;
@@ -971,35 +1009,46 @@ static int pass_docker(Pass *p) {
         return docker_ping(p->docker);
 }
 
+/* What the EC2 clients are made from (no secret in it). */
+static int pass_clients_key(const Pass *p, char **ret) {
+        return asprintf(ret, "%s|%s|%s|%d", strempty(p->region), strempty(p->endpoint),
+                        strempty(p->metadata_endpoint), p->allow_plain_http) < 0 ? -ENOMEM : 0;
+}
+
 static int pass_ec2(Pass *p) {
         _cleanup_(freep) char *region = NULL;
         int r;
 
-        if (p->ec2)
+        if (p->clients.ec2) {
+                /* lent by the loop: this pass's cancel flag */
+                imds_set_cancel(p->clients.imds, p->cancel);
+                ec2_client_set_cancel(p->clients.ec2, p->cancel);
                 return 0;
-        r = imds_new(p->metadata_endpoint, &p->imds);
+        }
+        rc_clients_done(&p->clients);
+        r = imds_new(p->metadata_endpoint, &p->clients.imds);
         if (r < 0)
                 return pass_fail(p, "cannot use the metadata service at %s", p->metadata_endpoint);
-        imds_set_cancel(p->imds, p->cancel);
+        imds_set_cancel(p->clients.imds, p->cancel);
         if (isempty(p->region)) {
-                r = imds_get_value(p->imds, IMDS_REGION, &region);
+                r = imds_get_value(p->clients.imds, IMDS_REGION, &region);
                 if (r < 0)
                         return pass_fail(p, "AWS.Region is not set and the metadata service could not tell it: %s",
                                          strerror(-r));
         }
-        r = creds_provider_new(p->imds, &p->creds);
+        r = creds_provider_new(p->clients.imds, &p->clients.creds);
         if (r < 0)
                 return pass_fail(p, "cannot set up AWS credentials: %s", strerror(-r));
-        r = ec2_client_new(region ?: p->region, p->endpoint, p->creds, &p->ec2);
+        r = ec2_client_new(region ?: p->region, p->endpoint, p->clients.creds, &p->clients.ec2);
         if (r < 0)
                 return pass_fail(p, "cannot use EC2 in region '%s' at '%s'", region ?: p->region,
                                  isempty(p->endpoint) ? "(default endpoint)" : p->endpoint);
-        ec2_client_set_allow_plain_http(p->ec2, p->allow_plain_http);
-        ec2_client_set_cancel(p->ec2, p->cancel);
+        ec2_client_set_allow_plain_http(p->clients.ec2, p->allow_plain_http);
+        ec2_client_set_cancel(p->clients.ec2, p->cancel);
         /* short enough for the pass deadline */
-        ec2_client_set_timeouts(p->ec2, 3000, 20000);
-        ec2_client_set_retry(p->ec2, 4, 250 * USEC_PER_MSEC, 5 * USEC_PER_SEC);
-        return 0;
+        ec2_client_set_timeouts(p->clients.ec2, 3000, 20000);
+        ec2_client_set_retry(p->clients.ec2, 4, 250 * USEC_PER_MSEC, 5 * USEC_PER_SEC);
+        return pass_clients_key(p, &p->clients.key);
 }
 
 /* GET path (a node listing) → nodes, their instance-id labels. */
@@ -1134,16 +1183,16 @@ static int pass_observe_ec2(Pass *p) {
         r = pass_ec2(p);
         if (r < 0)
                 return r;
-        r = ec2_describe_instances(p->ec2, NULL, by_cluster, &w->instances);
+        r = ec2_describe_instances(p->clients.ec2, NULL, by_cluster, &w->instances);
         w->instances_ok = r >= 0;
         if (r < 0)
-                return ec2_log_error(p->ec2, LOG_WARNING, r, "Reconcile: cannot list the cluster's instances");
+                return ec2_log_error(p->clients.ec2, LOG_WARNING, r, "Reconcile: cannot list the cluster's instances");
         if (pass_stopped(p))
                 return -ECANCELED;
-        r = ec2_describe_volumes(p->ec2, NULL, by_cluster, &w->volumes);
+        r = ec2_describe_volumes(p->clients.ec2, NULL, by_cluster, &w->volumes);
         w->volumes_ok = r >= 0;
         if (r < 0)
-                return ec2_log_error(p->ec2, LOG_WARNING, r, "Reconcile: cannot list the cluster's volumes");
+                return ec2_log_error(p->clients.ec2, LOG_WARNING, r, "Reconcile: cannot list the cluster's volumes");
         if (pass_stopped(p))
                 return -ECANCELED;
         if (!p->subnet_ids) {
@@ -1152,11 +1201,27 @@ static int pass_observe_ec2(Pass *p) {
                 return 0;
         }
         {
-                _cleanup_(ec2_subnet_list_done) Ec2SubnetList l = {};
-                r = ec2_describe_subnets(p->ec2, p->subnet_ids, NULL, &l);
-                w->subnets_ok = r >= 0;
-                if (r < 0)
-                        return ec2_log_error(p->ec2, LOG_WARNING, r, "Reconcile: cannot describe Launch.SubnetIds");
+                RcClients *c = &p->clients;
+                uint64_t mono = now_usec(CLOCK_MONOTONIC);
+
+                if (!c->subnets_usec || mono >= c->subnets_usec + RC_SUBNETS_MAX_AGE_USEC ||
+                    !strv_equal(c->subnet_ids, p->subnet_ids)) {
+                        rc_clients_drop_subnets(c);
+                        r = ec2_describe_subnets(c->ec2, p->subnet_ids, NULL, &c->subnets);
+                        w->subnets_ok = r >= 0;
+                        if (r < 0) {
+                                rc_clients_drop_subnets(c);
+                                return ec2_log_error(c->ec2, LOG_WARNING, r, "Reconcile: cannot describe Launch.SubnetIds");
+                        }
+                        c->subnet_ids = strv_copy(p->subnet_ids);
+                        if (!c->subnet_ids) {
+                                rc_clients_drop_subnets(c);
+                                return -ENOMEM;
+                        }
+                        c->subnets_usec = mono;
+                }
+                w->subnets_ok = true;
+                const Ec2SubnetList l = c->subnets;
                 w->subnets = calloc(l.n + 1, sizeof(RcSubnetInfo));
                 if (!w->subnets)
                         return -ENOMEM;
@@ -1226,12 +1291,12 @@ static int pass_user_data(Pass *p, bool manager, bool join_fresh, char **ret, si
 }
 
 static Ec2ErrorCode ec2_code(const Pass *p) {
-        const Ec2Error *e = p->ec2 ? ec2_client_last_error(p->ec2) : NULL;
+        const Ec2Error *e = p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL;
         return e ? e->error : EC2_ERR_NONE;
 }
 
 static const char *ec2_code_text(const Pass *p) {
-        const Ec2Error *e = p->ec2 ? ec2_client_last_error(p->ec2) : NULL;
+        const Ec2Error *e = p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL;
         return e && e->error != EC2_ERR_NONE && e->code[0] ? e->code : NULL;
 }
 
@@ -1245,7 +1310,7 @@ static void log_action_failed(Pass *p, const RcAction *a, int r, const char *wha
 }
 
 static int fail_ec2(Pass *p, const RcAction *a, int r) {
-        const Ec2Error *e = ec2_client_last_error(p->ec2);
+        const Ec2Error *e = ec2_client_last_error(p->clients.ec2);
         char what[1024];
 
         if (e && e->code[0])
@@ -1316,13 +1381,15 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                 log_struct(LOG_NOTICE, 0, SK_MESSAGE_REPLACEMENT_STARTED,
                            LOG_FIELDS("SK_LOGICAL_ID", a->logical_id, "SK_REPLACES", a->replaces),
                            "Reconcile: re-creating manager %s (instance %s is gone).", a->logical_id, a->replaces);
-        r = ec2_run_instances(p->ec2, &spec, &inst);
+        r = ec2_run_instances(p->clients.ec2, &spec, &inst);
         if (user_data)
                 explicit_bzero(user_data, ud_size);
         if (r < 0) {
                 Ec2ErrorCode code = ec2_code(p);
                 if (code == EC2_ERR_INVALID_IP_ADDRESS_IN_USE) {
-                        (void) rc_history_backoff_fail(&p->history, key, now);
+                        /* EC2 releases a terminated instance's address within about a
+                         * minute: retried every 10-15 s, not ever later */
+                        (void) rc_history_backoff_fail_cap(&p->history, key, now, RC_BACKOFF_IP_IN_USE_CAP_USEC);
                         log_info("Reconcile: %s is still held by the old instance (InvalidIPAddress.InUse); "
                                  "retrying in a later pass.", key);
                         return 0;
@@ -1333,6 +1400,7 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                         return 0;
                 }
                 (void) rc_history_backoff_fail(&p->history, key, now);
+                rc_clients_drop_subnets(&p->clients); /* described again next pass */
                 return fail_ec2(p, a, r);
         }
         rc_history_backoff_reset(&p->history, key);
@@ -1351,7 +1419,7 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
 }
 
 static int act_attach(Pass *p, const RcAction *a, uint64_t now) {
-        int r = ec2_attach_volume(p->ec2, a->volume_id, a->instance_id, RC_DEVICE, NULL);
+        int r = ec2_attach_volume(p->clients.ec2, a->volume_id, a->instance_id, RC_DEVICE, NULL);
 
         if (r < 0) {
                 Ec2ErrorCode code = ec2_code(p);
@@ -1363,7 +1431,7 @@ static int act_attach(Pass *p, const RcAction *a, uint64_t now) {
                 if (code == EC2_ERR_VOLUME_IN_USE) {
                         _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
                         char *ids[] = { (char *) a->volume_id, NULL };
-                        if (ec2_describe_volumes(p->ec2, ids, NULL, &l) >= 0 && l.n == 1)
+                        if (ec2_describe_volumes(p->clients.ec2, ids, NULL, &l) >= 0 && l.n == 1)
                                 for (size_t j = 0; j < l.items[0].n_attachments; j++)
                                         if (streq_ptr(l.items[0].attachments[j].instance_id, a->instance_id)) {
                                                 log_info("Reconcile: %s is already attached to %s (its own "
@@ -1395,7 +1463,7 @@ static int act_terminate(Pass *p, const RcAction *a, uint64_t now) {
                               a->reason),
                    "Reconcile: terminating %s %s%s%s: %s", fence ? "manager instance" : "worker", a->instance_id,
                    fence ? " of " : "", fence ? strempty(a->logical_id) : "", a->reason);
-        r = ec2_terminate_instances(p->ec2, ids);
+        r = ec2_terminate_instances(p->clients.ec2, ids);
         if (r < 0)
                 return fail_ec2(p, a, r);
         if (fence) {
@@ -1444,7 +1512,7 @@ static int act_create_volume(Pass *p, const RcAction *a, uint64_t now) {
                 .tags = tags,
                 .client_token = token,
         };
-        r = ec2_create_volume(p->ec2, &spec, &v);
+        r = ec2_create_volume(p->clients.ec2, &spec, &v);
         if (r < 0)
                 return fail_ec2(p, a, r);
         (void) rc_history_add_inflight(&p->history, RC_INFLIGHT_CREATE_VOLUME, a->logical_id, NULL, v.volume_id, now);
@@ -1723,6 +1791,7 @@ struct Reconciler {
         char *last_error;           /* a failing pass warns once per distinct reason */
 
         RcHistory history;
+        RcClients clients;          /* between passes; lent to the one running */
         char *status;
         bool idle_logged;
         char *state_file;
@@ -1814,6 +1883,11 @@ static void reconciler_done(Job *j, int result, void *userdata) {
         reconciler_write_state(r, p, result);
         r->pass_amiss = p->amiss;
         r->job = job_free(r->job);
+        if (p->clients.key) {
+                rc_clients_done(&r->clients);
+                r->clients = p->clients;
+                p->clients = (RcClients){};
+        }
         pass_free(p);
 
         next = (uint64_t) r->config->interval_sec * USEC_PER_SEC;
@@ -1875,6 +1949,14 @@ static int reconciler_on_timer(sd_event_source *s, uint64_t usec, void *userdata
                 return 0;
         }
         p->owner = r;
+        if (r->clients.key) {
+                _cleanup_(freep) char *key = NULL;
+                if (pass_clients_key(p, &key) >= 0 && streq(key, r->clients.key)) {
+                        p->clients = r->clients;
+                        r->clients = (RcClients){};
+                } else
+                        rc_clients_done(&r->clients);
+        }
         k = job_start(r->event, "reconcile", reconciler_work, reconciler_done, p, &r->job);
         if (k < 0) {
                 log_warning_errno(k, "Reconcile: cannot start a pass: %m");
@@ -1968,6 +2050,7 @@ Reconciler *reconciler_free(Reconciler *r) {
         sd_event_source_disable_unref(r->deadline);
         sd_event_unref(r->event);
         rc_history_done(&r->history);
+        rc_clients_done(&r->clients);
         free(r->node_id);
         free(r->status);
         free(r->last_error);

@@ -153,6 +153,9 @@ int rc_history_add_inflight(RcHistory *h, RcInflightKind kind, const char *logic
 #define RC_BACKOFF_CAP_USEC (300 * USEC_PER_SEC)
 bool rc_history_backoff_ready(const RcHistory *h, const char *key, uint64_t now_usec);
 int rc_history_backoff_fail(RcHistory *h, const char *key, uint64_t now_usec);
+/* The same, the delay never above cap_usec (at least the base) */
+#define RC_BACKOFF_IP_IN_USE_CAP_USEC (15 * USEC_PER_SEC)
+int rc_history_backoff_fail_cap(RcHistory *h, const char *key, uint64_t now_usec, uint64_t cap_usec);
 void rc_history_backoff_reset(RcHistory *h, const char *key);
 
 /* A replacement of logical_id started (no-op if one is recorded). */

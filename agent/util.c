@@ -77,6 +77,30 @@ bool strv_contains(char *const *l, const char *s) {
         return false;
 }
 
+bool strv_equal(char *const *a, char *const *b) {
+        size_t n = strv_length(a);
+
+        if (n != strv_length(b))
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (!streq(a[i], b[i]))
+                        return false;
+        return true;
+}
+
+char **strv_copy(char *const *l) {
+        char **c = calloc(strv_length(l) + 1, sizeof(char *));
+
+        if (!c)
+                return NULL;
+        for (size_t i = 0; l && l[i]; i++)
+                if (!(c[i] = strdup(l[i]))) {
+                        strv_free(c);
+                        return NULL;
+                }
+        return c;
+}
+
 int strv_consume(char ***l, char *s) {
         size_t n = strv_length(*l);
         char **nl;

@@ -327,6 +327,15 @@ static void test_history(void) {
                 CHECK(rc_history_backoff_ready(&h, "10.0.1.12", now + RC_BACKOFF_CAP_USEC + RC_BACKOFF_BASE_USEC));
         }
         CHECK(rc_history_backoff_ready(&h, "10.0.1.13", 1000000000ULL));
+        /* InvalidIPAddress.InUse: the address comes free within about a minute; retried
+         * every 10-15 s however often it failed */
+        for (unsigned i = 0; i < 12; i++) {
+                uint64_t now = 1000000000ULL;
+                CHECK_INT(rc_history_backoff_fail_cap(&h, "10.0.1.14", now, RC_BACKOFF_IP_IN_USE_CAP_USEC), 0);
+                CHECK(!rc_history_backoff_ready(&h, "10.0.1.14", now + RC_BACKOFF_BASE_USEC - 1));
+                CHECK(rc_history_backoff_ready(&h, "10.0.1.14", now + RC_BACKOFF_IP_IN_USE_CAP_USEC));
+        }
+        rc_history_backoff_reset(&h, "10.0.1.14");
         rc_history_backoff_reset(&h, "10.0.1.12");
         CHECK(rc_history_backoff_ready(&h, "10.0.1.12", 0));
         CHECK_INT(h.n_backoff, 0);
