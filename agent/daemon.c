@@ -309,8 +309,17 @@ static void daemon_events_event(DockerEvents *s, const DockerEvent *ev, void *us
         Daemon *d = userdata;
 
         leader_on_event(d->leader, ev);
-        if (ev->type == DOCKER_EVENT_NODE)
+        if (ev->type == DOCKER_EVENT_NODE) {
+                /* what the swarm noticed: the start of every recovery's clock */
+                if (streq(ev->state_new, "down") || streq(ev->reachability_new, "unreachable"))
+                        log_struct(LOG_INFO, 0, NULL,
+                                   LOG_FIELDS("SK_NODE_ID", ev->actor_id, "SK_NODE_STATE", ev->state_new,
+                                              "SK_NODE_REACHABILITY", ev->reachability_new),
+                                   "The swarm reports node %s%s%s%s%s.", ev->actor_id,
+                                   ev->state_new[0] ? " " : "", ev->state_new,
+                                   ev->reachability_new[0] ? " " : "", ev->reachability_new);
                 reconciler_kick(d->reconciler);
+        }
         /* while waiting for the node to settle, or when the engine reloaded: re-check */
         if (!d->running || ev->type == DOCKER_EVENT_DAEMON)
                 daemon_schedule(d, 100 * USEC_PER_MSEC);
