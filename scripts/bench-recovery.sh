@@ -17,10 +17,10 @@ E2E_SCENARIOS="grow follower leader" E2E_REPEAT=$runs E2E_TIMES=$out \
     exit 1
 }
 rm -f "$out.log"
-echo "kind ip total detection decision runinstances boot prepare engine raft"
+echo "kind ip total detection swarm agent decision runinstances boot prepare engine raft"
 cat "$out"
 for kind in follower leader; do
-    for col in 3 4 5 6 7 8 9 10; do
+    for col in 3 4 5 6 7 8 9 10 11 12; do
         awk -v k="$kind" -v c="$col" '$1 == k { print $c }' "$out" | sort -n |
             awk '{ v[NR] = $1 } END { m = (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%.2f/%.2f ", m, v[NR] }'
     done | sed "s/^/$kind median\/max: /"

@@ -5,6 +5,9 @@
 #                                          PID 1 runs (the boot may wait for the volume,
 #                                          which the next hook hands in)
 #   hook.sh instance-terminated ID IP      power it off hard: SIGKILL to its PID 1
+#   hook.sh instance-shutting-down ID IP   the same, as the shutdown begins (the fake runs
+#                                          with --hook-shutting-down: an instance slow or
+#                                          stuck in shutting-down is no longer running)
 #   hook.sh volume-attached VOL INST DEV   the loop device of VOL appears in the host as DEV
 #                                          and /dev/disk/by-id/nvme-Amazon_Elastic_Block_Store_<vol>
 #   hook.sh volume-detached VOL INST       it disappears
@@ -52,9 +55,10 @@ instance-running)
     now >"$E2E_DIR/inst/$id.started"
     keep
     ;;
-instance-terminated)
+instance-terminated | instance-shutting-down)
     id=$1
     [ -f "$E2E_DIR/inst/$id" ] || exit 0
+    [ -f "$E2E_DIR/inst/$id.stopped" ] && exit 0 # off since its shutdown began
     name=$(cat "$E2E_DIR/inst/$id")
     # EC2 pulls the plug: no shutdown, no unit stops, no sync
     if host_alive "$name"; then

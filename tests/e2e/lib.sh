@@ -139,7 +139,7 @@ e2e_fake_start() {
     /usr/bin/python3 "$E2E_FAKE" --listen "$E2E_BRIDGE_IP:0" --port-file "$E2E_DIR/port" \
         --access-key "$E2E_KEY" --secret-key "$E2E_SECRET" --region "$E2E_REGION" \
         --instance-profile "$E2E_PROFILE" \
-        --hook "/bin/bash $E2E_SRC/tests/e2e/hook.sh" \
+        --hook "/bin/bash $E2E_SRC/tests/e2e/hook.sh" --hook-shutting-down \
         --state-log "$E2E_DIR/state.log" --call-log "$E2E_DIR/calls.log" \
         "$@" </dev/null >"$E2E_DIR/fake.log" 2>&1 &
     E2E_FAKE_PID=$!

@@ -14,6 +14,11 @@
 #             restarted, resumes, no second instance
 #   worker    a worker terminated -> replaced to count, its Down node removed
 #   scaledown Workers lowered -> a worker drained, then terminated, its node removed
+#   fence     a follower's engine frozen -> fenced after GraceSec, re-created, same node
+#   volume    a follower's volume deleted -> old node demoted and removed, new volume,
+#             fresh join
+#   unkind    stuck shutting-down, throttling, InvalidIPAddress.InUse for a minute,
+#             eventual consistency -> converges with a bounded call rate
 #   quorum    two of three managers terminated -> the survivor's agent re-creates both
 #             (quorum-loss mode), same node ids, no --force-new-cluster
 # E2E_SCENARIOS="grow follower ..." picks some (grow always runs); E2E_REPEAT=N runs
@@ -31,9 +36,7 @@ require_root
 e2e_deb
 e2e_ami
 
-# scaledown passes alone (E2E_SCENARIOS="grow scaledown") but failed after agentkill in the
-# full sequence (the restarted leader agent's IMDS credential fetches timed out): not in the default
-SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker quorum}
+SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker scaledown fence volume unkind quorum}
 want() { [[ " $SCEN " == *" $1 "* ]]; }
 M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 WORKERS=2
@@ -74,18 +77,34 @@ assert_eq "$(fake_get /_fake/state | jq '.instances | (if type == "object" then 
     $((3 + WORKERS)) "grow: one instance per manager and worker, no more"
 e2e_check_invariants
 
-# phases TAG IP T_TERMINATE T_BACK NEWINSTANCE : one line of recovery phases (seconds):
-#   TAG IP total detection decision runinstances boot prepare engine raft
-# detection: terminate -> a leader's agent plans the launch (for the leader: includes the
-# election); decision: plan -> RunInstances; runinstances: -> instance-running (the fake's
-# pending delay); boot: -> prepare starts (systemd, cloud-init); prepare: attach + mount
+# phases TAG IP T_TERMINATE T_BACK NEWINSTANCE OLDNODE : one line of recovery phases (seconds):
+#   TAG IP total detection swarm agent decision runinstances boot prepare engine raft
+# detection: terminate -> a leader's agent plans the launch, split into swarm: terminate
+# -> what that agent was told (the engine's first node event for the old node, and for the
+# leader, its own election; 0 when the agent saw it first) and agent: -> the plan;
+# decision: plan -> RunInstances; runinstances: -> instance-running (the fake's pending
+# delay); boot: -> prepare starts (systemd, cloud-init); prepare: attach + mount
 # (+ labels); engine: dockerd start; raft: dockerd up -> node Ready + Reachable (as polled)
 phases() {
-    local tag=$1 ip=$2 t0=$3 tb=$4 inst=$5 name tplan trun trunning tps tpe tds tde h
+    local tag=$1 ip=$2 t0=$3 tb=$4 inst=$5 onode=$6 t name tplan trun trunning tps tpe tds tde h j tsig tl planner=
     name=$(e2e_host "$inst")
-    tplan=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do
-        nspawn_journal "$h" -b -u swarmkeeper.service -o short-unix 2>/dev/null | grep -F "Plan: launch-manager logical-id=$ip "
-    done | awk -v t="$t0" '$1 > t { print $1 }' | sort -n | head -n 1)
+    tplan=
+    for h in $(e2e_live_hosts | awk '{ print $2 }'); do
+        t=$(nspawn_journal "$h" -b -u swarmkeeper.service -o short-unix 2>/dev/null |
+            grep -F "Plan: launch-manager logical-id=$ip " | awk -v t="$t0" '$1 > t { print $1; exit }')
+        if [ -n "$t" ] && { [ -z "$tplan" ] || awk -v a="$t" -v b="$tplan" 'BEGIN { exit !(a < b) }'; }; then
+            tplan=$t planner=$h
+        fi
+    done
+    tsig=$t0
+    if [ -n "$planner" ]; then
+        j=$(nspawn_journal "$planner" -b -u swarmkeeper.service -o short-unix 2>/dev/null)
+        tsig=$(grep -F "The swarm reports node $onode " <<<"$j" | awk -v t="$t0" '$1 > t { print $1; exit }')
+        tl=$(grep -F "is now the swarm leader" <<<"$j" | awk -v t="$t0" '$1 > t { print $1; exit }')
+        [ -n "$tl" ] && { [ -z "$tsig" ] || awk -v a="$tl" -v b="$tsig" 'BEGIN { exit !(a > b) }'; } && tsig=$tl
+        # the agent saw it before the swarm said anything: all of detection is its own
+        { [ -z "$tsig" ] || awk -v a="$tsig" -v b="$tplan" 'BEGIN { exit !(a > b) }'; } && tsig=$t0
+    fi
     trun=$(jq -r --arg ip "$ip" 'select(.action == "RunInstances" and .params.PrivateIpAddress == $ip) | .time' "$E2E_DIR/calls.log" |
         while read -r x; do date -d "$x" +%s.%N; done | awk -v t="$t0" '$1 > t' | sort -n | head -n 1)
     trunning=$(jq -r --arg i "$inst" 'select(.event == "instance-running" and .instance == $i) | .t' "$E2E_DIR/state.log" | head -n 1)
@@ -94,9 +113,9 @@ phases() {
     tpe=$(awk '/systemd\[1\]: Finished swarmkeeper-prepare.service/ { print $1; exit }' <<<"$j")
     tds=$(awk '/systemd\[1\]: Starting docker.service/ { print $1; exit }' <<<"$j")
     tde=$(awk '/systemd\[1\]: Started docker.service/ { print $1; exit }' <<<"$j")
-    awk -v tag="$tag" -v ip="$ip" -v t0="$t0" -v tb="$tb" -v a="${tplan:-0}" -v b="${trun:-0}" -v c="${trunning:-0}" \
-        -v d="${tps:-0}" -v e="${tpe:-0}" -v f="${tds:-0}" -v g="${tde:-0}" 'BEGIN {
-        printf "%s %s %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f\n", tag, ip, tb - t0, a - t0, b - a, c - b, d - c, e - d, g - f, tb - g }'
+    awk -v tag="$tag" -v ip="$ip" -v t0="$t0" -v tb="$tb" -v a="${tplan:-0}" -v s="${tsig:-0}" -v b="${trun:-0}" \
+        -v c="${trunning:-0}" -v d="${tps:-0}" -v e="${tpe:-0}" -v f="${tds:-0}" -v g="${tde:-0}" 'BEGIN {
+        printf "%s %s %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f\n", tag, ip, tb - t0, a - t0, s - t0, a - s, b - a, c - b, d - c, e - d, g - f, tb - g }'
 }
 
 # replace TAG IP... : terminate the instances at those addresses, wait until each node is
@@ -121,7 +140,7 @@ replace() {
         if wait_for "$HEAL" e2e_node_back "${old_node[$ip]}" "$ip" "${old_inst[$ip]}"; then
             inst=$(e2e_instance_of_ip "$ip")
             pass "$tag: $ip back as the same node ${old_node[$ip]} on $inst, Ready + Reachable, $(elapsed "$t0") s after terminate"
-            [ -n "${E2E_TIMES:-}" ] && phases "$tag" "$ip" "$t0" "$(now)" "$inst" >>"$E2E_TIMES"
+            [ -n "${E2E_TIMES:-}" ] && phases "$tag" "$ip" "$t0" "$(now)" "$inst" "${old_node[$ip]}" >>"$E2E_TIMES"
         else
             ok=0
             e2e_nodes >&2
@@ -217,6 +236,123 @@ if want scaledown; then
     pass "scaledown: Workers lowered -> $WORKERS worker node and instance left, $(elapsed "$t0") s"
     out=$(for ip in $M1 $M2 $M3; do e2e_agent_journal "$(e2e_host_of_ip "$ip")"; done 2>/dev/null)
     assert_contains "$out" "drain" "scaledown: the leader drained the worker before terminating it"
+    e2e_check_invariants
+fi
+# agent_calls SINCE [ACTION [RESULT]] : the agents' EC2 calls (not the test's own CLI) since
+# SINCE (epoch seconds), one JSON line each
+agent_calls() {
+    jq -c --arg k "$E2E_KEY" --argjson t "$1" --arg a "${2:-}" --arg r "${3:-}" \
+        'select(.access_key != $k and .t > $t and ($a == "" or .action == $a) and ($r == "" or .result == $r or (.result != "Success" and $r == "!Success")))' \
+        "$E2E_DIR/calls.log"
+}
+# a follower manager: sets FIP FNODE FINST FHOST
+pick_follower() {
+    local lip
+    read -r _ lip _ <<<"$(e2e_leader)"
+    FIP=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
+    FNODE=$(e2e_nodes | awk -v ip="$FIP" '$6 == ip && $2 == "manager" { print $1 }')
+    FINST=$(e2e_instance_of_ip "$FIP")
+    FHOST=$(e2e_host_of_ip "$FIP")
+    if [ -z "$FIP" ] || [ -z "$FNODE" ] || [ -z "$FINST" ] || [ -z "$FHOST" ]; then die "no follower manager to pick"; fi
+}
+if want fence; then
+    # a follower's engine frozen (SIGSTOP to dockerd): its instance runs, its node goes Down
+    # and Unreachable; the leader's agent fences it (TerminateInstances) once that lasted
+    # GraceSec (60 s) and re-creates it like any terminated manager: the same node back
+    pick_follower
+    t0=$(now)
+    nspawn_exec "$FHOST" systemctl kill -s SIGSTOP docker.service || die "fence: freezing dockerd on $FHOST failed"
+    log "fence: dockerd frozen on $FHOST ($FIP, $FINST)"
+    fenced() { agent_calls "$t0" TerminateInstances Success | jq -r --arg i "$FINST" 'select(.params["InstanceId.1"] == $i) | .t' | grep -q .; }
+    wait_for $((60 + HEAL)) fenced || { e2e_nodes >&2; die "fence: $FINST was not terminated"; }
+    tf=$(agent_calls "$t0" TerminateInstances Success | jq -r --arg i "$FINST" 'select(.params["InstanceId.1"] == $i) | .t' | head -n 1)
+    assert_ok "fence: TerminateInstances for $FINST no sooner than GraceSec (60 s) after the freeze ($(awk -v a="$tf" -v b="$t0" 'BEGIN { printf "%.1f", a - b }') s)" \
+        awk -v a="$tf" -v b="$t0" 'BEGIN { exit !(a - b >= 60) }'
+    wait_for "$HEAL" e2e_node_back "$FNODE" "$FIP" "$FINST" || { e2e_nodes >&2; die "fence: $FIP did not come back"; }
+    pass "fence: $FIP fenced and back as the same node $FNODE, $(elapsed "$t0") s after the freeze"
+    out=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null)
+    assert_contains "$out" "Down and Unreachable for" "fence: the leader's agent said why it fenced"
+    wait_for 60 e2e_healthy 3 "$WORKERS" || die "fence: the cluster is not whole again"
+    e2e_check_invariants
+fi
+if want volume; then
+    # a follower's volume lost for good: its instance terminated and the volume deleted
+    # (launches refused meanwhile with InsufficientInstanceCapacity, so that the leader does
+    # not re-create it on the old volume first). The leader's agent demotes the old node,
+    # removes it, creates a new volume and launches a manager that joins fresh: a new node id
+    pick_follower
+    vol=$(aws_ec2 describe-volumes --filters "Name=tag:swarmkeeper:logical-id,Values=$FIP" --query 'Volumes[0].VolumeId' --output text)
+    [[ "$vol" == vol-* ]] || die "volume: no volume for $FIP"
+    fake_post /_fake/faults '{"action": "RunInstances", "code": "InsufficientInstanceCapacity", "seconds": 120}' >/dev/null ||
+        die "volume: fault injection failed"
+    t0=$(now)
+    aws_ec2 terminate-instances --instance-ids "$FINST" >/dev/null || die "volume: terminate-instances failed"
+    vol_free() { [ "$(aws_ec2 describe-volumes --volume-ids "$vol" --query 'Volumes[0].State' --output text)" = available ]; }
+    wait_for 30 vol_free || die "volume: $vol did not come free"
+    fake_delete "/_fake/volumes/$vol" >/dev/null || die "volume: deleting $vol failed"
+    fake_delete /_fake/faults >/dev/null || true
+    log "volume: $FINST terminated, its volume $vol deleted"
+    fresh() {
+        local nodes
+        nodes=$(e2e_nodes) || return 1
+        ! awk '{ print $1 }' <<<"$nodes" | grep -qx "$FNODE" &&
+            [ "$(awk -v ip="$FIP" '$6 == ip && $2 == "manager" && $3 == "ready" && $4 == "reachable"' <<<"$nodes" | wc -l)" = 1 ]
+    }
+    wait_for $((HEAL + 60)) fresh || { e2e_nodes >&2; die "volume: $FIP did not join fresh"; }
+    nn=$(e2e_nodes | awk -v ip="$FIP" '$6 == ip && $2 == "manager" { print $1 }')
+    pass "volume: $FIP joined fresh as node $nn (old node $FNODE removed), $(elapsed "$t0") s after terminate"
+    nv=$(aws_ec2 describe-volumes --filters "Name=tag:swarmkeeper:logical-id,Values=$FIP" --query 'Volumes[].[VolumeId,Attachments[0].InstanceId]' --output text)
+    assert_eq "$(wc -l <<<"$nv")" 1 "volume: one volume tagged for $FIP"
+    assert_ne "$(awk '{ print $1 }' <<<"$nv")" "$vol" "volume: a new volume ($(awk '{ print $1 }' <<<"$nv"))"
+    assert_eq "$(awk '{ print $2 }' <<<"$nv")" "$(e2e_instance_of_ip "$FIP")" "volume: attached to $FIP's new instance"
+    seq=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null | sort |
+        grep -oE 'demoted to worker|removed node [a-z0-9]+|created volume vol-[0-9a-f]+|launched manager i-[0-9a-f]+ for '"${FIP//./\\.}"'.*(joins fresh|rejoins from its volume)' |
+        sed -E 's/ (vol|i)-[0-9a-f]+/ \1-x/; s/node [a-z0-9]+/node N/; s/ for .*(joins fresh|rejoins from its volume)/ \1/' | tail -n 4 | tr '\n' ';')
+    assert_eq "$seq" "demoted to worker;removed node N;created volume vol-x;launched manager i-x joins fresh;" \
+        "volume: the leader demoted, removed, created a volume, then launched a fresh manager"
+    wait_for 60 e2e_healthy 3 "$WORKERS" || die "volume: the cluster is not whole again"
+    e2e_check_invariants
+fi
+if want unkind; then
+    # EC2 as unkind as it gets, for one follower's replacement: its instance hangs in
+    # shutting-down for 20 s (its host off as the shutdown began); DescribeInstances and
+    # DescribeVolumes throttled (RequestLimitExceeded) for 10 s meanwhile; its address in
+    # use (InvalidIPAddress.InUse) for 60 s after terminated; the new instance missing from
+    # DescribeInstances for 5 s (eventual consistency). Converges: nothing launched while
+    # it hangs, one new instance, the same node back, a bounded call rate
+    pick_follower
+    fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": 60}" >/dev/null || die "unkind: ip-release failed"
+    fake_post "/_fake/instances/$FINST" '{"stuck": true}' >/dev/null || die "unkind: stuck failed"
+    t0=$(now)
+    aws_ec2 terminate-instances --instance-ids "$FINST" >/dev/null || die "unkind: terminate-instances failed"
+    for a in DescribeInstances DescribeVolumes; do
+        fake_post /_fake/faults "{\"action\": \"$a\", \"code\": \"RequestLimitExceeded\", \"seconds\": 10}" >/dev/null
+    done
+    sleep 20
+    assert_eq "$(agent_calls "$t0" RunInstances | jq -r --arg ip "$FIP" 'select(.params.PrivateIpAddress == $ip)' | grep -c .)" 0 \
+        "unkind: no RunInstances for $FIP while $FINST hangs in shutting-down"
+    assert_ne "$(agent_calls "$t0" "" RequestLimitExceeded | grep -c .)" 0 "unkind: the agents were throttled (RequestLimitExceeded)"
+    fake_post /_fake/consistency '{"listing_lag": 5}' >/dev/null
+    fake_post "/_fake/instances/$FINST" '{"stuck": false}' >/dev/null || die "unkind: unstick failed"
+    tterm=$(now)
+    log "unkind: $FINST released from shutting-down; $FIP stays in use for 60 s"
+    wait_for $((HEAL + 60)) e2e_node_back "$FNODE" "$FIP" "$FINST" || { e2e_nodes >&2; die "unkind: $FIP did not come back"; }
+    pass "unkind: $FIP back as the same node $FNODE, $(elapsed "$tterm") s after its instance terminated"
+    fake_post /_fake/consistency '{"listing_lag": 0}' >/dev/null
+    fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": null}" >/dev/null
+    runs=$(agent_calls "$t0" RunInstances | jq -r --arg ip "$FIP" 'select(.params.PrivateIpAddress == $ip) | .result')
+    assert_ne "$(grep -c InvalidIPAddress.InUse <<<"$runs")" 0 "unkind: RunInstances refused with InvalidIPAddress.InUse ($(grep -c InvalidIPAddress.InUse <<<"$runs") times)"
+    n=$(fake_get /_fake/state | jq --arg ip "$FIP" '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags["swarmkeeper:logical-id"] == $ip and .state != "terminated")] | length')
+    assert_eq "$n" 1 "unkind: one live instance for $FIP"
+    # the call rate, every agent together, from the terminate to the node back
+    dur=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.0f", a - b }')
+    total=$(agent_calls "$t0" | grep -c .)
+    peak=$(agent_calls "$t0" | jq -r '.t | floor' | awk '{ c[int($1 / 10)]++ } END { m = 0; for (k in c) if (c[k] > m) m = c[k]; print m }')
+    log "unkind: the agents made $total EC2 calls in $dur s ($(agent_calls "$t0" | jq -r .action | sort | uniq -c | awk '{ printf "%s %s, ", $2, $1 }')at most $peak in a 10 s window)"
+    assert_ok "unkind: at most 30 EC2 calls in any 10 s window ($peak)" test "$peak" -le 30
+    assert_ok "unkind: at most 1.5 EC2 calls a second on average ($total in $dur s)" awk -v n="$total" -v d="$dur" 'BEGIN { exit !(n <= 1.5 * d) }'
+    assert_ok "unkind: at most 8 RunInstances for $FIP ($(grep -c . <<<"$runs"))" test "$(grep -c . <<<"$runs")" -le 8
+    wait_for 60 e2e_healthy 3 "$WORKERS" || die "unkind: the cluster is not whole again"
     e2e_check_invariants
 fi
 if want quorum; then

@@ -415,7 +415,10 @@ class Fake:
         if self.args.state_log:
             with open(self.args.state_log, "a") as f:
                 f.write(json.dumps(self.state_record(event, args)) + "\n")
-        if hook and self.args.hook and event in self.HOOKED:
+        if hook and self.args.hook and (
+                event in self.HOOKED or
+                (event == "instance-shutting-down" and
+                 self.args.hook_shutting_down)):
             self.hooks.put((event, [str(a) for a in args]))
 
     def hook_worker(self):
@@ -2050,6 +2053,9 @@ def main():
     ap.add_argument("--max-skew", type=float, default=300,
                     help="SigV4 clock skew accepted (seconds)")
     ap.add_argument("--hook", help="command run as CMD EVENT ARGS...")
+    ap.add_argument("--hook-shutting-down", action="store_true",
+                    help="also run the hook for instance-shutting-down ID IP "
+                    "(the host powers off as its shutdown begins)")
     ap.add_argument("--state-log", help="append lifecycle events (JSON lines)")
     ap.add_argument("--call-log", help="append one JSON line per API call")
     args = ap.parse_args()

@@ -365,7 +365,10 @@ _sk_bridge_up_unlocked() {
         log "nspawn: $net is already configured on another host interface"
         return 1
     fi
-    ip link add "$SK_BRIDGE" type bridge stp_state 0 forward_delay 0 || return 1
+    # A fixed address: a bridge without one takes the lowest of its ports', which changes
+    # as hosts come and go, and every host's ARP entry for the fake (IMDS, EC2) goes stale
+    # for seconds (a VPC's router never changes its address)
+    ip link add "$SK_BRIDGE" address 02:5b:00:00:00:01 type bridge stp_state 0 forward_delay 0 || return 1
     sysctl -qw "net.ipv6.conf.$SK_BRIDGE.disable_ipv6=1" 2>/dev/null || true
     ip addr add "$SK_BRIDGE_ADDR" dev "$SK_BRIDGE" || return 1
     ip link set "$SK_BRIDGE" up
@@ -376,7 +379,12 @@ _sk_net_up_unlocked() {
     local name=$1 cidr=$2 ns=sk-$1
     _sk_bridge_up_unlocked || return 1
     ip netns add "$ns" || return 1
-    ip link add "$ns" type veth peer name eth0 netns "$ns" || return 1
+    # eth0's address follows from the IP: a host re-created with the same IP has the same
+    # MAC, so the other hosts' ARP entries for it never go stale (in a VPC the router
+    # answers for every address; nobody keeps a stale entry for a re-created instance)
+    local mac
+    mac=$(_sk_ip_mac "${cidr%/*}") || return 1
+    ip link add "$ns" type veth peer name eth0 address "$mac" netns "$ns" || return 1
     sysctl -qw "net.ipv6.conf.$ns.disable_ipv6=1" 2>/dev/null || true
     ip link set "$ns" master "$SK_BRIDGE" up || return 1
     ip -n "$ns" link set lo up || return 1
@@ -396,6 +404,14 @@ _sk_net_down_unlocked() {
         rmdir /run/systemd/nspawn/propagate /run/systemd/nspawn/locks /run/systemd/nspawn 2>/dev/null || true
     fi
     return 0
+}
+
+# _sk_ip_mac IP : a locally administered unicast MAC made from the IPv4 address
+_sk_ip_mac() {
+    local IFS=. a b c d
+    read -r a b c d <<<"$1"
+    [[ "$a.$b.$c.$d" =~ ^[0-9]+\.[0-9]+\.[0-9]+\.[0-9]+$ ]] || return 1
+    printf '02:5c:%02x:%02x:%02x:%02x\n' "$a" "$b" "$c" "$d"
 }
 
 _sk_ip2int() {
