@@ -1082,6 +1082,11 @@ static void eval_running(Planner *p, Slot *s) {
                           s->lid, h->id, secs(ok), secs(spec->stable_usec));
                 return;
         }
+        if (h->state == RC_NODE_UNKNOWN && h->reachability == RC_REACH_REACHABLE && h->healthy_since_usec != 0 &&
+            age(p, h->healthy_since_usec) >= spec->stable_usec)
+                /* Right after an election the new leader has not heard from the node yet
+                 * ("unknown") while Raft reaches it: stable as it was, not a recovery. */
+                return;
         if (h->state == RC_NODE_DOWN && h->reachability == RC_REACH_REACHABLE) {
                 slot_step(s, RC_ACTION_REPORT, false, s->lid,
                           "%s: node %s is Down but Reachable: an anomaly to look at, never a reason to fence.", s->lid, h->id);

@@ -114,7 +114,9 @@ typedef struct RcNode {
         const char *availability;      /* "active" | "pause" | "drain" */
         /* Kept by the executor across observations (0: not so): */
         uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
-        uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since */
+        uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since
+                                        * ("unknown" while Reachable, as right after an
+                                        * election, is no break) */
         /* Added after the first contract (0: unknown): */
         uint64_t created_usec;         /* CreatedAt: a node created after the last token rotation
                                         * joined with the current token */

@@ -609,6 +609,10 @@ int rc_history_update_nodes(RcHistory *h, const DockerNode *nodes, size_t n, uin
                 if (node_healthy(&nodes[i]))
                         marks[i].healthy_since_usec =
                                 old && old->healthy_since_usec ? old->healthy_since_usec : now;
+                else if (old && node_state(nodes[i].state) == RC_NODE_UNKNOWN &&
+                         (!nodes[i].manager || node_reach(&nodes[i]) == RC_REACH_REACHABLE))
+                        /* a new leader's dispatcher has not heard from it yet: no break */
+                        marks[i].healthy_since_usec = old->healthy_since_usec;
                 if (streq_ptr(nodes[i].availability, "drain"))
                         marks[i].drained_since_usec =
                                 old && old->drained_since_usec ? old->drained_since_usec : now;

@@ -292,6 +292,15 @@ static void r_attached_elsewhere(void) { world(2); W.att[1][0] = "i-other"; }
 static void r_stuck_replacement(void) { r_waiting_for_node(); W.inst[1].launch_usec = NOW - SEC(16 * 60); lose(2); }
 static void r_young_replacement_blocks(void) { r_stuck_replacement(); W.inst[1].launch_usec = NOW - SEC(60); }
 static void r_not_stable(void) { world(2); W.node[1].healthy_since_usec = NOW - SEC(10); }
+/* Right after an election: M1's node "unknown" to the new leader but Reachable, stable
+ * before; M2 lost: re-created at once. Without that history M1 counts as busy. */
+static void r_unknown_after_election(void) {
+        world(2);
+        lose(2);
+        W.node[1].state = RC_NODE_UNKNOWN;
+}
+static void r_unknown_no_history(void) { r_unknown_after_election(); W.node[1].healthy_since_usec = 0; }
+static void r_unknown_unreachable(void) { r_unknown_after_election(); W.node[1].reachability = RC_REACH_UNREACHABLE; }
 
 static void r_fence(void) {
         world(2);
@@ -592,6 +601,9 @@ static const Row rows[] = {
         ROW(stuck_replacement, "report:" M1 " launch-manager:" M2),
         ROW(young_replacement_blocks, "wait:" M1 " wait:" M2),
         ROW(not_stable, "wait:" M1),
+        ROW(unknown_after_election, "launch-manager:" M2),
+        ROW(unknown_no_history, "wait:" M1 " wait:" M2),
+        ROW(unknown_unreachable, "wait"), /* 1 of 3 Reachable: no majority */
         ROW(in_use_no_attachment_info, ""),
         ROW(attached_elsewhere, "wait:" M1),
         /* dead but running */

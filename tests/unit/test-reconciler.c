@@ -314,6 +314,26 @@ static void test_history(void) {
         n[1].availability = S("drain");
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 450), 0);
         CHECK_INT(h.marks[1].drained_since_usec, 450);
+        /* healthy, then "unknown" but Reachable (a new leader has not heard from it yet):
+         * the streak holds; then Down: it breaks */
+        free(n[0].state);
+        n[0].state = S("ready");
+        free(n[0].reachability);
+        n[0].reachability = S("reachable");
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, 460), 0);
+        CHECK_INT(h.marks[0].healthy_since_usec, 460);
+        free(n[0].state);
+        n[0].state = S("unknown");
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, 470), 0);
+        CHECK_INT(h.marks[0].healthy_since_usec, 460);
+        free(n[0].state);
+        n[0].state = S("down");
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, 480), 0);
+        CHECK_INT(h.marks[0].healthy_since_usec, 0);
+        free(n[0].state);
+        n[0].state = S("unknown");
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, 490), 0);
+        CHECK_INT(h.marks[0].healthy_since_usec, 0); /* unknown never starts a streak */
         /* a node gone from the listing is forgotten */
         CHECK_INT(rc_history_update_nodes(&h, n, 1, 500), 0);
         CHECK_INT(h.n_marks, 1);
