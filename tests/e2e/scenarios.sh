@@ -86,7 +86,7 @@ e2e_check_invariants
 # delay); boot: -> prepare starts (systemd, cloud-init); prepare: attach + mount
 # (+ labels); engine: dockerd start; raft: dockerd up -> node Ready + Reachable (as polled)
 phases() {
-    local tag=$1 ip=$2 t0=$3 tb=$4 inst=$5 onode=$6 t name tplan trun trunning tps tpe tds tde h j tsig tl planner=
+    local tag=$1 ip=$2 t0=$3 tb=$4 inst=$5 onode=$6 t name tplan trun trunning tps tpe tds tde h j tsig planner=
     name=$(e2e_host "$inst")
     tplan=
     for h in $(e2e_live_hosts | awk '{ print $2 }'); do
@@ -99,11 +99,12 @@ phases() {
     tsig=$t0
     if [ -n "$planner" ]; then
         j=$(nspawn_journal "$planner" -b -u swarmkeeper.service -o short-unix 2>/dev/null)
-        tsig=$(grep -F "The swarm reports node $onode " <<<"$j" | awk -v t="$t0" '$1 > t { print $1; exit }')
-        tl=$(grep -F "is now the swarm leader" <<<"$j" | awk -v t="$t0" '$1 > t { print $1; exit }')
-        [ -n "$tl" ] && { [ -z "$tsig" ] || awk -v a="$tl" -v b="$tsig" 'BEGIN { exit !(a > b) }'; } && tsig=$tl
-        # the agent saw it before the swarm said anything: all of detection is its own
-        { [ -z "$tsig" ] || awk -v a="$tsig" -v b="$tplan" 'BEGIN { exit !(a > b) }'; } && tsig=$t0
+        # the later of: the first node event for the old node, this agent's election; each
+        # only if it came before the plan (else the agent saw it first: all of detection
+        # is its own)
+        tsig=$( (grep -F "The swarm reports node $onode " <<<"$j" | awk -v t="$t0" -v p="$tplan" '$1 > t && $1 <= p { print $1; exit }'
+            grep -F "is now the swarm leader" <<<"$j" | awk -v t="$t0" -v p="$tplan" '$1 > t && $1 <= p { print $1; exit }'
+            echo "$t0") | sort -n | tail -n 1)
     fi
     trun=$(jq -r --arg ip "$ip" 'select(.action == "RunInstances" and .params.PrivateIpAddress == $ip) | .time' "$E2E_DIR/calls.log" |
         while read -r x; do date -d "$x" +%s.%N; done | awk -v t="$t0" '$1 > t' | sort -n | head -n 1)
