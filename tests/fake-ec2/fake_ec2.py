@@ -1828,7 +1828,14 @@ class Fake:
                     inst.due = inst.shutdown_started + \
                         self.shutdown_delay(inst)
             if "stuck" in d:
+                was = inst.stuck
                 inst.stuck = bool(d["stuck"])
+                # released: it terminates now (or when its delay ends), not
+                # back when the delay had ended while it hung
+                if was and not inst.stuck and \
+                        inst.state == "shutting-down" and \
+                        inst.due is not None and inst.due < self.now():
+                    inst.due = self.now()
             state = d.get("state")
             if state == "shutting-down" and inst.state in ALIVE:
                 self.begin_shutdown(inst)

@@ -564,10 +564,16 @@ class TestInstances(Base):
                          ["terminated", "shutting-down"])  # stuck for good
         self.fake.ctl("POST", "instances/" + stuck, {"stuck": False})
         self.assertEqual(self.instance(stuck)["State"]["Name"], "terminated")
-        # 10.0.1.13 is free (default delay); 10.0.1.14 is not, yet.
-        self.advance(IP_RELEASE)
         run = ["run-instances", "--image-id", "ami-12345678",
                "--private-ip-address"]
+        # the released one terminated when released, not when its delay had
+        # ended: its address is held the release delay from then
+        self.advance(IP_RELEASE - 3)
+        self.aws_fails("InvalidIPAddress.InUse", *run, "10.0.1.15")
+        self.advance(3)
+        self.aws(*run, "10.0.1.15")
+        # 10.0.1.13 is free (default delay); 10.0.1.14 is not, yet.
+        self.advance(IP_RELEASE)
         self.aws(*run, "10.0.1.13")
         self.aws_fails("InvalidIPAddress.InUse", *run, "10.0.1.14")
         self.advance(2 * LONG)
