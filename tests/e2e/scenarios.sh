@@ -291,6 +291,9 @@ if want volume; then
     vol_free() { [ "$(aws_ec2 describe-volumes --volume-ids "$vol" --query 'Volumes[0].State' --output text)" = available ]; }
     wait_for 30 vol_free || die "volume: $vol did not come free"
     fake_delete "/_fake/volumes/$vol" >/dev/null || die "volume: deleting $vol failed"
+    # a pass that listed the volume before it went launches into the fault (its client's
+    # retries included) before launches work again
+    sleep 10
     fake_delete /_fake/faults >/dev/null || true
     log "volume: $FINST terminated, its volume $vol deleted"
     fresh() {
