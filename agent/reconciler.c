@@ -24,6 +24,10 @@
  * this long, then at Reconcile.IntervalSec again. */
 #define RC_FAST_INTERVAL_USEC (1 * USEC_PER_SEC)
 #define RC_FAST_WINDOW_USEC (120 * USEC_PER_SEC)
+/* ... every second for this long after the plan last changed, then every 3 s: waiting on
+ * EC2 (an address in use, a slow shutdown) costs 2 calls per 3 s, not 2 a second */
+#define RC_FAST_QUIET_USEC (15 * USEC_PER_SEC)
+#define RC_STEADY_INTERVAL_USEC (3 * USEC_PER_SEC)
 #define RC_USER_DATA_MAX 16384 /* EC2's limit, before base64 */
 #define RC_DEFAULT_VOLUME_GIB 20
 #define RC_DEVICE "/dev/sdf"
@@ -892,6 +896,7 @@ typedef struct Pass {
         bool quorum_loss_mode;
         bool engine_manager;
         bool amiss;                       /* EC2 was needed: the swarm is not as desired */
+        bool plan_changed;                /* an action planned that the last pass had not */
         char status[160];
         char error[256];
 
@@ -1610,12 +1615,15 @@ static void pass_log_plan(Pass *p) {
                 (void) strv_extend(&keys, key);
                 if (strv_contains(p->history.logged, key))
                         continue;
+                p->plan_changed = true;
                 log_struct(a->kind == RC_ACTION_REPORT ? LOG_WARNING : LOG_INFO, 0, SK_MESSAGE_PLAN_ACTION,
                            LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID", a->logical_id,
                                       "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID", a->volume_id, "SK_NODE_ID",
                                       a->node_id, "SK_DRY_RUN", p->dry_run ? "yes" : NULL),
                            "Plan%s: %s", p->dry_run ? " (DryRun)" : "", line);
         }
+        if (strv_length(keys) != strv_length(p->history.logged))
+                p->plan_changed = true; /* an action is done or gone */
         strv_free(p->history.logged);
         p->history.logged = TAKE_PTR(keys);
 }
@@ -1791,6 +1799,7 @@ struct Reconciler {
         Job *job;
         bool again;
         uint64_t amiss_since;       /* CLOCK_MONOTONIC: passes found the swarm amiss since */
+        uint64_t plan_changed;      /* CLOCK_MONOTONIC: a pass last planned something new */
         bool pass_amiss;
         char *last_error;           /* a failing pass warns once per distinct reason */
 
@@ -1886,6 +1895,8 @@ static void reconciler_done(Job *j, int result, void *userdata) {
         reconciler_set_status_text(r, result == -ECANCELED ? NULL : p->status);
         reconciler_write_state(r, p, result);
         r->pass_amiss = p->amiss;
+        if (p->plan_changed)
+                r->plan_changed = mono;
         r->job = job_free(r->job);
         if (p->clients.key) {
                 rc_clients_done(&r->clients);
@@ -1898,8 +1909,12 @@ static void reconciler_done(Job *j, int result, void *userdata) {
         if (r->pass_amiss) {
                 if (!r->amiss_since)
                         r->amiss_since = mono;
-                if (mono < r->amiss_since + RC_FAST_WINDOW_USEC && next > RC_FAST_INTERVAL_USEC)
-                        next = RC_FAST_INTERVAL_USEC;
+                if (mono < r->amiss_since + RC_FAST_WINDOW_USEC) {
+                        uint64_t fast = mono < r->plan_changed + RC_FAST_QUIET_USEC ? RC_FAST_INTERVAL_USEC
+                                                                                    : RC_STEADY_INTERVAL_USEC;
+                        if (next > fast)
+                                next = fast;
+                }
         } else
                 r->amiss_since = 0;
         if (r->again) {
