@@ -277,8 +277,7 @@ static void test_observation(void) {
                 CHECK(leader && !quorum && any); /* 1 of 2 managers reachable: no majority */
                 rc_leadership_from_nodes(w.nodes, w.n_nodes, "n2", &leader, &quorum, &any);
                 CHECK(!leader && any);
-                free(w.nodes[1].reachability);
-                w.nodes[1].reachability = S("reachable");
+                CHECK_INT(free_and_strdup(&w.nodes[1].reachability, "reachable"), 0);
                 rc_leadership_from_nodes(w.nodes, w.n_nodes, "n1", &leader, &quorum, &any);
                 CHECK(leader && quorum);
                 rc_leadership_from_nodes(w.nodes, 0, "n1", &leader, &quorum, &any);
@@ -301,37 +300,29 @@ static void test_history(void) {
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 200), 0);
         CHECK_INT(h.marks[0].bad_since_usec, 100);
         /* Down but Reachable is not bad: the streak breaks */
-        free(n[0].reachability);
-        n[0].reachability = S("reachable");
+        CHECK_INT(free_and_strdup(&n[0].reachability, "reachable"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 300), 0);
         CHECK_INT(h.marks[0].bad_since_usec, 0);
-        free(n[0].reachability);
-        n[0].reachability = S("unreachable");
+        CHECK_INT(free_and_strdup(&n[0].reachability, "unreachable"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 400), 0);
         CHECK_INT(h.marks[0].bad_since_usec, 400);
         /* drained since */
-        free(n[1].availability);
-        n[1].availability = S("drain");
+        CHECK_INT(free_and_strdup(&n[1].availability, "drain"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 450), 0);
         CHECK_INT(h.marks[1].drained_since_usec, 450);
         /* healthy, then "unknown" but Reachable (a new leader has not heard from it yet):
          * the streak holds; then Down: it breaks */
-        free(n[0].state);
-        n[0].state = S("ready");
-        free(n[0].reachability);
-        n[0].reachability = S("reachable");
+        CHECK_INT(free_and_strdup(&n[0].state, "ready"), 0);
+        CHECK_INT(free_and_strdup(&n[0].reachability, "reachable"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 460), 0);
         CHECK_INT(h.marks[0].healthy_since_usec, 460);
-        free(n[0].state);
-        n[0].state = S("unknown");
+        CHECK_INT(free_and_strdup(&n[0].state, "unknown"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 470), 0);
         CHECK_INT(h.marks[0].healthy_since_usec, 460);
-        free(n[0].state);
-        n[0].state = S("down");
+        CHECK_INT(free_and_strdup(&n[0].state, "down"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 480), 0);
         CHECK_INT(h.marks[0].healthy_since_usec, 0);
-        free(n[0].state);
-        n[0].state = S("unknown");
+        CHECK_INT(free_and_strdup(&n[0].state, "unknown"), 0);
         CHECK_INT(rc_history_update_nodes(&h, n, 2, 490), 0);
         CHECK_INT(h.marks[0].healthy_since_usec, 0); /* unknown never starts a streak */
         /* a node gone from the listing is forgotten */
@@ -392,13 +383,10 @@ static void test_swarm_complete(void) {
         CHECK(!rc_swarm_complete(n, 3, managers, 2));  /* a worker short */
         CHECK(!rc_swarm_complete(n, 2, managers, 1));
         CHECK(!rc_swarm_complete(n + 1, 2, managers, 1)); /* a manager missing */
-        free(n[1].reachability);
-        n[1].reachability = S("unreachable");
+        CHECK_INT(free_and_strdup(&n[1].reachability, "unreachable"), 0);
         CHECK(!rc_swarm_complete(n, 3, managers, 1));   /* Unreachable */
-        free(n[1].reachability);
-        n[1].reachability = S("reachable");
-        free(n[2].state);
-        n[2].state = S("down");
+        CHECK_INT(free_and_strdup(&n[1].reachability, "reachable"), 0);
+        CHECK_INT(free_and_strdup(&n[2].state, "down"), 0);
         CHECK(!rc_swarm_complete(n, 3, managers, 1));   /* a Down worker */
         for (size_t i = 0; i < 3; i++)
                 docker_node_done(&n[i]);
