@@ -50,7 +50,9 @@ def client_actions():
         text = open(path).read()
         acts |= set(re.findall(r'form_action\([^,]+,\s*"([A-Z][A-Za-z]+)"\)', text))
         acts |= set(re.findall(r'(?:describe_page|ec2_call)\([^,]+,\s*"([A-Z][A-Za-z]+)"', text))
-        acts |= set(re.findall(r'parse_answer\([^"]*"([A-Z][A-Za-z]+)Response"', text))
+        acts |= set(re.findall(r'parse_answer\([^,]+,[^,]+,\s*"([A-Z][A-Za-z]+)Response"', text))
+        # the paged listings: { "DescribeX", "XId", page, parser }
+        acts |= set(re.findall(r'Listing\s+\w+\s*=\s*\{\s*"([A-Z][A-Za-z]+)"', text))
     return acts
 
 
