@@ -552,53 +552,53 @@ int ec2_parse_describe_instances_append(const char *xml, size_t size, Ec2Instanc
         return parse_next_token(root, ret_next_token);
 }
 
-/* One DescribeVolumes page: its volumes are appended to *l. */
-int ec2_parse_describe_volumes_append(const char *xml, size_t size, Ec2VolumeList *l, char **ret_next_token) {
+/* One page of a listing whose items sit directly in <set_name> under the answer's root
+ * (<response>): they are appended to *items (n of them, item_size bytes each). An answer
+ * without its set is not an empty listing. */
+static int parse_set_page_append(const char *xml, size_t size, const char *response, const char *set_name,
+                                 size_t item_size, int (*parse_item)(const XmlNode *, void *), void **items,
+                                 size_t *n, char **ret_next_token) {
         _cleanup_(xml_freep) XmlDoc *d = NULL;
         const XmlNode *root, *set;
         int r;
 
-        r = parse_answer(xml, size, "DescribeVolumesResponse", &d, &root);
+        r = parse_answer(xml, size, response, &d, &root);
         if (r < 0)
                 return r;
-        set = xml_child(root, "volumeSet");
+        set = xml_child(root, set_name);
         if (!set)
                 return -EBADMSG;
-        r = parse_items_append(set, sizeof(Ec2Volume), volume_item, (void **) &l->items, &l->n);
+        r = parse_items_append(set, item_size, parse_item, items, n);
         if (r < 0)
                 return r;
         return parse_next_token(root, ret_next_token);
 }
 
-int ec2_parse_describe_instances(const char *xml, size_t size, Ec2InstanceList *ret, char **ret_next_token) {
-        _cleanup_(ec2_instance_list_done) Ec2InstanceList l = {};
-        _cleanup_(freep) char *next = NULL;
-        int r;
-
-        r = ec2_parse_describe_instances_append(xml, size, &l, &next);
-        if (r < 0)
-                return r;
-        if (ret_next_token)
-                *ret_next_token = TAKE_PTR(next);
-        *ret = l;
-        l = (Ec2InstanceList) {};
-        return 0;
+/* One DescribeVolumes page: its volumes are appended to *l. */
+int ec2_parse_describe_volumes_append(const char *xml, size_t size, Ec2VolumeList *l, char **ret_next_token) {
+        return parse_set_page_append(xml, size, "DescribeVolumesResponse", "volumeSet", sizeof(Ec2Volume),
+                                     volume_item, (void **) &l->items, &l->n, ret_next_token);
 }
 
-int ec2_parse_describe_volumes(const char *xml, size_t size, Ec2VolumeList *ret, char **ret_next_token) {
-        _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
-        _cleanup_(freep) char *next = NULL;
-        int r;
+/* ec2_parse_describe_NAME(): one whole answer into a new list (its _append, from empty). */
+#define DEFINE_PARSE_LISTING(name, List, list_done)                                                  \
+        int ec2_parse_describe_##name(const char *xml, size_t size, List *ret, char **ret_next_token) { \
+                _cleanup_(list_done) List l = {};                                                    \
+                _cleanup_(freep) char *next = NULL;                                                  \
+                int r;                                                                               \
+                                                                                                     \
+                r = ec2_parse_describe_##name##_append(xml, size, &l, &next);                        \
+                if (r < 0)                                                                           \
+                        return r;                                                                    \
+                if (ret_next_token)                                                                  \
+                        *ret_next_token = TAKE_PTR(next);                                            \
+                *ret = l;                                                                            \
+                l = (List) {};                                                                       \
+                return 0;                                                                            \
+        }
 
-        r = ec2_parse_describe_volumes_append(xml, size, &l, &next);
-        if (r < 0)
-                return r;
-        if (ret_next_token)
-                *ret_next_token = TAKE_PTR(next);
-        *ret = l;
-        l = (Ec2VolumeList) {};
-        return 0;
-}
+DEFINE_PARSE_LISTING(instances, Ec2InstanceList, ec2_instance_list_done)
+DEFINE_PARSE_LISTING(volumes, Ec2VolumeList, ec2_volume_list_done)
 
 /* A subnetSet item: subnetId, cidrBlock, availabilityZone, vpcId, tagSet. */
 static int parse_subnet_node(const XmlNode *n, Ec2Subnet *ret) {
@@ -627,36 +627,11 @@ static int subnet_item(const XmlNode *n, void *ret) {
 }
 
 int ec2_parse_describe_subnets_append(const char *xml, size_t size, Ec2SubnetList *l, char **ret_next_token) {
-        _cleanup_(xml_freep) XmlDoc *d = NULL;
-        const XmlNode *root, *set;
-        int r;
-
-        r = parse_answer(xml, size, "DescribeSubnetsResponse", &d, &root);
-        if (r < 0)
-                return r;
-        set = xml_child(root, "subnetSet");
-        if (!set)
-                return -EBADMSG;
-        r = parse_items_append(set, sizeof(Ec2Subnet), subnet_item, (void **) &l->items, &l->n);
-        if (r < 0)
-                return r;
-        return parse_next_token(root, ret_next_token);
+        return parse_set_page_append(xml, size, "DescribeSubnetsResponse", "subnetSet", sizeof(Ec2Subnet),
+                                     subnet_item, (void **) &l->items, &l->n, ret_next_token);
 }
 
-int ec2_parse_describe_subnets(const char *xml, size_t size, Ec2SubnetList *ret, char **ret_next_token) {
-        _cleanup_(ec2_subnet_list_done) Ec2SubnetList l = {};
-        _cleanup_(freep) char *next = NULL;
-        int r;
-
-        r = ec2_parse_describe_subnets_append(xml, size, &l, &next);
-        if (r < 0)
-                return r;
-        if (ret_next_token)
-                *ret_next_token = TAKE_PTR(next);
-        *ret = l;
-        l = (Ec2SubnetList) {};
-        return 0;
-}
+DEFINE_PARSE_LISTING(subnets, Ec2SubnetList, ec2_subnet_list_done)
 
 int ec2_parse_run_instances(const char *xml, size_t size, Ec2Instance *ret) {
         _cleanup_(xml_freep) XmlDoc *d = NULL;
