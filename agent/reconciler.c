@@ -586,9 +586,8 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 if (r < 0)
                         return r;
         }
-        STRV_FOREACH(s, src->logged)
-                if (strv_extend(&h.logged, *s) < 0)
-                        return -ENOMEM;
+        if (strv_copy(src->logged, &h.logged) < 0)
+                return -ENOMEM;
         *ret = h;
         h = (RcHistory){};
         return 0;
@@ -975,15 +974,9 @@ static int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
             (r = strdup_or_null(nonempty(c->key_name), &p->key_name)) < 0 ||
             (r = strdup_or_null(base, &p->user_data_path)) < 0)
                 return r;
-        STRV_FOREACH(g, c->security_group_ids)
-                if (strv_extend(&p->security_groups, *g) < 0)
-                        return -ENOMEM;
-        STRV_FOREACH(sn, c->subnet_ids)
-                if (strv_extend(&p->subnet_ids, *sn) < 0)
-                        return -ENOMEM;
-        STRV_FOREACH(m, c->managers)
-                if (strv_extend(&p->managers, *m) < 0)
-                        return -ENOMEM;
+        if (strv_copy(c->security_group_ids, &p->security_groups) < 0 ||
+            strv_copy(c->subnet_ids, &p->subnet_ids) < 0 || strv_copy(c->managers, &p->managers) < 0)
+                return -ENOMEM;
         if ((r = rc_cluster_conf(c, "manager", NULL, !!base, &p->conf_manager)) < 0 ||
             (r = rc_cluster_conf(c, "worker", NULL, !!base, &p->conf_worker)) < 0)
                 return r;
@@ -1222,8 +1215,7 @@ static int pass_observe_ec2(Pass *p) {
                                 rc_clients_drop_subnets(c);
                                 return ec2_log_error(c->ec2, LOG_WARNING, r, "Reconcile: cannot describe Launch.SubnetIds");
                         }
-                        c->subnet_ids = strv_copy(p->subnet_ids);
-                        if (!c->subnet_ids) {
+                        if (strv_copy(p->subnet_ids, &c->subnet_ids) < 0) {
                                 rc_clients_drop_subnets(c);
                                 return -ENOMEM;
                         }

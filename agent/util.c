@@ -88,17 +88,16 @@ bool strv_equal(char *const *a, char *const *b) {
         return true;
 }
 
-char **strv_copy(char *const *l) {
-        char **c = calloc(strv_length(l) + 1, sizeof(char *));
+int strv_copy(char *const *l, char ***ret) {
+        char **c = NULL;
 
-        if (!c)
-                return NULL;
-        for (size_t i = 0; l && l[i]; i++)
-                if (!(c[i] = strdup(l[i]))) {
+        STRV_FOREACH(s, l)
+                if (strv_extend(&c, *s) < 0) {
                         strv_free(c);
-                        return NULL;
+                        return -ENOMEM;
                 }
-        return c;
+        *ret = c;
+        return 0;
 }
 
 int strv_consume(char ***l, char *s) {

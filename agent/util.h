@@ -121,7 +121,7 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(char **, strv_free);
 size_t strv_length(char *const *l);
 bool strv_contains(char *const *l, const char *s);
 bool strv_equal(char *const *a, char *const *b); /* NULL equals empty */
-char **strv_copy(char *const *l);                 /* NULL: ENOMEM; a NULL l copies as empty */
+int strv_copy(char *const *l, char ***ret);       /* an empty or NULL l copies as NULL */
 int strv_extend(char ***l, const char *s);
 int strv_consume(char ***l, char *s); /* takes s, also on failure */
 /* Split at sep, trim each element, drop empty ones. */
