@@ -160,11 +160,33 @@ replace() {
     e2e_check_invariants
 }
 
+# agent_calls SINCE [ACTION [RESULT]] : the agents' EC2 calls (not the test's own CLI) since
+# SINCE (epoch seconds), one JSON line each
+agent_calls() {
+    jq -c --arg k "$E2E_KEY" --argjson t "$1" --arg a "${2:-}" --arg r "${3:-}" \
+        'select(.access_key != $k and .t > $t and ($a == "" or .action == $a) and ($r == "" or .result == $r))' \
+        "$E2E_DIR/calls.log"
+}
+# live_instances TAG VALUE : how many instances tagged TAG=VALUE are not terminated (EC2's
+# truth, from the fake)
+live_instances() {
+    fake_get /_fake/state | jq --arg k "$1" --arg v "$2" \
+        '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags[$k] == $v and .state != "terminated")] | length'
+}
+# pick_follower : a follower manager; sets LIP (the leader's address) FIP FNODE FINST FHOST
+pick_follower() {
+    read -r _ LIP _ <<<"$(e2e_leader)"
+    FIP=$(e2e_nodes | awk -v l="$LIP" '$2 == "manager" && $6 != l { print $6; exit }')
+    FNODE=$(e2e_nodes | awk -v ip="$FIP" '$6 == ip && $2 == "manager" { print $1 }')
+    FINST=$(e2e_instance_of_ip "$FIP")
+    FHOST=$(e2e_host_of_ip "$FIP")
+    if [ -z "$FIP" ] || [ -z "$FNODE" ] || [ -z "$FINST" ] || [ -z "$FHOST" ]; then die "no follower manager to pick"; fi
+}
+
 for ((rep = 1; rep <= ${E2E_REPEAT:-1}; rep++)); do
 if want follower; then
-    read -r _ lip _ <<<"$(e2e_leader)"
-    fip=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
-    replace follower "$fip"
+    pick_follower
+    replace follower "$FIP"
 fi
 if want leader; then
     read -r _ lip _ <<<"$(e2e_leader)"
@@ -177,16 +199,14 @@ if want agentkill; then
     # the leader's agent SIGKILLed right after its RunInstances, before its AttachVolume
     # (every AttachVolume is held 6 s by the fake meanwhile): systemd restarts it, it finds
     # the launch by its ClientToken and goes on; never a second instance
-    read -r _ lip _ <<<"$(e2e_leader)"
-    LH=$(e2e_host_of_ip "$lip") || die "agentkill: no leader host"
-    fip=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
-    fnode=$(e2e_nodes | awk -v ip="$fip" '$6 == ip && $2 == "manager" { print $1 }')
-    finst=$(e2e_instance_of_ip "$fip")
+    pick_follower
+    LH=$(e2e_host_of_ip "$LIP") || die "agentkill: no leader host"
+    fip=$FIP fnode=$FNODE finst=$FINST
     pid0=$(nspawn_exec "$LH" systemctl show -p MainPID --value swarmkeeper.service)
     fake_post /_fake/faults '{"action": "AttachVolume", "latency": 6, "count": 3}' >/dev/null || die "agentkill: fault injection failed"
     sleep 3
     t0=$(now)
-    ran() { jq -r --arg ip "$fip" --arg t "$t0" 'select(.action == "RunInstances" and .params.PrivateIpAddress == $ip and .t > ($t | tonumber)) | .t' "$E2E_DIR/calls.log" | grep -q .; }
+    ran() { agent_calls "$t0" RunInstances | jq -r --arg ip "$fip" 'select(.params.PrivateIpAddress == $ip) | .t' | grep -q .; }
     aws_ec2 terminate-instances --instance-ids "$finst" >/dev/null || die "agentkill: terminate-instances failed"
     wait_for "$HEAL" ran || die "agentkill: no RunInstances for $fip"
     nspawn_exec "$LH" systemctl kill -s KILL swarmkeeper.service || die "agentkill: kill failed"
@@ -195,8 +215,7 @@ if want agentkill; then
     pass "agentkill: $fip back as the same node $fnode, $(elapsed "$t0") s after terminate"
     pid1=$(nspawn_exec "$LH" systemctl show -p MainPID --value swarmkeeper.service)
     assert_ne "$pid1" "$pid0" "agentkill: the leader's agent was restarted by systemd (pid $pid0 -> $pid1)"
-    n=$(fake_get /_fake/state | jq --arg ip "$fip" '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags["swarmkeeper:logical-id"] == $ip and .state != "terminated")] | length')
-    assert_eq "$n" 1 "agentkill: one live instance for $fip (no second launch)"
+    assert_eq "$(live_instances swarmkeeper:logical-id "$fip")" 1 "agentkill: one live instance for $fip (no second launch)"
     fake_delete /_fake/faults >/dev/null || true
     wait_for 60 e2e_healthy 3 "$WORKERS" || die "agentkill: the cluster is not whole again"
     e2e_check_invariants
@@ -227,11 +246,10 @@ if want scaledown; then
     done
     WORKERS=$((WORKERS - 1))
     t0=$(now)
-    live_workers() { fake_get /_fake/state | jq '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags["swarmkeeper:role"] == "worker" and .state != "terminated")] | length'; }
     scaled() {
         local nodes
         nodes=$(e2e_nodes) || return 1
-        [ "$(awk '$2 == "worker"' <<<"$nodes" | wc -l)" = "$WORKERS" ] && [ "$(live_workers)" = "$WORKERS" ]
+        [ "$(awk '$2 == "worker"' <<<"$nodes" | wc -l)" = "$WORKERS" ] && [ "$(live_instances swarmkeeper:role worker)" = "$WORKERS" ]
     }
     wait_for "$HEAL" scaled || { e2e_nodes >&2; die "scaledown: not down to $WORKERS worker(s)"; }
     pass "scaledown: Workers lowered -> $WORKERS worker node and instance left, $(elapsed "$t0") s"
@@ -239,23 +257,6 @@ if want scaledown; then
     assert_contains "$out" "drain" "scaledown: the leader drained the worker before terminating it"
     e2e_check_invariants
 fi
-# agent_calls SINCE [ACTION [RESULT]] : the agents' EC2 calls (not the test's own CLI) since
-# SINCE (epoch seconds), one JSON line each
-agent_calls() {
-    jq -c --arg k "$E2E_KEY" --argjson t "$1" --arg a "${2:-}" --arg r "${3:-}" \
-        'select(.access_key != $k and .t > $t and ($a == "" or .action == $a) and ($r == "" or .result == $r or (.result != "Success" and $r == "!Success")))' \
-        "$E2E_DIR/calls.log"
-}
-# a follower manager: sets FIP FNODE FINST FHOST
-pick_follower() {
-    local lip
-    read -r _ lip _ <<<"$(e2e_leader)"
-    FIP=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6; exit }')
-    FNODE=$(e2e_nodes | awk -v ip="$FIP" '$6 == ip && $2 == "manager" { print $1 }')
-    FINST=$(e2e_instance_of_ip "$FIP")
-    FHOST=$(e2e_host_of_ip "$FIP")
-    if [ -z "$FIP" ] || [ -z "$FNODE" ] || [ -z "$FINST" ] || [ -z "$FHOST" ]; then die "no follower manager to pick"; fi
-}
 if want fence; then
     # a follower's engine frozen (SIGSTOP to dockerd): its instance runs, its node goes Down
     # and Unreachable; the leader's agent fences it (TerminateInstances) once that lasted
@@ -346,8 +347,7 @@ if want unkind; then
     fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": null}" >/dev/null
     runs=$(agent_calls "$t0" RunInstances | jq -r --arg ip "$FIP" 'select(.params.PrivateIpAddress == $ip) | .result')
     assert_ne "$(grep -c InvalidIPAddress.InUse <<<"$runs")" 0 "unkind: RunInstances refused with InvalidIPAddress.InUse ($(grep -c InvalidIPAddress.InUse <<<"$runs") times)"
-    n=$(fake_get /_fake/state | jq --arg ip "$FIP" '[.instances | (if type == "object" then [.[]] else . end) | .[] | select(.tags["swarmkeeper:logical-id"] == $ip and .state != "terminated")] | length')
-    assert_eq "$n" 1 "unkind: one live instance for $FIP"
+    assert_eq "$(live_instances swarmkeeper:logical-id "$FIP")" 1 "unkind: one live instance for $FIP"
     # the call rate, every agent together, from the terminate to the node back
     dur=$(awk -v a="$(now)" -v b="$t0" 'BEGIN { printf "%.0f", a - b }')
     total=$(agent_calls "$t0" | grep -c .)
@@ -360,9 +360,8 @@ if want unkind; then
     e2e_check_invariants
 fi
 if want quorum; then
-    read -r _ lip _ <<<"$(e2e_leader)"
-    two=$(e2e_nodes | awk -v l="$lip" '$2 == "manager" && $6 != l { print $6 }' | head -n 1)
-    HEAL=$((HEAL + 120)) replace quorum "$lip" "$two"
+    pick_follower
+    HEAL=$((HEAL + 120)) replace quorum "$LIP" "$FIP"
     out=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null)
     assert_contains "$out" "uorum" "quorum: a surviving agent reported the quorum loss and acted on it"
     assert_not_contains "$(cat "$E2E_DIR"/journal-*.txt 2>/dev/null; for h in $(e2e_live_hosts | awk '{ print $2 }'); do nspawn_journal "$h" -b -o cat 2>/dev/null; done)" \
