@@ -1210,7 +1210,6 @@ static int pass_observe_ec2(Pass *p) {
                     !strv_equal(c->subnet_ids, p->subnet_ids)) {
                         rc_clients_drop_subnets(c);
                         r = ec2_describe_subnets(c->ec2, p->subnet_ids, NULL, &c->subnets);
-                        w->subnets_ok = r >= 0;
                         if (r < 0) {
                                 rc_clients_drop_subnets(c);
                                 return ec2_log_error(c->ec2, LOG_WARNING, r, "Reconcile: cannot describe Launch.SubnetIds");
@@ -1791,7 +1790,7 @@ struct Reconciler {
         Job *job;
         bool again;
         uint64_t amiss_since;       /* CLOCK_MONOTONIC: passes found the swarm amiss since */
-        uint64_t plan_changed;      /* CLOCK_MONOTONIC: a pass last planned something new */
+        uint64_t plan_changed_at;   /* CLOCK_MONOTONIC: a pass last planned something new */
         bool pass_amiss;
         char *last_error;           /* a failing pass warns once per distinct reason */
 
@@ -1888,7 +1887,7 @@ static void reconciler_done(Job *j, int result, void *userdata) {
         reconciler_write_state(r, p, result);
         r->pass_amiss = p->amiss;
         if (p->plan_changed)
-                r->plan_changed = mono;
+                r->plan_changed_at = mono;
         r->job = job_free(r->job);
         if (p->clients.key) {
                 rc_clients_done(&r->clients);
@@ -1902,7 +1901,7 @@ static void reconciler_done(Job *j, int result, void *userdata) {
                 if (!r->amiss_since)
                         r->amiss_since = mono;
                 if (mono < r->amiss_since + RC_FAST_WINDOW_USEC) {
-                        uint64_t fast = mono < r->plan_changed + RC_FAST_QUIET_USEC ? RC_FAST_INTERVAL_USEC
+                        uint64_t fast = mono < r->plan_changed_at + RC_FAST_QUIET_USEC ? RC_FAST_INTERVAL_USEC
                                                                                     : RC_STEADY_INTERVAL_USEC;
                         if (next > fast)
                                 next = fast;
