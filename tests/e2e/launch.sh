@@ -25,14 +25,20 @@ e2e_ami
 M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 e2e_fake_start --pending-delay 0.2 --shutdown-delay 0.5
 e2e_seed e2elaunch "$M1,$M2,$M3" 0
+# docker_up INSTANCE WHAT : its host booted and prepared, docker active (else its journal, die)
+docker_up() {
+    local h
+    e2e_wait_started "$1"
+    h=$(e2e_host "$1")
+    wait_for 120 eval '[ "$(nspawn_exec "$h" systemctl is-active docker.service 2>/dev/null)" = active ]' || {
+        nspawn_journal "$h" -b -u cloud-init.service -u swarmkeeper-prepare.service -u swarmkeeper.service | tail -n 60 >&2
+        die "docker did not start on the $2"
+    }
+}
 B=$E2E_BOOTSTRAP
 t=$(now)
-e2e_wait_started "$B"
+docker_up "$B" "bootstrap host"
 H1=$(e2e_host "$B")
-wait_for 120 eval '[ "$(nspawn_exec "$H1" systemctl is-active docker.service 2>/dev/null)" = active ]' || {
-    nspawn_journal "$H1" -b -u cloud-init.service -u swarmkeeper-prepare.service -u swarmkeeper.service | tail -n 60 >&2
-    die "docker did not start on the bootstrap host"
-}
 log "bootstrap host: seeded -> prepared, docker up in $(elapsed "$t") s"
 
 # (its final stage waits for multi-user.target, i.e. for the agent's READY=1: not here)
@@ -71,12 +77,8 @@ out=$(aws_ec2 run-instances --image-id ami-0e2e0000000000001 --instance-type t3.
     --tag-specifications "ResourceType=instance,Tags=[{Key=swarmkeeper:cluster,Value=e2elaunch},{Key=swarmkeeper:logical-id,Value=$M2},{Key=swarmkeeper:role,Value=manager}]" \
     --query 'Instances[0].InstanceId' --output text) || die "aws ec2 run-instances failed"
 I2=$out
-e2e_wait_started "$I2"
+docker_up "$I2" "launched host"
 H2=$(e2e_host "$I2")
-wait_for 120 eval '[ "$(nspawn_exec "$H2" systemctl is-active docker.service 2>/dev/null)" = active ]' || {
-    nspawn_journal "$H2" -b -u cloud-init.service -u swarmkeeper-prepare.service -u swarmkeeper.service | tail -n 60 >&2
-    die "docker did not start on the launched host"
-}
 log "run-instances -> second host prepared, docker up in $(elapsed "$t") s"
 assert_eq "$(nspawn_exec "$H2" findmnt -n -o FSTYPE /var/lib/docker)" ext4 "the launched host mounted its own volume"
 assert_contains "$(nspawn_exec "$H2" docker info --format '{{join .Labels " "}}')" "$M2" \
