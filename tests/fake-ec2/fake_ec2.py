@@ -62,6 +62,7 @@ STATE_CODES = {"pending": 0, "running": 16, "shutting-down": 32,
                "terminated": 48, "stopping": 64, "stopped": 80}
 ALIVE = ("pending", "running", "stopping", "stopped", "shutting-down")
 LOGICAL_ID_TAG = "swarmkeeper:logical-id"
+ROLE_TAG = "swarmkeeper:role"
 # Query parameters that carry secrets or bulk data: never written to a log.
 UNLOGGED_PARAMS = ("UserData", "Signature", "SecurityToken",
                    "X-Amz-Security-Token", "X-Amz-Signature")
@@ -266,6 +267,7 @@ class Instance:
         self.key_name = None
         self.launch_index = 0
         self.launch_template = None
+        self.ip_auto = False        # the address was assigned automatically
         self.ever_running = False
         self.terminated_at = None
         self.shutdown_delay = None  # per-instance override of the option
@@ -324,6 +326,23 @@ class Volume:
                     "status": a["status"]}}
 
 
+class CidrReservation:
+    """A subnet CIDR reservation (CreateSubnetCidrReservation)."""
+
+    def __init__(self, **kw):
+        self.description = ""
+        self.tags = {}
+        self.__dict__.update(kw)
+
+    def net(self):
+        return ipaddress.ip_network(self.cidr)
+
+    def dump(self):
+        return {"id": self.id, "subnet": self.subnet_id, "cidr": self.cidr,
+                "type": self.type, "description": self.description,
+                "tags": dict(self.tags)}
+
+
 class Fake:
     """All state, guarded by self.lock.  Every entry point calls tick() under
     the lock first, so lifecycle transitions are evaluated lazily and
@@ -358,6 +377,8 @@ class Fake:
             self.cred_ttl = 21600
             self.user_data = {}    # instance id -> bytes (control API)
             self.ip_release = {}   # address -> release delay (control API)
+            self.cidr_reservations = {}  # scr-... -> CidrReservation
+            self.launch_templates = {}   # lt-... -> seeded contents
             # Instance profiles that exist (names); every one has self.role.
             self.profiles = self.profile_names(
                 self.args.instance_profile or
@@ -399,7 +420,11 @@ class Fake:
                 rec.update(kind="instance", instance=inst.id,
                            state=inst.state, live=inst.state in ALIVE,
                            logical_id=inst.tags.get(LOGICAL_ID_TAG),
-                           private_ip=inst.private_ip)
+                           role=inst.tags.get(ROLE_TAG),
+                           private_ip=inst.private_ip,
+                           ip_auto=inst.ip_auto,
+                           client_token=inst.client_token,
+                           iam_instance_profile=inst.iam_arn)
         elif event in ("volume-attaching", "volume-attached",
                        "volume-detaching", "volume-detached"):
             rec.update(kind="attachment", volume=args[0], instance=args[1],
@@ -409,6 +434,10 @@ class Fake:
                 rec["root"] = vol.root
         elif event.startswith("volume-"):
             rec.update(kind="volume", volume=args[0])
+        elif event.startswith("subnet-cidr-reservation-"):
+            rec.update(kind="reservation", reservation=args[0],
+                       subnet=args[1], cidr=args[2], type=args[3],
+                       active=event.endswith("-created"))
         return rec
 
     def emit(self, event, *args, hook=True):
@@ -571,10 +600,17 @@ class Fake:
         # Deterministic: from the top of the subnet downward, so automatic
         # addresses do not collide with the low fixed manager addresses tests
         # tend to use (real EC2 picks an arbitrary free address).
+        # Addresses in a subnet CIDR reservation (explicit or prefix) are
+        # never assigned automatically: only a PrivateIpAddress names them.
         net = ipaddress.ip_network(self.subnets[subnet_id]["cidr"])
+        reserved = [r.net() for r in self.cidr_reservations.values()
+                    if r.subnet_id == subnet_id and r.net().version == 4]
         for n in range(int(net.broadcast_address) - 1,
                        int(net.network_address) + 3, -1):
-            ip = str(ipaddress.ip_address(n))
+            a = ipaddress.ip_address(n)
+            if any(a in r for r in reserved):
+                continue
+            ip = str(a)
             if not self.ip_in_use(ip):
                 return ip
         raise EC2Error("InsufficientFreeAddressesInSubnet", "There are not "
@@ -853,7 +889,7 @@ class Fake:
             raise EC2Error("InvalidParameterValue", "Value (%s) for parameter "
                            "minCount is invalid. Expected a value between 1 "
                            "and maxCount." % minc)
-        lt = None
+        lt = tpl = None
         if any(k.startswith("LaunchTemplate.") for k in p):
             lt_id = p.get("LaunchTemplate.LaunchTemplateId")
             lt_name = p.get("LaunchTemplate.LaunchTemplateName")
@@ -865,13 +901,27 @@ class Fake:
                 raise EC2Error("InvalidLaunchTemplateId.Malformed",
                                "The specified ID for the launch template ID "
                                "is not valid: %s" % lt_id)
-            # Templates are not modelled: any id/name is accepted, version 1.
-            lt = {"id": lt_id or "lt-" + hashlib.sha1(
-                lt_name.encode()).hexdigest()[:17],
-                "version": p.get("LaunchTemplate.Version", "1")}
-            if lt["version"] in ("$Default", "$Latest"):
-                lt["version"] = "1"
-        image = p.get("ImageId")
+            tpl = self.find_template(lt_id, lt_name)
+            version = p.get("LaunchTemplate.Version", "$Default")
+            if tpl is not None:
+                # A seeded template (POST /_fake/launch-templates): one
+                # version, whose contents fill what the launch leaves out.
+                if version in ("$Default", "$Latest"):
+                    version = tpl["version"]
+                if version != tpl["version"]:
+                    raise EC2Error("InvalidLaunchTemplateId.VersionNotFound",
+                                   "Could not find launch template version "
+                                   "%s for launch template %s" % (
+                                       version, tpl["id"]))
+                lt = {"id": tpl["id"], "version": version}
+            else:
+                # Not seeded: any id/name is accepted, with no contents.
+                lt = {"id": lt_id or "lt-" + hashlib.sha1(
+                    lt_name.encode()).hexdigest()[:17],
+                    "version": "1" if version in ("$Default", "$Latest")
+                    else version}
+        ltd = tpl or {}
+        image = p.get("ImageId") or ltd.get("image_id")
         if image is None and lt is None:
             require(p, "ImageId")
         if image is not None and not re.fullmatch(r"ami-[0-9a-f]{8,17}", image):
@@ -946,11 +996,13 @@ class Fake:
             if len(user_data) > 16384:
                 raise EC2Error("InvalidParameterValue", "User data is limited "
                                "to 16384 bytes")
-        http_tokens = p.get("MetadataOptions.HttpTokens", "optional")
+        http_tokens = p.get("MetadataOptions.HttpTokens",
+                            ltd.get("http_tokens", "optional"))
         if http_tokens not in ("optional", "required"):
             raise EC2Error("InvalidParameterValue", "Value (%s) for parameter "
                            "HttpTokens is invalid." % http_tokens)
-        hop = int_param(p, "MetadataOptions.HttpPutResponseHopLimit", 1)
+        hop = int_param(p, "MetadataOptions.HttpPutResponseHopLimit",
+                        int(ltd.get("hop_limit", 1)))
         if not 1 <= hop <= 64:
             raise EC2Error("InvalidParameterValue", "Value (%d) for parameter "
                            "HttpPutResponseHopLimit is invalid. Expecting a "
@@ -960,8 +1012,14 @@ class Fake:
             if not re.fullmatch(r"sg-[0-9a-f]{8,17}", g):
                 raise EC2Error("InvalidGroupId.Malformed",
                                "Invalid id: \"%s\"" % g)
-        iam_arn = self.check_profile(p.get("IamInstanceProfile.Arn"),
-                                     p.get("IamInstanceProfile.Name"))
+        if p.get("IamInstanceProfile.Arn") or \
+                p.get("IamInstanceProfile.Name"):
+            iam_arn = self.check_profile(p.get("IamInstanceProfile.Arn"),
+                                         p.get("IamInstanceProfile.Name"))
+        else:  # the template's profile, checked at launch as EC2 does
+            tp = ltd.get("iam_instance_profile") or ""
+            iam_arn = self.check_profile(*((tp, None) if tp.startswith(
+                "arn:") else (None, tp)))
         if p.get("DisableApiTermination") == "true":
             pass  # accepted, not modelled
         # Create.
@@ -975,8 +1033,10 @@ class Fake:
                 state="pending", due=now + self.args.pending_delay,
                 launch_time=now, subnet_id=subnet_id, az=az,
                 private_ip=ip if ip else self.auto_ip(subnet_id),
+                ip_auto=not ip,
                 image_id=image or "ami-0abcdef1234567890",
-                instance_type=p.get("InstanceType", "m1.small"),
+                instance_type=p.get("InstanceType",
+                                    ltd.get("instance_type", "m1.small")),
                 key_name=p.get("KeyName"), tags=dict(tags), sg_ids=sgs,
                 iam_arn=iam_arn, user_data=user_data,
                 http_tokens=http_tokens, hop_limit=hop,
@@ -991,6 +1051,33 @@ class Fake:
             self.add_root_volume(inst, volume_tags)
         self.remember("RunInstances", token, p, rid)
         return self.reservation_xml(created)
+
+    def find_template(self, lt_id, lt_name):
+        for t in self.launch_templates.values():
+            if (lt_id and t["id"] == lt_id) or \
+                    (lt_name and t["name"] == lt_name):
+                return t
+        return None
+
+    def seed_template(self, d):
+        """POST /_fake/launch-templates: a launch template with one version
+        and the contents RunInstances takes from it."""
+        name = d["name"]
+        tid = d.get("id") or hexid("lt")
+        if not re.fullmatch(r"lt-[0-9a-f]{8,17}", tid):
+            raise ValueError("bad launch template id %r" % tid)
+        with self.lock:
+            if any(t["name"] == name and t["id"] != tid
+                   for t in self.launch_templates.values()):
+                raise ValueError("launch template %s exists" % name)
+            t = {"id": tid, "name": name,
+                 "version": str(d.get("version", 1))}
+            for k in ("iam_instance_profile", "image_id", "instance_type",
+                      "http_tokens", "hop_limit"):
+                if d.get(k) is not None:
+                    t[k] = d[k]
+            self.launch_templates[tid] = t
+            return t
 
     @staticmethod
     def profile_names(names_or_arns):
@@ -1243,21 +1330,22 @@ class Fake:
                 raise EC2Error("TagLimitExceeded", "The maximum number of "
                                "Tags for a resource has been reached.")
         for t in targets:
-            before = t.tags.get(LOGICAL_ID_TAG)
+            before = (t.tags.get(LOGICAL_ID_TAG), t.tags.get(ROLE_TAG))
             t.tags.update(tags)
             self.tags_changed(t, before)
         return {"return": True}
 
     def tags_changed(self, t, before):
-        # The state log follows each instance's logical id.
-        if isinstance(t, Instance) and t.tags.get(LOGICAL_ID_TAG) != before:
+        # The state log follows each instance's logical id and role.
+        if isinstance(t, Instance) and \
+                (t.tags.get(LOGICAL_ID_TAG), t.tags.get(ROLE_TAG)) != before:
             self.emit("instance-tagged", t.id, hook=False)
 
     def DeleteTags(self, p):
         targets = self.tag_targets(p)
         spec = indexed(p, "Tag")
         for t in targets:
-            before = t.tags.get(LOGICAL_ID_TAG)
+            before = (t.tags.get(LOGICAL_ID_TAG), t.tags.get(ROLE_TAG))
             if not spec:
                 t.tags = {k: v for k, v in t.tags.items()
                           if k.startswith("aws:")}
@@ -1320,9 +1408,125 @@ class Fake:
                 "ipv6CidrBlockAssociationSet": [],
                 "tagSet": tag_set(s["tags"]) if s.get("tags") else None}
 
+    # -- subnet CIDR reservations -------------------------------------------
+    def subnet(self, sid, api=True):
+        if api:  # seeded subnets may have any id
+            check_ids([sid], "subnet", "Subnet")
+        if sid not in self.subnets:
+            raise EC2Error("InvalidSubnetID.NotFound", "The subnet ID '%s' "
+                           "does not exist" % sid)
+        return self.subnets[sid]
+
+    def add_cidr_reservation(self, subnet_id, cidr, rtype, description="",
+                             tags=None, rid=None, api=True):
+        """Checks as EC2 does and records it: the range lies in the
+        subnet's CIDR and overlaps no other reservation in the VPC.  It may
+        cover addresses in use (they stay assigned)."""
+        s = self.subnet(subnet_id, api)
+        if rtype not in ("prefix", "explicit"):
+            raise EC2Error("InvalidParameterValue", "Value (%s) for parameter "
+                           "reservationType is invalid. Valid values: prefix, "
+                           "explicit" % rtype)
+        try:
+            net = ipaddress.ip_network(cidr, strict=True)
+        except ValueError:
+            raise EC2Error("InvalidParameterValue", "Value (%s) for parameter "
+                           "cidr is invalid. This is not a valid CIDR block."
+                           % cidr)
+        sub = ipaddress.ip_network(s["cidr"])
+        if net.version != sub.version or not net.subnet_of(sub):
+            raise EC2Error("InvalidParameterValue", "The CIDR '%s' is not "
+                           "within the CIDR of subnet '%s' (%s)." % (
+                               cidr, subnet_id, s["cidr"]))
+        vpc = s.get("vpc", VPC_ID)
+        for r in self.cidr_reservations.values():
+            other = self.subnets.get(r.subnet_id, {})
+            if other.get("vpc", VPC_ID) == vpc and \
+                    r.net().version == net.version and r.net().overlaps(net):
+                raise EC2Error("InvalidParameterValue", "The CIDR '%s' "
+                               "overlaps the subnet CIDR reservation %s (%s)."
+                               % (cidr, r.id, r.cidr))
+        rid = rid or hexid("scr")
+        if rid in self.cidr_reservations:
+            raise ValueError("reservation %s exists" % rid)
+        r = CidrReservation(id=rid, seq=self.next_seq(), subnet_id=subnet_id,
+                            cidr=str(net), type=rtype,
+                            description=description or "",
+                            tags=dict(tags or {}))
+        self.cidr_reservations[rid] = r
+        self.emit("subnet-cidr-reservation-created", rid, subnet_id, r.cidr,
+                  rtype, hook=False)
+        return r
+
+    def cidr_reservation_xml(self, r):
+        return {"subnetCidrReservationId": r.id, "subnetId": r.subnet_id,
+                "cidr": r.cidr, "reservationType": r.type,
+                "ownerId": ACCOUNT, "description": r.description or None,
+                "tagSet": tag_set(r.tags) if r.tags else None}
+
+    def CreateSubnetCidrReservation(self, p):
+        tags = {}
+        for spec in indexed(p, "TagSpecification"):
+            rtype = spec.get("ResourceType") if isinstance(spec, dict) else None
+            if rtype != "subnet-cidr-reservation":
+                raise EC2Error("InvalidParameterValue", "'%s' is not a valid "
+                               "taggable resource type for this operation."
+                               % rtype)
+            tags.update(self.parse_tags(spec))
+        r = self.add_cidr_reservation(
+            require(p, "SubnetId"), require(p, "Cidr"),
+            require(p, "ReservationType"), p.get("Description", ""), tags)
+        return {"subnetCidrReservation": self.cidr_reservation_xml(r)}
+
+    def GetSubnetCidrReservations(self, p):
+        sid = require(p, "SubnetId")
+        self.subnet(sid)
+        items = sorted((r for r in self.cidr_reservations.values()
+                        if r.subnet_id == sid), key=lambda r: r.seq)
+        for name, values in parse_filters(p):
+            items = [r for r in items if any(
+                wildcard(v, c) for v in values
+                for c in self.cidr_reservation_field(r, name))]
+        page, nxt = self.paginate(items, p, None, 5, 1000, "", "scr")
+        return {"subnetIpv4CidrReservationSet": [
+                    self.cidr_reservation_xml(r) for r in page
+                    if r.net().version == 4],
+                "subnetIpv6CidrReservationSet": [
+                    self.cidr_reservation_xml(r) for r in page
+                    if r.net().version == 6],
+                "nextToken": nxt}
+
+    def cidr_reservation_field(self, r, name):
+        t = tag_filter(name, r.tags)
+        if t is not None:
+            return t
+        fields = {"reservationType": r.type, "subnet-id": r.subnet_id,
+                  "owner-id": ACCOUNT}
+        if name not in fields:
+            raise EC2Error("InvalidParameterValue",
+                           "The filter '%s' is invalid" % name)
+        return [fields[name]]
+
+    def delete_cidr_reservation(self, rid):
+        r = self.cidr_reservations.pop(rid, None)
+        if r is None:
+            raise EC2Error("InvalidSubnetCidrReservationID.NotFound", "The "
+                           "subnet CIDR reservation ID '%s' does not exist"
+                           % rid)
+        # Addresses already assigned in the range stay assigned.
+        self.emit("subnet-cidr-reservation-deleted", rid, r.subnet_id,
+                  r.cidr, r.type, hook=False)
+        return r
+
+    def DeleteSubnetCidrReservation(self, p):
+        r = self.delete_cidr_reservation(require(p, "SubnetCidrReservationId"))
+        return {"deletedSubnetCidrReservation": self.cidr_reservation_xml(r)}
+
     ACTIONS = ("DescribeInstances", "RunInstances", "TerminateInstances",
                "DescribeVolumes", "CreateVolume", "AttachVolume",
-               "DetachVolume", "CreateTags", "DeleteTags", "DescribeSubnets")
+               "DetachVolume", "CreateTags", "DeleteTags", "DescribeSubnets",
+               "CreateSubnetCidrReservation", "GetSubnetCidrReservations",
+               "DeleteSubnetCidrReservation")
 
     # ============================================================== SigV4
     def authenticate(self, h, body):
@@ -1644,11 +1848,12 @@ class Fake:
                   "placement/": "availability-zone\nregion",
                   "security-groups": "\n".join(inst.sg_ids)}
         if key in ("", "/") or path == md[:-1]:
-            return text("\n".join(["ami-id", "hostname", "iam/",
-                                   "instance-id", "instance-type",
-                                   "local-hostname", "local-ipv4", "mac",
-                                   "placement/", "reservation-id",
-                                   "security-groups"]))
+            # iam/ is listed only for an instance with a profile, as in EC2
+            return text("\n".join(["ami-id", "hostname"] + (
+                ["iam/"] if self.instance_role(inst) else []) + [
+                    "instance-id", "instance-type", "local-hostname",
+                    "local-ipv4", "mac", "placement/", "reservation-id",
+                    "security-groups"]))
         if key in simple:
             return text(simple[key])
         if not self.instance_role(inst):  # no (existing) instance profile
@@ -1721,6 +1926,7 @@ class Fake:
             state = d.get("state", "running")
             if state not in STATE_CODES:
                 raise ValueError("bad state %r" % state)
+            ip_auto = not ip
             ip = ip or self.auto_ip(subnet)
             if state != "terminated" and self.ip_in_use(ip):
                 raise ValueError("address %s is in use" % ip)
@@ -1729,7 +1935,8 @@ class Fake:
                 id=d.get("id") or hexid("i"), seq=self.next_seq(),
                 reservation_id=d.get("reservation") or hexid("r"),
                 state=state, launch_time=now, subnet_id=subnet, az=az,
-                private_ip=ip, tags=dict(d.get("tags", {})),
+                private_ip=ip, ip_auto=ip_auto,
+                tags=dict(d.get("tags", {})),
                 http_tokens=d.get("http_tokens", "required"),
                 image_id=d.get("image_id", "ami-0abcdef1234567890"),
                 instance_type=d.get("instance_type", "t3.micro"),
@@ -1854,7 +2061,8 @@ class Fake:
             elif state is not None and state != inst.state:
                 raise ValueError("cannot set state %r" % state)
             if "tags" in d:
-                before = inst.tags.get(LOGICAL_ID_TAG)
+                before = (inst.tags.get(LOGICAL_ID_TAG),
+                          inst.tags.get(ROLE_TAG))
                 inst.tags.update(d["tags"])
                 self.tags_changed(inst, before)
             self.tick()  # a released or shortened shutdown ends now
@@ -1870,6 +2078,9 @@ class Fake:
                     "volumes": [v.dump() for v in sorted(
                         self.volumes.values(), key=lambda v: v.seq)],
                     "subnets": self.subnets, "imds": dict(self.imds_map),
+                    "cidr_reservations": [r.dump() for r in sorted(
+                        self.cidr_reservations.values(),
+                        key=lambda r: r.seq)],
                     "role": self.role, "credential_ttl": self.cred_ttl,
                     "instance_profiles": list(self.profiles),
                     "ip_release": dict(self.ip_release),
@@ -1905,6 +2116,35 @@ class Fake:
                                             "tags": dict(data.get("tags",
                                                                   {}))}
             return 200, self.subnets
+        if route == ("GET", "/_fake/launch-templates"):
+            with self.lock:
+                return 200, list(self.launch_templates.values())
+        if route == ("POST", "/_fake/launch-templates"):
+            return 200, self.seed_template(data)
+        if route == ("GET", "/_fake/cidr-reservations"):
+            with self.lock:
+                return 200, [r.dump() for r in sorted(
+                    self.cidr_reservations.values(), key=lambda r: r.seq)]
+        if route == ("POST", "/_fake/cidr-reservations"):
+            with self.lock:
+                try:
+                    r = self.add_cidr_reservation(
+                        data["subnet"], data["cidr"],
+                        data.get("type", "explicit"),
+                        data.get("description", ""), data.get("tags"),
+                        data.get("id"), api=False)
+                except EC2Error as e:
+                    raise ValueError("%s: %s" % (e.code, e.message))
+                return 200, r.dump()
+        m = re.fullmatch(r"/_fake/cidr-reservations/(scr-[0-9a-f]+)",
+                         route[1])
+        if m and method == "DELETE":
+            with self.lock:
+                try:
+                    return 200, self.delete_cidr_reservation(
+                        m.group(1)).dump()
+                except EC2Error as e:
+                    raise KeyError("%s: %s" % (e.code, e.message))
         if route == ("POST", "/_fake/ip-release"):
             ipaddress.IPv4Address(data["ip"])
             with self.lock:

@@ -348,6 +348,21 @@ class Base(unittest.TestCase):
     def volume(self, vid):
         return self.api("describe_volumes", VolumeIds=[vid])["Volumes"][0]
 
+    def state_records(self):
+        """The state log since the last reset (this test's)."""
+        with open(self.state_log) as f:
+            recs = [json.loads(l) for l in f]
+        last = max(n for n, r in enumerate(recs) if r["event"] == "reset")
+        return recs[last + 1:]
+
+    def check_own_invariants(self):
+        """check_invariants.py on this test's part of the state log (the
+        log is shared by the class's tests)."""
+        path = os.path.join(self.tmp, "own-state.log")
+        with open(path, "w") as f:
+            f.writelines(json.dumps(r) + "\n" for r in self.state_records())
+        return self.check_invariants(path)
+
     def check_invariants(self, path=None):
         return subprocess.run([PYTHON, CHECK, path or self.state_log],
                               capture_output=True, text=True, timeout=30)
@@ -542,6 +557,58 @@ class TestInstances(Base):
                          MaxCount=1, ClientToken="z1",
                          Placement={"AvailabilityZone": "us-east-1a"})
         self.assertEqual(again["Instances"][0]["InstanceId"], a["InstanceId"])
+
+    def test_client_token_listed_and_remembered_after_listing(self):
+        """DescribeInstances returns each instance's clientToken (empty
+        without one); after the instance left the listings (terminated
+        TTL) its token still refuses a launch (EC2: a token is valid for at
+        least 24 hours after the instance terminated)."""
+        token = "c1-m-10.0.1.17-g1"
+        out = self.aws("run-instances", "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.17",
+                       "--client-token", token)
+        iid = out["Instances"][0]["InstanceId"]
+        (i,) = self.instances("--filters", "Name=client-token,Values=" + token)
+        self.assertEqual((i["InstanceId"], i["ClientToken"]), (iid, token))
+        # Without a ClientToken (the SDKs fill one in: a raw request).
+        status, body = self.signed({"Action": "RunInstances",
+                                    "Version": "2016-11-15",
+                                    "ImageId": "ami-12345678",
+                                    "MinCount": "1", "MaxCount": "1"})
+        self.assertEqual(status, 200, body)
+        bare = ET.fromstring(body).find(
+            ".//{%s}instanceId" % "http://ec2.amazonaws.com/doc/2016-11-15/"
+        ).text
+        self.assertEqual(self.instance(bare).get("ClientToken", ""), "")
+        # The state log carries the token and how the address was given.
+        recs = self.state_records()
+        first = {r["instance"]: r for r in reversed(recs)
+                 if r.get("kind") == "instance"}
+        self.assertEqual((first[iid]["client_token"], first[iid]["ip_auto"]),
+                         (token, False))
+        self.assertEqual((first[bare]["client_token"], first[bare]["ip_auto"],
+                          first[bare]["iam_instance_profile"]),
+                         ("", True, None))
+        self.api("terminate_instances", InstanceIds=[iid])
+        self.advance()  # terminated
+        self.advance(5 * LONG + 1)  # past --terminated-ttl: not listed
+        self.assertNotIn(iid, self.all_ids())
+        self.aws_fails("InvalidInstanceID.NotFound", "describe-instances",
+                       "--instance-ids", iid)
+        self.assertEqual(self.instances(
+            "--filters", "Name=client-token,Values=" + token), [])
+        self.aws_fails("IdempotentInstanceTerminated", "run-instances",
+                       "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.17",
+                       "--client-token", token)
+        self.advance(24 * 3600)
+        self.aws_fails("IdempotentInstanceTerminated", "run-instances",
+                       "--image-id", "ami-12345678",
+                       "--private-ip-address", "10.0.1.17",
+                       "--client-token", token)
+        self.assertNotIn("10.0.1.17", [
+            i["private_ip"] for i in self.fake.ctl("GET", "state")
+            ["instances"]])
 
     def test_shutdown_delay_stuck_and_ip_release(self):
         slow = self.seed(private_ip="10.0.1.13")["id"]
@@ -803,6 +870,145 @@ class TestInstances(Base):
         out = self.api("describe_instances", MaxResults=5,
                        NextToken=out["NextToken"])
         self.assertEqual(ids(out), seeded[:2])
+
+
+class TestReservations(Base):
+    def test_subnet_cidr_reservations(self):
+        sub = "subnet-aaaaaaaa"
+        out = self.aws("create-subnet-cidr-reservation", "--subnet-id", sub,
+                       "--cidr", "10.0.1.240/28", "--reservation-type",
+                       "explicit", "--description", "managers",
+                       "--tag-specifications",
+                       "ResourceType=subnet-cidr-reservation,"
+                       "Tags=[{Key=swarmkeeper:cluster,Value=c1}]")
+        r = out["SubnetCidrReservation"]
+        self.assertRegex(r["SubnetCidrReservationId"], r"^scr-[0-9a-f]{17}$")
+        self.assertEqual((r["SubnetId"], r["Cidr"], r["ReservationType"],
+                          r["OwnerId"], r["Description"], r["Tags"]),
+                         (sub, "10.0.1.240/28", "explicit", "123456789012",
+                          "managers",
+                          [{"Key": "swarmkeeper:cluster", "Value": "c1"}]))
+        explicit = r["SubnetCidrReservationId"]
+        prefix = self.api("create_subnet_cidr_reservation", SubnetId=sub,
+                          Cidr="10.0.1.224/28", ReservationType="prefix")[
+                              "SubnetCidrReservation"]["SubnetCidrReservationId"]
+        listed = self.aws("get-subnet-cidr-reservations", "--subnet-id", sub)
+        self.assertEqual([(x["SubnetCidrReservationId"], x["Cidr"],
+                           x["ReservationType"])
+                          for x in listed["SubnetIpv4CidrReservations"]],
+                         [(explicit, "10.0.1.240/28", "explicit"),
+                          (prefix, "10.0.1.224/28", "prefix")])
+        self.assertEqual(listed["SubnetIpv6CidrReservations"], [])
+        only = self.aws("get-subnet-cidr-reservations", "--subnet-id", sub,
+                        "--filters", "Name=reservationType,Values=explicit")
+        self.assertEqual([x["SubnetCidrReservationId"] for x in
+                          only["SubnetIpv4CidrReservations"]], [explicit])
+        self.assertEqual(self.aws("get-subnet-cidr-reservations",
+                                  "--subnet-id", "subnet-bbbbbbbb")
+                         ["SubnetIpv4CidrReservations"], [])
+        # Refused: overlapping, outside the subnet, unknown subnet or type.
+        self.aws_fails("InvalidParameterValue",
+                       "create-subnet-cidr-reservation", "--subnet-id", sub,
+                       "--cidr", "10.0.1.248/29", "--reservation-type",
+                       "explicit")
+        self.api_fails("InvalidParameterValue",
+                       "create_subnet_cidr_reservation", SubnetId=sub,
+                       Cidr="10.0.2.0/28", ReservationType="explicit")
+        self.api_fails("InvalidParameterValue",
+                       "create_subnet_cidr_reservation", SubnetId=sub,
+                       Cidr="10.0.1.0/28", ReservationType="bogus")
+        self.api_fails("InvalidSubnetID.NotFound",
+                       "create_subnet_cidr_reservation",
+                       SubnetId="subnet-0f0f0f0f", Cidr="10.0.1.0/28",
+                       ReservationType="explicit")
+        self.api_fails("InvalidSubnetID.NotFound",
+                       "get_subnet_cidr_reservations",
+                       SubnetId="subnet-0f0f0f0f")
+        # Automatic addresses skip both reservations (the fake assigns from
+        # the top of the subnet down: .254 without them) ...
+        run = ["run-instances", "--image-id", "ami-12345678", "--subnet-id",
+               sub]
+        auto = self.aws(*run)["Instances"][0]
+        self.assertEqual(auto["PrivateIpAddress"], "10.0.1.223")
+        # ... and seeds without an address too; a named address inside an
+        # explicit reservation is what the reservation is for.
+        self.assertEqual(self.seed(subnet=sub)["private_ip"], "10.0.1.222")
+        named = self.aws(*run, "--private-ip-address", "10.0.1.250")[
+            "Instances"][0]
+        self.assertEqual(named["PrivateIpAddress"], "10.0.1.250")
+        # Deleting a reservation leaves assigned addresses alone and frees
+        # the rest for automatic assignment.
+        out = self.aws("delete-subnet-cidr-reservation",
+                       "--subnet-cidr-reservation-id", explicit)
+        self.assertEqual(out["DeletedSubnetCidrReservation"]
+                         ["SubnetCidrReservationId"], explicit)
+        self.assertEqual(self.instance(named["InstanceId"])
+                         ["PrivateIpAddress"], "10.0.1.250")
+        self.assertEqual(self.aws(*run)["Instances"][0]["PrivateIpAddress"],
+                         "10.0.1.254")
+        self.aws_fails("InvalidSubnetCidrReservationID.NotFound",
+                       "delete-subnet-cidr-reservation",
+                       "--subnet-cidr-reservation-id", explicit)
+        # The state log records reservations and the checker accepts it.
+        recs = self.state_records()
+        self.assertEqual([(r["event"], r["reservation"], r["cidr"], r["type"])
+                          for r in recs if r.get("kind") == "reservation"],
+                         [("subnet-cidr-reservation-created", explicit,
+                           "10.0.1.240/28", "explicit"),
+                          ("subnet-cidr-reservation-created", prefix,
+                           "10.0.1.224/28", "prefix"),
+                          ("subnet-cidr-reservation-deleted", explicit,
+                           "10.0.1.240/28", "explicit")])
+        p = self.check_own_invariants()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+
+    def test_seeded_reservations(self):
+        """Tests seed reservations (in seeded subnets, whose ids need not
+        look like EC2's) through the control API."""
+        self.fake.ctl("POST", "subnets", {"id": "subnet-0b1d9e",
+                                          "az": "us-east-1a",
+                                          "cidr": "10.99.0.0/24"})
+        r = self.fake.ctl("POST", "cidr-reservations", {
+            "subnet": "subnet-0b1d9e", "cidr": "10.99.0.128/25"})
+        self.assertEqual((r["type"], r["cidr"]), ("explicit", "10.99.0.128/25"))
+        self.assertEqual(self.fake.ctl("GET", "state")["cidr_reservations"],
+                         [r])
+        status, _, body = self.fake.http(
+            "POST", "/_fake/cidr-reservations", json.dumps(
+                {"subnet": "subnet-0b1d9e", "cidr": "10.99.0.192/26"}).encode())
+        self.assertEqual(status, 400, body)  # overlaps
+        out = self.api("run_instances", ImageId="ami-12345678", MinCount=2,
+                       MaxCount=2, SubnetId="subnet-0b1d9e")
+        self.assertEqual([i["PrivateIpAddress"] for i in out["Instances"]],
+                         ["10.99.0.127", "10.99.0.126"])
+        self.assertEqual(self.fake.ctl("DELETE", "cidr-reservations/" +
+                                       r["id"])["id"], r["id"])
+        self.assertEqual(self.fake.ctl("GET", "cidr-reservations"), [])
+        self.assertEqual(self.api("run_instances", ImageId="ami-12345678",
+                                  MinCount=1, MaxCount=1,
+                                  SubnetId="subnet-0b1d9e")["Instances"][0]
+                         ["PrivateIpAddress"], "10.99.0.254")
+
+    def test_invariant_automatic_address_in_reservation(self):
+        """The checker names an automatic address inside a reservation (a
+        hand-written log: the fake itself never assigns one)."""
+        bad = os.path.join(self.tmp, "scr.log")
+        with open(bad, "w") as f:
+            for rec in ({"event": "subnet-cidr-reservation-created",
+                         "kind": "reservation", "reservation": "scr-1",
+                         "subnet": "subnet-1", "cidr": "10.0.1.240/28",
+                         "type": "explicit", "active": True},
+                        {"event": "instance-pending", "kind": "instance",
+                         "instance": "i-1", "state": "pending",
+                         "private_ip": "10.0.1.250", "ip_auto": False},
+                        {"event": "instance-pending", "kind": "instance",
+                         "instance": "i-2", "state": "pending",
+                         "private_ip": "10.0.1.251", "ip_auto": True}):
+                f.write(json.dumps(rec) + "\n")
+        p = self.check_invariants(bad)
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn("i-2", p.stdout)
+        self.assertNotIn("i-1", p.stdout)
 
 
 class TestVolumes(Base):
@@ -1387,6 +1593,83 @@ class TestIMDS(Base):
             "GET", "/latest/meta-data/iam/security-credentials/", tok,
             source="127.0.0.92")[0], 404)
 
+    def test_no_profile_no_iam_in_metadata(self):
+        """An instance without an instance profile: meta-data/ does not
+        list iam/, and everything under iam/ is 404, as in EC2."""
+        iid = self.api("run_instances", ImageId="ami-12345678", MinCount=1,
+                       MaxCount=1, PrivateIpAddress="10.0.1.93",
+                       MetadataOptions={"HttpTokens": "required"})[
+                           "Instances"][0]["InstanceId"]
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": iid})
+        tok = self.token()
+        index = self.imds("GET", "/latest/meta-data/", tok)[2].decode()
+        self.assertIn("instance-id", index.split("\n"))
+        self.assertNotIn("iam/", index.split("\n"))
+        for path in ("iam", "iam/", "iam/info", "iam/security-credentials",
+                     "iam/security-credentials/"):
+            self.assertEqual(self.imds("GET", "/latest/meta-data/" + path,
+                                       tok)[0], 404, path)
+        # With a profile it is listed.
+        other = self.seed(private_ip="10.0.1.94")["id"]
+        self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                       "instance": other})
+        tok = self.token()
+        self.assertIn("iam/", self.imds("GET", "/latest/meta-data/", tok)[2]
+                      .decode().split("\n"))
+
+    def test_launch_template_profile(self):
+        """An instance launched from a template gets the template's
+        instance profile (and so credentials) unless the launch names one;
+        a template without a profile gives none."""
+        mt = self.fake.ctl("POST", "launch-templates", {
+            "name": "sk-managers", "version": 3,
+            "iam_instance_profile": "swarmkeeper-profile",
+            "image_id": "ami-0e2e0000000000001", "instance_type": "t3.small",
+            "http_tokens": "required"})
+        self.assertRegex(mt["id"], r"^lt-[0-9a-f]{17}$")
+        self.fake.ctl("POST", "launch-templates", {
+            "id": "lt-0123456789abcdef1", "name": "sk-workers"})
+        out = self.aws("run-instances", "--launch-template",
+                       "LaunchTemplateName=sk-managers",
+                       "--private-ip-address", "10.0.1.95")["Instances"][0]
+        self.assertEqual((out["IamInstanceProfile"]["Arn"], out["ImageId"],
+                          out["InstanceType"],
+                          out["MetadataOptions"]["HttpTokens"]),
+                         ("arn:aws:iam::123456789012:instance-profile/"
+                          "swarmkeeper-profile", "ami-0e2e0000000000001",
+                          "t3.small", "required"))
+        self.assertEqual({t["Key"]: t["Value"] for t in out["Tags"]},
+                         {"aws:ec2launchtemplate:id": mt["id"],
+                          "aws:ec2launchtemplate:version": "3"})
+        worker = self.aws("run-instances", "--launch-template",
+                          "LaunchTemplateId=lt-0123456789abcdef1,Version=1",
+                          "--private-ip-address", "10.0.1.96")[
+                              "Instances"][0]
+        self.assertNotIn("IamInstanceProfile", worker)
+        for iid, status in ((out["InstanceId"], 200),
+                            (worker["InstanceId"], 404)):
+            self.fake.ctl("POST", "imds", {"source": "127.0.0.1",
+                                           "instance": iid})
+            self.assertEqual(self.imds(
+                "GET", "/latest/meta-data/iam/security-credentials/",
+                self.token())[0], status, iid)
+        # The launch's own profile wins; a version the template lacks fails.
+        named = self.api("run_instances", MinCount=1, MaxCount=1,
+                         LaunchTemplate={"LaunchTemplateName": "sk-workers"},
+                         IamInstanceProfile={"Name": "swarmkeeper"})
+        self.assertTrue(named["Instances"][0]["IamInstanceProfile"]["Arn"]
+                        .endswith("/swarmkeeper"))
+        self.api_fails("InvalidLaunchTemplateId.VersionNotFound",
+                       "run_instances", MinCount=1, MaxCount=1,
+                       LaunchTemplate={"LaunchTemplateName": "sk-managers",
+                                       "Version": "2"})
+        # The template's profile must exist at launch.
+        self.fake.ctl("POST", "instance-profiles", {"names": ["other"]})
+        self.api_fails("InvalidParameterValue", "run_instances", MinCount=1,
+                       MaxCount=1,
+                       LaunchTemplate={"LaunchTemplateId": mt["id"]})
+
     def test_nocloud_seed(self):
         """cloud-init's NoCloud datasource with seedfrom=http://FAKE/nocloud/
         gets the caller's instance id, host name and user data."""
@@ -1472,6 +1755,42 @@ class TestHooks(Base):
                        for e in events])
 
 
+    def test_invariant_worker_with_managers_profile(self):
+        """The checker fails when a worker carries the managers' instance
+        profile; a worker without one, or with its own, is fine."""
+        self.fake.ctl("POST", "instance-profiles",
+                      {"names": ["sk-manager", "sk-worker"]})
+
+        def run(ip, role, profile=None):
+            kw = dict(ImageId="ami-12345678", MinCount=1, MaxCount=1,
+                      PrivateIpAddress=ip, TagSpecifications=[{
+                          "ResourceType": "instance", "Tags": [{
+                              "Key": "swarmkeeper:role", "Value": role}]}])
+            if profile:
+                kw["IamInstanceProfile"] = {"Name": profile}
+            return self.api("run_instances", **kw)["Instances"][0][
+                "InstanceId"]
+        run("10.0.1.60", "manager", "sk-manager")
+        run("10.0.1.61", "worker")
+        run("10.0.1.62", "worker", "sk-worker")
+        p = self.check_own_invariants()
+        self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
+        bad = run("10.0.1.63", "worker", "sk-manager")
+        p = self.check_own_invariants()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(bad, p.stdout)
+        self.assertIn("sk-manager", p.stdout)
+        # Tagged a worker later (CreateTags): the log follows the role too.
+        self.fake.ctl("POST", "reset")
+        self.fake.ctl("POST", "instance-profiles",
+                      {"names": ["sk-manager", "sk-worker"]})
+        m = run("10.0.1.60", "manager", "sk-manager")
+        self.api("create_tags", Resources=[m], Tags=[
+            {"Key": "swarmkeeper:role", "Value": "worker"}])
+        p = self.check_own_invariants()
+        self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
+        self.assertIn(m, p.stdout)
+
     def test_state_log_and_invariants(self):
         def run(ip, lid):
             return self.api("run_instances", ImageId="ami-12345678",
@@ -1487,7 +1806,7 @@ class TestHooks(Base):
         self.api("terminate_instances", InstanceIds=[old])
         self.advance(LONG + IP_RELEASE + 1)
         new = run("10.0.1.36", "m1")
-        p = self.check_invariants()
+        p = self.check_own_invariants()
         self.assertEqual(p.returncode, 0, p.stdout + p.stderr)
         with open(self.state_log) as f:
             lines = [json.loads(l) for l in f]
@@ -1506,7 +1825,7 @@ class TestHooks(Base):
         other = self.seed(private_ip="10.0.1.37")["id"]
         self.aws("create-tags", "--resources", other, "--tags",
                  "Key=swarmkeeper:logical-id,Value=m1")
-        p = self.check_invariants()
+        p = self.check_own_invariants()
         self.assertEqual(p.returncode, 1, p.stdout + p.stderr)
         self.assertIn("m1", p.stdout)
         self.assertIn(new, p.stdout)
