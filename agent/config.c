@@ -418,6 +418,81 @@ static int parse_key_name(const char *v, void *f, const char **why) {
         return free_and_strdup(f, v);
 }
 
+static int parse_volume_size(const char *v, void *f, const char **why) {
+        unsigned u;
+        int r = parse_uint_field(v, &u, why);
+        if (r < 0)
+                return r;
+        if (u < CONFIG_VOLUME_SIZE_MIN || u > CONFIG_VOLUME_SIZE_MAX) {
+                *why = "is out of range (1 to 16384 GiB)";
+                return -EINVAL;
+        }
+        *(unsigned *) f = u;
+        return 0;
+}
+
+static int parse_volume_type(const char *v, void *f, const char **why) {
+        static const char *const types[] = { "gp2", "gp3", "st1", "sc1", "standard" };
+
+        if (streq(v, "io1") || streq(v, "io2")) {
+                /* EC2 refuses io1/io2 without Iops, which we do not set: every replacement
+                 * volume would fail to be created. */
+                *why = "needs provisioned IOPS, which swarmkeeper does not set: use gp3 (3000 IOPS "
+                       "included) or gp2";
+                return -EINVAL;
+        }
+        for (size_t i = 0; i < ELEMENTSOF(types); i++)
+                if (streq(v, types[i]))
+                        return free_and_strdup(f, v);
+        *why = "is not an EBS volume type (gp2, gp3, io1, io2, st1, sc1, standard)";
+        return -EINVAL;
+}
+
+/* A KMS key id: 8-4-4-4-12 lower-case hex digits, or mrk- and 32 (a multi-Region key). */
+static bool kms_key_uuid_valid(const char *v) {
+        const char *m = startswith(v, "mrk-");
+        size_t n = strlen(v);
+
+        if (m)
+                return n == 36 && strspn(m, "0123456789abcdef") == 32;
+        if (n != 36)
+                return false;
+        for (size_t i = 0; i < n; i++)
+                if (i == 8 || i == 13 || i == 18 || i == 23 ? v[i] != '-' : !strchr("0123456789abcdef", v[i]))
+                        return false;
+        return true;
+}
+
+/* alias/ and 1 to 250 of A-Z a-z 0-9 / _ - */
+static bool kms_alias_valid(const char *v) {
+        const char *name = startswith(v, "alias/");
+        size_t k = name ? strlen(name) : 0;
+        return name && k > 0 && k <= 250 &&
+               strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/_-") == k;
+}
+
+static int parse_kms_key_id(const char *v, void *f, const char **why) {
+        bool ok = !*v;
+
+        if (!ok && startswith(v, "arn:")) {
+                /* arn:<partition>:kms:<region>:<12 digits>:key/<id> or :alias/<name> */
+                const char *p = v + 4, *e = strchr(p, ':'), *region, *acct, *res;
+                if (e && e > p && strspn(p, "abcdefghijklmnopqrstuvwxyz-") == (size_t) (e - p) &&
+                    (region = startswith(e + 1, "kms:")) && (acct = strchr(region, ':')) && acct > region &&
+                    strspn(region, "abcdefghijklmnopqrstuvwxyz0123456789-") == (size_t) (acct - region) &&
+                    strspn(acct + 1, "0123456789") == 12 && acct[13] == ':') {
+                        res = acct + 14;
+                        ok = startswith(res, "key/") ? kms_key_uuid_valid(res + 4) : kms_alias_valid(res);
+                }
+        } else if (!ok)
+                ok = kms_key_uuid_valid(v) || kms_alias_valid(v);
+        if (!ok) {
+                *why = "is not a KMS key (a key id, mrk-…, alias/<name>, or an arn:aws:kms:… key or alias ARN)";
+                return -EINVAL;
+        }
+        return free_and_strdup(f, v);
+}
+
 static const ConfigKey config_keys[_CONFIG_KEY_MAX] = {
 #define X(id, sec, key, dflt, parser, field, secr)                                       \
         [CONFIG_##id] = { sec, key, sec "." key, dflt, parse_##parser,                  \
@@ -452,6 +527,8 @@ Config *config_free(Config *c) {
         free(c->device);
         free(c->mount_point);
         free(c->mount_options);
+        free(c->volume_type);
+        free(c->volume_kms_key_id);
         free(c->daemon_config);
         strv_free(c->labels);
         free(c->socket);
@@ -465,6 +542,9 @@ Config *config_free(Config *c) {
         free(c->instance_type);
         strv_free(c->security_group_ids);
         free(c->instance_profile);
+        free(c->worker_launch_template);
+        free(c->worker_launch_template_version);
+        free(c->worker_instance_profile);
         strv_free(c->subnet_ids);
         free(c->key_name);
         free(c->user_data);
@@ -759,30 +839,92 @@ static int dropin_filter(const struct dirent *d) {
         return d->d_name[0] != '.' && endswith(d->d_name, ".conf");
 }
 
-/* Launching needs a template or ImageId + InstanceType, and SubnetIds. */
-static bool launch_configured(const Config *c) {
-        return (!isempty(c->launch_template) || (!isempty(c->image_id) && !isempty(c->instance_type))) &&
+/* The template a role launches from ("" for none): a worker never uses Launch.Template. */
+static const char *launch_template_of(const Config *c, Role role) {
+        return strempty(role == ROLE_WORKER ? c->worker_launch_template : c->launch_template);
+}
+
+bool config_launch_configured(const Config *c, Role role) {
+        return (*launch_template_of(c, role) || (!isempty(c->image_id) && !isempty(c->instance_type))) &&
                strv_length(c->subnet_ids) > 0;
 }
 
-/* The keys still missing, for a message. */
-static const char *launch_missing(const Config *c) {
-        bool image = !isempty(c->launch_template) || (!isempty(c->image_id) && !isempty(c->instance_type));
+const char *config_launch_missing(const Config *c, Role role) {
+        bool tmpl = *launch_template_of(c, role);
+        bool image = tmpl || (!isempty(c->image_id) && !isempty(c->instance_type));
         bool subnets = strv_length(c->subnet_ids) > 0;
-        bool half = isempty(c->launch_template) && !isempty(c->image_id); /* ImageId without type */
+        bool half = !tmpl && !isempty(c->image_id); /* ImageId without type */
+        bool w = role == ROLE_WORKER;
 
         if (!image && !subnets)
-                return half ? "Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds="
-                            : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=) and Launch.SubnetIds=";
+                return half ? (w ? "Launch.InstanceType= (or Launch.WorkerTemplate=) and Launch.SubnetIds="
+                                 : "Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds=")
+                            : (w ? "Launch.WorkerTemplate= (or Launch.ImageId= and Launch.InstanceType=) and "
+                                   "Launch.SubnetIds="
+                                 : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=) and "
+                                   "Launch.SubnetIds=");
         if (!image)
-                return half ? "Launch.InstanceType= (or Launch.Template=)"
-                            : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=)";
+                return half ? (w ? "Launch.InstanceType= (or Launch.WorkerTemplate=)"
+                                 : "Launch.InstanceType= (or Launch.Template=)")
+                            : (w ? "Launch.WorkerTemplate= (or Launch.ImageId= and Launch.InstanceType=)"
+                                 : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=)");
         if (!subnets)
                 return "Launch.SubnetIds=";
         return "nothing";
 }
 
+/* The name of an instance profile given as a name or an ARN (…:instance-profile/path/name). */
+static const char *instance_profile_name(const char *p) {
+        const char *slash = startswith(p, "arn:") ? strrchr(p, '/') : NULL;
+        return slash ? slash + 1 : p;
+}
+
+/* Cross-key checks of [Volume] (Type, SizeGiB, Encrypted, KmsKeyId). */
+static int config_verify_volume(const Config *c) {
+        static const struct {
+                const char *type;
+                unsigned min, max;
+        } sizes[] = { { "st1", 125, 16384 }, { "sc1", 125, 16384 }, { "standard", 1, 1024 } };
+
+        for (size_t i = 0; i < ELEMENTSOF(sizes); i++)
+                if (streq_ptr(c->volume_type, sizes[i].type) &&
+                    (c->volume_size_gib < sizes[i].min || c->volume_size_gib > sizes[i].max))
+                        return log_error("%s: Volume.SizeGiB=%u is out of range for Volume.Type=%s (%s): "
+                                         "EC2 makes %s volumes of %u to %u GiB.",
+                                         c->source[CONFIG_VOLUME_SIZE], c->volume_size_gib, c->volume_type,
+                                         c->source[CONFIG_VOLUME_TYPE], c->volume_type, sizes[i].min, sizes[i].max),
+                               -EINVAL;
+        if (!isempty(c->volume_kms_key_id) && !c->volume_encrypted)
+                return log_error("%s: Volume.KmsKeyId= is set but Volume.Encrypted=no (%s): a KMS key "
+                                 "only encrypts an encrypted volume (EC2 refuses the pair).",
+                                 c->source[CONFIG_VOLUME_KMS_KEY_ID], c->source[CONFIG_VOLUME_ENCRYPTED]),
+                       -EINVAL;
+        return 0;
+}
+
+/* The managers' template and profile hold the managers' power: never a worker's. */
+static int config_verify_worker_launch(const Config *c) {
+        if (!isempty(c->worker_launch_template) && streq_ptr(c->worker_launch_template, c->launch_template))
+                return log_error("%s: Launch.WorkerTemplate=%s is the managers' Launch.Template= (%s): a "
+                                 "worker must not be launched with the managers' template (it carries their "
+                                 "instance profile); give workers a template of their own.",
+                                 c->source[CONFIG_LAUNCH_WORKER_TEMPLATE], c->worker_launch_template,
+                                 c->source[CONFIG_LAUNCH_TEMPLATE]),
+                       -EINVAL;
+        if (!isempty(c->worker_instance_profile) && !isempty(c->instance_profile) &&
+            streq(instance_profile_name(c->worker_instance_profile), instance_profile_name(c->instance_profile)))
+                return log_error("%s: Launch.WorkerInstanceProfile=%s is the managers' Launch.InstanceProfile= "
+                                 "(%s): workers would hold the managers' AWS power; give workers a separate "
+                                 "profile without it, or none.",
+                                 c->source[CONFIG_LAUNCH_WORKER_INSTANCE_PROFILE], c->worker_instance_profile,
+                                 c->source[CONFIG_LAUNCH_INSTANCE_PROFILE]),
+                       -EINVAL;
+        return 0;
+}
+
 int config_verify(const Config *c) {
+        int r;
+
         if (!isempty(c->bootstrap_manager) && !strv_contains(c->managers, c->bootstrap_manager))
                 return log_error("%s: Cluster.BootstrapManager=%s is not one of Cluster.Managers= (%s).",
                                  c->source[CONFIG_CLUSTER_BOOTSTRAP], c->bootstrap_manager,
@@ -806,13 +948,27 @@ int config_verify(const Config *c) {
                 log_warning("%s: Cluster.Managers= lists %zu managers: more than 7 slows Raft down "
                             "(every write waits for a majority) without real gain; use 3, 5 or 7.",
                             c->source[CONFIG_CLUSTER_MANAGERS], n);
-        if (c->role == ROLE_MANAGER && n > 0 && !launch_configured(c))
+        r = config_verify_volume(c);
+        if (r < 0)
+                return r;
+        r = config_verify_worker_launch(c);
+        if (r < 0)
+                return r;
+        if (c->role == ROLE_MANAGER && n > 0 && !config_launch_configured(c, ROLE_MANAGER))
                 log_warning("No launch configuration (%s): this manager cannot re-create a lost "
                             "manager when it leads; it will refuse to launch.",
-                            launch_missing(c));
+                            config_launch_missing(c, ROLE_MANAGER));
+        else if (c->role == ROLE_MANAGER && n > 0 && c->workers > 0 && !config_launch_configured(c, ROLE_WORKER))
+                log_warning("%s: Cluster.Workers=%u but no launch configuration for workers (%s; "
+                            "Launch.Template= carries the managers' instance profile and is never used "
+                            "for a worker): no worker will be launched.",
+                            c->source[CONFIG_CLUSTER_WORKERS], c->workers, config_launch_missing(c, ROLE_WORKER));
         if (isempty(c->launch_template) && !streq(c->launch_template_version, "$Default"))
                 log_warning("%s: Launch.TemplateVersion= without Launch.Template=, ignoring.",
                             c->source[CONFIG_LAUNCH_TEMPLATE_VERSION]);
+        if (isempty(c->worker_launch_template) && !streq(c->worker_launch_template_version, "$Default"))
+                log_warning("%s: Launch.WorkerTemplateVersion= without Launch.WorkerTemplate=, ignoring.",
+                            c->source[CONFIG_LAUNCH_WORKER_TEMPLATE_VERSION]);
         return 0;
 }
 
@@ -821,10 +977,10 @@ int config_verify_launch(const Config *c) {
                 return log_error("%s: Cluster.Managers= lists no manager: refusing to launch.",
                                  c->source[CONFIG_CLUSTER_MANAGERS]),
                        -EINVAL;
-        if (!launch_configured(c))
+        if (!config_launch_configured(c, ROLE_MANAGER))
                 return log_error("Launch configuration incomplete: %s must be set to launch an "
                                  "instance; refusing to launch.",
-                                 launch_missing(c)),
+                                 config_launch_missing(c, ROLE_MANAGER)),
                        -EINVAL;
         return 0;
 }

@@ -43,6 +43,10 @@ const char *fs_type_to_string(FileSystemType t);
         X(VOLUME_FS, "Volume", "FileSystem", "ext4", fs_type, file_system, false)               \
         X(VOLUME_MOUNT_OPTIONS, "Volume", "MountOptions", "defaults", nonempty, mount_options, false) \
         X(VOLUME_ATTACH_TIMEOUT, "Volume", "AttachTimeoutSec", "600", uint_field, attach_timeout_sec, false) \
+        X(VOLUME_SIZE, "Volume", "SizeGiB", "50", volume_size, volume_size_gib, false)            \
+        X(VOLUME_TYPE, "Volume", "Type", "gp3", volume_type, volume_type, false)                  \
+        X(VOLUME_ENCRYPTED, "Volume", "Encrypted", "yes", bool_field, volume_encrypted, false)    \
+        X(VOLUME_KMS_KEY_ID, "Volume", "KmsKeyId", "", kms_key_id, volume_kms_key_id, false)      \
         X(ENGINE_DAEMON_CONFIG, "Engine", "DaemonConfig", "/etc/docker/daemon.json", abs_path, daemon_config, false) \
         X(ENGINE_LABELS, "Engine", "Labels", "", labels, labels, false)                         \
         X(ENGINE_SOCKET, "Engine", "Socket", "/run/docker.sock", abs_path, socket, false)        \
@@ -57,6 +61,9 @@ const char *fs_type_to_string(FileSystemType t);
         X(LAUNCH_INSTANCE_TYPE, "Launch", "InstanceType", "", instance_type, instance_type, false) \
         X(LAUNCH_SECURITY_GROUPS, "Launch", "SecurityGroupIds", "", sg_list, security_group_ids, false) \
         X(LAUNCH_INSTANCE_PROFILE, "Launch", "InstanceProfile", "", instance_profile, instance_profile, false) \
+        X(LAUNCH_WORKER_TEMPLATE, "Launch", "WorkerTemplate", "", launch_template, worker_launch_template, false) \
+        X(LAUNCH_WORKER_TEMPLATE_VERSION, "Launch", "WorkerTemplateVersion", "$Default", template_version, worker_launch_template_version, false) \
+        X(LAUNCH_WORKER_INSTANCE_PROFILE, "Launch", "WorkerInstanceProfile", "", instance_profile, worker_instance_profile, false) \
         X(LAUNCH_SUBNETS, "Launch", "SubnetIds", "", subnet_list, subnet_ids, false)           \
         X(LAUNCH_KEY_NAME, "Launch", "KeyName", "", key_name, key_name, false)                 \
         X(LAUNCH_USER_DATA, "Launch", "UserData", "", abs_path_or_empty, user_data, false)     \
@@ -93,6 +100,11 @@ typedef struct Config {
         FileSystemType file_system;
         char *mount_options;
         unsigned attach_timeout_sec;
+        /* a manager's data volume the leader creates (a lost one's replacement) */
+        unsigned volume_size_gib;   /* CONFIG_VOLUME_SIZE_MIN…CONFIG_VOLUME_SIZE_MAX */
+        char *volume_type;          /* gp2 gp3 st1 sc1 standard (io1/io2 need IOPS: refused) */
+        bool volume_encrypted;
+        char *volume_kms_key_id;    /* "" (EC2's default key) | key id | alias/… | ARN */
         /* [Engine] */
         char *daemon_config;
         char **labels; /* "k=v" */
@@ -109,7 +121,11 @@ typedef struct Config {
         char *image_id;             /* "" | ami-… */
         char *instance_type;        /* "" | e.g. "t3.medium" */
         char **security_group_ids;  /* sg-… */
-        char *instance_profile;     /* "" | a name | an instance-profile ARN */
+        char *instance_profile;     /* "" | a name | an instance-profile ARN: managers only */
+        /* Workers: never Launch.Template nor Launch.InstanceProfile (the managers' power) */
+        char *worker_launch_template;         /* "" | lt-… | a template name */
+        char *worker_launch_template_version; /* "$Default" | "$Latest" | "<n>" */
+        char *worker_instance_profile;        /* "" (none) | a name | an ARN */
         char **subnet_ids;          /* subnet-…; the one whose CIDR holds a logical id */
         char *key_name;
         char *user_data;            /* "" | absolute path of the base user-data file */
@@ -175,11 +191,28 @@ int config_verify(const Config *c);
 /* EC2's limit on user data (raw, before base64). */
 #define CONFIG_USER_DATA_MAX (16u * 1024u)
 
+/* Volume.SizeGiB bounds (EBS: 1 GiB to 16 TiB; per type narrower, see config_verify()). */
+#define CONFIG_VOLUME_SIZE_MIN 1u
+#define CONFIG_VOLUME_SIZE_MAX 16384u
+
 /*
- * What the reconciler checks before it launches anything: at least one manager, a
- * launch template or ImageId + InstanceType, and SubnetIds. Logs one error naming the
- * missing key(s) and returns -EINVAL; 0 if launching is configured. Not part of
- * config_verify(): prepare, run on a worker and the tests work without it.
+ * "Launching is configured": the one definition, used by config_verify()'s warnings,
+ * config_verify_launch() and the reconciler (whether it runs, and which launches it
+ * makes). Launch.SubnetIds, and:
+ *   ROLE_MANAGER: Launch.Template, or Launch.ImageId and Launch.InstanceType;
+ *   ROLE_WORKER:  Launch.WorkerTemplate, or Launch.ImageId and Launch.InstanceType.
+ * A worker never uses Launch.Template (it carries the managers' instance profile) nor
+ * Launch.InstanceProfile: with only Launch.Template set, workers are not launched.
+ */
+bool config_launch_configured(const Config *c, Role role);
+/* The keys still missing for role, for a message ("nothing" when none is). */
+const char *config_launch_missing(const Config *c, Role role);
+
+/*
+ * What the reconciler checks before it launches anything: at least one manager and
+ * config_launch_configured(c, ROLE_MANAGER). Logs one error naming the missing key(s)
+ * and returns -EINVAL; 0 if launching is configured. Not part of config_verify():
+ * prepare, run on a worker and the tests work without it.
  */
 int config_verify_launch(const Config *c);
 

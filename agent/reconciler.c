@@ -29,7 +29,6 @@
 #define RC_FAST_QUIET_USEC (15 * USEC_PER_SEC)
 #define RC_STEADY_INTERVAL_USEC (3 * USEC_PER_SEC)
 #define RC_USER_DATA_MAX 16384 /* EC2's limit, before base64 */
-#define RC_DEFAULT_VOLUME_GIB 20
 #define RC_DEVICE "/dev/sdf"
 #define RC_DOCKER_TIMEOUT_MSEC 5000
 /* Subnets are immutable in EC2 but for their deletion: described again after this long,
@@ -59,16 +58,26 @@ static int strdup_or_null(const char *s, char **ret) {
 
 /* ---- user-data --------------------------------------------------------------------------- */
 
-/* Keys the launched host gets from the leader's configuration, by section. */
-static const char *const cluster_conf_keys[] = {
-        "Cluster.Name", "Cluster.Managers", "Cluster.BootstrapManager", "Cluster.Workers",
-        "AWS.Region", "AWS.Endpoint", "AWS.MetadataEndpoint", "AWS.AllowPlainHttp",
-        "Volume.FileSystem", "Volume.MountOptions", "Volume.AttachTimeoutSec",
-        "Launch.Template", "Launch.TemplateVersion", "Launch.ImageId", "Launch.InstanceType",
-        "Launch.SecurityGroupIds", "Launch.InstanceProfile", "Launch.SubnetIds", "Launch.KeyName",
-        "Reconcile.IntervalSec", "Reconcile.GraceSec", "Reconcile.QuorumLossGraceSec", "Reconcile.StableSec",
-        "Reconcile.DryRun",
-        "Log.Level",
+/* Keys the launched host gets from the leader's configuration, by section. Never
+ * Cluster.BootstrapManager: a launched host is never the bootstrap manager. Only a
+ * manager (who may lead and launch next) gets Launch.* and the keys that make a
+ * manager's volume; a worker never launches and holds nothing of the managers' power. */
+static const struct {
+        const char *name;
+        bool manager_only;
+} cluster_conf_keys[] = {
+        { "Cluster.Name" }, { "Cluster.Managers" }, { "Cluster.Workers" },
+        { "AWS.Region" }, { "AWS.Endpoint" }, { "AWS.MetadataEndpoint" }, { "AWS.AllowPlainHttp" },
+        { "Volume.FileSystem" }, { "Volume.MountOptions" }, { "Volume.AttachTimeoutSec" },
+        { "Volume.SizeGiB", true }, { "Volume.Type", true }, { "Volume.Encrypted", true },
+        { "Volume.KmsKeyId", true },
+        { "Launch.Template", true }, { "Launch.TemplateVersion", true }, { "Launch.ImageId", true },
+        { "Launch.InstanceType", true }, { "Launch.SecurityGroupIds", true }, { "Launch.InstanceProfile", true },
+        { "Launch.WorkerTemplate", true }, { "Launch.WorkerTemplateVersion", true },
+        { "Launch.WorkerInstanceProfile", true }, { "Launch.SubnetIds", true }, { "Launch.KeyName", true },
+        { "Reconcile.IntervalSec" }, { "Reconcile.GraceSec" }, { "Reconcile.QuorumLossGraceSec" },
+        { "Reconcile.StableSec" }, { "Reconcile.DryRun" },
+        { "Log.Level" },
 };
 
 /* A growable text that can be wiped: every reallocation erases the old copy. */
@@ -119,13 +128,14 @@ int rc_cluster_conf(const Config *c, const char *role, const char *join_token, b
 
         if (!role || (join_token && strpbrk(join_token, "\r\n")))
                 return -EINVAL;
+        bool manager = streq(role, "manager");
 
         secbuf_puts(&b, "# Written by the swarmkeeper leader that launched this host.\n");
         for (size_t i = 0; i < ELEMENTSOF(cluster_conf_keys); i++) {
-                const char *name = cluster_conf_keys[i], *dot = strchr(name, '.');
+                const char *name = cluster_conf_keys[i].name, *dot = strchr(name, '.');
                 const char *v = conf_raw(c, name);
 
-                if (isempty(v) || strpbrk(v, "\r\n"))
+                if (isempty(v) || strpbrk(v, "\r\n") || (cluster_conf_keys[i].manager_only && !manager))
                         continue;
                 if (!section || strncmp(section, name, (size_t) (dot - name) + 1) != 0) {
                         secbuf_puts(&b, "\n[");
@@ -875,8 +885,9 @@ typedef struct Pass {
         uint64_t grace_usec, quorum_loss_grace_usec, stable_usec;
         char *socket;
         char *region, *endpoint, *metadata_endpoint;
-        char *launch_template, *launch_template_version, *image_id, *instance_type, *instance_profile,
-                *key_name, *user_data_path;
+        RcLaunchConf launch_manager, launch_worker; /* a worker's: never the managers' template/profile */
+        RcVolumeConf volume;              /* a manager's new data volume */
+        char *key_name, *user_data_path;
         char **security_groups, **subnet_ids;
         char *conf_manager, *conf_worker; /* the 50-cluster.conf drop-ins, without a token */
         char *self_instance_id;           /* Host.InstanceId (NULL: unknown) */
@@ -915,11 +926,9 @@ static Pass *pass_free(Pass *p) {
         free(p->region);
         free(p->endpoint);
         free(p->metadata_endpoint);
-        free(p->launch_template);
-        free(p->launch_template_version);
-        free(p->image_id);
-        free(p->instance_type);
-        free(p->instance_profile);
+        rc_launch_conf_done(&p->launch_manager);
+        rc_launch_conf_done(&p->launch_worker);
+        rc_volume_conf_done(&p->volume);
         free(p->key_name);
         free(p->user_data_path);
         strv_free(p->security_groups);
@@ -937,12 +946,66 @@ static Pass *pass_free(Pass *p) {
 }
 DEFINE_TRIVIAL_CLEANUP_FUNC(Pass *, pass_free);
 
-static bool launch_configured(const Config *c) {
-        return !isempty(c->launch_template) || !isempty(c->image_id);
-}
-
 static const char *nonempty(const char *s) {
         return isempty(s) ? NULL : s;
+}
+
+void rc_launch_conf_done(RcLaunchConf *l) {
+        free(l->template_id);
+        free(l->template_name);
+        free(l->template_version);
+        free(l->image_id);
+        free(l->instance_type);
+        free(l->instance_profile);
+        *l = (RcLaunchConf){};
+}
+
+int rc_launch_conf(const Config *c, Role role, RcLaunchConf *ret) {
+        _cleanup_(rc_launch_conf_done) RcLaunchConf l = {};
+        bool worker = role == ROLE_WORKER;
+        /* a worker: its own template and profile or none, never the managers' */
+        const char *tmpl = nonempty(worker ? c->worker_launch_template : c->launch_template);
+        const char *version = worker ? c->worker_launch_template_version : c->launch_template_version;
+        const char *profile = nonempty(worker ? c->worker_instance_profile : c->instance_profile);
+        int r;
+
+        if (!config_launch_configured(c, role)) {
+                *ret = (RcLaunchConf){};
+                return 0;
+        }
+        l.configured = true;
+        if (tmpl && ((r = strdup_or_null(startswith(tmpl, "lt-") ? tmpl : NULL, &l.template_id)) < 0 ||
+                     (r = strdup_or_null(startswith(tmpl, "lt-") ? NULL : tmpl, &l.template_name)) < 0 ||
+                     (r = strdup_or_null(nonempty(version) ?: "$Default", &l.template_version)) < 0))
+                return r;
+        if ((r = strdup_or_null(nonempty(c->image_id), &l.image_id)) < 0 ||
+            (r = strdup_or_null(nonempty(c->instance_type), &l.instance_type)) < 0 ||
+            (r = strdup_or_null(profile, &l.instance_profile)) < 0)
+                return r;
+        *ret = l;
+        l = (RcLaunchConf){};
+        return 0;
+}
+
+void rc_volume_conf_done(RcVolumeConf *v) {
+        free(v->type);
+        free(v->kms_key_id);
+        *v = (RcVolumeConf){};
+}
+
+int rc_volume_conf(const Config *c, RcVolumeConf *ret) {
+        _cleanup_(rc_volume_conf_done) RcVolumeConf v = {
+                .size_gib = c->volume_size_gib,
+                .encrypted = c->volume_encrypted,
+        };
+        int r;
+
+        if ((r = strdup_or_null(nonempty(c->volume_type) ?: "gp3", &v.type)) < 0 ||
+            (r = strdup_or_null(nonempty(c->volume_kms_key_id), &v.kms_key_id)) < 0)
+                return r;
+        *ret = v;
+        v = (RcVolumeConf){};
+        return 0;
 }
 
 static int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
@@ -966,11 +1029,9 @@ static int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
             (r = strdup_or_null(c->region, &p->region)) < 0 ||
             (r = strdup_or_null(c->endpoint, &p->endpoint)) < 0 ||
             (r = strdup_or_null(c->metadata_endpoint, &p->metadata_endpoint)) < 0 ||
-            (r = strdup_or_null(nonempty(c->launch_template), &p->launch_template)) < 0 ||
-            (r = strdup_or_null(nonempty(c->launch_template_version), &p->launch_template_version)) < 0 ||
-            (r = strdup_or_null(nonempty(c->image_id), &p->image_id)) < 0 ||
-            (r = strdup_or_null(nonempty(c->instance_type), &p->instance_type)) < 0 ||
-            (r = strdup_or_null(nonempty(c->instance_profile), &p->instance_profile)) < 0 ||
+            (r = rc_launch_conf(c, ROLE_MANAGER, &p->launch_manager)) < 0 ||
+            (r = rc_launch_conf(c, ROLE_WORKER, &p->launch_worker)) < 0 ||
+            (r = rc_volume_conf(c, &p->volume)) < 0 ||
             (r = strdup_or_null(nonempty(c->key_name), &p->key_name)) < 0 ||
             (r = strdup_or_null(base, &p->user_data_path)) < 0)
                 return r;
@@ -1330,12 +1391,20 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
         _cleanup_(erase_and_freep) char *user_data = NULL;
         _cleanup_(ec2_instance_done) Ec2Instance inst = {};
         const char *key = manager ? a->logical_id : (a->slot[0] ? a->slot : "worker");
+        const RcLaunchConf *lc = manager ? &p->launch_manager : &p->launch_worker;
         char token[RC_CLIENT_TOKEN_MAX + 1];
         size_t ud_size = 0;
         int r;
 
         if (!key)
                 return -EINVAL;
+        if (!lc->configured) {
+                /* config_verify() warned: a worker has no launch path of its own (only the
+                 * managers' template is set, and that one is never a worker's) */
+                log_debug("Reconcile: %s: launching a %s is not configured; not launched.", key,
+                          manager ? "manager" : "worker");
+                return 0;
+        }
         if (!rc_history_backoff_ready(&p->history, key, now)) {
                 log_debug("Reconcile: %s: backing off before the next launch.", key);
                 return 0;
@@ -1360,14 +1429,14 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
          * root volume with it would be a second "volume" of that logical id. */
         char *volume_tags[] = { EC2_TAG_CLUSTER, p->cluster, EC2_TAG_ROLE, manager ? "manager" : "worker", NULL };
         Ec2RunSpec spec = {
-                .launch_template_id = p->launch_template && startswith(p->launch_template, "lt-") ? p->launch_template : NULL,
-                .launch_template_name = p->launch_template && !startswith(p->launch_template, "lt-") ? p->launch_template : NULL,
-                .launch_template_version = p->launch_template ? (p->launch_template_version ?: "$Default") : NULL,
-                .image_id = p->image_id,
-                .instance_type = p->instance_type,
+                .launch_template_id = lc->template_id,
+                .launch_template_name = lc->template_name,
+                .launch_template_version = lc->template_version,
+                .image_id = lc->image_id,
+                .instance_type = lc->instance_type,
                 .subnet_id = a->subnet_id,
                 .security_group_ids = p->security_groups,
-                .iam_instance_profile = p->instance_profile,
+                .iam_instance_profile = lc->instance_profile,
                 .key_name = p->key_name,
                 .user_data = user_data,
                 .user_data_size = ud_size,
@@ -1508,7 +1577,10 @@ static int act_create_volume(Pass *p, const RcAction *a, uint64_t now) {
         }
         Ec2VolumeSpec spec = {
                 .availability_zone = a->availability_zone,
-                .size_gib = RC_DEFAULT_VOLUME_GIB,
+                .size_gib = p->volume.size_gib,
+                .volume_type = p->volume.type,
+                .encrypted = p->volume.encrypted,
+                .kms_key_id = p->volume.kms_key_id,
                 .tags = tags,
                 .client_token = token,
         };
@@ -1927,10 +1999,10 @@ static bool reconciler_eligible(Reconciler *r) {
 
         if (c->role != ROLE_MANAGER || !r->node_id || !r->manager)
                 return false;
-        if (!launch_configured(c)) {
+        if (!config_launch_configured(c, ROLE_MANAGER)) {
                 if (!r->idle_logged)
-                        log_info("Reconcile: neither Launch.Template nor Launch.ImageId is set: this agent does "
-                                 "not re-create managers or scale workers.");
+                        log_info("Reconcile: launching is not configured (%s): this agent does not re-create "
+                                 "managers or scale workers.", config_launch_missing(c, ROLE_MANAGER));
                 r->idle_logged = true;
                 return false;
         }
@@ -2336,7 +2408,7 @@ int reconciler_status_overview(const Config *c, json_object *root) {
         uint64_t now = now_usec(CLOCK_REALTIME);
         int r;
 
-        if (!launch_configured(c))
+        if (!config_launch_configured(c, ROLE_MANAGER))
                 return 0;
         r = pass_new(c, NULL, &p);
         if (r < 0)

@@ -794,6 +794,34 @@ static void test_volumes(void) {
         CHECK_INT(ec2_create_volume(e.ec2, &huge, &again), -EREMOTEIO);
         CHECK_EC2_CODE(&e, "InvalidParameterValue");
 
+        /* What a manager's replacement volume is made with (Volume.*): every parameter
+         * reaches EC2, and a KMS key without encryption is refused as EC2 does. */
+        {
+                Ec2VolumeSpec enc = { .availability_zone = "us-east-1a", .size_gib = 50, .volume_type = "gp3",
+                                      .encrypted = true, .kms_key_id = "alias/sk", .client_token = "vc-enc" };
+                Ec2Volume ve = {};
+                struct json_object *call = NULL, *rec = NULL, *x;
+
+                CHECK_INT(ec2_create_volume(e.ec2, &enc, &ve), 0);
+                CHECK(fake_calls("CreateVolume", &call) > 0);
+                CHECK_STR(json_param(call, "Size"), "50");
+                CHECK_STR(json_param(call, "VolumeType"), "gp3");
+                CHECK_STR(json_param(call, "Encrypted"), "true");
+                CHECK_STR(json_param(call, "KmsKeyId"), "alias/sk");
+                rec = fake_find("volumes", ve.volume_id);
+                CHECK(rec && json_object_object_get_ex(rec, "encrypted", &x) && json_object_get_boolean(x));
+                CHECK_STR(json_str(rec, "kms_key_id"), "alias/sk");
+                CHECK_INT(ve.size_gib, 50);
+                json_object_put(call);
+                json_object_put(rec);
+                ec2_volume_done(&ve);
+
+                enc.encrypted = false;
+                enc.client_token = "vc-enc-2";
+                CHECK_INT(ec2_create_volume(e.ec2, &enc, &ve), -EREMOTEIO);
+                CHECK_EC2_CODE(&e, "InvalidParameterDependency");
+        }
+
         /* Tags on both, then found by the new tag. */
         char *res[] = { v.volume_id, vb.volume_id, inst, NULL };
         char *more[] = { (char *) "team", (char *) "infra", (char *) "Name", (char *) "a b&c=d", NULL };

@@ -313,6 +313,7 @@ class Volume:
         self.throughput = None
         self.snapshot_id = ""
         self.encrypted = False
+        self.kms_key_id = None  # None: EC2's default key (when encrypted)
         self.root = False  # an instance's root volume (DeleteOnTermination)
         self.__dict__.update(kw)
 
@@ -320,6 +321,7 @@ class Volume:
         a = self.attachment
         return {"id": self.id, "az": self.az, "size": self.size,
                 "state": self.state, "type": self.volume_type,
+                "encrypted": self.encrypted, "kms_key_id": self.kms_key_id,
                 "tags": dict(self.tags), "root": self.root,
                 "attachment": None if a is None else {
                     "instance": a["instance"], "device": a["device"],
@@ -1190,6 +1192,9 @@ class Fake:
                            "%s for %s volumes (%d..%d GiB)." % (
                                size, "too small" if size < lo else "too large",
                                vtype, lo, hi))
+        if p.get("KmsKeyId") and p.get("Encrypted") != "true":
+            raise EC2Error("InvalidParameterDependency", "The parameter "
+                           "KmsKeyId requires the parameter Encrypted to be set.")
         iops = int_param(p, "Iops")
         if vtype in ("io1", "io2") and iops is None:
             require(p, "Iops")
@@ -1211,7 +1216,8 @@ class Fake:
                      throughput=int_param(p, "Throughput", 125)
                      if vtype == "gp3" else None,
                      snapshot_id=p.get("SnapshotId", ""),
-                     encrypted=p.get("Encrypted") == "true", tags=tags)
+                     encrypted=p.get("Encrypted") == "true",
+                     kms_key_id=p.get("KmsKeyId") or None, tags=tags)
         self.volumes[vol.id] = vol
         self.emit("volume-creating", vol.id, az)
         self.remember("CreateVolume", token, p, vol.id)

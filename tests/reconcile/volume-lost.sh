@@ -60,6 +60,12 @@ assert_eq "$(sed -E 's/ for 10.98.0.12.*(joins fresh)/ \1/' <<<"$seq" | tr '\n' 
     "demoted to worker;removed node N;created volume vol-x;launched manager i-x joins fresh;" \
     "leader: demote, remove, create volume, launch to join fresh - once each, in that order"
 assert_eq "$(rc_count "$T1" CreateVolume Success)" 1 "one CreateVolume"
+# as Volume.SizeGiB, Volume.Type, Volume.Encrypted say (their defaults here), not 20 GiB in clear
+assert_eq "$(rc_calls "$T1" CreateVolume | python3 -c '
+import json, sys
+p = next(c["params"] for c in map(json.loads, sys.stdin) if c["result"] == "Success")
+print(p.get("Size"), p.get("VolumeType"), p.get("Encrypted"), p.get("KmsKeyId"))')" "50 gp3 true None" \
+    "the new volume is 50 GiB gp3, encrypted with the default key"
 NEW_VOL=${RC_VID[b]}
 assert_ne "$NEW_VOL" "$OLD_VOL" "b runs on the new volume $NEW_VOL"
 assert_eq "$(rc_count "$T1" RunInstances Success)" 1 "one RunInstances"

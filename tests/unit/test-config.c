@@ -39,6 +39,11 @@ static void test_defaults(void) {
         CHECK_INT(c->file_system, FS_EXT4);
         CHECK_STR(c->mount_options, "defaults");
         CHECK_INT(c->attach_timeout_sec, 600);
+        /* a new data volume as the stack makes one: 50 GiB gp3, encrypted, the default key */
+        CHECK_INT(c->volume_size_gib, 50);
+        CHECK_STR(c->volume_type, "gp3");
+        CHECK_INT(c->volume_encrypted, true);
+        CHECK_STR(c->volume_kms_key_id, "");
         CHECK_STR(c->daemon_config, "/etc/docker/daemon.json");
         CHECK_STR(c->socket, "/run/docker.sock");
         CHECK_STR(c->unit, "docker.service");
@@ -54,6 +59,9 @@ static void test_defaults(void) {
         CHECK_STR(c->instance_type, "");
         CHECK_INT(strv_length(c->security_group_ids), 0);
         CHECK_STR(c->instance_profile, "");
+        CHECK_STR(c->worker_launch_template, "");
+        CHECK_STR(c->worker_launch_template_version, "$Default");
+        CHECK_STR(c->worker_instance_profile, "");
         CHECK_INT(strv_length(c->subnet_ids), 0);
         CHECK_STR(c->key_name, "");
         CHECK_STR(c->user_data, "");
@@ -220,6 +228,27 @@ static void test_bad_values(void) {
                 { "[Launch]\nInstanceProfile=arn:aws:iam::123456789012:role/x\n", "is not an instance profile ARN" },
                 { "[Launch]\nKeyName=tab\there\n", "Launch.KeyName" },
                 { "[Launch]\nUserData=relative/path\n", "Launch.UserData=relative/path is not an absolute path" },
+                { "[Launch]\nWorkerTemplate=lt-xyz\n", "Launch.WorkerTemplate=lt-xyz is not a launch template id" },
+                { "[Launch]\nWorkerTemplateVersion=latest\n", "Launch.WorkerTemplateVersion=latest must be $Default" },
+                { "[Launch]\nWorkerInstanceProfile=has space\n", "Launch.WorkerInstanceProfile=has space is neither" },
+                { "[Volume]\nSizeGiB=0\n", "t.conf:2: Volume.SizeGiB=0 is out of range (1 to 16384 GiB)" },
+                { "[Volume]\nSizeGiB=16385\n", "Volume.SizeGiB=16385 is out of range (1 to 16384 GiB)" },
+                { "[Volume]\nSizeGiB=big\n", "Volume.SizeGiB=big is not a non-negative integer" },
+                { "[Volume]\nType=gp4\n", "t.conf:2: Volume.Type=gp4 is not an EBS volume type" },
+                { "[Volume]\nType=GP3\n", "Volume.Type=GP3 is not an EBS volume type" },
+                { "[Volume]\nType=io2\n", "Volume.Type=io2 needs provisioned IOPS" },
+                { "[Volume]\nType=io1\n", "Volume.Type=io1 needs provisioned IOPS" },
+                { "[Volume]\nEncrypted=perhaps\n", "Volume.Encrypted=perhaps is not a boolean" },
+                { "[Volume]\nKmsKeyId=my-key\n", "t.conf:2: Volume.KmsKeyId=my-key is not a KMS key" },
+                { "[Volume]\nKmsKeyId=1234abcd-12ab-34cd-56ef-1234567890a\n", "is not a KMS key" },
+                { "[Volume]\nKmsKeyId=1234ABCD-12AB-34CD-56EF-1234567890AB\n", "is not a KMS key" },
+                { "[Volume]\nKmsKeyId=alias/\n", "Volume.KmsKeyId=alias/ is not a KMS key" },
+                { "[Volume]\nKmsKeyId=alias/a b\n", "is not a KMS key" },
+                { "[Volume]\nKmsKeyId=arn:aws:iam::123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+                  "is not a KMS key" },
+                { "[Volume]\nKmsKeyId=arn:aws:kms:us-east-1:1234:key/1234abcd-12ab-34cd-56ef-1234567890ab\n",
+                  "is not a KMS key" },
+                { "[Volume]\nKmsKeyId=arn:aws:kms:us-east-1:123456789012:key/nope\n", "is not a KMS key" },
                 { "[Cluster\nName=x\n", "t.conf:1: Invalid section header" },
                 { "[Cluster]\njust words\n", "t.conf:2: Line is neither" },
         };
@@ -277,6 +306,23 @@ static void test_launch_values(void) {
                 { CONFIG_LAUNCH_SECURITY_GROUPS, "" },
                 { CONFIG_LAUNCH_SUBNETS, " subnet-01234567 , " },
                 { CONFIG_LAUNCH_KEY_NAME, "" },
+                { CONFIG_LAUNCH_WORKER_TEMPLATE, "sk-workers" },
+                { CONFIG_LAUNCH_WORKER_TEMPLATE, "lt-0123456789abcdef0" },
+                { CONFIG_LAUNCH_WORKER_TEMPLATE_VERSION, "$Latest" },
+                { CONFIG_LAUNCH_WORKER_INSTANCE_PROFILE, "sk-worker" },
+                { CONFIG_LAUNCH_WORKER_INSTANCE_PROFILE, "arn:aws:iam::123456789012:instance-profile/team/sk-worker" },
+                { CONFIG_VOLUME_SIZE, "1" },
+                { CONFIG_VOLUME_SIZE, "16384" },
+                { CONFIG_VOLUME_TYPE, "gp2" },
+                { CONFIG_VOLUME_TYPE, "standard" },
+                { CONFIG_VOLUME_ENCRYPTED, "no" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "1234abcd-12ab-34cd-56ef-1234567890ab" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "mrk-1234abcd12ab34cd56ef1234567890ab" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "alias/aws/ebs" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "alias/team_sk-prod" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "arn:aws-cn:kms:cn-north-1:123456789012:alias/sk" },
+                { CONFIG_VOLUME_KMS_KEY_ID, "" },
         };
         _cleanup_(config_freep) Config *c = NULL;
 
@@ -314,6 +360,21 @@ static void test_manager_count_and_launch(void) {
                 { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\nTemplateVersion=3\n", NULL },
                 { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nImageId=ami-01234567\nInstanceType=t3.small\nSubnetIds=subnet-01234567\nTemplateVersion=3\n",
                   "t.conf:7: Launch.TemplateVersion= without Launch.Template=, ignoring." },
+                /* workers: only the managers' template set, workers wanted: none is launched */
+                { "[Cluster]\nManagers=10.0.0.1\nWorkers=2\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\n",
+                  "t.conf:3: Cluster.Workers=2 but no launch configuration for workers (Launch.WorkerTemplate= (or "
+                  "Launch.ImageId= and Launch.InstanceType=)" },
+                { "[Cluster]\nManagers=10.0.0.1\nWorkers=2\n[Launch]\nTemplate=sk-managers\nImageId=ami-01234567\n"
+                  "SubnetIds=subnet-01234567\n",
+                  "Cluster.Workers=2 but no launch configuration for workers (Launch.InstanceType= (or Launch.WorkerTemplate=);" },
+                { "[Cluster]\nManagers=10.0.0.1\nWorkers=2\n[Launch]\nTemplate=sk-managers\nWorkerTemplate=sk-workers\n"
+                  "SubnetIds=subnet-01234567\n", NULL },
+                { "[Cluster]\nManagers=10.0.0.1\nWorkers=2\n[Launch]\nTemplate=sk-managers\nImageId=ami-01234567\n"
+                  "InstanceType=t3.small\nSubnetIds=subnet-01234567\n", NULL },
+                { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\n", NULL },
+                { "[Cluster]\nManagers=10.0.0.1\n[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\n"
+                  "WorkerTemplateVersion=4\n",
+                  "t.conf:6: Launch.WorkerTemplateVersion= without Launch.WorkerTemplate=, ignoring." },
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
@@ -442,6 +503,84 @@ static void test_cross_checks(void) {
         free(capture_end());
         CHECK_INT(config_set(d, "Cluster.Role=worker"), 0);
         CHECK_INT(config_verify(d), 0); /* a worker's IP need not be a manager's */
+}
+
+/* Errors across keys of [Volume] and [Launch]: each names its keys and where they came from. */
+static void test_volume_and_worker_checks(void) {
+        static const struct {
+                const char *text, *expect; /* expect NULL: valid */
+        } cases[] = {
+                { "[Volume]\nType=st1\nSizeGiB=100\n",
+                  "t.conf:3: Volume.SizeGiB=100 is out of range for Volume.Type=st1 (t.conf:2): EC2 makes st1 volumes of 125 to 16384 GiB." },
+                { "[Volume]\nType=sc1\n", "default: Volume.SizeGiB=50 is out of range for Volume.Type=sc1" },
+                { "[Volume]\nType=standard\nSizeGiB=2000\n", "Volume.SizeGiB=2000 is out of range for Volume.Type=standard" },
+                { "[Volume]\nType=st1\nSizeGiB=125\n", NULL },
+                { "[Volume]\nType=gp2\nSizeGiB=16384\n", NULL },
+                { "[Volume]\nEncrypted=no\nKmsKeyId=alias/sk\n",
+                  "t.conf:3: Volume.KmsKeyId= is set but Volume.Encrypted=no (t.conf:2)" },
+                { "[Volume]\nEncrypted=no\n", NULL },
+                { "[Volume]\nKmsKeyId=alias/sk\n", NULL },
+                { "[Launch]\nTemplate=sk-managers\nWorkerTemplate=sk-managers\n",
+                  "t.conf:3: Launch.WorkerTemplate=sk-managers is the managers' Launch.Template= (t.conf:2)" },
+                { "[Launch]\nInstanceProfile=sk-manager\nWorkerInstanceProfile=sk-manager\n",
+                  "t.conf:3: Launch.WorkerInstanceProfile=sk-manager is the managers' Launch.InstanceProfile= (t.conf:2)" },
+                { "[Launch]\nInstanceProfile=arn:aws:iam::123456789012:instance-profile/sk-manager\n"
+                  "WorkerInstanceProfile=sk-manager\n",
+                  "Launch.WorkerInstanceProfile=sk-manager is the managers' Launch.InstanceProfile=" },
+                { "[Launch]\nInstanceProfile=sk-manager\nWorkerInstanceProfile=sk-worker\n", NULL },
+                { "[Launch]\nTemplate=sk-managers\nWorkerTemplate=sk-workers\n", NULL },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *err = NULL;
+                int r;
+
+                CHECK_INT(config_new(&c), 0);
+                CHECK_INT(config_parse_text(c, cases[i].text, "t.conf"), 0);
+                capture_begin();
+                r = config_verify(c);
+                err = capture_end();
+                CHECK_INT(r, cases[i].expect ? -EINVAL : 0);
+                if (cases[i].expect && (!err || !strstr(err, cases[i].expect))) {
+                        fprintf(stderr, "case %zu: expected '%s' in: %s\n", i, cases[i].expect, strempty(err));
+                        test_failures++;
+                }
+        }
+}
+
+/* "Launching is configured": one definition, per role (the reconciler asks the same). */
+static void test_launch_configured(void) {
+        static const struct {
+                const char *text;
+                bool manager, worker;
+        } cases[] = {
+                { "", false, false },
+                { "[Launch]\nSubnetIds=subnet-01234567\n", false, false },
+                /* ImageId without InstanceType launches nothing, in either role */
+                { "[Launch]\nImageId=ami-01234567\nSubnetIds=subnet-01234567\n", false, false },
+                { "[Launch]\nImageId=ami-01234567\nInstanceType=t3.small\n", false, false },
+                { "[Launch]\nImageId=ami-01234567\nInstanceType=t3.small\nSubnetIds=subnet-01234567\n", true, true },
+                /* the managers' template is never a worker's */
+                { "[Launch]\nTemplate=sk-managers\nSubnetIds=subnet-01234567\n", true, false },
+                { "[Launch]\nTemplate=sk-managers\nImageId=ami-01234567\nSubnetIds=subnet-01234567\n", true, false },
+                { "[Launch]\nWorkerTemplate=sk-workers\nSubnetIds=subnet-01234567\n", false, true },
+                { "[Launch]\nTemplate=sk-managers\nWorkerTemplate=sk-workers\nSubnetIds=subnet-01234567\n", true, true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                _cleanup_(config_freep) Config *c = NULL;
+
+                CHECK_INT(config_new(&c), 0);
+                CHECK_INT(config_parse_text(c, cases[i].text, "t.conf"), 0);
+                if (config_launch_configured(c, ROLE_MANAGER) != cases[i].manager ||
+                    config_launch_configured(c, ROLE_WORKER) != cases[i].worker) {
+                        fprintf(stderr, "case %zu: expected manager=%d worker=%d\n", i, cases[i].manager, cases[i].worker);
+                        test_failures++;
+                }
+                CHECK_INT(streq(config_launch_missing(c, ROLE_MANAGER), "nothing"), cases[i].manager);
+                CHECK_INT(streq(config_launch_missing(c, ROLE_WORKER), "nothing"), cases[i].worker);
+        }
 }
 
 static void write_text(const char *path, const char *text) {
@@ -758,6 +897,8 @@ int main(void) {
         test_bad_values();
         test_unknown_keys_warn();
         test_cross_checks();
+        test_volume_and_worker_checks();
+        test_launch_configured();
         test_launch_values();
         test_manager_count_and_launch();
         test_verify_launch();

@@ -6,6 +6,7 @@
  * listings (a terminated instance's address is never identity), the history kept across
  * passes (Down+Unreachable since, healthy since, in flight, backoff, recovery).
  */
+#include "json-util.h"
 #include "reconciler.h"
 #include "test.h"
 
@@ -27,13 +28,152 @@ static Config *test_config(void) {
         return c;
 }
 
+/* The managers' profile and template reach a manager's drop-in, never a worker's. */
+static void test_cluster_conf_profiles(void) {
+        _cleanup_(config_freep) Config *c = test_config();
+        _cleanup_(erase_and_freep) char *m = NULL, *w = NULL;
+
+        CHECK_INT(config_set(c, "Launch.Template=sk-managers"), 0);
+        CHECK_INT(config_set(c, "Launch.InstanceProfile=sk-manager-profile"), 0);
+        CHECK_INT(config_set(c, "Launch.WorkerTemplate=sk-workers"), 0);
+        CHECK_INT(config_set(c, "Launch.WorkerInstanceProfile=sk-worker-profile"), 0);
+        CHECK_INT(config_set(c, "Launch.SecurityGroupIds=sg-01234567"), 0);
+        CHECK_INT(config_set(c, "Volume.KmsKeyId=alias/sk"), 0);
+        CHECK_INT(config_set(c, "Volume.SizeGiB=80"), 0);
+
+        CHECK_INT(rc_cluster_conf(c, "manager", NULL, false, &m), 0);
+        CHECK(m && strstr(m, "\nInstanceProfile=sk-manager-profile\n"));
+        CHECK(m && strstr(m, "\nTemplate=sk-managers\n"));
+        CHECK(m && strstr(m, "\nWorkerTemplate=sk-workers\n"));
+        CHECK(m && strstr(m, "\nWorkerInstanceProfile=sk-worker-profile\n"));
+        CHECK(m && strstr(m, "\nSizeGiB=80\n"));
+        CHECK(m && strstr(m, "\nKmsKeyId=alias/sk\n"));
+
+        CHECK_INT(rc_cluster_conf(c, "worker", NULL, false, &w), 0);
+        CHECK(w && !strstr(w, "sk-manager-profile"));
+        CHECK(w && !strstr(w, "sk-managers"));
+        CHECK(w && !strstr(w, "InstanceProfile"));
+        CHECK(w && !strstr(w, "Template"));
+        CHECK(w && !strstr(w, "alias/sk"));
+        /* what a worker needs still is there */
+        CHECK(w && strstr(w, "Managers=10.0.1.11,10.0.1.12,10.0.1.13\n"));
+        CHECK(w && strstr(w, "[AWS]\nRegion=eu-west-1\n"));
+        CHECK(w && strstr(w, "FileSystem=ext4\n"));
+        CHECK(w && strstr(w, "IntervalSec=30\n"));
+}
+
+/* What a manager's and a worker's RunInstances are given. */
+static void test_launch_conf(void) {
+        _cleanup_(config_freep) Config *c = test_config();
+        RcLaunchConf m = {}, w = {};
+
+        /* ImageId + InstanceType, no worker keys: workers get the image and type, and no profile */
+        CHECK_INT(config_set(c, "Launch.InstanceProfile=sk-manager-profile"), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_MANAGER, &m), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_WORKER, &w), 0);
+        CHECK(m.configured && w.configured);
+        CHECK_STR(m.image_id, "ami-12345678");
+        CHECK_STR(m.instance_type, "t3.small");
+        CHECK_STR(m.instance_profile, "sk-manager-profile");
+        CHECK(!m.template_id && !m.template_name && !m.template_version);
+        CHECK_STR(w.image_id, "ami-12345678");
+        CHECK_STR(w.instance_type, "t3.small");
+        CHECK(!w.instance_profile);
+        CHECK(!w.template_id && !w.template_name && !w.template_version);
+        rc_launch_conf_done(&m);
+        rc_launch_conf_done(&w);
+
+        /* the managers' template too: still never a worker's */
+        CHECK_INT(config_set(c, "Launch.Template=lt-0123456789abcdef0"), 0);
+        CHECK_INT(config_set(c, "Launch.TemplateVersion=7"), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_MANAGER, &m), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_WORKER, &w), 0);
+        CHECK_STR(m.template_id, "lt-0123456789abcdef0");
+        CHECK_STR(m.template_version, "7");
+        CHECK(!m.template_name);
+        CHECK(w.configured);
+        CHECK(!w.template_id && !w.template_name && !w.template_version);
+        CHECK(!w.instance_profile);
+        rc_launch_conf_done(&m);
+        rc_launch_conf_done(&w);
+
+        /* the workers' own template and profile */
+        CHECK_INT(config_set(c, "Launch.WorkerTemplate=sk-workers"), 0);
+        CHECK_INT(config_set(c, "Launch.WorkerInstanceProfile=sk-worker-profile"), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_WORKER, &w), 0);
+        CHECK_STR(w.template_name, "sk-workers");
+        CHECK_STR(w.template_version, "$Default");
+        CHECK(!w.template_id);
+        CHECK_STR(w.instance_profile, "sk-worker-profile");
+        rc_launch_conf_done(&w);
+
+        /* only the managers' template: workers are not launched at all */
+        CHECK_INT(config_set(c, "Launch.WorkerTemplate="), 0);
+        CHECK_INT(config_set(c, "Launch.ImageId="), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_MANAGER, &m), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_WORKER, &w), 0);
+        CHECK(m.configured);
+        CHECK(!w.configured);
+        CHECK(!w.template_id && !w.template_name && !w.image_id && !w.instance_type && !w.instance_profile);
+        rc_launch_conf_done(&m);
+        rc_launch_conf_done(&w);
+
+        /* ImageId without InstanceType: nothing is launched (EC2 would pick a type) */
+        CHECK_INT(config_set(c, "Launch.Template="), 0);
+        CHECK_INT(config_set(c, "Launch.ImageId=ami-12345678"), 0);
+        CHECK_INT(config_set(c, "Launch.InstanceType="), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_MANAGER, &m), 0);
+        CHECK_INT(rc_launch_conf(c, ROLE_WORKER, &w), 0);
+        CHECK(!m.configured && !w.configured);
+        CHECK(!m.image_id);
+        rc_launch_conf_done(&m);
+        rc_launch_conf_done(&w);
+}
+
+/* A manager's new data volume: the configured size, type and encryption, not 20 GiB in clear. */
+static void test_volume_conf(void) {
+        _cleanup_(config_freep) Config *c = test_config();
+        RcVolumeConf v = {};
+
+        CHECK_INT(rc_volume_conf(c, &v), 0);
+        CHECK_INT(v.size_gib, 50);
+        CHECK_STR(v.type, "gp3");
+        CHECK(v.encrypted);
+        CHECK(!v.kms_key_id);
+        rc_volume_conf_done(&v);
+
+        CHECK_INT(config_set(c, "Volume.SizeGiB=200"), 0);
+        CHECK_INT(config_set(c, "Volume.Type=st1"), 0);
+        CHECK_INT(config_set(c, "Volume.KmsKeyId=arn:aws:kms:eu-west-1:123456789012:alias/sk"), 0);
+        CHECK_INT(rc_volume_conf(c, &v), 0);
+        CHECK_INT(v.size_gib, 200);
+        CHECK_STR(v.type, "st1");
+        CHECK(v.encrypted);
+        CHECK_STR(v.kms_key_id, "arn:aws:kms:eu-west-1:123456789012:alias/sk");
+        rc_volume_conf_done(&v);
+}
+
+/* ImageId without InstanceType is not "launching configured" for the reconciler either:
+ * `status` shows no desired state (the old reconciler asked the engine and EC2 for one). */
+static void test_status_not_configured(void) {
+        _cleanup_(config_freep) Config *c = test_config();
+        _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+
+        CHECK_INT(config_set(c, "Launch.InstanceType="), 0);
+        CHECK_INT(config_set(c, "Engine.Socket=/nonexistent/swarmkeeper-test.sock"), 0);
+        CHECK_INT(config_set(c, "AWS.Endpoint=http://127.0.0.1:9"), 0);
+        CHECK_INT(reconciler_status_overview(c, root), 0);
+        CHECK(!json_object_object_get_ex(root, "desired", NULL));
+}
+
 static void test_cluster_conf(void) {
         _cleanup_(config_freep) Config *c = test_config();
         _cleanup_(erase_and_freep) char *m = NULL, *w = NULL;
 
         CHECK_INT(rc_cluster_conf(c, "manager", NULL, true, &m), 0);
         CHECK(m && strstr(m, "[Cluster]\nRole=manager\nName=prod\nManagers=10.0.1.11,10.0.1.12,10.0.1.13\n"));
-        CHECK(m && strstr(m, "BootstrapManager=10.0.1.11\n"));
+        /* a launched host is never the bootstrap manager: it never inits a second swarm */
+        CHECK(m && !strstr(m, "BootstrapManager"));
         CHECK(m && strstr(m, "[AWS]\nRegion=eu-west-1\n"));
         CHECK(m && strstr(m, "GraceSec=90\n"));
         /* every [Reconcile] key: a launched manager may lead next */
@@ -48,10 +188,18 @@ static void test_cluster_conf(void) {
         CHECK(m && !strstr(m, "/etc/swarmkeeper/base.txt"));
         CHECK(m && !strstr(m, "[Host]"));
 
+        /* a manager may lead next: it gets how to make a manager's volume */
+        CHECK(m && strstr(m, "SizeGiB=50\nType=gp3\nEncrypted=yes\n"));
+
         CHECK_INT(rc_cluster_conf(c, "worker", TOKEN, false, &w), 0);
         CHECK(w && strstr(w, "Role=worker\n"));
         CHECK(w && strstr(w, "\n[Cluster]\nJoinToken=" TOKEN "\n"));
         CHECK(w && !strstr(w, "UserData="));
+        CHECK(w && !strstr(w, "BootstrapManager"));
+        /* a worker never launches: no [Launch] at all, nor the volume-making keys */
+        CHECK(w && !strstr(w, "[Launch]"));
+        CHECK(w && !strstr(w, "ImageId"));
+        CHECK(w && !strstr(w, "SizeGiB"));
 
         /* what the host reads back parses, with the token and the role */
         {
@@ -412,6 +560,10 @@ static void test_prune_inflight(void) {
 }
 
 int main(void) {
+        test_cluster_conf_profiles();
+        test_launch_conf();
+        test_volume_conf();
+        test_status_not_configured();
         test_cluster_conf();
         test_user_data();
         test_observation();
