@@ -19,6 +19,10 @@
 #             fresh join
 #   unkind    stuck shutting-down, throttling, InvalidIPAddress.InUse for a minute,
 #             eventual consistency -> converges with a bounded call rate
+#   noprofile a worker gets no AWS credentials from IMDS (no instance profile); the
+#             leader's host does
+#   claim     a worker's engine claims a follower's logical id; that follower terminated
+#             -> re-created all the same, the same node back
 #   quorum    two of three managers terminated -> the survivor's agent re-creates both
 #             (quorum-loss mode), same node ids, no --force-new-cluster
 # E2E_SCENARIOS="grow follower ..." picks some (grow always runs); E2E_REPEAT=N runs
@@ -36,7 +40,7 @@ require_root
 e2e_deb
 e2e_ami
 
-SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker scaledown fence volume unkind quorum}
+SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker scaledown fence volume unkind noprofile claim quorum}
 want() { [[ " $SCEN " == *" $1 "* ]]; }
 M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 WORKERS=2
@@ -358,6 +362,43 @@ if want unkind; then
     assert_ok "unkind: at most 8 RunInstances for $FIP ($(grep -c . <<<"$runs"))" test "$(grep -c . <<<"$runs")" -le 8
     wait_for 60 e2e_healthy 3 "$WORKERS" || die "unkind: the cluster is not whole again"
     e2e_check_invariants
+fi
+if want noprofile; then
+    # Only managers hold AWS power: a worker launched by the leader has no instance profile,
+    # so IMDS gives it no credentials at all, while a manager's host gets its role's
+    wi=$(e2e_nodes | awk '$2 == "worker" { print $7; exit }')
+    wh=$(e2e_live_hosts | awk -v i="$wi" '$1 == i { print $2 }')
+    [ -n "$wh" ] || die "noprofile: no worker host"
+    read -r _ lip _ <<<"$(e2e_leader)"
+    mh=$(e2e_host_of_ip "$lip") || die "noprofile: no manager host"
+    creds_code() { # HOST: the HTTP status of IMDS' role listing, as the host itself asks
+        nspawn_exec "$1" sh -c "t=\$(curl -sf -X PUT -H 'X-aws-ec2-metadata-token-ttl-seconds: 60' '$E2E_URL/latest/api/token') &&
+            curl -s -o /dev/null -w '%{http_code}' -H \"X-aws-ec2-metadata-token: \$t\" '$E2E_URL/latest/meta-data/iam/security-credentials/'"
+    }
+    assert_eq "$(creds_code "$wh")" 404 "noprofile: worker $wi gets no AWS credentials from IMDS"
+    assert_eq "$(creds_code "$mh")" 200 "noprofile: the leader's host gets its role's credentials"
+    wl=$(agent_calls 0 RunInstances Success | jq -r 'select(.params.PrivateIpAddress == null) | [.params | keys[] | select(startswith("IamInstanceProfile"))] | length' | sort -u | tr '\n' ' ')
+    assert_eq "$wl" "0 " "noprofile: every worker launch carried no IamInstanceProfile"
+fi
+if want claim; then
+    # Engine labels are self-reported: a worker whose engine claims a manager's seat
+    # (swarmkeeper.logical-id=<a follower's IP>, as a compromised worker could) must not
+    # stand for that seat: the follower terminated is re-created all the same
+    pick_follower
+    wi=$(e2e_nodes | awk '$2 == "worker" { print $7; exit }')
+    wh=$(e2e_live_hosts | awk -v i="$wi" '$1 == i { print $2 }')
+    [ -n "$wh" ] || die "claim: no worker host"
+    relabel() { # HOST LOGICAL-ID|"": rewrite the engine's logical-id label, restart the engine
+        nspawn_exec "$1" sh -c "jq --arg l '$2' '.labels = ([(.labels // [])[] | select(startswith(\"swarmkeeper.logical-id=\") | not)] + (if \$l == \"\" then [] else [\"swarmkeeper.logical-id=\" + \$l] end))' \
+            /etc/docker/daemon.json >/etc/docker/daemon.json.new && mv /etc/docker/daemon.json.new /etc/docker/daemon.json && systemctl restart docker.service"
+    }
+    relabel "$wh" "$FIP" || die "claim: relabelling worker $wi failed"
+    claimed() { e2e_nodes | awk -v ip="$FIP" '$2 == "worker" && $3 == "ready" && $6 == ip' | grep -q .; }
+    wait_for 90 claimed || { e2e_nodes >&2; die "claim: worker $wi's claim on $FIP is not in the swarm"; }
+    log "claim: worker $wi ($wh) claims $FIP"
+    replace claim "$FIP"
+    relabel "$wh" "" || die "claim: restoring worker $wi's labels failed"
+    wait_for 90 e2e_healthy 3 "$WORKERS" || die "claim: the cluster is not whole again"
 fi
 if want quorum; then
     pick_follower
