@@ -229,6 +229,8 @@ ImageId=ami-0e2e0000000000001
 InstanceType=t3.small
 SubnetIds=$E2E_SUBNET
 InstanceProfile=$E2E_PROFILE
+[Volume]
+SizeGiB=1
 $extra"
     jq -n --arg c "$conf" '"#cloud-config\n" + ({write_files: [{path: "/etc/swarmkeeper/swarmkeeper.conf.d/50-cluster.conf", permissions: "0600", content: $c}]} | tojson)' -r
 }
@@ -240,6 +242,13 @@ e2e_seed() {
         fake_post /_fake/volumes "$(jq -n --arg c "$cluster" --arg ip "$ip" --arg az "$E2E_AZ" \
             '{az: $az, size: 1, type: "gp3", tags: {"swarmkeeper:cluster": $c, "swarmkeeper:logical-id": $ip, Name: ("swarmkeeper-" + $c + "-" + $ip)}}')" >/dev/null ||
             die "seeding the volume of $ip failed"
+    done
+    # the managers' addresses reserved (explicit), as the stack does: EC2 never hands
+    # one to a worker it launches without an address
+    for ip in ${ips//,/ }; do
+        fake_post /_fake/cidr-reservations "$(jq -n --arg s "$E2E_SUBNET" --arg c "$ip/32" \
+            '{subnet: $s, cidr: $c, type: "explicit", description: "swarmkeeper manager address"}')" >/dev/null ||
+            die "reserving $ip failed"
     done
     ud=$(e2e_user_data "$cluster" "$ips" "$workers" "$extra")
     out=$(fake_post /_fake/instances "$(jq -n --arg c "$cluster" --arg ip "${ips%%,*}" --arg s "$E2E_SUBNET" \
