@@ -742,11 +742,9 @@ int rc_history_remember_volumes(RcHistory *h, const RcWorld *w) {
 
 void rc_history_update_seats(RcHistory *h, const RcPlan *plan, char *const *managers, uint64_t now) {
         STRV_FOREACH(m, managers) {
-                RcSeatMemory *s = NULL;
+                RcSeatMemory *s;
                 bool holds = false, pending = false;
 
-                if (!s)
-                        continue;
                 for (size_t i = 0; i < plan->n; i++)
                         if (streq_ptr(plan->actions[i].logical_id, *m)) {
                                 holds = holds || plan->actions[i].holds_slot;
