@@ -53,6 +53,20 @@
  *   TERMINATE_WORKER once drained for drain_usec (the node's drained_since_usec, else the
  *   in-flight DRAIN's since). A worker node (no ManagerStatus) whose instance is
  *   terminated or absent: REMOVE_NODE once Down.
+ * - Clocks (issue 14): now_usec and every "since" (node streaks, in flight, seats, no
+ *   leader) are CLOCK_MONOTONIC; EC2's launch times are wall clock and are compared only
+ *   with realtime_usec. The executor restarts every Down/drained streak when two node
+ *   listings are more than 2 × IntervalSec + 30 s apart or name another Leader, so a
+ *   streak the planner sees was watched without a break through one leader.
+ * - Volume lost for good (issue 14): a listing filtered by tags that shows no volume for
+ *   a manager is not evidence. DEMOTE only when a volume tagged for it is listed
+ *   deleted, deleting or in error, or when DescribeVolumes by its last known id
+ *   (RcSeat.volume_probe) says NotFound or error; it exists → REPORT; unknown → WAIT.
+ * - Deadlines (issue 14): the manager holding the one-at-a-time slot (RcAction.holds_slot)
+ *   is stuck once RcSeat.busy_since_usec is seat_deadline_usec old (busy states and
+ *   changes that keep failing alike): REPORT (seat_stuck), and it no longer holds the
+ *   slot: a non-stuck busy manager, else a non-stuck one needing a change, goes first; a
+ *   stuck one is changed only when no other manager needs the slot.
  * - ROTATE_TOKENS: a Ready node created after tokens_rotated_usec, no launch planned in
  *   this pass, and no present instance launched after the last rotation (less than
  *   join_timeout ago) still without a node: each fresh host keeps a valid token until it

@@ -116,7 +116,8 @@ typedef struct RcNode {
         RcNodeState state;
         RcReachability reachability;
         const char *availability;      /* "active" | "pause" | "drain" */
-        /* Kept by the executor across observations (0: not so): */
+        /* Kept by the executor across observations (0: not so), CLOCK_MONOTONIC; restarted
+         * after a gap in observation or under another Leader (issue 14): */
         uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
         uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since
                                         * ("unknown" while Reachable, as right after an
