@@ -72,6 +72,7 @@ const char *fs_type_to_string(FileSystemType t);
         X(RECONCILE_QUORUM_GRACE, "Reconcile", "QuorumLossGraceSec", "120", uint_field, quorum_loss_grace_sec, false) \
         X(RECONCILE_STABLE, "Reconcile", "StableSec", "30", uint_field, stable_sec, false)     \
         X(RECONCILE_DRY_RUN, "Reconcile", "DryRun", "no", bool_field, dry_run, false)                 \
+        X(RECONCILE_SEAT_DEADLINE, "Reconcile", "SeatDeadlineSec", "300", uint_positive, seat_deadline_sec, false) \
         X(LOG_LEVEL, "Log", "Level", "info", log_level, log_level, false)
 
 typedef enum ConfigKeyId {
@@ -135,6 +136,8 @@ typedef struct Config {
         unsigned quorum_loss_grace_sec;
         unsigned stable_sec;
         bool dry_run;
+        unsigned seat_deadline_sec; /* a manager's recovery that has not progressed this long no
+                                     * longer holds the one-at-a-time slot (issue 14) */
         /* [Log] */
         int log_level;
 

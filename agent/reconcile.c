@@ -53,6 +53,20 @@
  *   TERMINATE_WORKER once drained for drain_usec (the node's drained_since_usec, else the
  *   in-flight DRAIN's since). A worker node (no ManagerStatus) whose instance is
  *   terminated or absent: REMOVE_NODE once Down.
+ * - Clocks (issue 14): now_usec and every "since" (node streaks, in flight, seats, no
+ *   leader) are CLOCK_MONOTONIC; EC2's launch times are wall clock and are compared only
+ *   with realtime_usec. The executor restarts every Down/drained streak when two node
+ *   listings are more than 2 × IntervalSec + 30 s apart or name another Leader, so a
+ *   streak the planner sees was watched without a break through one leader.
+ * - Volume lost for good (issue 14): a listing filtered by tags that shows no volume for
+ *   a manager is not evidence. DEMOTE only when a volume tagged for it is listed
+ *   deleted, deleting or in error, or when DescribeVolumes by its last known id
+ *   (RcSeat.volume_probe) says NotFound or error; it exists → REPORT; unknown → WAIT.
+ * - Deadlines (issue 14): the manager holding the one-at-a-time slot (RcAction.holds_slot)
+ *   is stuck once RcSeat.busy_since_usec is seat_deadline_usec old (busy states and
+ *   changes that keep failing alike): REPORT (seat_stuck), and it no longer holds the
+ *   slot: a non-stuck busy manager, else a non-stuck one needing a change, goes first; a
+ *   stuck one is changed only when no other manager needs the slot.
  * - ROTATE_TOKENS: a Ready node created after tokens_rotated_usec, no launch planned in
  *   this pass, and no present instance launched after the last rotation (less than
  *   join_timeout ago) still without a node: each fresh host keeps a valid token until it
@@ -70,6 +84,7 @@
 
 #define DEFAULT_DRAIN_USEC (60 * USEC_PER_SEC)
 #define DEFAULT_JOIN_TIMEOUT_USEC (15 * 60 * USEC_PER_SEC)
+#define DEFAULT_SEAT_DEADLINE_USEC (300 * USEC_PER_SEC)
 #define RC_INFLIGHT_KINDS (RC_INFLIGHT_DRAIN + 1)
 
 /* ---- SHA-256 (FIPS 180-4): only for ClientTokens --------------------------------------- */
@@ -331,12 +346,14 @@ typedef struct Slot {
         RcAction step;                  /* what this manager needs now, if has_step */
         bool has_step;
         bool busy;                      /* its recovery is in progress */
+        const RcSeat *seat;             /* what the executor remembers of it (NULL: nothing) */
 } Slot;
 
 typedef struct Planner {
         const RcSpec *spec;
         const RcObservation *obs;
-        uint64_t now;
+        uint64_t now;                   /* CLOCK_MONOTONIC: every "since" */
+        uint64_t wall;                  /* CLOCK_REALTIME: only for EC2's launch times */
 
         RcAction *actions;
         size_t n, cap;
@@ -376,6 +393,11 @@ static unsigned long long secs(uint64_t usec) {
 /* How long since t (0 when t is 0 or in the future). */
 static uint64_t age(const Planner *p, uint64_t t) {
         return t != 0 && p->now > t ? p->now - t : 0;
+}
+
+/* How long since an EC2 launch time (wall clock against wall clock; 0 as age()). */
+static uint64_t wall_age(const Planner *p, uint64_t t) {
+        return t != 0 && p->wall > t ? p->wall - t : 0;
 }
 
 static bool inflight_fresh(const Planner *p, const RcInflight *f) {
@@ -566,6 +588,11 @@ static int index_spec(Planner *p) {
         for (size_t i = 1; i < spec->n_managers; i++)
                 if (streq(p->by_lid[i - 1]->lid, p->by_lid[i]->lid))
                         return -EINVAL; /* a logical id twice */
+        for (size_t i = 0; i < p->obs->n_seats; i++) {
+                Slot *s = find_slot(p, p->obs->seats[i].logical_id);
+                if (s && !s->seat)
+                        s->seat = &p->obs->seats[i];
+        }
         return 0;
 }
 
@@ -860,6 +887,27 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                                   s->lid, n->id);
                         return;
                 }
+                if (!s->bad_vol) {
+                        /* Nothing listed for it: the listing is filtered by tags, and a volume
+                         * that lost or never had its tag still holds the Raft state. Demoting
+                         * cannot be undone: only on EC2's own word about that volume id. */
+                        const char *vid = s->seat ? s->seat->volume_id : NULL;
+                        RcVolumeProbe probe = s->seat ? s->seat->volume_probe : RC_VOLUME_PROBE_UNKNOWN;
+
+                        if (probe == RC_VOLUME_PROBE_EXISTS && vid) {
+                                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                                          "%s: no volume is tagged for it, but its volume %s exists: not demoting node %s; tag it %s or delete it.",
+                                          s->lid, vid, n->id, s->lid);
+                                return;
+                        }
+                        if (!vid || (probe != RC_VOLUME_PROBE_NOT_FOUND && probe != RC_VOLUME_PROBE_ERROR)) {
+                                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                                          "%s: no volume listed for it, but %s%s: not demoting node %s before EC2 says that volume is gone.",
+                                          s->lid, vid ? "nothing is known yet of its volume " : "no volume id is known to ask EC2 about",
+                                          strempty(vid), n->id);
+                                return;
+                        }
+                }
                 if (!can_remove_member(p, n)) {
                         slot_step(s, RC_ACTION_WAIT, false, s->lid,
                                   "%s: volume lost, but demoting node %s now would cost quorum (%zu of %zu managers reachable).",
@@ -868,7 +916,8 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 }
                 a = slot_step(s, RC_ACTION_DEMOTE, false, s->lid,
                               "%s: its volume is %s and it has no instance: demoting its old node %s, to remove it before a fresh join.",
-                              s->lid, s->bad_vol ? volume_lost_name(s->bad_vol->state) : "gone", n->id);
+                              s->lid, s->bad_vol ? volume_lost_name(s->bad_vol->state)
+                              : s->seat->volume_probe == RC_VOLUME_PROBE_ERROR ? "in error" : "gone (not found by id)", n->id);
                 a->node_id = n->id;
                 return;
         }
@@ -1011,7 +1060,7 @@ static void eval_running(Planner *p, Slot *s) {
                 uint64_t bad = age(p, n->bad_since_usec);
 
                 if (n->bad_since_usec != 0 && bad >= spec->grace_usec &&
-                    (i->launch_usec == 0 || age(p, i->launch_usec) >= spec->grace_usec)) {
+                    (i->launch_usec == 0 || wall_age(p, i->launch_usec) >= spec->grace_usec)) {
                         a = slot_step(s, RC_ACTION_FENCE, false, s->lid,
                                       "%s: node %s has been Down and Unreachable for %llus (GraceSec %llus) while %s runs: terminating it.",
                                       s->lid, n->id, secs(bad), secs(spec->grace_usec), i->id);
@@ -1022,7 +1071,7 @@ static void eval_running(Planner *p, Slot *s) {
                 if (n->bad_since_usec != 0 && bad >= spec->grace_usec)
                         slot_step(s, RC_ACTION_WAIT, false, s->lid,
                                   "%s: node %s is Down and Unreachable but instance %s is up only %llus: not fenced before %llus.",
-                                  s->lid, n->id, i->id, secs(age(p, i->launch_usec)), secs(spec->grace_usec));
+                                  s->lid, n->id, i->id, secs(wall_age(p, i->launch_usec)), secs(spec->grace_usec));
                 else
                         slot_step(s, RC_ACTION_WAIT, false, s->lid,
                                   "%s: node %s Down and Unreachable for %llus: fenced once that lasts %llus.", s->lid,
@@ -1059,18 +1108,18 @@ static void eval_running(Planner *p, Slot *s) {
         }
 
         h = n ?: s->unlabelled;
-        if (!h && i->launch_usec != 0 && age(p, i->launch_usec) >= (spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC)) {
+        if (!h && i->launch_usec != 0 && wall_age(p, i->launch_usec) >= (spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC)) {
                 /* Its recovery failed (the host never came up in the swarm): say so, and
                  * stop holding back the other managers for it. */
                 slot_step(s, RC_ACTION_REPORT, false, s->lid,
                           "%s: instance %s has run with volume %s for %llus and its node never came up: look at the host.",
-                          s->lid, i->id, v->id, secs(age(p, i->launch_usec)));
+                          s->lid, i->id, v->id, secs(wall_age(p, i->launch_usec)));
                 return;
         }
         if (!h) {
                 slot_step(s, RC_ACTION_WAIT, true, s->lid,
                           "%s: instance %s runs with volume %s: waiting for its node (up %llus).", s->lid, i->id, v->id,
-                          secs(age(p, i->launch_usec)));
+                          secs(wall_age(p, i->launch_usec)));
                 return;
         }
         if (h->state == RC_NODE_READY && h->reachability == RC_REACH_REACHABLE) {
@@ -1142,31 +1191,58 @@ static void eval_manager(Planner *p, Slot *s) {
         }
 }
 
+/* Has this manager held the slot past Reconcile.SeatDeadlineSec? (Only a seat that still
+ * needs something: a settled one has no step.) */
+static bool slot_stuck(const Planner *p, const Slot *s) {
+        uint64_t since = s->seat ? s->seat->busy_since_usec : 0;
+
+        return s->has_step && (s->busy || is_change(s->step.kind)) && since != 0 &&
+               age(p, since) >= (p->spec->seat_deadline_usec ?: DEFAULT_SEAT_DEADLINE_USEC);
+}
+
 static void plan_managers(Planner *p) {
         const Slot *cur = NULL;
 
         for (size_t k = 0; k < p->spec->n_managers; k++)
                 eval_manager(p, &p->slots[k]);
 
-        /* One manager at a time: the first one in progress, else the first needing a change. */
+        /* One manager at a time: the first one in progress, else the first needing a change;
+         * a stuck one only when no other wants the slot (its retries go on, slowly). */
+        for (size_t k = 0; k < p->spec->n_managers && !cur; k++)
+                if (p->slots[k].has_step && p->slots[k].busy && !slot_stuck(p, &p->slots[k]))
+                        cur = &p->slots[k];
+        for (size_t k = 0; k < p->spec->n_managers && !cur; k++)
+                if (p->slots[k].has_step && is_change(p->slots[k].step.kind) && !slot_stuck(p, &p->slots[k]))
+                        cur = &p->slots[k];
         for (size_t k = 0; k < p->spec->n_managers && !cur; k++)
                 if (p->slots[k].has_step && p->slots[k].busy)
                         cur = &p->slots[k];
 
         for (size_t k = 0; k < p->spec->n_managers; k++) {
                 Slot *s = &p->slots[k];
+                bool pending;
 
                 if (!s->has_step)
                         continue;
-                if (is_change(s->step.kind)) {
-                        if (!cur)
-                                cur = s;
-                        if (cur != s) {
-                                plan_add(p, RC_ACTION_WAIT, s->lid, "%s: waits for %s (one manager at a time): %s",
-                                         s->lid, cur->lid, rc_action_kind_to_string(s->step.kind));
-                                continue;
-                        }
+                pending = s->busy || is_change(s->step.kind);
+                if (slot_stuck(p, s)) {
+                        RcAction *a = plan_add(p, RC_ACTION_REPORT, s->lid,
+                                               "%s: its recovery has not progressed for %llus (Reconcile.SeatDeadlineSec %llus): %s other managers may be repaired first.",
+                                               s->lid, secs(age(p, s->seat->busy_since_usec)),
+                                               secs(p->spec->seat_deadline_usec ?: DEFAULT_SEAT_DEADLINE_USEC),
+                                               cur == s ? "retrying it, as no other manager needs the slot;" : "no longer holding the slot;");
+                        a->seat_pending = a->seat_stuck = true;
                 }
+                if (is_change(s->step.kind) && !cur)
+                        cur = s;
+                if (is_change(s->step.kind) && cur != s) {
+                        RcAction *a = plan_add(p, RC_ACTION_WAIT, s->lid, "%s: waits for %s (one manager at a time): %s",
+                                               s->lid, cur->lid, rc_action_kind_to_string(s->step.kind));
+                        a->seat_pending = true;
+                        continue;
+                }
+                s->step.holds_slot = cur == s;
+                s->step.seat_pending = pending;
                 plan_push(p, &s->step);
         }
 }
@@ -1410,7 +1486,7 @@ static void plan_rotate(Planner *p) {
         for (size_t k = 0; k < p->n_inst_by_id; k++) {
                 const RcInstance *i = p->inst_by_id[k];
 
-                if (!worker_live(i) || i->launch_usec <= rotated || age(p, i->launch_usec) >= join_timeout)
+                if (!worker_live(i) || i->launch_usec <= rotated || wall_age(p, i->launch_usec) >= join_timeout)
                         continue;
                 if (!node_by_instance(p, i->id)) {
                         plan_add(p, RC_ACTION_WAIT, NULL,
@@ -1574,6 +1650,7 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
         p.spec = spec;
         p.obs = obs;
         p.now = obs->now_usec;
+        p.wall = obs->realtime_usec ?: obs->now_usec;
 
         r = index_spec(&p);
         if (r < 0)

@@ -39,6 +39,10 @@ typedef struct RcSpec {
         uint64_t drain_usec;           /* a worker drained this long may be terminated [60 s] */
         uint64_t join_timeout_usec;    /* a host launched with a join token that has not joined
                                         * after this long no longer holds back ROTATE_TOKENS [15 min] */
+        /* Added by issue 14 (0: the default in brackets): */
+        uint64_t seat_deadline_usec;   /* Reconcile.SeatDeadlineSec: a manager that has held the
+                                        * one-at-a-time slot this long (RcSeat.busy_since_usec) is
+                                        * stuck: REPORT, and it no longer holds the slot [300 s] */
 } RcSpec;
 
 /* ---- observed --------------------------------------------------------------------- */
@@ -112,7 +116,8 @@ typedef struct RcNode {
         RcNodeState state;
         RcReachability reachability;
         const char *availability;      /* "active" | "pause" | "drain" */
-        /* Kept by the executor across observations (0: not so): */
+        /* Kept by the executor across observations (0: not so), CLOCK_MONOTONIC; restarted
+         * after a gap in observation or under another Leader (issue 14): */
         uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
         uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since
                                         * ("unknown" while Reachable, as right after an
@@ -139,8 +144,28 @@ typedef struct RcInflight {
         uint64_t since_usec;
 } RcInflight;
 
+typedef enum RcVolumeProbe {
+        RC_VOLUME_PROBE_UNKNOWN,       /* not asked, no volume id known, or the call failed */
+        RC_VOLUME_PROBE_NOT_FOUND,     /* DescribeVolumes by id: InvalidVolume.NotFound */
+        RC_VOLUME_PROBE_ERROR,         /* DescribeVolumes by id: the volume is in state error */
+        RC_VOLUME_PROBE_EXISTS,        /* DescribeVolumes by id: it exists (untagged or mis-tagged) */
+} RcVolumeProbe;
+
+/* What the executor remembers of a manager seat between passes (issue 14). */
+typedef struct RcSeat {
+        const char *logical_id;
+        uint64_t busy_since_usec;      /* CLOCK_MONOTONIC: this seat has held the one-at-a-time slot
+                                        * (RcAction.holds_slot) and still needs something since
+                                        * then, without a break (0: not so) */
+        const char *volume_id;         /* its last known data volume (asked by id when no volume is
+                                        * listed for it; NULL: none known) */
+        RcVolumeProbe volume_probe;    /* what DescribeVolumes said about volume_id this pass */
+} RcSeat;
+
 typedef struct RcObservation {
-        uint64_t now_usec;             /* CLOCK_REALTIME */
+        uint64_t now_usec;             /* CLOCK_MONOTONIC (CLOCK_REALTIME before issue 14): every
+                                        * "since" below (nodes, in flight, seats, no leader) is on
+                                        * this clock. Only EC2 launch times use realtime_usec. */
 
         /* Each listing: ok == false means failed/partial/not taken: never "missing". */
         bool instances_ok;
@@ -174,6 +199,12 @@ typedef struct RcObservation {
                                         * leader node's instance label). A listing that does not
                                         * show it live, or its logical id without an intact
                                         * volume, is taken as partial: nothing is planned. */
+        /* Added by issue 14: */
+        uint64_t realtime_usec;        /* CLOCK_REALTIME now, compared only with EC2's launch times
+                                        * (RcInstance.launch_usec); 0: now_usec is used */
+        const RcSeat *seats;           /* per manager seat, any order; a seat not listed: nothing
+                                        * remembered */
+        size_t n_seats;
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */
@@ -219,6 +250,13 @@ typedef struct RcAction {
                                         * of every worker instance id listed or in flight) */
         char client_token[RC_CLIENT_TOKEN_MAX + 1];         /* LAUNCH_*, CREATE_VOLUME: rc_client_token(cluster, slot,
                                         * replaces), ready to use */
+        /* Added by issue 14 (manager actions only): */
+        bool holds_slot;               /* the step of the manager holding the one-at-a-time slot:
+                                        * the executor starts its RcSeat.busy_since_usec */
+        bool seat_pending;             /* its manager still needs something (a change, a wait for
+                                        * its own recovery, or stuck): the executor keeps
+                                        * busy_since_usec; a seat with none has it reset */
+        bool seat_stuck;               /* REPORT: the seat is past Reconcile.SeatDeadlineSec */
 } RcAction;
 
 typedef struct RcPlan {

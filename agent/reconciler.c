@@ -18,6 +18,9 @@
 #define RC_LAUNCH_SETTLE_USEC (120 * USEC_PER_SEC)
 #define RC_INFLIGHT_MAX_AGE_USEC (600 * USEC_PER_SEC)
 #define RC_PASS_DEADLINE_USEC (300 * USEC_PER_SEC)
+/* A gap between two node listings above 2 × IntervalSec + this restarts every streak (a
+ * pass itself may take this long: EC2 retries, a slow engine) */
+#define RC_GAP_SLACK_USEC (30 * USEC_PER_SEC)
 #define RC_EXIT_GRACE_USEC (250 * USEC_PER_MSEC) /* with the daemon's jobs: SIGTERM within 1 s */
 #define RC_KICK_DELAY_USEC (200 * USEC_PER_MSEC)
 /* While EC2 has to be watched (something amiss), passes follow each other this fast for
@@ -76,7 +79,7 @@ static const struct {
         { "Launch.WorkerTemplate", true }, { "Launch.WorkerTemplateVersion", true },
         { "Launch.WorkerInstanceProfile", true }, { "Launch.SubnetIds", true }, { "Launch.KeyName", true },
         { "Reconcile.IntervalSec" }, { "Reconcile.GraceSec" }, { "Reconcile.QuorumLossGraceSec" },
-        { "Reconcile.StableSec" }, { "Reconcile.DryRun" },
+        { "Reconcile.StableSec" }, { "Reconcile.DryRun" }, { "Reconcile.SeatDeadlineSec" },
         { "Log.Level" },
 };
 
@@ -313,6 +316,7 @@ void rc_world_done(RcWorld *w) {
         free(w->rc_subnets);
         free(w->rc_nodes);
         free(w->rc_inflight);
+        free(w->rc_seats);
         *w = (RcWorld){};
 }
 
@@ -427,6 +431,17 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
         free(w->rc_subnets);
         free(w->rc_nodes);
         free(w->rc_inflight);
+        free(w->rc_seats);
+        w->rc_seats = calloc(h->n_seats + 1, sizeof(RcSeat));
+        if (!w->rc_seats)
+                return -ENOMEM;
+        for (size_t i = 0; i < h->n_seats; i++)
+                w->rc_seats[i] = (RcSeat){
+                        .logical_id = h->seats[i].logical_id,
+                        .busy_since_usec = h->seats[i].busy_since_usec,
+                        .volume_id = h->seats[i].volume_id,
+                        .volume_probe = h->seats[i].volume_probe,
+                };
         w->rc_instances = calloc(w->instances.n + 1, sizeof(RcInstance));
         w->rc_volumes = calloc(w->volumes.n + 1, sizeof(RcVolume));
         for (size_t i = 0; i < w->volumes.n; i++)
@@ -524,6 +539,8 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 .n_inflight = h->n_inflight,
                 .self_manager = self_manager,
                 .tokens_rotated_usec = h->tokens_rotated_usec,
+                .seats = w->rc_seats,
+                .n_seats = h->n_seats,
         };
         return 0;
 }
@@ -551,6 +568,12 @@ void rc_history_done(RcHistory *h) {
                 free(h->recovering[i].logical_id);
         free(h->recovering);
         strv_free(h->logged);
+        free(h->leader_node_id);
+        for (size_t i = 0; i < h->n_seats; i++) {
+                free(h->seats[i].logical_id);
+                free(h->seats[i].volume_id);
+        }
+        free(h->seats);
         *h = (RcHistory){};
 }
 
@@ -560,6 +583,8 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 .tokens_rotated_usec = src->tokens_rotated_usec,
                 .ec2_observed_usec = src->ec2_observed_usec,
                 .quorum_lost_logged = src->quorum_lost_logged,
+                .nodes_observed_usec = src->nodes_observed_usec,
+                .max_gap_usec = src->max_gap_usec,
         };
 
         if (src->n_marks) {
@@ -596,8 +621,16 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 if (r < 0)
                         return r;
         }
-        if (strv_copy(src->logged, &h.logged) < 0)
+        if (strv_copy(src->logged, &h.logged) < 0 || strdup_or_null(src->leader_node_id, &h.leader_node_id) < 0)
                 return -ENOMEM;
+        for (size_t i = 0; i < src->n_seats; i++) {
+                RcSeatMemory *m = rc_history_seat(&h, src->seats[i].logical_id, true);
+                if (!m || strdup_or_null(src->seats[i].volume_id, &m->volume_id) < 0)
+                        return -ENOMEM;
+                m->busy_since_usec = src->seats[i].busy_since_usec;
+                m->volume_probe = src->seats[i].volume_probe;
+                m->stuck_logged = src->seats[i].stuck_logged;
+        }
         *ret = h;
         h = (RcHistory){};
         return 0;
@@ -605,11 +638,28 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
 
 int rc_history_update_nodes(RcHistory *h, const DockerNode *nodes, size_t n, uint64_t now) {
         RcNodeMark *marks = calloc(n + 1, sizeof(RcNodeMark));
+        const char *leader = NULL;
+        bool gap, new_leader;
 
         if (!marks)
                 return -ENOMEM;
+        for (size_t i = 0; i < n && !leader; i++)
+                if (nodes[i].leader)
+                        leader = nodes[i].id;
+        /* Evidence must be continuous: not watched for a while, or watched through another
+         * leader's dispatcher, every streak starts again now. */
+        gap = h->max_gap_usec > 0 && h->nodes_observed_usec != 0 &&
+              (now < h->nodes_observed_usec || now - h->nodes_observed_usec > h->max_gap_usec);
+        new_leader = h->nodes_observed_usec != 0 && !streq_ptr(leader, h->leader_node_id);
+        if (gap || new_leader)
+                log_debug("Reconcile: %s: every Down/drained streak starts again.",
+                          gap ? "a gap between two node listings" : "another Leader");
         for (size_t i = 0; i < n; i++) {
-                const RcNodeMark *old = history_mark(h, nodes[i].id);
+                const RcNodeMark *found = history_mark(h, nodes[i].id), *old = gap || new_leader ? NULL : found;
+                RcNodeMark keep_healthy = { .healthy_since_usec = found && !gap ? found->healthy_since_usec : 0 };
+
+                if (found && !gap && new_leader)
+                        old = &keep_healthy; /* only healthy_since survives a new Leader */
                 marks[i].node_id = strdup(nodes[i].id);
                 if (!marks[i].node_id) {
                         for (size_t j = 0; j < i; j++)
@@ -635,7 +685,91 @@ int rc_history_update_nodes(RcHistory *h, const DockerNode *nodes, size_t n, uin
         free(h->marks);
         h->marks = marks;
         h->n_marks = n;
+        h->nodes_observed_usec = now;
+        if (!streq_ptr(leader, h->leader_node_id) && free_and_strdup(&h->leader_node_id, leader) < 0)
+                return -ENOMEM;
         return 0;
+}
+
+RcSeatMemory *rc_history_seat(RcHistory *h, const char *logical_id, bool create) {
+        RcSeatMemory *n;
+
+        if (!logical_id)
+                return NULL;
+        for (size_t i = 0; i < h->n_seats; i++)
+                if (streq(h->seats[i].logical_id, logical_id))
+                        return &h->seats[i];
+        if (!create)
+                return NULL;
+        n = realloc(h->seats, (h->n_seats + 1) * sizeof(RcSeatMemory));
+        if (!n)
+                return NULL;
+        h->seats = n;
+        n[h->n_seats] = (RcSeatMemory){ .logical_id = strdup(logical_id) };
+        if (!n[h->n_seats].logical_id)
+                return NULL;
+        return &h->seats[h->n_seats++];
+}
+
+static int seat_remember_volume(RcHistory *h, const char *logical_id, const char *volume_id) {
+        RcSeatMemory *m;
+
+        if (!logical_id || !volume_id)
+                return 0;
+        m = rc_history_seat(h, logical_id, true);
+        if (!m)
+                return -ENOMEM;
+        return streq_ptr(m->volume_id, volume_id) ? 0 : free_and_strdup(&m->volume_id, volume_id) < 0 ? -ENOMEM : 0;
+}
+
+int rc_history_remember_volumes(RcHistory *h, const RcWorld *w) {
+        int r;
+
+        /* the in-flight records first: a listing that shows a volume tagged for the seat
+         * has the last word */
+        for (size_t i = 0; i < h->n_inflight; i++)
+                if ((r = seat_remember_volume(h, h->inflight[i].logical_id, h->inflight[i].volume_id)) < 0)
+                        return r;
+        /* a manager instance's data volume (kept on delete: not the root volume) */
+        for (size_t i = 0; w->instances_ok && i < w->instances.n; i++) {
+                const Ec2Instance *e = &w->instances.items[i];
+                if (!streq_ptr(ec2_tags_get(e->tags, EC2_TAG_ROLE), "manager"))
+                        continue;
+                for (size_t j = 0; j < e->n_volumes; j++)
+                        if (!e->volumes[j].delete_on_termination &&
+                            (r = seat_remember_volume(h, ec2_tags_get(e->tags, EC2_TAG_LOGICAL_ID), e->volumes[j].volume_id)) < 0)
+                                return r;
+        }
+        for (size_t i = 0; w->volumes_ok && i < w->volumes.n; i++) {
+                const Ec2Volume *v = &w->volumes.items[i];
+                if (v->state != EC2_VOLUME_CREATING && v->state != EC2_VOLUME_AVAILABLE && v->state != EC2_VOLUME_IN_USE)
+                        continue;
+                if ((r = seat_remember_volume(h, ec2_tags_get(v->tags, EC2_TAG_LOGICAL_ID), v->volume_id)) < 0)
+                        return r;
+        }
+        return 0;
+}
+
+void rc_history_update_seats(RcHistory *h, const RcPlan *plan, char *const *managers, uint64_t now) {
+        STRV_FOREACH(m, managers) {
+                RcSeatMemory *s;
+                bool holds = false, pending = false;
+
+                for (size_t i = 0; i < plan->n; i++)
+                        if (streq_ptr(plan->actions[i].logical_id, *m)) {
+                                holds = holds || plan->actions[i].holds_slot;
+                                pending = pending || plan->actions[i].seat_pending;
+                        }
+                s = rc_history_seat(h, *m, holds);
+                if (!s)
+                        continue;
+                if (holds && !s->busy_since_usec)
+                        s->busy_since_usec = now;
+                else if (!holds && !pending) {
+                        s->busy_since_usec = 0;
+                        s->stuck_logged = false;
+                }
+        }
 }
 
 int rc_history_add_inflight(RcHistory *h, RcInflightKind kind, const char *logical_id, const char *instance_id,
@@ -822,6 +956,84 @@ bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers,
         return true;
 }
 
+bool rc_action_needs_recheck(const RcAction *a) {
+        return a && (a->kind == RC_ACTION_FENCE || a->kind == RC_ACTION_DEMOTE || a->kind == RC_ACTION_REMOVE_NODE);
+}
+
+int rc_action_still_holds(const RcAction *a, const DockerNode *nodes, size_t n, char *why, size_t why_size) {
+        const DockerNode *x = NULL;
+        size_t managers = 0, reachable = 0;
+
+        if (!rc_action_needs_recheck(a))
+                return 1;
+        for (size_t i = 0; i < n; i++) {
+                if (nodes[i].manager) {
+                        managers++;
+                        reachable += node_reach(&nodes[i]) == RC_REACH_REACHABLE;
+                }
+                if (a->node_id && streq_ptr(nodes[i].id, a->node_id))
+                        x = &nodes[i];
+        }
+        if (!x) {
+                (void) snprintf(why, why_size, "node %s is no longer listed", strempty(a->node_id));
+                return 0;
+        }
+        switch (a->kind) {
+        case RC_ACTION_FENCE:
+                if (node_state(x->state) != RC_NODE_DOWN || node_reach(x) != RC_REACH_UNREACHABLE) {
+                        (void) snprintf(why, why_size, "node %s is now %s, %s", x->id, strempty(x->state),
+                                        x->reachability ?: "no manager status");
+                        return 0;
+                }
+                return 1;
+        case RC_ACTION_DEMOTE:
+                if (!x->manager || node_reach(x) == RC_REACH_REACHABLE) {
+                        (void) snprintf(why, why_size, "node %s is now %s", x->id,
+                                        x->manager ? "Reachable" : "no manager");
+                        return 0;
+                }
+                /* without it, a majority of the rest must stay reachable */
+                if (managers <= 1 || reachable < (managers - 1) / 2 + 1) {
+                        (void) snprintf(why, why_size, "only %zu of %zu managers are Reachable: demoting %s would cost quorum",
+                                        reachable, managers, x->id);
+                        return 0;
+                }
+                return 1;
+        case RC_ACTION_REMOVE_NODE:
+        default:
+                if (x->manager || node_state(x->state) != RC_NODE_DOWN) {
+                        (void) snprintf(why, why_size, "node %s is now %s%s", x->id, strempty(x->state),
+                                        x->manager ? ", a manager" : "");
+                        return 0;
+                }
+                return 1;
+        }
+}
+
+int rc_confirm_action(Docker *d, const char *self_node_id, const RcAction *a, char *why, size_t why_size) {
+        DockerNode *nodes = NULL;
+        LeaderQuorum q = {};
+        size_t n = 0;
+        int r;
+
+        if (!d || isempty(self_node_id) || !a)
+                return -EINVAL;
+        if (!rc_action_needs_recheck(a)) {
+                r = leader_confirm_blocking(d, self_node_id, &q);
+                return r < 0 ? r : r > 0 && q.majority ? RC_CONFIRM_GO : RC_CONFIRM_NO;
+        }
+        /* every node: a demoted one (REMOVE_NODE) is no manager any more */
+        r = docker_nodes_list(d, &nodes, &n);
+        if (r < 0)
+                return r;
+        r = leader_quorum_from_nodes(nodes, n, self_node_id, &q);
+        if (r >= 0)
+                r = !(r > 0 && q.majority) ? RC_CONFIRM_NO
+                    : rc_action_still_holds(a, nodes, n, why, why_size) > 0 ? RC_CONFIRM_GO : RC_CONFIRM_SKIP;
+        docker_nodes_free(nodes, n);
+        return r;
+}
+
 void rc_action_describe(const RcAction *a, char *buf, size_t size) {
         int n = snprintf(buf, size, "%s", rc_action_kind_to_string(a->kind));
 #define PART(label, v)                                                                            \
@@ -883,6 +1095,7 @@ typedef struct Pass {
         char *bootstrap;
         unsigned workers;
         uint64_t grace_usec, quorum_loss_grace_usec, stable_usec;
+        uint64_t seat_deadline_usec, interval_usec;
         char *socket;
         char *region, *endpoint, *metadata_endpoint;
         RcLaunchConf launch_manager, launch_worker; /* a worker's: never the managers' template/profile */
@@ -907,6 +1120,7 @@ typedef struct Pass {
         bool engine_manager;
         bool amiss;                       /* EC2 was needed: the swarm is not as desired */
         bool plan_changed;                /* an action planned that the last pass had not */
+        unsigned skipped;                 /* actions whose precondition no longer held */
         char status[160];
         char error[256];
 
@@ -1019,6 +1233,8 @@ static int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
         p->grace_usec = (uint64_t) c->grace_sec * USEC_PER_SEC;
         p->stable_usec = (uint64_t) c->stable_sec * USEC_PER_SEC;
         p->quorum_loss_grace_usec = (uint64_t) c->quorum_loss_grace_sec * USEC_PER_SEC;
+        p->seat_deadline_usec = (uint64_t) c->seat_deadline_sec * USEC_PER_SEC;
+        p->interval_usec = (uint64_t) c->interval_sec * USEC_PER_SEC;
         p->dry_run = c->dry_run;
         p->allow_plain_http = c->allow_plain_http;
         p->deadline_usec = now_usec(CLOCK_MONOTONIC) + RC_PASS_DEADLINE_USEC;
@@ -1170,7 +1386,7 @@ static int pass_list_nodes(Pass *p, const char *path, DockerNode **ret, size_t *
  * and a majority Reachable, by one GET /nodes?role=manager. Quorum-loss mode: still no
  * leader anywhere. 1 yes, 0 no (an error or a timeout counts as no).
  */
-static int pass_confirm(Pass *p) {
+static int pass_confirm(Pass *p, const RcAction *a, char *why, size_t why_size) {
         _cleanup_(docker_info_done) DockerInfo info = {};
         DockerNode *nodes = NULL;
         size_t n = 0;
@@ -1180,9 +1396,9 @@ static int pass_confirm(Pass *p) {
         if (pass_stopped(p))
                 return 0;
         if (!p->quorum_loss_mode) {
-                LeaderQuorum q = {};
-                r = leader_confirm_blocking(p->docker, p->world.self_node_id, &q);
-                return r > 0 && q.majority;
+                /* fence, demote, remove: the same request re-checks that call's precondition */
+                r = rc_confirm_action(p->docker, p->world.self_node_id, a, why, why_size);
+                return r < 0 ? RC_CONFIRM_NO : r;
         }
         /* no leader still: the manager listing names none (or fails), and this engine is up
          * as a manager */
@@ -1743,10 +1959,71 @@ static void pass_set_status(Pass *p) {
  * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
  * says why when it is not an errno story). Never acts when p->plan_only.
  */
+/* For each manager seat with no volume tagged for it in the listing: DescribeVolumes by
+ * its last known volume id. Only EC2's answer about that id may say "lost for good". */
+static int pass_probe_volumes(Pass *p) {
+        RcWorld *w = &p->world;
+
+        for (size_t i = 0; i < p->history.n_seats; i++)
+                p->history.seats[i].volume_probe = RC_VOLUME_PROBE_UNKNOWN;
+        if (!w->volumes_ok)
+                return 0;
+        STRV_FOREACH(m, p->managers) {
+                _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
+                RcSeatMemory *s = rc_history_seat(&p->history, *m, false);
+                bool listed = false;
+                int r;
+
+                for (size_t i = 0; i < w->volumes.n && !listed; i++)
+                        listed = streq_ptr(ec2_tags_get(w->volumes.items[i].tags, EC2_TAG_LOGICAL_ID), *m);
+                if (listed || !s || !s->volume_id)
+                        continue;
+                if (pass_stopped(p))
+                        return -ECANCELED;
+                char *ids[] = { s->volume_id, NULL };
+                r = ec2_describe_volumes(p->clients.ec2, ids, NULL, &l);
+                if (r < 0 && ec2_code(p) == EC2_ERR_INVALID_VOLUME_NOT_FOUND)
+                        s->volume_probe = RC_VOLUME_PROBE_NOT_FOUND;
+                else if (r < 0)
+                        log_debug("Reconcile: %s: cannot describe its volume %s; not taken as lost.", *m, s->volume_id);
+                else if (l.n == 0 || l.items[0].state == EC2_VOLUME_DELETED)
+                        s->volume_probe = RC_VOLUME_PROBE_NOT_FOUND;
+                else if (l.items[0].state == EC2_VOLUME_ERROR)
+                        s->volume_probe = RC_VOLUME_PROBE_ERROR;
+                else
+                        s->volume_probe = RC_VOLUME_PROBE_EXISTS;
+        }
+        return 0;
+}
+
+/* A REPORT of a seat past its deadline: logged once per incident. */
+static void pass_log_stuck(Pass *p, uint64_t now) {
+        for (size_t i = 0; p->planned && i < p->plan.n; i++) {
+                const RcAction *a = &p->plan.actions[i];
+                RcSeatMemory *s = a->seat_stuck ? rc_history_seat(&p->history, a->logical_id, false) : NULL;
+                char secs[32];
+
+                if (!s || s->stuck_logged)
+                        continue;
+                snprintf(secs, sizeof(secs), "%" PRIu64,
+                         (uint64_t) (s->busy_since_usec && now > s->busy_since_usec ? (now - s->busy_since_usec) / USEC_PER_SEC : 0));
+                log_struct(LOG_WARNING, 0, SK_MESSAGE_SEAT_STUCK,
+                           LOG_FIELDS("SK_LOGICAL_ID", a->logical_id, "SK_BUSY_SEC", secs, "SK_REASON", a->reason),
+                           "Reconcile: the recovery of manager %s has not progressed for %s s; other managers "
+                           "may be repaired first.", a->logical_id, secs);
+                s->stuck_logged = true;
+        }
+}
+
 static int pass_run(Pass *p) {
-        uint64_t now = now_usec(CLOCK_REALTIME);
+        /* every streak, age and deadline on the monotonic clock: a step of the wall clock
+         * neither fences nor waits; EC2's launch times alone are compared with wall */
+        uint64_t now = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
+        char why[256];
         RcSpec spec;
         int r;
+
+        p->history.max_gap_usec = 2 * p->interval_usec + RC_GAP_SLACK_USEC;
 
         r = pass_observe_nodes(p, now);
         if (r < 0)
@@ -1798,11 +2075,17 @@ static int pass_run(Pass *p) {
         /* a failed listing is recorded as such: the planner never calls it "missing" */
         rc_history_prune_inflight(&p->history, &p->world, now, RC_INFLIGHT_MAX_AGE_USEC);
         pass_node_back(p, now);
+        r = rc_history_remember_volumes(&p->history, &p->world);
+        if (r < 0)
+                return r;
+        if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok && pass_probe_volumes(p) == -ECANCELED)
+                return -ECANCELED;
 
         r = rc_world_observe(&p->world, &p->history, now, p->engine_manager, &p->obs);
         if (r < 0)
                 return r;
         p->obs.self_instance_id = p->self_instance_id;
+        p->obs.realtime_usec = wall;
         spec = (RcSpec){
                 .cluster = p->cluster,
                 .managers = (const char *const *) p->managers,
@@ -1813,6 +2096,7 @@ static int pass_run(Pass *p) {
                 .quorum_loss_grace_usec = p->quorum_loss_grace_usec,
                 .stable_usec = p->stable_usec,
                 .launch_settle_usec = RC_LAUNCH_SETTLE_USEC,
+                .seat_deadline_usec = p->seat_deadline_usec,
         };
         r = rc_plan(&spec, &p->obs, &p->plan);
         if (r < 0)
@@ -1822,6 +2106,13 @@ static int pass_run(Pass *p) {
         if (p->plan_only)
                 return 0;
         pass_log_plan(p);
+        /* a seat's deadline counts only passes that planned its managers */
+        if (p->obs.leader && p->obs.quorum && !p->quorum_loss_mode && p->obs.instances_ok && p->obs.volumes_ok &&
+            p->obs.subnets_ok && p->obs.nodes_ok &&
+            !(p->plan.n == 1 && p->plan.actions[0].kind == RC_ACTION_WAIT && !p->plan.actions[0].logical_id)) {
+                pass_log_stuck(p, now);
+                rc_history_update_seats(&p->history, &p->plan, p->managers, now);
+        }
         if (p->dry_run)
                 return 0;
 
@@ -1833,14 +2124,25 @@ static int pass_run(Pass *p) {
                 if (pass_stopped(p))
                         return -ECANCELED;
                 /* every action left changes EC2 or the swarm */
-                r = pass_confirm(p);
+                why[0] = 0;
+                r = pass_confirm(p, a, why, sizeof(why));
+                if (r == RC_CONFIRM_SKIP) {
+                        log_struct(LOG_NOTICE, 0, SK_MESSAGE_ACTION_SKIPPED,
+                                   LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID",
+                                              a->logical_id, "SK_NODE_ID", a->node_id, "SK_REASON", why),
+                                   "Reconcile: %s of node %s skipped: %s; the next pass decides again.",
+                                   rc_action_kind_to_string(a->kind), strempty(a->node_id), why);
+                        p->skipped++;
+                        p->plan_changed = true; /* soon again */
+                        continue;
+                }
                 if (r <= 0) {
                         log_warning("Reconcile: %s not confirmed right before %s; stopping this pass.",
                                     p->quorum_loss_mode ? "the absence of a leader" : "leadership",
                                     rc_action_kind_to_string(a->kind));
                         return -EPERM;
                 }
-                r = pass_act(p, a, now_usec(CLOCK_REALTIME));
+                r = pass_act(p, a, now_usec(CLOCK_MONOTONIC));
                 if (r < 0)
                         return r;
         }
@@ -1889,6 +2191,15 @@ static void reconciler_set_status_text(Reconciler *r, const char *text) {
 }
 
 /* What `status` reads: in flight, the last plan, the reconciler's state. No secrets. */
+/* A CLOCK_MONOTONIC time as wall-clock time, for readers in other processes (0 stays 0). */
+static uint64_t mono_to_wall(uint64_t t) {
+        uint64_t mono = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
+
+        if (t == 0 || t > mono || mono - t > wall)
+                return 0;
+        return wall - (mono - t);
+}
+
 static void reconciler_write_state(Reconciler *r, const Pass *p, int result) {
         _cleanup_(json_object_putp) json_object *o = json_object_new_object();
         json_object *inflight = json_object_new_array(), *plan = json_object_new_array();
@@ -1903,7 +2214,7 @@ static void reconciler_write_state(Reconciler *r, const Pass *p, int result) {
         json_object_object_add(o, "leader", json_object_new_boolean(p->world.leader));
         json_object_object_add(o, "quorum_loss_mode", json_object_new_boolean(p->quorum_loss_mode));
         json_object_object_add(o, "status", r->status ? json_object_new_string(r->status) : NULL);
-        json_object_object_add(o, "no_leader_since_usec", json_object_new_int64((int64_t) r->history.no_leader_since_usec));
+        json_object_object_add(o, "no_leader_since_usec", json_object_new_int64((int64_t) mono_to_wall(r->history.no_leader_since_usec)));
         for (size_t i = 0; i < r->history.n_inflight; i++) {
                 const RcInflightEntry *e = &r->history.inflight[i];
                 static const char *const kinds[] = { "launch", "attach", "fence", "create-volume", "drain" };
@@ -1914,7 +2225,7 @@ static void reconciler_write_state(Reconciler *r, const Pass *p, int result) {
                 json_object_object_add(x, "logical_id", e->logical_id ? json_object_new_string(e->logical_id) : NULL);
                 json_object_object_add(x, "instance_id", e->instance_id ? json_object_new_string(e->instance_id) : NULL);
                 json_object_object_add(x, "volume_id", e->volume_id ? json_object_new_string(e->volume_id) : NULL);
-                json_object_object_add(x, "since_usec", json_object_new_int64((int64_t) e->since_usec));
+                json_object_object_add(x, "since_usec", json_object_new_int64((int64_t) mono_to_wall(e->since_usec)));
                 json_object_array_add(inflight, x);
         }
         json_object_object_add(o, "inflight", inflight);

@@ -116,6 +116,7 @@ typedef struct RcWorld {
         RcSubnet *rc_subnets;
         RcNode *rc_nodes;
         RcInflight *rc_inflight;
+        RcSeat *rc_seats;             /* from the history's seats */
 } RcWorld;
 
 void rc_world_done(RcWorld *w);
@@ -156,6 +157,15 @@ typedef struct RcRecovery {
         uint64_t started_usec;        /* first replacement action planned */
 } RcRecovery;
 
+/* Per manager seat (issue 14), on CLOCK_MONOTONIC. */
+typedef struct RcSeatMemory {
+        char *logical_id;
+        uint64_t busy_since_usec;     /* held the one-at-a-time slot and still pending since */
+        char *volume_id;              /* its last known data volume (listings, launches, attaches) */
+        RcVolumeProbe volume_probe;   /* this pass's DescribeVolumes by id (UNKNOWN: not asked) */
+        bool stuck_logged;            /* SK_MESSAGE_SEAT_STUCK logged for this incident */
+} RcSeatMemory;
+
 typedef struct RcHistory {
         RcNodeMark *marks;
         size_t n_marks;
@@ -170,12 +180,23 @@ typedef struct RcHistory {
         uint64_t ec2_observed_usec;   /* the last EC2 observation (see rc_swarm_complete()) */
         char **logged;                /* the actions logged last pass (log changes only) */
         bool quorum_lost_logged;
+        /* Added by issue 14. Every time above is CLOCK_MONOTONIC but tokens_rotated_usec. */
+        uint64_t nodes_observed_usec; /* the last node listing */
+        char *leader_node_id;         /* the Leader in it */
+        uint64_t max_gap_usec;        /* a longer gap between two node listings, or another
+                                       * Leader, restarts every streak (0: never by a gap) */
+        RcSeatMemory *seats;
+        size_t n_seats;
 } RcHistory;
 
 void rc_history_done(RcHistory *h);
 int rc_history_copy(const RcHistory *src, RcHistory *ret);
 
-/* Carry bad_since/healthy_since over to this listing (nodes gone are forgotten). */
+/* Carry bad_since/healthy_since/drained_since over to this listing (nodes gone are
+ * forgotten). They restart at now when the listing comes more than h->max_gap_usec after
+ * the last one, or names another Leader (healthy_since survives a new Leader: the new
+ * leader's "unknown" is no break, and holding every repair for StableSec after each
+ * election would cost more than it protects). now: CLOCK_MONOTONIC. */
 int rc_history_update_nodes(RcHistory *h, const DockerNode *nodes, size_t n, uint64_t now_usec);
 /* Forget in-flight actions whose effect the listing shows or that are older than max_age. */
 void rc_history_prune_inflight(RcHistory *h, const RcWorld *w, uint64_t now_usec, uint64_t max_age_usec);
@@ -199,8 +220,17 @@ int rc_history_recovery_start(RcHistory *h, const char *logical_id, uint64_t now
 int rc_history_recovery_done(RcHistory *h, const char *logical_id, uint64_t healthy_since_usec,
                              uint64_t *ret_started_usec);
 
+/* The seat's memory (created when create; NULL: none or -ENOMEM). */
+RcSeatMemory *rc_history_seat(RcHistory *h, const char *logical_id, bool create);
+/* Remember each manager seat's volume id from the volume listing and the in-flight records. */
+int rc_history_remember_volumes(RcHistory *h, const RcWorld *w);
+/* After a plan: start, keep or reset each seat's busy_since (RcAction.holds_slot,
+ * seat_pending); managers: the configured logical ids. */
+void rc_history_update_seats(RcHistory *h, const RcPlan *plan, char *const *managers, uint64_t now_usec);
+
 /* Fill obs from w and h (obs points into both; valid while both live). self_manager:
- * this agent's engine is a manager. */
+ * this agent's engine is a manager. now_usec: CLOCK_MONOTONIC (obs.realtime_usec is left 0:
+ * the caller sets it). */
 int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now_usec, bool self_manager, RcObservation *ret);
 
 /*
@@ -211,6 +241,20 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now_usec, bool sel
  */
 #define RC_EC2_FULL_INTERVAL_USEC (300 * USEC_PER_SEC)
 bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers, unsigned workers);
+
+/*
+ * Right before a FENCE, DEMOTE or REMOVE_NODE: one node listing both confirms leadership
+ * (self Leader, a majority of managers Reachable) and re-checks that call's own
+ * precondition (fence: a->node_id still Down and Unreachable; demote: still a manager,
+ * not Reachable, removable keeping a majority; remove: still Down, no longer a manager).
+ * rc_action_still_holds() is the pure check on a listing; rc_confirm_action() makes the
+ * request. RC_CONFIRM_GO, RC_CONFIRM_SKIP (leader, but the precondition no longer holds:
+ * why says so), RC_CONFIRM_NO (leadership not confirmed), or negative errno.
+ */
+enum { RC_CONFIRM_NO = 0, RC_CONFIRM_GO = 1, RC_CONFIRM_SKIP = 2 };
+bool rc_action_needs_recheck(const RcAction *a);
+int rc_action_still_holds(const RcAction *a, const DockerNode *nodes, size_t n, char *why, size_t why_size);
+int rc_confirm_action(Docker *d, const char *self_node_id, const RcAction *a, char *why, size_t why_size);
 
 /* A one-line description of an action (no secrets), for logs and `plan`. */
 void rc_action_describe(const RcAction *a, char *buf, size_t size);

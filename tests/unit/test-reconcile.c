@@ -42,6 +42,8 @@ typedef struct World {
         RcObservation obs;
         RcPlan plan;
         char names[MAXI][3][24];
+        RcSeat seat[8];
+        size_t n_seat;
 } World;
 
 static World W;
@@ -80,6 +82,13 @@ static RcNode *add_node(const char *id, const char *lid, const char *instance, b
 
 static void add_inflight(RcInflightKind kind, const char *lid, const char *instance, const char *volume, uint64_t since) {
         W.fl[W.n_fl++] = (RcInflight) { kind, lid, instance, volume, since };
+}
+
+static RcSeat *add_seat(const char *lid, uint64_t busy_since, const char *volume, RcVolumeProbe probe) {
+        RcSeat *s = &W.seat[W.n_seat++];
+
+        *s = (RcSeat) { .logical_id = lid, .busy_since_usec = busy_since, .volume_id = volume, .volume_probe = probe };
+        return s;
 }
 
 static const char *name(size_t k, unsigned which, const char *prefix, size_t n) {
@@ -161,6 +170,7 @@ static int run(void) {
         W.obs.subnets = W.sub, W.obs.n_subnets = W.n_sub;
         W.obs.nodes = W.node, W.obs.n_nodes = W.n_node;
         W.obs.inflight = W.fl, W.obs.n_inflight = W.n_fl;
+        W.obs.seats = W.seat, W.obs.n_seats = W.n_seat;
         return rc_plan(&W.spec, &W.obs, &W.plan);
 }
 
@@ -381,7 +391,13 @@ static void c_vl_demote(void) {
         const RcAction *a = find(RC_ACTION_DEMOTE, 0);
         CHECK(a && streq(a->node_id, "n-m1") && a->destructive);
 }
+/* Nothing tagged for it in the listing: lost only on EC2's word about its volume id. */
 static void r_vl_absent(void) { world(2); lose(1); W.vol[1].logical_id = NULL; }
+static void r_vl_untagged_exists(void) { r_vl_absent(); add_seat(M1, 0, "vol-m1", RC_VOLUME_PROBE_EXISTS); }
+static void r_vl_probe_unknown(void) { r_vl_absent(); add_seat(M1, 0, "vol-m1", RC_VOLUME_PROBE_UNKNOWN); }
+static void r_vl_not_found(void) { r_vl_absent(); add_seat(M1, 0, "vol-m1", RC_VOLUME_PROBE_NOT_FOUND); }
+static void r_vl_probe_error(void) { r_vl_absent(); add_seat(M1, 0, "vol-m1", RC_VOLUME_PROBE_ERROR); }
+static void r_vl_not_found_no_id(void) { r_vl_absent(); add_seat(M1, 0, NULL, RC_VOLUME_PROBE_NOT_FOUND); }
 static void r_vl_error(void) { world(2); lose(1); W.vol[1].state = RC_VOLUME_ERROR; }
 static void r_vl_demoted_in_raft(void) { r_vl_demote(); W.node[1].manager = false; }
 static void r_vl_remove(void) { r_vl_demoted_in_raft(); W.node[1].reachability = RC_REACH_NONE; }
@@ -418,6 +434,30 @@ static void r_vl_would_cost_quorum(void) {
 }
 static void r_vl_reachable(void) { r_vl_demote(); W.node[1].reachability = RC_REACH_REACHABLE; }
 static void r_vl_running(void) { world(2); W.vol[1].state = RC_VOLUME_DELETED; }
+
+/* deadlines: a manager whose recovery cannot progress releases the one-at-a-time slot
+ * after Reconcile.SeatDeadlineSec (default 300 s), so a second dead one is re-created */
+#define STUCK (NOW - SEC(301))
+static void r_stuck_launch(void) { r_two_lost(); add_seat(M1, STUCK, NULL, 0); }
+static void r_stuck_launch_in_time(void) { r_two_lost(); add_seat(M1, NOW - SEC(200), NULL, 0); }
+static void r_stuck_launch_alone(void) { world(2); lose(1); add_seat(M1, STUCK, NULL, 0); }
+static void r_stuck_shutting_down(void) {
+        r_two_lost(); W.inst[1].state = RC_INSTANCE_SHUTTING_DOWN; W.inst[1].private_ip = M1;
+        add_seat(M1, STUCK, NULL, 0);
+}
+static void r_stuck_shutting_down_in_time(void) { r_stuck_shutting_down(); W.seat[0].busy_since_usec = NOW - SEC(60); }
+static void r_stuck_detach(void) { r_two_lost(); W.vol[1].state = RC_VOLUME_IN_USE; W.vol[1].n_attached = 1; add_seat(M1, STUCK, NULL, 0); }
+static void r_stuck_second_waits(void) { r_stuck_detach(); W.spec.seat_deadline_usec = SEC(600); }
+static void c_stuck(void) {
+        const RcAction *r = find(RC_ACTION_REPORT, 0), *l = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(r && r->seat_stuck && r->seat_pending && streq(r->logical_id, M1));
+        CHECK(l && streq(l->logical_id, M2) && l->holds_slot && l->seat_pending);
+}
+static void c_holds(void) {
+        const RcAction *a = find(RC_ACTION_WAIT, 0), *b = find(RC_ACTION_WAIT, 1);
+        CHECK(a && streq(a->logical_id, M1) && a->holds_slot && a->seat_pending);
+        CHECK(b && streq(b->logical_id, M2) && !b->holds_slot && b->seat_pending);
+}
 
 /* quorum-loss mode */
 static void r_ql_relaunch(void) { world(2); lose(1); lose(2); quorum_loss(); }
@@ -641,7 +681,12 @@ static const Row rows[] = {
         ROW(az_mismatch, "report:" M1),
         /* volume lost */
         ROWC(vl_demote, "demote:" M1),
-        ROW(vl_absent, "demote:" M1),
+        ROW(vl_absent, "wait:" M1),
+        ROW(vl_untagged_exists, "report:" M1),
+        ROW(vl_probe_unknown, "wait:" M1),
+        ROW(vl_not_found, "demote:" M1),
+        ROW(vl_probe_error, "demote:" M1),
+        ROW(vl_not_found_no_id, "wait:" M1),
         ROW(vl_error, "demote:" M1),
         ROW(vl_demoted_in_raft, "wait:" M1),
         ROWC(vl_remove, "remove-node:" M1),
@@ -653,6 +698,14 @@ static const Row rows[] = {
         ROW(vl_would_cost_quorum, "wait"),
         ROW(vl_reachable, "report:" M1),
         ROW(vl_running, "report:" M1),
+        /* deadlines */
+        ROWX(stuck_launch, "report:" M1 " wait:" M1 " launch-manager:" M2, stuck),
+        ROW(stuck_launch_in_time, "launch-manager:" M1 " wait:" M2),
+        ROW(stuck_launch_alone, "report:" M1 " launch-manager:" M1),
+        ROWX(stuck_shutting_down, "report:" M1 " wait:" M1 " launch-manager:" M2, stuck),
+        ROWX(stuck_shutting_down_in_time, "wait:" M1 " wait:" M2, holds),
+        ROWX(stuck_detach, "report:" M1 " wait:" M1 " launch-manager:" M2, stuck),
+        ROW(stuck_second_waits, "wait:" M1 " wait:" M2),
         /* quorum-loss mode */
         ROWC(ql_relaunch, "launch-manager:" M1 " launch-manager:" M2),
         ROW(ql_never_fences, ""),
@@ -867,6 +920,22 @@ static void random_world(void) {
         W.obs.tokens_rotated_usec = NOW - SEC(rnd(7200));
         if (chance(20))
                 W.obs.self_instance_id = NULL;
+        /* what the executor remembers per seat: busy since, a volume asked by id */
+        for (size_t k = 0; k < 5; k++)
+                if (chance(30))
+                        add_seat(lids[k], chance(50) ? NOW - SEC(rnd(600)) : 0, chance(70) ? "vol-q" : NULL,
+                                 (RcVolumeProbe) rnd(4));
+}
+
+static bool w_volume_gone_by_id(const char *lid) {
+        for (size_t i = 0; i < W.n_vol; i++)
+                if (W.vol[i].id && streq_ptr(W.vol[i].logical_id, lid))
+                        return true; /* listed (deleted, deleting, error): EC2's word on that id */
+        for (size_t i = 0; i < W.n_seat; i++)
+                if (streq(W.seat[i].logical_id, lid))
+                        return W.seat[i].volume_id && (W.seat[i].volume_probe == RC_VOLUME_PROBE_NOT_FOUND ||
+                                                       W.seat[i].volume_probe == RC_VOLUME_PROBE_ERROR);
+        return false;
 }
 
 static const RcInstance *w_instance(const char *id) {
@@ -995,6 +1064,7 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(node && node->manager && node->reachability != RC_REACH_REACHABLE);
                         PCHECK(!w_present(a->logical_id));
                         PCHECK(!w_intact_volume(a->logical_id)); /* only for a lost volume */
+                        PCHECK(w_volume_gone_by_id(a->logical_id)); /* never on a tag-filtered absence alone */
                         break;
                 case RC_ACTION_REMOVE_NODE:
                         PCHECK(node && !node->manager && node->reachability == RC_REACH_NONE && node->state == RC_NODE_DOWN);

@@ -6,6 +6,12 @@
  * listings (a terminated instance's address is never identity), the history kept across
  * passes (Down+Unreachable since, healthy since, in flight, backoff, recovery).
  */
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include "leader.h"
 #include "json-util.h"
 #include "reconciler.h"
 #include "test.h"
@@ -559,11 +565,276 @@ static void test_prune_inflight(void) {
         CHECK_INT(h.n_inflight, 0);
 }
 
+/* Issue 14: evidence must be continuous. Two listings far apart, or a new Leader, restart
+ * the Down streak: a manager that was Down 600 s ago and Down now was not watched in
+ * between; the planner fed from that history does not fence it. */
+static void test_streak_restarts(void) {
+        _cleanup_(rc_history_done) RcHistory h = { .max_gap_usec = 90 * USEC_PER_SEC };
+        DockerNode n[2];
+        const uint64_t t0 = 1000 * USEC_PER_SEC;
+
+        node(&n[0], "n1", "10.0.1.11", true, "ready", "reachable", true);
+        node(&n[1], "n2", "10.0.1.12", true, "down", "unreachable", false);
+        /* watched every 30 s: the streak holds */
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, t0), 0);
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, t0 + 30 * USEC_PER_SEC), 0);
+        CHECK_INT(h.marks[1].bad_since_usec, t0);
+        CHECK_INT(h.marks[0].healthy_since_usec, t0);
+        /* the next listing 600 s later: every streak starts again */
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, t0 + 630 * USEC_PER_SEC), 0);
+        CHECK_INT(h.marks[1].bad_since_usec, t0 + 630 * USEC_PER_SEC);
+        CHECK_INT(h.marks[0].healthy_since_usec, t0 + 630 * USEC_PER_SEC);
+        /* a new Leader (n2 leads… here n1 stops leading and a third node does): the Down
+         * streak starts again, the healthy one survives */
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, t0 + 660 * USEC_PER_SEC), 0);
+        n[0].leader = false;
+        CHECK_INT(free_and_strdup(&n[1].state, "down"), 0);
+        {
+                DockerNode three[3];
+                memcpy(three, n, sizeof(n));
+                node(&three[2], "n3", "10.0.1.13", true, "ready", "reachable", true);
+                CHECK_INT(rc_history_update_nodes(&h, three, 3, t0 + 690 * USEC_PER_SEC), 0);
+                CHECK_INT(h.marks[1].bad_since_usec, t0 + 690 * USEC_PER_SEC);
+                CHECK_INT(h.marks[0].healthy_since_usec, t0 + 630 * USEC_PER_SEC);
+                CHECK_STR(h.leader_node_id, "n3");
+                /* the same Leader again: no restart */
+                CHECK_INT(rc_history_update_nodes(&h, three, 3, t0 + 720 * USEC_PER_SEC), 0);
+                CHECK_INT(h.marks[1].bad_since_usec, t0 + 690 * USEC_PER_SEC);
+                docker_node_done(&three[2]);
+        }
+        /* a clock that went backwards (never on CLOCK_MONOTONIC, but not trusted): restart */
+        CHECK_INT(rc_history_update_nodes(&h, n, 2, t0), 0);
+        CHECK_INT(h.marks[1].bad_since_usec, t0);
+        for (size_t i = 0; i < 2; i++)
+                docker_node_done(&n[i]);
+}
+
+/* The whole chain, history → observation → plan, for the row of issue 14: a manager Down
+ * and Unreachable in one listing and in the next, 600 s apart, with GraceSec 120: old
+ * code fenced it; now the streak is 0 s old and the plan waits. */
+static void test_far_apart_no_fence(void) {
+        _cleanup_(rc_world_done) RcWorld w = {};
+        _cleanup_(rc_history_done) RcHistory h = { .max_gap_usec = 90 * USEC_PER_SEC };
+        static const char *const managers[] = { "10.0.1.11", "10.0.1.12", "10.0.1.13" };
+        const uint64_t t0 = 5000 * USEC_PER_SEC, t1 = t0 + 600 * USEC_PER_SEC;
+        RcSpec spec = { .cluster = "prod", .managers = managers, .n_managers = 3, .grace_usec = 120 * USEC_PER_SEC,
+                        .stable_usec = 30 * USEC_PER_SEC, .launch_settle_usec = 90 * USEC_PER_SEC };
+        RcObservation o;
+        RcPlan plan = {};
+
+        w.instances_ok = w.volumes_ok = w.subnets_ok = w.nodes_ok = w.leader = w.quorum = true;
+        w.instances.n = w.volumes.n = w.n_nodes = 3;
+        w.instances.items = calloc(3, sizeof(Ec2Instance));
+        w.volumes.items = calloc(3, sizeof(Ec2Volume));
+        w.nodes = calloc(3, sizeof(DockerNode));
+        w.node_instance_ids = calloc(3, sizeof(char *));
+        for (size_t i = 0; i < 3; i++) {
+                char iid[16], vid[16], nid[16];
+                snprintf(iid, sizeof(iid), "i-%zu", i);
+                snprintf(vid, sizeof(vid), "vol-%zu", i);
+                snprintf(nid, sizeof(nid), "n%zu", i);
+                w.instances.items[i] = (Ec2Instance){ .instance_id = S(iid), .state = EC2_INSTANCE_RUNNING,
+                                                      .private_ip = S(managers[i]), .subnet_id = S("subnet-a"),
+                                                      .launch_time_usec = 1, .tags = tags(managers[i], "manager") };
+                w.volumes.items[i] = (Ec2Volume){ .volume_id = S(vid), .state = EC2_VOLUME_IN_USE,
+                                                  .tags = tags(managers[i], "manager"), .n_attachments = 1,
+                                                  .attachments = calloc(1, sizeof(Ec2Attachment)) };
+                w.volumes.items[i].attachments[0] = (Ec2Attachment){ .volume_id = S(vid), .instance_id = S(iid),
+                                                                     .state = EC2_ATTACHMENT_ATTACHED };
+                node(&w.nodes[i], nid, managers[i], true, i == 1 ? "down" : "ready", i == 1 ? "unreachable" : "reachable", i == 0);
+                w.node_instance_ids[i] = S(iid);
+        }
+        CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t0), 0);
+        CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t1), 0);
+        CHECK_INT(rc_world_observe(&w, &h, t1, true, &o), 0);
+        o.self_instance_id = "i-0";
+        CHECK_INT(rc_plan(&spec, &o, &plan), 0);
+        for (size_t i = 0; i < plan.n; i++) {
+                CHECK(plan.actions[i].kind == RC_ACTION_WAIT);
+                if (streq_ptr(plan.actions[i].logical_id, "10.0.1.12"))
+                        CHECK(strstr(plan.actions[i].reason, "Down and Unreachable for 0s"));
+        }
+        CHECK(plan.n >= 1);
+        rc_plan_done(&plan);
+
+        /* watched throughout (every 60 s): fenced once GraceSec has passed */
+        for (uint64_t t = t1 + 60 * USEC_PER_SEC; t <= t1 + 180 * USEC_PER_SEC; t += 60 * USEC_PER_SEC)
+                CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t), 0);
+        CHECK_INT(rc_world_observe(&w, &h, t1 + 180 * USEC_PER_SEC, true, &o), 0);
+        o.self_instance_id = "i-0";
+        CHECK_INT(rc_plan(&spec, &o, &plan), 0);
+        CHECK(plan.n == 1 && plan.actions[0].kind == RC_ACTION_FENCE);
+        rc_plan_done(&plan);
+}
+
+/* Seats: busy since starts when the seat holds the slot, holds while it is pending (even
+ * released), resets once it needs nothing; volume ids remembered from the listing. */
+static void test_seats(void) {
+        _cleanup_(rc_history_done) RcHistory h = {}, copy = {};
+        _cleanup_(rc_world_done) RcWorld w = {};
+        char *managers[] = { (char *) "10.0.1.11", (char *) "10.0.1.12", NULL };
+        RcAction acts[2] = {};
+        RcPlan plan = { .actions = acts, .n = 2 };
+
+        acts[0] = (RcAction){ .kind = RC_ACTION_LAUNCH_MANAGER, .logical_id = "10.0.1.12", .holds_slot = true, .seat_pending = true };
+        acts[1] = (RcAction){ .kind = RC_ACTION_WAIT, .logical_id = "10.0.1.11", .seat_pending = true };
+        rc_history_update_seats(&h, &plan, managers, 100);
+        CHECK(rc_history_seat(&h, "10.0.1.12", false) && rc_history_seat(&h, "10.0.1.12", false)->busy_since_usec == 100);
+        CHECK(!rc_history_seat(&h, "10.0.1.11", false)); /* waiting behind: no clock */
+        rc_history_update_seats(&h, &plan, managers, 200);
+        CHECK_INT(rc_history_seat(&h, "10.0.1.12", false)->busy_since_usec, 100);
+        /* released (stuck) but still pending: the clock holds */
+        acts[0] = (RcAction){ .kind = RC_ACTION_REPORT, .logical_id = "10.0.1.12", .seat_pending = true, .seat_stuck = true };
+        rc_history_update_seats(&h, &plan, managers, 300);
+        CHECK_INT(rc_history_seat(&h, "10.0.1.12", false)->busy_since_usec, 100);
+        CHECK_INT(rc_history_copy(&h, &copy), 0);
+        CHECK_INT(rc_history_seat(&copy, "10.0.1.12", false)->busy_since_usec, 100);
+        /* settled: reset */
+        plan.n = 0;
+        rc_history_update_seats(&h, &plan, managers, 400);
+        CHECK_INT(rc_history_seat(&h, "10.0.1.12", false)->busy_since_usec, 0);
+
+        /* the volume id from the listing, kept once the listing no longer shows it */
+        w.volumes_ok = true;
+        w.volumes.n = 1;
+        w.volumes.items = calloc(1, sizeof(Ec2Volume));
+        w.volumes.items[0] = (Ec2Volume){ .volume_id = S("vol-12"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.1.12", "manager") };
+        CHECK_INT(rc_history_remember_volumes(&h, &w), 0);
+        CHECK_STR(rc_history_seat(&h, "10.0.1.12", false)->volume_id, "vol-12");
+        w.volumes.n = 0;
+        CHECK_INT(rc_history_remember_volumes(&h, &w), 0);
+        CHECK_STR(rc_history_seat(&h, "10.0.1.12", false)->volume_id, "vol-12");
+        w.volumes.n = 1;
+}
+
+/* ---- a canned engine for the re-check right before a destructive call ------------------- */
+
+static char eng_sock[108];
+static char eng_body[] = "/tmp/test-reconciler-nodes-XXXXXX";
+static pid_t eng_pid;
+
+#define NODE(id, role, state, mgr) \
+        "{\"ID\":\"" id "\",\"Version\":{\"Index\":7},\"Spec\":{\"Role\":\"" role "\",\"Availability\":\"active\"}," \
+        "\"Status\":{\"State\":\"" state "\"}" mgr "}"
+#define MS(leader, reach) ",\"ManagerStatus\":{\"Leader\":" leader ",\"Reachability\":\"" reach "\"}"
+
+static void eng_set(const char *json) {
+        FILE *f = fopen(eng_body, "w");
+        CHECK(f != NULL);
+        if (f) {
+                fputs(json, f);
+                fclose(f);
+        }
+}
+
+static void eng_serve(int lfd) {
+        for (;;) {
+                char buf[4096], body[8192], resp[8400];
+                size_t n = 0;
+                int fd = accept(lfd, NULL, NULL);
+                FILE *f;
+
+                if (fd < 0)
+                        _exit(0);
+                (void) test_read_request(fd, buf, sizeof(buf));
+                f = fopen(eng_body, "r");
+                if (f) {
+                        n = fread(body, 1, sizeof(body) - 1, f);
+                        fclose(f);
+                }
+                body[n] = 0;
+                if (startswith(buf, "GET ") && strstr(buf, "/nodes"))
+                        snprintf(resp, sizeof(resp), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(body), body);
+                else
+                        snprintf(resp, sizeof(resp), "HTTP/1.1 404 X\r\nContent-Length: 2\r\n\r\n{}");
+                (void) !write(fd, resp, strlen(resp));
+                close(fd);
+        }
+}
+
+static void test_confirm_action(void) {
+        _cleanup_(docker_freep) Docker *d = NULL;
+        RcAction fence = { .kind = RC_ACTION_FENCE, .logical_id = "10.0.1.12", .instance_id = "i-2", .node_id = "n2" };
+        RcAction demote = { .kind = RC_ACTION_DEMOTE, .logical_id = "10.0.1.12", .node_id = "n2" };
+        RcAction remove = { .kind = RC_ACTION_REMOVE_NODE, .logical_id = "10.0.1.12", .node_id = "n2" };
+        RcAction launch = { .kind = RC_ACTION_LAUNCH_MANAGER, .logical_id = "10.0.1.12" };
+        LeaderQuorum q = {};
+        char why[256];
+        int lfd, fd;
+
+        snprintf(eng_sock, sizeof(eng_sock), "/tmp/test-reconciler-%d.sock", (int) getpid());
+        fd = mkstemp(eng_body);
+        CHECK(fd >= 0);
+        close(fd);
+        lfd = test_unix_listen(eng_sock);
+        CHECK(lfd >= 0);
+        eng_pid = fork();
+        if (eng_pid == 0) {
+                (void) signal(SIGPIPE, SIG_IGN);
+                eng_serve(lfd);
+                _exit(0);
+        }
+        close(lfd);
+        CHECK_INT(docker_new(eng_sock, &d), 0);
+        if (!d)
+                goto out;
+
+        /* n2 came back between the plan and the fence: this node leads with a majority
+         * (what the old confirm asked, and it said go), but the fence is skipped */
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n2", "manager", "ready", MS("false", "reachable"))
+                "," NODE("n3", "manager", "ready", MS("false", "reachable")) "]");
+        CHECK_INT(leader_confirm_blocking(d, "n1", &q), 1);
+        CHECK(q.majority);
+        CHECK_INT(rc_confirm_action(d, "n1", &fence, why, sizeof(why)), RC_CONFIRM_SKIP);
+        CHECK(strstr(why, "n2"));
+        CHECK_INT(rc_confirm_action(d, "n1", &demote, why, sizeof(why)), RC_CONFIRM_SKIP);
+        CHECK_INT(rc_confirm_action(d, "n1", &launch, why, sizeof(why)), RC_CONFIRM_GO);
+
+        /* still Down and Unreachable: go; another node leads: no */
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n2", "manager", "down", MS("false", "unreachable"))
+                "," NODE("n3", "manager", "ready", MS("false", "reachable")) "]");
+        CHECK_INT(rc_confirm_action(d, "n1", &fence, why, sizeof(why)), RC_CONFIRM_GO);
+        CHECK_INT(rc_confirm_action(d, "n1", &demote, why, sizeof(why)), RC_CONFIRM_GO);
+        CHECK_INT(rc_confirm_action(d, "n1", &remove, why, sizeof(why)), RC_CONFIRM_SKIP); /* still a manager */
+        CHECK_INT(rc_confirm_action(d, "n3", &fence, why, sizeof(why)), RC_CONFIRM_NO);
+
+        /* demote: a third manager went Unreachable since the plan: 1 of 3 left would be no
+         * majority of the rest… (the leader itself has no majority either: no) */
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n2", "manager", "down", MS("false", "unreachable"))
+                "," NODE("n3", "manager", "ready", MS("false", "unreachable")) "," NODE("n4", "manager", "ready", MS("false", "reachable"))
+                "," NODE("n5", "manager", "ready", MS("false", "reachable")) "]");
+        CHECK_INT(rc_confirm_action(d, "n1", &demote, why, sizeof(why)), RC_CONFIRM_GO); /* 3 of 5, 3 of the other 4 */
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n2", "manager", "down", MS("false", "unreachable"))
+                "," NODE("n3", "manager", "ready", MS("false", "unreachable")) "," NODE("n4", "manager", "ready", MS("false", "reachable"))
+                "]");
+        CHECK_INT(rc_confirm_action(d, "n1", &demote, why, sizeof(why)), RC_CONFIRM_NO); /* 2 of 4: no majority at all */
+
+        /* remove: the demoted node is a worker now, listed only by GET /nodes; Ready again → skip */
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n2", "worker", "ready", "")
+                "," NODE("n3", "manager", "ready", MS("false", "reachable")) "]");
+        CHECK_INT(rc_confirm_action(d, "n1", &remove, why, sizeof(why)), RC_CONFIRM_SKIP);
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n2", "worker", "down", "")
+                "," NODE("n3", "manager", "ready", MS("false", "reachable")) "]");
+        CHECK_INT(rc_confirm_action(d, "n1", &remove, why, sizeof(why)), RC_CONFIRM_GO);
+        /* gone already */
+        eng_set("[" NODE("n1", "manager", "ready", MS("true", "reachable")) "," NODE("n3", "manager", "ready", MS("false", "reachable")) "]");
+        CHECK_INT(rc_confirm_action(d, "n1", &remove, why, sizeof(why)), RC_CONFIRM_SKIP);
+out:
+        kill(eng_pid, SIGKILL);
+        waitpid(eng_pid, NULL, 0);
+        unlink(eng_sock);
+        unlink(eng_body);
+}
+
 int main(void) {
         test_cluster_conf_profiles();
         test_launch_conf();
         test_volume_conf();
         test_status_not_configured();
+        test_streak_restarts();
+        test_far_apart_no_fence();
+        test_seats();
+        test_confirm_action();
         test_cluster_conf();
         test_user_data();
         test_observation();
