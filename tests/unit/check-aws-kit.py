@@ -313,8 +313,16 @@ if sgs:
     check(rules == {("tcp", 2377, 2377), ("tcp", 7946, 7946), ("udp", 7946, 7946), ("udp", 4789, 4789)},
           f"cfn: exactly 2377/tcp, 7946/tcp+udp, 4789/udp ({sorted(rules)})")
 
-roles = by_type.get("AWS::IAM::Role", [])
-check(len(roles) == 1, "cfn: one role")
+# the managers' role (EC2 assumes it); the only other role is the address reservation
+# function's (Lambda assumes it)
+def trusted(r):
+    return [st["Principal"]["Service"] for st in r["Properties"]["AssumeRolePolicyDocument"]["Statement"]]
+
+
+roles = [(k, r) for k, r in by_type.get("AWS::IAM::Role", []) if trusted(r) == ["ec2.amazonaws.com"]]
+check(len(roles) == 1, "cfn: one role for instances, the managers'")
+check(all(trusted(r) in (["ec2.amazonaws.com"], ["lambda.amazonaws.com"]) for k, r in by_type.get("AWS::IAM::Role", [])),
+      "cfn: no other role than the managers' and the reservation function's")
 
 
 def unsub(o):
@@ -344,10 +352,22 @@ check(len(profiles) == 1 and profiles[0][1]["Properties"]["Roles"] == [{"Ref": r
 
 # Subnet CIDR reservations: each manager's address, explicit, in its subnet, made exactly
 # when its volume is (EC2 never auto-assigns a reserved address to a worker).
-resv = sorted(by_type.get("AWS::EC2::SubnetCidrReservation", []))
+# (CloudFormation has no such resource type: a custom resource, a function in the template)
+resv = sorted(by_type.get("Custom::SubnetCidrReservation", []))
 check(len(resv) == len(vols), "cfn: one subnet CIDR reservation per manager IP")
 for i, (k, r) in enumerate(resv):
     p = r["Properties"]
+    fn = p.get("ServiceToken", {}).get("Fn::GetAtt", [None])[0]
+    check(res.get(fn, {}).get("Type") == "AWS::Lambda::Function"
+          and "create_subnet_cidr_reservation" in res[fn]["Properties"]["Code"]["ZipFile"]
+          and "delete_subnet_cidr_reservation" in res[fn]["Properties"]["Code"]["ZipFile"],
+          f"cfn: {k} made and removed by the template's function")
+    if res.get(fn, {}).get("Type") == "AWS::Lambda::Function":
+        try:
+            compile(res[fn]["Properties"]["Code"]["ZipFile"], fn, "exec")
+            check(True, f"cfn: {fn}'s code is Python")
+        except SyntaxError as e:
+            check(False, f"cfn: {fn}'s code is Python ({e})")
     check(p.get("ReservationType") == "explicit", f"cfn: {k} is an explicit reservation")
     check(p.get("SubnetId") == {"Fn::Select": [i, {"Ref": "Subnets"}]}, f"cfn: {k} in subnet #{i}")
     check(p.get("Cidr") == {"Fn::Sub": ["${Ip}/32", {"Ip": {"Fn::Select": [i, {"Ref": "ManagerIps"}]}}]},
