@@ -21,6 +21,8 @@ PKGS=(
   # packaging: the .deb (dpkg-buildpackage, debhelper 13, lintian), the .rpm (Debian's rpm
   # and rpmlint), man page lint, bash completion, the CloudFormation/IAM checks
   dpkg-dev debhelper lintian rpm rpmlint mandoc bash-completion python3-yaml
+  # the IAM policy engine's runtime (tests/iam: @cloud-copilot/iam-simulate, from npm below)
+  nodejs
 )
 
 missing=()
@@ -31,6 +33,21 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "setup-deps.sh: installing ${missing[*]}"
   apt-get update -q
   apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+# npm: Debian packages it apart from nodejs; a nodejs from elsewhere (NodeSource) bundles it
+# and conflicts with Debian's npm, so ask apt only when there is none.
+if ! command -v npm >/dev/null; then
+  echo "setup-deps.sh: installing npm"
+  apt-get update -q
+  apt-get install -y -q --no-install-recommends npm
+fi
+# The IAM policy engine the unit suite evaluates conf/aws/iam-policy.json with: exactly the
+# versions tests/iam/package-lock.json pins, from the npm registry npm is configured for
+# (again only when what is installed does not satisfy them).
+iam=$(dirname "$0")/../tests/iam
+if ! npm ls --prefix "$iam" --all >/dev/null 2>&1 || [ ! -d "$iam/node_modules" ]; then
+  echo "setup-deps.sh: installing the IAM policy engine into tests/iam/node_modules"
+  npm ci --prefix "$iam" --no-audit --no-fund --ignore-scripts
 fi
 # The docker.io package enables its daemon on the host; the tests start their own
 # engines (own sockets, data roots, network namespaces) and need none running here.
