@@ -105,10 +105,6 @@ for s in stmts:
         allowed.add(a)
 
 CLUSTER = "${ClusterName}"
-# Issue 14's keys, which another branch adds to the agent: until it is merged, the binary
-# warns about them as unknown and this check names them PENDING instead of failing. Once
-# `swarmkeeper config` knows them, they are checked like every other key.
-PENDING = {"WorkerTemplate", "WorkerTemplateVersion", "SizeGiB", "Type", "Encrypted", "KmsKeyId"}
 MANAGER_PROFILE = "arn:${AWS::Partition}:iam::${AWS::AccountId}:instance-profile/swarmkeeper-${ClusterName}-${AWS::Region}"
 
 
@@ -465,10 +461,6 @@ if mlts:
             check(r.returncode == 0, f"cfn: swarmkeeper accepts the cluster's configuration ({r.stderr.strip()})")
             for k in keys:
                 known = re.search(rf"^{k}=.*# .*50-cluster\.conf", r.stdout, re.M) is not None
-                if not known and k in PENDING and re.search(rf"Unknown key {k} in", r.stderr):
-                    print(f"PENDING config key {k}: the agent does not know it yet (issue 14, Launch/Volume keys)",
-                          file=sys.stderr)
-                    continue
                 check(known, f"cfn: config key {k} is one swarmkeeper knows and takes from the drop-in")
         check({"Name", "Managers", "BootstrapManager", "Workers"} <= set(keys), "cfn: the cluster's keys are all there")
 
