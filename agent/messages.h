@@ -33,3 +33,5 @@
 #define SK_MESSAGE_QUORUM_RESTORED      "0b82871d79d243728da3e985369cf5cc"
 #define SK_MESSAGE_ACTION_FAILED        "9be2292ac9bc47aebab60b4c54a06b84"
 #define SK_MESSAGE_PLAN_ACTION          "a023739e8196418eb5d71ee371294a9e"
+/* prepare: several volumes tagged for this host's seat (ebs.c) */
+#define SK_MESSAGE_VOLUME_AMBIGUOUS     "4edb4ca6551144c99697585e18960dcf"

@@ -25,6 +25,8 @@ static int prepare_find_device(const Config *c, uint64_t deadline, char **ret_de
                         return SK_EXIT_TIMEOUT; /* never attached in time: as a device that never appears */
                 if (r == -EUSERS)
                         return SK_EXIT_MULTI_ATTACH;
+                if (r == -ENOTUNIQ)
+                        return SK_EXIT_VOLUME_AMBIGUOUS;
                 if (r < 0)
                         return r == -EINVAL || r == -EOPNOTSUPP ? SK_EXIT_CONFIG : SK_EXIT_AWS;
         } else if (!isempty(c->volume_id)) {
