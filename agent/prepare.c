@@ -340,7 +340,8 @@ int verb_prepare(Config *c, const ConfigArgs *args, bool json) {
                 return ex;
 
         (void) notify_status("host prepared");
-        log_info("Host prepared (%s, logical id %s) in %llu ms.", role_to_string(c->role), c->private_ip,
+        log_info("Host prepared (%s, %s %s) in %llu ms.", role_to_string(c->role),
+                 c->role == ROLE_MANAGER ? "logical id" : "private IP", c->private_ip,
                  (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - start) / USEC_PER_MSEC));
         return SK_EXIT_OK;
 }
