@@ -8,10 +8,11 @@
  * The step is re-run on a timer, on engine events and on SIGHUP; one engine job is in
  * flight at a time.
  *
- * Initializing a new swarm is the bootstrap manager's last resort: only on a volume that
- * `prepare` formatted in this boot ($RUNTIME_DIRECTORY/formatted) and only after every
- * other configured manager stayed silent on the swarm port for SWARMKEEPER_INIT_QUIET_SEC
- * (default 30 s) in a row.
+ * Initializing a new swarm is the bootstrap manager's last resort: never while it holds
+ * a join token, only on a volume that `prepare` formatted in this boot
+ * ($RUNTIME_DIRECTORY/formatted) and only after every other configured manager stayed
+ * silent on the swarm port for SWARMKEEPER_INIT_QUIET_SEC (default 30 s) in a row. The
+ * decision is membership_decide() (membership.h); this file gathers its input and acts.
  */
 #include "daemon.h"
 
@@ -30,6 +31,7 @@
 #include "job.h"
 #include "leader.h"
 #include "log.h"
+#include "membership.h"
 #include "messages.h"
 #include "prepare.h"
 #include "reconciler.h"
@@ -118,6 +120,7 @@ struct Daemon {
         uint64_t init_quiet_usec;   /* how long every other manager must stay silent */
         uint64_t quiet_since_usec;  /* CLOCK_MONOTONIC of the first silent probe in a row; 0: none */
         bool no_marker_logged;
+        bool token_no_init_logged;
 };
 
 static void daemon_schedule(Daemon *d, uint64_t usec);
@@ -612,23 +615,48 @@ static void daemon_on_reconciler(Reconciler *r, void *userdata) {
         daemon_update(userdata);
 }
 
-/* Not in a swarm: init (bootstrap manager, fresh volume, everybody else silent long
- * enough), or join. */
+/* Not in a swarm: init or join, as membership_decide() says (membership.h). */
 static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
-        uint64_t now = now_usec(CLOCK_MONOTONIC);
+        uint64_t now = now_usec(CLOCK_MONOTONIC), quiet;
+        MembershipDecision m;
+        bool fresh;
 
         if (now < d->membership_not_before)
                 return daemon_schedule(d, d->membership_not_before - now);
 
-        if (!is_bootstrap(d))
-                return daemon_join_swarm(d);
-
-        if (e->answering) {
+        /* the quiet period: every other manager silent on the swarm port, in a row */
+        if (e->answering)
                 d->quiet_since_usec = 0;
+        quiet = d->quiet_since_usec > 0 ? now - d->quiet_since_usec : 0;
+        fresh = formatted_marker_exists();
+        m = membership_decide(&(const MembershipInput) {
+                .engine = e->info.state,
+                .manager = d->config->role == ROLE_MANAGER,
+                .bootstrap = is_bootstrap(d),
+                .has_token = !isempty(d->config->join_token),
+                .fresh_volume = fresh,
+                .n_peers = strv_length(e->probe),
+                .peer_answered = e->answering != NULL,
+                .quiet_usec = quiet,
+                .init_quiet_usec = d->init_quiet_usec,
+        });
+        if (m.reason == MEMBERSHIP_QUIET_TOO_SHORT || m.reason == MEMBERSHIP_QUIET_LONG_ENOUGH ||
+            m.reason == MEMBERSHIP_ALONE)
+                d->no_marker_logged = false;
+        if (m.reason != MEMBERSHIP_HAS_TOKEN)
+                d->token_no_init_logged = false;
+
+        switch (m.reason) {
+        case MEMBERSHIP_PEER_ANSWERED:
                 log_info("Manager %s answers on the swarm port: joining instead of initializing.", e->answering);
-                return daemon_join_swarm(d);
-        }
-        if (!formatted_marker_exists()) {
+                break;
+        case MEMBERSHIP_HAS_TOKEN:
+                if (!d->token_no_init_logged && fresh && !e->answering)
+                        log_notice("This host holds a join token: it joins the existing swarm and never "
+                                   "initializes a new one, however long the other managers stay silent.");
+                d->token_no_init_logged = true;
+                break;
+        case MEMBERSHIP_NOT_FRESH:
                 if (!d->no_marker_logged) {
                         _cleanup_(freep) char *p = formatted_marker_path();
                         log_notice("No other manager answers, but this host's volume was not freshly formatted "
@@ -636,26 +664,31 @@ static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
                                    strempty(p));
                 }
                 d->no_marker_logged = true;
-                return daemon_join_swarm(d);
-        }
-        d->no_marker_logged = false;
-        if (strv_length(e->probe) > 0) {
-                uint64_t quiet;
+                break;
+        case MEMBERSHIP_QUIET_TOO_SHORT:
                 if (d->quiet_since_usec == 0)
                         d->quiet_since_usec = now;
-                quiet = now - d->quiet_since_usec;
-                if (quiet < d->init_quiet_usec) {
-                        uint64_t left = d->init_quiet_usec - quiet;
-                        /* one STATUS (and one log line) for the whole wait, not one a second */
-                        daemon_status(d, "not in a swarm: no other manager answers; initializing a new swarm "
-                                      "once none has for %llu s",
-                                      (unsigned long long) (d->init_quiet_usec / USEC_PER_SEC));
-                        return daemon_schedule(d, left < SETTLE_POLL_USEC ? left : SETTLE_POLL_USEC);
-                }
+                /* one STATUS (and one log line) for the whole wait, not one a second */
+                daemon_status(d, "not in a swarm: no other manager answers; initializing a new swarm "
+                              "once none has for %llu s",
+                              (unsigned long long) (d->init_quiet_usec / USEC_PER_SEC));
+                return daemon_schedule(d, m.wait_usec < SETTLE_POLL_USEC ? m.wait_usec : SETTLE_POLL_USEC);
+        case MEMBERSHIP_QUIET_LONG_ENOUGH:
                 log_notice("No other manager answered on the swarm port for %llu s.",
                            (unsigned long long) (quiet / USEC_PER_SEC));
+                break;
+        default:
+                break;
         }
-        return daemon_init_swarm(d);
+
+        switch (m.action) {
+        case MEMBERSHIP_INIT:
+                return daemon_init_swarm(d);
+        case MEMBERSHIP_JOIN:
+                return daemon_join_swarm(d);
+        default: /* the engine is in a swarm after all: daemon_probe_done() handles those states */
+                return daemon_schedule(d, SETTLE_POLL_USEC);
+        }
 }
 
 static void daemon_probe_done(Daemon *d, EngineJob *e) {
@@ -866,6 +899,7 @@ static void daemon_apply_config(Daemon *d, Config *old) {
         reconciler_set_config(d->reconciler, c);
         d->membership_not_before = 0;
         d->no_marker_logged = false;
+        d->token_no_init_logged = false;
 }
 
 /* Who this host is does not change with a reload: what the metadata service told at

@@ -56,6 +56,16 @@ static int ebs_connect(Ebs *e) {
         return ec2_client_new_from_config(c, region, e->creds, &e->ec2); /* logs */
 }
 
+int ebs_choose_volume(const Ec2Volume *volumes, size_t n, size_t *ret_index) {
+        (void) volumes; /* attachments do not count: see ebs.h */
+        if (n == 0)
+                return -ENOENT;
+        if (n > 1)
+                return -ENOTUNIQ;
+        *ret_index = 0;
+        return 0;
+}
+
 /* The volume tagged for this host; none or several are errors (logged). */
 static int ebs_find(Ebs *e, Ec2Volume *ret) {
         const Config *c = e->config;
@@ -66,7 +76,7 @@ static int ebs_find(Ebs *e, Ec2Volume *ret) {
                 { "availability-zone", EC2_VALUES(c->availability_zone) },
                 {},
         };
-        size_t pick = SIZE_MAX, ours = 0;
+        size_t pick = SIZE_MAX;
         int r;
 
         r = ec2_describe_volumes(e->ec2, NULL, filters, &l);
@@ -92,29 +102,33 @@ static int ebs_find(Ebs *e, Ec2Volume *ret) {
                        -ENOENT;
         }
 
-        for (size_t i = 0; i < l.n; i++)
-                for (size_t j = 0; j < l.items[i].n_attachments; j++)
-                        if (streq_ptr(l.items[i].attachments[j].instance_id, c->instance_id)) {
-                                pick = i;
-                                ours++;
-                        }
-        if (l.n == 1)
-                pick = 0;
-        else if (ours != 1) {
+        r = ebs_choose_volume(l.items, l.n, &pick);
+        if (r == -ENOTUNIQ) {
                 _cleanup_(strv_freep) char **ids = NULL;
-                _cleanup_(freep) char *list = NULL;
+                _cleanup_(freep) char *list = NULL, *fields = NULL;
+                char count[32];
+
                 for (size_t i = 0; i < l.n; i++)
-                        if (strv_extend(&ids, l.items[i].volume_id) < 0)
+                        if (strv_extend(&ids, strempty(l.items[i].volume_id)) < 0)
                                 return log_oom();
                 list = strv_join(ids, ", ");
-                return log_error("%zu volumes are tagged %s=%s, %s=%s in %s (%s); refusing to guess. "
-                                 "Remove the tags from all but one, or set Volume.Id=.",
-                                 l.n, EC2_TAG_CLUSTER, c->cluster_name, EC2_TAG_LOGICAL_ID, c->private_ip,
-                                 c->availability_zone, strempty(list)),
+                fields = strv_join(ids, " ");
+                if (!list || !fields)
+                        return log_oom();
+                snprintf(count, sizeof(count), "%zu", l.n);
+                return log_struct(LOG_ERR, 0, SK_MESSAGE_VOLUME_AMBIGUOUS,
+                                  LOG_FIELDS("SK_VOLUME_IDS", fields, "SK_VOLUME_COUNT", count, "SK_CLUSTER",
+                                             c->cluster_name, "SK_LOGICAL_ID", c->private_ip, "SK_INSTANCE_ID",
+                                             c->instance_id, "SK_AVAILABILITY_ZONE", c->availability_zone),
+                                  "%zu volumes are tagged %s=%s, %s=%s in %s (%s); refusing to attach, format or "
+                                  "mount any of them. Find out where the others came from, remove the tags from "
+                                  "all but this seat's volume (or set Volume.Id=), then start prepare again.",
+                                  l.n, EC2_TAG_CLUSTER, c->cluster_name, EC2_TAG_LOGICAL_ID, c->private_ip,
+                                  c->availability_zone, list),
                        -ENOTUNIQ;
-        } else
-                log_warning("Several volumes are tagged for %s; using %s, which is attached to this instance.",
-                            c->private_ip, l.items[pick].volume_id);
+        }
+        if (r < 0)
+                return r;
 
         *ret = l.items[pick];
         l.items[pick] = (Ec2Volume) {};

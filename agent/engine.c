@@ -5,6 +5,7 @@
 #include <systemd/sd-bus.h>
 #include <time.h>
 
+#include "docker.h"
 #include "json-util.h"
 #include "log.h"
 
@@ -23,7 +24,13 @@ static int label_find(json_object *a, const char *key, size_t keylen) {
         return -1;
 }
 
-int engine_labels_merge(const char *json, char *const *labels, char **ret_text) {
+/* The key of label s ("k=v", or "k" alone) equals key. */
+static bool label_has_key(const char *s, const char *key) {
+        const char *rest = s ? startswith(s, key) : NULL;
+        return rest && (*rest == '\0' || *rest == '=');
+}
+
+int engine_labels_merge(const char *json, char *const *labels, char *const *unset, char **ret_text) {
         _cleanup_(json_object_putp) json_object *root = NULL;
         json_object *arr = NULL;
         bool changed = false;
@@ -53,6 +60,19 @@ int engine_labels_merge(const char *json, char *const *labels, char **ret_text) 
         } else {
                 arr = json_object_new_array();
                 if (json_add(root, "labels", arr) < 0)
+                        return -ENOMEM;
+                changed = true;
+        }
+
+        for (size_t i = json_object_array_length(arr); i > 0; i--) {
+                const char *s = json_object_get_string(json_object_array_get_idx(arr, i - 1));
+                bool drop = false;
+
+                STRV_FOREACH(k, unset)
+                        drop = drop || label_has_key(s, *k);
+                if (!drop)
+                        continue;
+                if (json_object_array_del_idx(arr, i - 1, 1) < 0)
                         return -ENOMEM;
                 changed = true;
         }
@@ -88,8 +108,8 @@ int engine_labels_merge(const char *json, char *const *labels, char **ret_text) 
         return 0;
 }
 
-int engine_labels_for(const Config *c, char ***ret) {
-        _cleanup_(strv_freep) char **l = calloc(1, sizeof(char *));
+int engine_labels_for(const Config *c, char ***ret, char ***ret_unset) {
+        _cleanup_(strv_freep) char **l = calloc(1, sizeof(char *)), **unset = NULL;
         char *s;
         int r;
 
@@ -104,7 +124,10 @@ int engine_labels_for(const Config *c, char ***ret) {
                         return r;                                \
         } while (0)
         ADD("swarmkeeper.cluster=%s", c->cluster_name);
-        ADD("swarmkeeper.logical-id=%s", c->private_ip);
+        if (c->role == ROLE_MANAGER)
+                ADD(DOCKER_LABEL_LOGICAL_ID "=%s", c->private_ip);
+        else if (strv_extend(&unset, DOCKER_LABEL_LOGICAL_ID) < 0)
+                return -ENOMEM;
         ADD("swarmkeeper.role=%s", role_to_string(c->role));
         ADD("swarmkeeper.instance-id=%s", c->instance_id);
 #undef ADD
@@ -114,21 +137,23 @@ int engine_labels_for(const Config *c, char ***ret) {
                         return r;
         }
         *ret = TAKE_PTR(l);
+        if (ret_unset)
+                *ret_unset = TAKE_PTR(unset);
         return 0;
 }
 
 int engine_write_labels(const Config *c, bool dry_run) {
-        _cleanup_(strv_freep) char **labels = NULL;
+        _cleanup_(strv_freep) char **labels = NULL, **unset = NULL;
         _cleanup_(freep) char *old = NULL, *new = NULL, *dir = NULL;
         int r;
 
-        r = engine_labels_for(c, &labels);
+        r = engine_labels_for(c, &labels, &unset);
         if (r < 0)
                 return r;
         r = read_full_file(c->daemon_config, &old, NULL);
         if (r < 0 && r != -ENOENT)
                 return r;
-        r = engine_labels_merge(old, labels, &new);
+        r = engine_labels_merge(old, labels, unset, &new);
         if (r < 0)
                 return r;
         if (!new)

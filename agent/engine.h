@@ -10,14 +10,21 @@
 
 /*
  * Merge `labels` ("k=v") into the daemon.json text `json` (NULL: no file yet): an
- * existing label with the same key is replaced in place, others are appended, every
- * other key and label is kept. ret_text gets the new text (NULL if unchanged).
+ * existing label with the same key is replaced in place, others are appended; every
+ * label whose key is in `unset` (may be NULL) is removed; every other key and label
+ * is kept. ret_text gets the new text (NULL if unchanged).
  * -EBADMSG: json is not a JSON object, or its "labels" is not an array of strings.
  */
-int engine_labels_merge(const char *json, char *const *labels, char **ret_text);
+int engine_labels_merge(const char *json, char *const *labels, char *const *unset, char **ret_text);
 
-/* The swarmkeeper.* labels for this host plus Engine.Labels, as "k=v". */
-int engine_labels_for(const Config *c, char ***ret);
+/*
+ * The swarmkeeper.* labels for this host plus Engine.Labels, as "k=v"; and the keys
+ * of ours this host must not carry (ret_unset, may be NULL). Only a manager carries
+ * swarmkeeper.logical-id: a worker's engine is labelled without one (and loses one
+ * an earlier run or role left), as a label is self-reported and a worker claiming a
+ * manager's logical id must not stand for that seat.
+ */
+int engine_labels_for(const Config *c, char ***ret, char ***ret_unset);
 
 /*
  * Make c->daemon_config carry our labels; write atomically (keeping the file's mode)

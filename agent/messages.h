@@ -35,3 +35,5 @@
 #define SK_MESSAGE_PLAN_ACTION          "a023739e8196418eb5d71ee371294a9e"
 #define SK_MESSAGE_SEAT_STUCK           "dfe7e4860266408186a6702ddf6a4b53"
 #define SK_MESSAGE_ACTION_SKIPPED       "21c9060080d641c08d97f1f2d253ad23"
+/* prepare: several volumes tagged for this host's seat (ebs.c) */
+#define SK_MESSAGE_VOLUME_AMBIGUOUS     "4edb4ca6551144c99697585e18960dcf"

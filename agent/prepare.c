@@ -25,6 +25,8 @@ static int prepare_find_device(const Config *c, uint64_t deadline, char **ret_de
                         return SK_EXIT_TIMEOUT; /* never attached in time: as a device that never appears */
                 if (r == -EUSERS)
                         return SK_EXIT_MULTI_ATTACH;
+                if (r == -ENOTUNIQ)
+                        return SK_EXIT_VOLUME_AMBIGUOUS;
                 if (r < 0)
                         return r == -EINVAL || r == -EOPNOTSUPP ? SK_EXIT_CONFIG : SK_EXIT_AWS;
         } else if (!isempty(c->volume_id)) {
@@ -271,6 +273,7 @@ static int prepare_volume(const Config *c, uint64_t deadline) {
 
 static int prepare_labels(const Config *c, bool dry_run) {
         _cleanup_(freep) char *state = NULL;
+        bool manager;
         int r;
 
         r = engine_write_labels(c, dry_run);
@@ -285,11 +288,14 @@ static int prepare_labels(const Config *c, bool dry_run) {
                 log_debug("Engine labels in %s %s.", c->daemon_config, r == 0 ? "are up to date" : "will change");
                 return SK_EXIT_OK;
         }
+        /* only a manager's engine carries a logical id (engine.h) */
+        manager = c->role == ROLE_MANAGER;
         log_struct(LOG_NOTICE, 0, SK_MESSAGE_ENGINE_LABELS,
-                   LOG_FIELDS("SK_DAEMON_CONFIG", c->daemon_config, "SK_LOGICAL_ID", c->private_ip,
+                   LOG_FIELDS("SK_DAEMON_CONFIG", c->daemon_config, "SK_LOGICAL_ID", manager ? c->private_ip : NULL,
                               "SK_INSTANCE_ID", c->instance_id, "SK_CLUSTER", c->cluster_name),
-                   "Engine labels in %s changed (cluster %s, logical id %s, instance %s).", c->daemon_config,
-                   c->cluster_name, c->private_ip, c->instance_id);
+                   "Engine labels in %s changed (cluster %s, %s%s, instance %s).", c->daemon_config,
+                   c->cluster_name, manager ? "logical id " : "worker", manager ? c->private_ip : "",
+                   c->instance_id);
 
         /* A running engine picks its labels up on reload (SIGHUP). */
         if (engine_unit_active_state(c->unit, &state) >= 0 && streq(state, "active")) {
@@ -334,7 +340,8 @@ int verb_prepare(Config *c, const ConfigArgs *args, bool json) {
                 return ex;
 
         (void) notify_status("host prepared");
-        log_info("Host prepared (%s, logical id %s) in %llu ms.", role_to_string(c->role), c->private_ip,
+        log_info("Host prepared (%s, %s %s) in %llu ms.", role_to_string(c->role),
+                 c->role == ROLE_MANAGER ? "logical id" : "private IP", c->private_ip,
                  (unsigned long long) ((now_usec(CLOCK_MONOTONIC) - start) / USEC_PER_MSEC));
         return SK_EXIT_OK;
 }

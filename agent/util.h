@@ -50,6 +50,7 @@ enum {
         SK_EXIT_MOUNT = 6,       /* mount point is taken by something else */
         SK_EXIT_ENGINE = 7,      /* Docker engine unreachable or refused */
         SK_EXIT_MULTI_ATTACH = 8, /* the volume is attached to another instance too: never mounted */
+        SK_EXIT_VOLUME_AMBIGUOUS = 9, /* several volumes tagged for this seat: none attached or mounted */
 };
 
 static inline void freep(void *p) {

@@ -4,7 +4,8 @@
 # instance's zone, attached (AttachVolume, signed with the role's session token),
 # its EBS udev link awaited (made by the fake's hook, as udev would), formatted
 # because blank, mounted. Then: a second run attaches nothing; a host without a
-# volume and an unreachable metadata service exit 5 with a clear message; no
+# volume and an unreachable metadata service exit 5 with a clear message; two
+# volumes tagged for one seat exit 9 with neither attached nor mounted; no
 # secret reaches the output even at debug level.
 set -uo pipefail
 . "$(dirname "$0")/../lib/common.sh"
@@ -34,7 +35,12 @@ fi
 on_exit rm -f "$LINK"
 
 make_loop 64 LOOP
-umount_all() { while findmnt -n "$MNT" >/dev/null 2>&1; do umount "$MNT" || break; done; }
+umount_all() { # MNT, and mnt2 should a refusal case (wrongly) mount there
+        local m
+        for m in "$MNT" "$T/mnt2"; do
+                while findmnt -n "$m" >/dev/null 2>&1; do umount "$m" || break; done
+        done
+}
 on_exit umount_all
 
 # The hook plays udev: the attached volume's link appears, and goes on detach.
@@ -181,6 +187,44 @@ assert_contains "$out" "Volume $VOL5 is attached to this instance and also to $O
 assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('AttachVolume', 'DetachVolume'))")" 0 \
         "multi-attached volume: nothing attached or detached"
 assert_fail "multi-attached volume: nothing mounted" findmnt -n "$T/mnt2"
+
+# --- two volumes tagged for the seat, one attached here: neither used, exit 9 ---------
+# Anyone who may tag can make a second volume for a seat (and attach it): the host
+# cannot tell which one holds the seat's state. The attached one's device is there
+# (its udev link points at a loop device of its own), so only the refusal keeps it
+# from being formatted and mounted.
+make_loop 64 LOOP6
+on_exit umount_all # before LOOP6 is detached (cleanup runs last in, first out)
+IID6=$(ctl POST /_fake/instances '{"private_ip": "10.0.1.15", "az": "us-east-1a", "hooks": false}' | json 'd["id"]')
+ctl POST /_fake/imds "{\"source\": \"127.0.0.1\", \"instance\": \"$IID6\"}" >/dev/null
+VOL6A=$(ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"hooks\": false, \
+        \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.15\"}}" | json 'd["id"]')
+VOL6B=$(ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"attached_to\": \"$IID6\", \"device\": \"/dev/sdg\", \
+        \"hooks\": false, \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.15\"}}" | json 'd["id"]')
+LINK6=$BYID/nvme-Amazon_Elastic_Block_Store_${VOL6B/-/}
+on_exit rm -f "$LINK6"
+ln -sfn "$LOOP6" "$LINK6"
+rm -f "$RUNTIME_DIRECTORY/formatted" # the first run's
+ctl DELETE /_fake/calls >/dev/null
+out=$(prepare --set Volume.MountPoint="$T/mnt2" 2>&1); rc=$?
+assert_eq "$rc" 9 "two volumes tagged for the seat: exit 9 ($out)"
+assert_contains "$out" "$VOL6A" "two volumes: names the available one"
+assert_contains "$out" "$VOL6B" "two volumes: names the one attached here"
+assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('AttachVolume', 'DetachVolume'))")" 0 \
+        "two volumes: nothing attached or detached"
+assert_fail "two volumes: nothing mounted" findmnt -n "$T/mnt2"
+assert_eq "$(blkid -p -o value -s TYPE "$LOOP6")" "" "two volumes: the attached one's device was not formatted"
+assert_fail "two volumes: no marker of a fresh format" test -e "$RUNTIME_DIRECTORY/formatted"
+# the same with both available (no attachment at all): still exit 9, still nothing attached
+ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"hooks\": false, \
+        \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.16\"}}" >/dev/null
+ctl POST /_fake/volumes "{\"az\": \"us-east-1a\", \"size\": 1, \"hooks\": false, \
+        \"tags\": {\"swarmkeeper:cluster\": \"e2e\", \"swarmkeeper:logical-id\": \"10.0.1.16\"}}" >/dev/null
+ctl DELETE /_fake/calls >/dev/null
+out=$(prepare --set Volume.MountPoint="$T/mnt2" --set Host.PrivateIp=10.0.1.16 2>&1); rc=$?
+assert_eq "$rc" 9 "two available volumes tagged for the seat: exit 9 ($out)"
+assert_eq "$(ctl GET /_fake/calls | json "sum(1 for c in d if c['action'] in ('AttachVolume', 'DetachVolume'))")" 0 \
+        "two available volumes: nothing attached"
 
 # --- one deadline for the attach wait and the device wait ------------------------------
 # EC2 answers DescribeVolumes 2 s late; the attachment's device never shows up. With

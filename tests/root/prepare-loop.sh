@@ -242,6 +242,10 @@ out=$("$BIN" --config /dev/null --config-dir "$T/none" prepare --set Cluster.Nam
         --set Engine.Unit=sk-test-nonexistent.service 2>&1); rc=$?
 assert_eq "$rc" 0 "worker: exit 0 ($out)"
 assert_contains "$(cat "$DJ")" '"swarmkeeper.role=worker"' "worker: labelled"
+assert_contains "$(cat "$DJ")" '"swarmkeeper.instance-id=i-0123456789abcdef1"' "worker: labelled with its instance"
+# a label is self-reported: a worker never claims a seat (the manager's label left in
+# this file by the runs above is removed)
+assert_not_contains "$(cat "$DJ")" 'swarmkeeper.logical-id' "worker: no logical-id label"
 assert_fail "worker: nothing mounted" findmnt -n "$MNT"
 
 sk_summary

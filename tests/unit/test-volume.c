@@ -161,6 +161,47 @@ static void test_volume_check(void) {
         }
 }
 
+/* Which tagged volume is the seat's: only ever the one and only (issue 14: a second
+ * volume tagged for the seat and attached here was mounted). */
+static void test_choose_volume(void) {
+        Ec2Attachment mine = { .instance_id = (char *) ME, .device = (char *) "/dev/sdf",
+                               .state = EC2_ATTACHMENT_ATTACHED };
+        Ec2Attachment other = { .instance_id = (char *) OTHER, .device = (char *) "/dev/sdf",
+                                .state = EC2_ATTACHMENT_ATTACHED };
+        Ec2Volume here = { .volume_id = (char *) "vol-0aaaaaaaaaaaaaaa1", .state = EC2_VOLUME_IN_USE,
+                           .attachments = &mine, .n_attachments = 1 };
+        Ec2Volume there = { .volume_id = (char *) "vol-0bbbbbbbbbbbbbbb2", .state = EC2_VOLUME_IN_USE,
+                            .attachments = &other, .n_attachments = 1 };
+        Ec2Volume free1 = { .volume_id = (char *) "vol-0ccccccccccccccc3", .state = EC2_VOLUME_AVAILABLE };
+        Ec2Volume free2 = { .volume_id = (char *) "vol-0ddddddddddddddd4", .state = EC2_VOLUME_AVAILABLE };
+        const struct {
+                const char *name;
+                Ec2Volume v[3];
+                size_t n;
+                int r;
+                size_t pick;
+        } cases[] = {
+                { "none", { {} }, 0, -ENOENT, 0 },
+                { "one, available", { free1 }, 1, 0, 0 },
+                { "one, attached here", { here }, 1, 0, 0 },
+                { "one, attached elsewhere (the caller waits)", { there }, 1, 0, 0 },
+                { "two, one attached here", { free1, here }, 2, -ENOTUNIQ, 0 },
+                { "two, one attached here, listed first", { here, free1 }, 2, -ENOTUNIQ, 0 },
+                { "two, both available", { free1, free2 }, 2, -ENOTUNIQ, 0 },
+                { "two, one elsewhere", { there, free1 }, 2, -ENOTUNIQ, 0 },
+                { "three, one attached here", { free1, here, there }, 3, -ENOTUNIQ, 0 },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+                size_t pick = SIZE_MAX;
+                int r = ebs_choose_volume(cases[i].v, cases[i].n, &pick);
+                if (r != cases[i].r)
+                        fprintf(stderr, "choose volume, case '%s': %d, expected %d\n", cases[i].name, r, cases[i].r);
+                CHECK_INT(r, cases[i].r);
+                CHECK_INT(pick, cases[i].r == 0 ? cases[i].pick : SIZE_MAX); /* untouched on refusal */
+        }
+}
+
 static void test_wait_timeout(void) {
         char *cands[] = { (char *) "/nonexistent/dev/xvdz", (char *) "/dev/null", NULL }; /* /dev/null: not a block device */
         char *path = NULL;
@@ -266,6 +307,7 @@ int main(void) {
         test_candidates();
         test_names_valid();
         test_volume_check();
+        test_choose_volume();
         test_wait_timeout();
         test_open_rejects_non_block();
         test_unit_timeout();
