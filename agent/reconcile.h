@@ -62,6 +62,10 @@ typedef struct RcInstance {
         const char *subnet_id;         /* NULL once terminated */
         const char *availability_zone;
         uint64_t launch_usec;          /* CLOCK_REALTIME, 0: unknown */
+        /* Added after the first contract: */
+        const char *client_token;      /* the ClientToken it was launched with (DescribeInstances'
+                                        * clientToken; NULL: none). Proves that this cluster
+                                        * launched it for a seat: see rc_seat_token() */
 } RcInstance;
 
 typedef enum RcVolumeState {
@@ -80,6 +84,11 @@ typedef struct RcVolume {
         const char *availability_zone;
         const char *const *attached_to; /* instance ids of attachments (any state), n_attached */
         size_t n_attached;
+        /* Added after the first contract: */
+        bool has_state;                /* tag swarmkeeper:has-state=yes: its host joined or inited
+                                        * (the leader marks it, MARK_VOLUME) */
+        uint64_t generation;           /* tag swarmkeeper:generation (absent or malformed: 0): the
+                                        * seat's launch generation, see rc_seat_token() */
 } RcVolume;
 
 typedef struct RcSubnet {
@@ -121,6 +130,9 @@ typedef struct RcNode {
         uint64_t created_usec;         /* CreatedAt: a node created after the last token rotation
                                         * joined with the current token */
         uint64_t drained_since_usec;   /* kept by the executor: availability drain since */
+        /* Added after the first contract: */
+        const char *manager_addr;      /* ManagerStatus.Addr ("10.0.1.10:2377"; NULL: none). With
+                                        * addr, what ties a Raft member to its seat: labels are hints */
 } RcNode;
 
 typedef enum RcInflightKind {
@@ -174,6 +186,9 @@ typedef struct RcObservation {
                                         * leader node's instance label). A listing that does not
                                         * show it live, or its logical id without an intact
                                         * volume, is taken as partial: nothing is planned. */
+        const char *const *dead_client_tokens; /* ClientTokens RunInstances answered with
+                                        * IdempotentInstanceTerminated (kept by the executor) */
+        size_t n_dead_client_tokens;
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */
@@ -194,6 +209,12 @@ typedef enum RcActionKind {
         RC_ACTION_ROTATE_TOKENS,       /* a fresh join happened: rotate the join token it used */
         RC_ACTION_WAIT,                /* nothing to do yet for logical_id: reason says why */
         RC_ACTION_REPORT,              /* an anomaly for the operator, no change */
+        RC_ACTION_SET_GENERATION,      /* CreateTags swarmkeeper:generation=volume_generation on
+                                        * volume_id: the seat's token for the current generation
+                                        * was used by an instance that is terminated */
+        RC_ACTION_MARK_VOLUME,         /* CreateTags swarmkeeper:has-state=yes on volume_id: node_id
+                                        * is a Ready, Reachable manager on instance_id, which has
+                                        * the volume attached */
         _RC_ACTION_KIND_MAX,
 } RcActionKind;
 
@@ -219,6 +240,10 @@ typedef struct RcAction {
                                         * of every worker instance id listed or in flight) */
         char client_token[RC_CLIENT_TOKEN_MAX + 1];         /* LAUNCH_*, CREATE_VOLUME: rc_client_token(cluster, slot,
                                         * replaces), ready to use */
+        /* Added for issue 14: */
+        uint64_t volume_generation;    /* LAUNCH_MANAGER: the generation of volume_id its
+                                        * client_token derives from (rc_seat_token(), not replaces);
+                                        * SET_GENERATION: the value to write */
 } RcAction;
 
 typedef struct RcPlan {
@@ -254,6 +279,20 @@ void rc_plan_done(RcPlan *p);
  * buf must hold RC_CLIENT_TOKEN_MAX + 1 bytes.
  */
 int rc_client_token(const char *cluster, const char *slot, const char *replaces, char *buf, size_t size);
+
+/*
+ * A manager seat's RunInstances ClientToken: rc_client_token(cluster, logical id,
+ * "<volume id>/gen-<generation>"). Each (volume, generation) gives its own token, and a
+ * volume's generation only grows, so no token repeats, even once EC2 has forgotten the
+ * terminated instances that used the earlier ones.
+ */
+int rc_seat_token(const char *cluster, const char *logical_id, const char *volume_id, uint64_t generation, char *buf,
+                  size_t size);
+
+/* How many generations past the listed one a running instance's token may be from and
+ * still count as launched for its seat (a volume listing that lags behind our own
+ * SET_GENERATION). */
+#define RC_GENERATION_LOOKAHEAD 4
 
 /* Is ip (dotted IPv4) inside cidr ("a.b.c.d/n")? Usable, i.e. not EC2's reserved first
  * four and last address? 1 yes, 0 no, -EINVAL malformed. */
