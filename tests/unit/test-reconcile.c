@@ -42,7 +42,7 @@ typedef struct World {
         RcObservation obs;
         RcPlan plan;
         char names[MAXI][3][24];
-        char tokens[16][RC_CLIENT_TOKEN_MAX + 1]; /* seat_token() */
+        char tokens[32][RC_CLIENT_TOKEN_MAX + 1]; /* seat_token() */
         size_t n_tokens;
         const char *dead[8];
         size_t n_dead;
@@ -1060,6 +1060,32 @@ static void random_world(void) {
         W.obs.subnets_ok = chance(95);
         W.obs.nodes_ok = chance(90);
         W.obs.tokens_rotated_usec = NOW - SEC(rnd(7200));
+        /* identity: tokens, generations, state marks, addresses */
+        for (size_t k = 0; k < 5; k++) {
+                RcVolume *v = &W.vol[k];
+                RcNode *n = &W.node[k];
+
+                v->generation = chance(60) ? 0 : rnd(3);
+                v->has_state = chance(75);
+                for (size_t i = 0; i < W.n_inst; i++) {
+                        RcInstance *x = &W.inst[i];
+                        if (!streq_ptr(x->logical_id, lids[k]) || !chance(60))
+                                continue;
+                        x->client_token = chance(20) ? NULL : chance(20) ? "sk-forged" : seat_token(k, v->generation + rnd(3));
+                }
+                if (chance(15))
+                        W.dead[W.n_dead++] = seat_token(k, v->generation + rnd(2));
+                if (chance(10))
+                        n->manager_addr = NULL;
+                if (chance(10))
+                        n->addr = chance(50) ? NULL : "0.0.0.0";
+                if (chance(8))
+                        n->manager_addr = chance(50) ? "10.0.7.7:2377" : lids[rnd(5)];
+        }
+        if (chance(10))
+                for (size_t i = 0; i < W.n_node; i++)
+                        if (!W.node[i].logical_id && W.node[i].id && chance(50))
+                                W.node[i].logical_id = lids[rnd(5)]; /* a worker claims a manager's id */
         if (chance(20))
                 W.obs.self_instance_id = NULL;
 }
@@ -1171,6 +1197,51 @@ static bool w_condemned(const RcInstance *w) {
         return false;
 }
 
+/* Every manager ClientToken any plan emitted, with the (volume, generation) it came from:
+ * a token is never planned for two of them. */
+static struct {
+        char token[RC_CLIENT_TOKEN_MAX + 1];
+        char volume[24];
+        uint64_t generation;
+} seen_tokens[256];
+static size_t n_seen_tokens;
+
+static bool token_seen_for_other(const char *token, const char *volume, uint64_t generation) {
+        for (size_t i = 0; i < n_seen_tokens; i++)
+                if (streq(seen_tokens[i].token, token))
+                        return !streq(seen_tokens[i].volume, volume) || seen_tokens[i].generation != generation;
+        if (n_seen_tokens < ELEMENTSOF(seen_tokens)) {
+                snprintf(seen_tokens[n_seen_tokens].token, sizeof(seen_tokens[0].token), "%s", token);
+                snprintf(seen_tokens[n_seen_tokens].volume, sizeof(seen_tokens[0].volume), "%s", volume);
+                seen_tokens[n_seen_tokens++].generation = generation;
+        }
+        return false;
+}
+
+static bool w_token_dead(const char *token) {
+        for (size_t i = 0; i < W.n_inst; i++)
+                if (streq_ptr(W.inst[i].cluster, "prod") && W.inst[i].state == RC_INSTANCE_TERMINATED &&
+                    streq_ptr(W.inst[i].client_token, token))
+                        return true;
+        for (size_t i = 0; i < W.n_dead; i++)
+                if (streq(W.dead[i], token))
+                        return true;
+        return false;
+}
+
+/* Launched by this cluster for the seat of volume v: its token, or our launch in flight. */
+static bool w_launched_for_seat(const RcInstance *i, const RcVolume *v, const char *lid) {
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+        for (size_t k = 0; k < W.n_fl; k++)
+                if (W.fl[k].kind == RC_INFLIGHT_LAUNCH && streq_ptr(W.fl[k].instance_id, i->id) && streq_ptr(W.fl[k].logical_id, lid))
+                        return true;
+        for (uint64_t g = v->generation; g <= v->generation + RC_GENERATION_LOOKAHEAD; g++)
+                if (rc_seat_token("prod", lid, v->id, g, tok, sizeof(tok)) == 0 && streq_ptr(i->client_token, tok))
+                        return true;
+        return false;
+}
+
 static void check_random_plan(unsigned seed) {
         bool all_ok = W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok && W.obs.nodes_ok;
         const char *touched = NULL;
@@ -1197,7 +1268,8 @@ static void check_random_plan(unsigned seed) {
                 PCHECK(W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok);
                 if (W.plan.quorum_loss_mode) {
                         PCHECK(!W.obs.leader && W.obs.self_manager);
-                        PCHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME);
+                        PCHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME ||
+                               a->kind == RC_ACTION_SET_GENERATION);
                         PCHECK(!a->join_fresh);
                 }
                 /* one manager at a time (outside quorum-loss mode) */
@@ -1217,10 +1289,34 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(a->subnet_id && rc_ip_in_subnet(a->private_ip, "10.0.0.0/16") == 1);
                         PCHECK(!a->join_fresh || !w_node_with_lid(a->logical_id)); /* never join before the old member is gone */
                         PCHECK(startswith(a->client_token, "sk-"));
+                        if (vol) {
+                                char tok[RC_CLIENT_TOKEN_MAX + 1];
+                                /* the token of the volume's listed generation, never one used before */
+                                PCHECK(a->volume_generation == vol->generation);
+                                PCHECK(rc_seat_token("prod", a->logical_id, vol->id, a->volume_generation, tok, sizeof(tok)) == 0 &&
+                                       streq(tok, a->client_token));
+                                PCHECK(!w_token_dead(a->client_token));
+                                PCHECK(!token_seen_for_other(a->client_token, vol->id, a->volume_generation));
+                                PCHECK(!W.plan.quorum_loss_mode || vol->has_state);
+                        }
                         break;
                 case RC_ACTION_ATTACH_VOLUME:
                         PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->logical_id, a->logical_id));
                         PCHECK(vol && vol->state == RC_VOLUME_AVAILABLE && vol->n_attached == 0); /* never attached twice */
+                        PCHECK(inst && vol && w_launched_for_seat(inst, vol, a->logical_id)); /* never to an impostor */
+                        break;
+                case RC_ACTION_SET_GENERATION: {
+                        char tok[RC_CLIENT_TOKEN_MAX + 1];
+                        PCHECK(vol && streq_ptr(vol->logical_id, a->logical_id) && a->volume_generation > vol->generation);
+                        PCHECK(vol && rc_seat_token("prod", a->logical_id, vol->id, vol->generation, tok, sizeof(tok)) == 0 &&
+                               w_token_dead(tok));
+                        break;
+                }
+                case RC_ACTION_MARK_VOLUME:
+                        PCHECK(vol && inst && !vol->has_state && inst->state == RC_INSTANCE_RUNNING &&
+                               streq_ptr(inst->private_ip, a->logical_id));
+                        PCHECK(vol && inst && vol->n_attached > 0 && streq_ptr(vol->attached_to[0], inst->id));
+                        PCHECK(node && node->manager && node->state == RC_NODE_READY && node->reachability == RC_REACH_REACHABLE);
                         break;
                 case RC_ACTION_FENCE:
                         PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->role, "manager"));
