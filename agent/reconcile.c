@@ -5,11 +5,14 @@
  *
  * - Modes. Leader with quorum: the full rules. Leader without quorum: one WAIT. A
  *   follower: no actions at all. Quorum-loss mode (self_manager, not leader, no leader
- *   known for ≥ QuorumLossGrace): only LAUNCH_MANAGER (join_fresh = false, replaces =
- *   the newest terminated instance) for a manager that has a terminated instance, no
- *   present one and exactly one intact volume that is `available`, and ATTACH_VOLUME of
- *   that volume to its sole running instance. All such managers at once: no member
- *   changes (each brings its own Raft state back) and one at a time could never restore
+ *   known for ≥ QuorumLossGrace): only LAUNCH_MANAGER (join_fresh = false) for a manager
+ *   that has no present instance and exactly one intact volume that is `available` and
+ *   has held swarm state (has_state: a volume created for a fresh join whose host never
+ *   joined is not re-created; a host on it could only start another swarm), the
+ *   SET_GENERATION that launch needs first, and ATTACH_VOLUME of that volume to its sole
+ *   running instance when this cluster launched it (see "Identity is proven"). All such
+ *   managers at once: no member changes (each brings its own Raft state back) and one at
+ *   a time could never restore
  *   a majority that needs two of them; the ClientToken makes concurrent survivors
  *   converge.
  * - Listings: any listing not ok (in quorum-loss mode: instances, volumes or subnets)
@@ -24,11 +27,51 @@
  *   to an instance by its engine label swarmkeeper.instance-id (so the old, Down node of
  *   a replaced manager is never taken for its new instance, which would be fenced). A
  *   node without that label is used only to see health, never to fence.
+ * - Identity is proven, not tagged: anyone who may tag can tag an instance as a manager.
+ *   ATTACH_VOLUME only to an instance whose clientToken (DescribeInstances) is the seat's
+ *   token for the volume's generation or one of the next RC_GENERATION_LOOKAHEAD (a volume
+ *   listing behind our own SET_GENERATION), or that is our launch in flight. Any other
+ *   running instance at the seat's address with its tags (an impostor launched into the
+ *   freed IP): REPORT, never attach, in both modes. An instance that attached its volume
+ *   itself at boot (the stack's bootstrap instance) is no attach case. The seat's token is
+ *   public arithmetic: it proves "launched by whoever computes our tokens"; that only the
+ *   managers' role may launch into the seats' addresses is the IAM policy's part.
+ * - Raft members are tied to their seat by address: a node with ManagerStatus stands for
+ *   the seat at ManagerStatus.Addr (else Status.Addr; 0.0.0.0 is unknown), whatever its
+ *   labels say (a differing label: REPORT); only with no known address does its
+ *   logical-id label decide. So an unlabelled member at the seat's address is the seat's
+ *   member: the volume-lost path demotes and removes it, and never joins a fresh manager
+ *   beside it. A node without ManagerStatus never stands for a seat (a worker labelling
+ *   itself with a manager's logical id is REPORTed and otherwise a worker), except the old
+ *   node of a demoted manager, its label and its address both the seat's, kept so that it
+ *   is removed before the fresh join (with Spec.Role manager and no ManagerStatus yet it
+ *   stops the volume-lost path: REPORT).
+ * - Generations, ClientTokens that never repeat. A seat's launch token is
+ *   rc_seat_token(cluster, logical id, "<volume id>/gen-<g>"), g the volume's
+ *   swarmkeeper:generation (absent or malformed: 0); replaces stays in the action for the
+ *   logs only. When the token of g was used by an instance now terminated (listed with that
+ *   clientToken, or RunInstances answered IdempotentInstanceTerminated, which the executor
+ *   keeps: obs.dead_client_tokens), SET_GENERATION tags the first generation whose token is
+ *   unused, and a later pass launches with it once the listing shows it. A volume's
+ *   generation only grows (the executor re-reads it right before writing) and volume ids
+ *   are never reused, so no manager token repeats, even once EC2 has forgotten the
+ *   terminated instances (about an hour). A new volume (the volume-lost path) starts at
+ *   generation 0 under its own id, hence its own tokens. CreateVolume's token derives from
+ *   the newest terminated instance, else the lost volume, else a hash of the manager
+ *   volumes listed: each loss of a seat's volume has its own.
+ * - Volumes that have held swarm state: MARK_VOLUME (swarmkeeper:has-state=yes) once the
+ *   seat's node is a Ready, Reachable manager on the running instance that has the volume
+ *   attached; an ordinary one-at-a-time change (not busy). Quorum-loss mode re-creates only
+ *   seats whose volume is marked.
  * - Present = pending, running, stopping, stopped, shutting-down. Two present instances
  *   of one logical id, a present instance whose private IP is not its logical id, two
  *   intact volumes of one logical id: REPORT, nothing done for that logical id. A present
  *   instance of the cluster at a manager's address but not tagged for it holds the IP:
- *   WAIT, no launch (EC2 would refuse it anyway).
+ *   WAIT, no launch (EC2 would refuse it anyway). A live worker holding it (EC2 gave it the
+ *   freed address): that manager's step drains its node, then terminates it (at once
+ *   when it never joined or is Down), as scale-down does; meanwhile the worker is excess:
+ *   not counted toward Cluster.Workers (a replacement may be launched) and never a
+ *   scale-down victim besides. The manager's launch follows once the address is free.
  * - One manager at a time: a manager is "busy" while its recovery is in progress (an
  *   in-flight action, pending/stopping/shutting-down, a terminated instance whose volume
  *   is still in use, running without its volume attached or without its node Ready and
@@ -36,8 +79,8 @@
  *   spec order, or else the first that needs a change, is the only one changed; every
  *   other change becomes a WAIT naming it. A replacement whose node has not appeared
  *   join_timeout after its launch is a failed recovery: REPORT, no longer busy.
- * - join_fresh = no node in the swarm carries the logical id (it never joined, or the
- *   volume-lost sequence removed it). The host still decides by its own volume: one with
+ * - join_fresh = no node in the swarm stands for the seat (see "Raft members": it never
+ *   joined, or the volume-lost sequence removed it). The host still decides by its own volume: one with
  *   Swarm state never joins.
  * - Volume lost (no creating/available/in-use volume for the logical id in a complete
  *   listing) and no present instance: DEMOTE its manager node (not when Reachable, not

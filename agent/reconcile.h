@@ -113,8 +113,8 @@ typedef enum RcReachability {
 
 typedef struct RcNode {
         const char *id;
-        const char *logical_id;        /* engine label swarmkeeper.logical-id */
-        const char *instance_id;       /* engine label swarmkeeper.instance-id */
+        const char *logical_id;        /* engine label swarmkeeper.logical-id (a hint) */
+        const char *instance_id;       /* engine label swarmkeeper.instance-id (a hint) */
         const char *addr;              /* Status.Addr */
         bool manager;                  /* Spec.Role == manager */
         bool leader;
@@ -261,7 +261,8 @@ const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … *
  *
  * Modes: a follower plans nothing; a leader without quorum, or with any listing not ok,
  * plans one WAIT; quorum_loss_mode (self_manager, no leader for quorum_loss_grace_usec)
- * plans only LAUNCH_MANAGER (join_fresh false) and ATTACH_VOLUME. Order: REPORTs found
+ * plans only LAUNCH_MANAGER (join_fresh false, only on a volume that has held state),
+ * SET_GENERATION and ATTACH_VOLUME. Order: REPORTs found
  * while reading the listings, then one step per manager in spec order (changes for at
  * most one manager, except in quorum-loss mode), then workers, then ROTATE_TOKENS.
  * WAIT and REPORT change nothing; every other action has destructive = true. The rules
