@@ -13,6 +13,9 @@
 #define EC2_TAG_CLUSTER "swarmkeeper:cluster"
 #define EC2_TAG_LOGICAL_ID "swarmkeeper:logical-id"
 #define EC2_TAG_ROLE "swarmkeeper:role"
+/* On a manager's data volume, written by the leader's agent (CreateTags): */
+#define EC2_TAG_HAS_STATE "swarmkeeper:has-state"   /* "yes": its host has joined or inited */
+#define EC2_TAG_GENERATION "swarmkeeper:generation" /* decimal: the seat's launch generation */
 
 typedef enum Ec2InstanceState {
         EC2_INSTANCE_PENDING,

@@ -5,11 +5,14 @@
  *
  * - Modes. Leader with quorum: the full rules. Leader without quorum: one WAIT. A
  *   follower: no actions at all. Quorum-loss mode (self_manager, not leader, no leader
- *   known for ≥ QuorumLossGrace): only LAUNCH_MANAGER (join_fresh = false, replaces =
- *   the newest terminated instance) for a manager that has a terminated instance, no
- *   present one and exactly one intact volume that is `available`, and ATTACH_VOLUME of
- *   that volume to its sole running instance. All such managers at once: no member
- *   changes (each brings its own Raft state back) and one at a time could never restore
+ *   known for ≥ QuorumLossGrace): only LAUNCH_MANAGER (join_fresh = false) for a manager
+ *   that has no present instance and exactly one intact volume that is `available` and
+ *   has held swarm state (has_state: a volume created for a fresh join whose host never
+ *   joined is not re-created; a host on it could only start another swarm), the
+ *   SET_GENERATION that launch needs first, and ATTACH_VOLUME of that volume to its sole
+ *   running instance when this cluster launched it (see "Identity is proven"). All such
+ *   managers at once: no member changes (each brings its own Raft state back) and one at
+ *   a time could never restore
  *   a majority that needs two of them; the ClientToken makes concurrent survivors
  *   converge.
  * - Listings: any listing not ok (in quorum-loss mode: instances, volumes or subnets)
@@ -24,11 +27,51 @@
  *   to an instance by its engine label swarmkeeper.instance-id (so the old, Down node of
  *   a replaced manager is never taken for its new instance, which would be fenced). A
  *   node without that label is used only to see health, never to fence.
+ * - Identity is proven, not tagged: anyone who may tag can tag an instance as a manager.
+ *   ATTACH_VOLUME only to an instance whose clientToken (DescribeInstances) is the seat's
+ *   token for the volume's generation or one of the next RC_GENERATION_LOOKAHEAD (a volume
+ *   listing behind our own SET_GENERATION), or that is our launch in flight. Any other
+ *   running instance at the seat's address with its tags (an impostor launched into the
+ *   freed IP): REPORT, never attach, in both modes. An instance that attached its volume
+ *   itself at boot (the stack's bootstrap instance) is no attach case. The seat's token is
+ *   public arithmetic: it proves "launched by whoever computes our tokens"; that only the
+ *   managers' role may launch into the seats' addresses is the IAM policy's part.
+ * - Raft members are tied to their seat by address: a node with ManagerStatus stands for
+ *   the seat at ManagerStatus.Addr (else Status.Addr; 0.0.0.0 is unknown), whatever its
+ *   labels say (a differing label: REPORT); only with no known address does its
+ *   logical-id label decide. So an unlabelled member at the seat's address is the seat's
+ *   member: the volume-lost path demotes and removes it, and never joins a fresh manager
+ *   beside it. A node without ManagerStatus never stands for a seat (a worker labelling
+ *   itself with a manager's logical id is REPORTed and otherwise a worker), except the old
+ *   node of a demoted manager, its label and its address both the seat's, kept so that it
+ *   is removed before the fresh join (with Spec.Role manager and no ManagerStatus yet it
+ *   stops the volume-lost path: REPORT).
+ * - Generations, ClientTokens that never repeat. A seat's launch token is
+ *   rc_seat_token(cluster, logical id, "<volume id>/gen-<g>"), g the volume's
+ *   swarmkeeper:generation (absent or malformed: 0); replaces stays in the action for the
+ *   logs only. When the token of g was used by an instance now terminated (listed with that
+ *   clientToken, or RunInstances answered IdempotentInstanceTerminated, which the executor
+ *   keeps: obs.dead_client_tokens), SET_GENERATION tags the first generation whose token is
+ *   unused, and a later pass launches with it once the listing shows it. A volume's
+ *   generation only grows (the executor re-reads it right before writing) and volume ids
+ *   are never reused, so no manager token repeats, even once EC2 has forgotten the
+ *   terminated instances (about an hour). A new volume (the volume-lost path) starts at
+ *   generation 0 under its own id, hence its own tokens. CreateVolume's token derives from
+ *   the newest terminated instance, else the lost volume, else a hash of the manager
+ *   volumes listed: each loss of a seat's volume has its own.
+ * - Volumes that have held swarm state: MARK_VOLUME (swarmkeeper:has-state=yes) once the
+ *   seat's node is a Ready, Reachable manager on the running instance that has the volume
+ *   attached; an ordinary one-at-a-time change (not busy). Quorum-loss mode re-creates only
+ *   seats whose volume is marked.
  * - Present = pending, running, stopping, stopped, shutting-down. Two present instances
  *   of one logical id, a present instance whose private IP is not its logical id, two
  *   intact volumes of one logical id: REPORT, nothing done for that logical id. A present
  *   instance of the cluster at a manager's address but not tagged for it holds the IP:
- *   WAIT, no launch (EC2 would refuse it anyway).
+ *   WAIT, no launch (EC2 would refuse it anyway). A live worker holding it (EC2 gave it the
+ *   freed address): that manager's step drains its node, then terminates it (at once
+ *   when it never joined or is Down), as scale-down does; meanwhile the worker is excess:
+ *   not counted toward Cluster.Workers (a replacement may be launched) and never a
+ *   scale-down victim besides. The manager's launch follows once the address is free.
  * - One manager at a time: a manager is "busy" while its recovery is in progress (an
  *   in-flight action, pending/stopping/shutting-down, a terminated instance whose volume
  *   is still in use, running without its volume attached or without its node Ready and
@@ -36,8 +79,8 @@
  *   spec order, or else the first that needs a change, is the only one changed; every
  *   other change becomes a WAIT naming it. A replacement whose node has not appeared
  *   join_timeout after its launch is a failed recovery: REPORT, no longer busy.
- * - join_fresh = no node in the swarm carries the logical id (it never joined, or the
- *   volume-lost sequence removed it). The host still decides by its own volume: one with
+ * - join_fresh = no node in the swarm stands for the seat (see "Raft members": it never
+ *   joined, or the volume-lost sequence removed it). The host still decides by its own volume: one with
  *   Swarm state never joins.
  * - Volume lost (no creating/available/in-use volume for the logical id in a complete
  *   listing) and no present instance: DEMOTE its manager node (not when Reachable, not
@@ -193,6 +236,19 @@ int rc_client_token(const char *cluster, const char *slot, const char *replaces,
         return 0;
 }
 
+int rc_seat_token(const char *cluster, const char *logical_id, const char *volume_id, uint64_t generation, char *buf,
+                  size_t size) {
+        char replaces[256];
+        int n;
+
+        if (isempty(volume_id))
+                return -EINVAL;
+        n = snprintf(replaces, sizeof(replaces), "%s/gen-%llu", volume_id, (unsigned long long) generation);
+        if (n < 0 || (size_t) n >= sizeof(replaces))
+                return -EINVAL;
+        return rc_client_token(cluster, logical_id, replaces, buf, size);
+}
+
 /* ---- IPv4 ---------------------------------------------------------------------------- */
 
 /* Dotted quad, strictly: four decimal octets ≤ 255, no leading zeros, no signs or spaces. */
@@ -277,6 +333,8 @@ static const char *const action_kind_table[_RC_ACTION_KIND_MAX] = {
         [RC_ACTION_ROTATE_TOKENS] = "rotate-tokens",
         [RC_ACTION_WAIT] = "wait",
         [RC_ACTION_REPORT] = "report",
+        [RC_ACTION_SET_GENERATION] = "set-generation",
+        [RC_ACTION_MARK_VOLUME] = "mark-volume",
 };
 
 const char *rc_action_kind_to_string(RcActionKind k) {
@@ -339,7 +397,7 @@ typedef struct Slot {
         const RcNode *cur_other;        /* another node with that label: never fence then */
         const RcNode *unlabelled;       /* node with this logical id and no instance label */
         const RcNode *member;           /* node with this logical id still in Raft (manager or status) */
-        const RcNode *other;            /* node with this logical id not in Raft */
+        const RcNode *other;            /* node with this logical id not in Raft (label and address) */
         size_t n_nodes;
         const RcInflight *inflight[RC_INFLIGHT_KINDS];
 
@@ -347,6 +405,7 @@ typedef struct Slot {
         bool has_step;
         bool busy;                      /* its recovery is in progress */
         const RcSeat *seat;             /* what the executor remembers of it (NULL: nothing) */
+        const RcNode *promoted;         /* role manager, no ManagerStatus yet, label and address */
 } Slot;
 
 typedef struct Planner {
@@ -565,6 +624,36 @@ static const RcSubnet *subnet_for(const Planner *p, const char *ip) {
         return NULL;
 }
 
+/* The host part of a node address ("10.0.1.10:2377", "10.0.1.10") in buf; NULL when
+ * unknown (none, or 0.0.0.0 as an engine sometimes reports its own). */
+static const char *addr_host(const char *addr, char *buf, size_t size) {
+        size_t l;
+
+        if (isempty(addr))
+                return NULL;
+        l = strcspn(addr, ":");
+        if (l == 0 || l >= size)
+                return NULL;
+        memcpy(buf, addr, l);
+        buf[l] = 0;
+        return streq(buf, "0.0.0.0") ? NULL : buf;
+}
+
+/* Where the swarm sees a node: ManagerStatus.Addr (a Raft member), else Status.Addr. */
+static const char *node_host(const RcNode *n, char *buf, size_t size) {
+        const char *h = n->reachability != RC_REACH_NONE ? addr_host(n->manager_addr, buf, size) : NULL;
+        return h ?: addr_host(n->addr, buf, size);
+}
+
+/* The seat a Raft member (a node with ManagerStatus) stands for: the one at its address;
+ * only when its address is unknown, the one its label names. */
+static Slot *member_seat(const Planner *p, const RcNode *n) {
+        char buf[64];
+        const char *host = node_host(n, buf, sizeof(buf));
+
+        return find_slot(p, host ?: n->logical_id);
+}
+
 static bool newer(const RcInstance *a, const RcInstance *b) {
         if (a->launch_usec != b->launch_usec)
                 return a->launch_usec > b->launch_usec;
@@ -696,33 +785,62 @@ static int index_nodes(Planner *p) {
 
         for (size_t k = 0; k < obs->n_nodes; k++) {
                 const RcNode *n = &obs->nodes[k];
-                bool member = n->manager || n->reachability != RC_REACH_NONE;
+                bool in_raft = n->reachability != RC_REACH_NONE; /* has ManagerStatus */
+                char buf[64];
+                const char *host = node_host(n, buf, sizeof(buf));
                 Slot *s;
 
                 if (!n->id)
                         continue;
                 if (n->instance_id)
                         p->node_by_inst[p->n_node_by_inst++] = n;
-                if (n->reachability != RC_REACH_NONE) {
+                if (in_raft) {
                         p->raft_members++;
                         if (n->reachability == RC_REACH_REACHABLE)
                                 p->raft_reachable++;
                 }
 
-                s = find_slot(p, n->logical_id);
+                if (!in_raft) {
+                        /* Never a manager seat's member. Only the old node of a demoted
+                         * manager, its label and its address both the seat's, is kept for the
+                         * seat (removed before a fresh join); a label alone is a claim. */
+                        s = find_slot(p, n->logical_id);
+                        if (!s)
+                                continue;
+                        if (!host || !streq(host, s->lid)) {
+                                plan_add(p, RC_ACTION_REPORT, NULL,
+                                         "Node %s has no ManagerStatus and is at %s, yet is labelled logical id %s: not taken for that manager.",
+                                         n->id, host ?: "an unknown address", n->logical_id);
+                                continue;
+                        }
+                        s->n_nodes++;
+                        if (n->manager) {
+                                if (!s->promoted)
+                                        s->promoted = n;
+                        } else if (!s->other)
+                                s->other = n;
+                        continue;
+                }
+
+                s = member_seat(p, n);
                 if (!s) {
-                        if (member)
+                        if (host)
+                                plan_add(p, RC_ACTION_REPORT, n->logical_id,
+                                         "Manager node %s is at %s, which is not in Cluster.Managers: not touched.", n->id,
+                                         host);
+                        else
                                 plan_add(p, RC_ACTION_REPORT, n->logical_id,
                                          "Manager node %s has logical id label %s, which is not in Cluster.Managers: not touched.",
                                          n->id, n->logical_id ?: "(none)");
                         continue;
                 }
+                if (n->logical_id && !streq(n->logical_id, s->lid))
+                        plan_add(p, RC_ACTION_REPORT, s->lid,
+                                 "Manager node %s is at %s's address but labelled logical id %s: taken for %s by its address.",
+                                 n->id, s->lid, n->logical_id, s->lid);
                 s->n_nodes++;
-                if (member) {
-                        if (!s->member)
-                                s->member = n;
-                } else if (!s->other)
-                        s->other = n;
+                if (!s->member)
+                        s->member = n;
                 if (!n->instance_id && !s->unlabelled)
                         s->unlabelled = n;
         }
@@ -739,7 +857,9 @@ static int index_nodes(Planner *p) {
                 for (size_t j = 0; j < c; j++) {
                         const RcNode *n = v[j];
 
-                        if (!streq_ptr(n->logical_id, s->lid)) {
+                        if (n->reachability == RC_REACH_NONE)
+                                continue; /* no ManagerStatus: never stands for a manager */
+                        if (member_seat(p, n) != s) {
                                 /* mislabelled: it still runs on this instance */
                                 if (!s->cur_other)
                                         s->cur_other = n;
@@ -786,6 +906,9 @@ static int index_inflight(Planner *p) {
 
 /* ---- managers: leader with quorum ------------------------------------------------------ */
 
+static uint64_t hash_str(const char *s);
+static bool worker_live(const RcInstance *i);
+
 static bool attached_to(const RcVolume *v, const char *instance_id) {
         for (size_t i = 0; i < v->n_attached; i++)
                 if (streq_ptr(v->attached_to[i], instance_id))
@@ -815,10 +938,87 @@ static bool volumes_plausible(const Planner *p) {
         return false;
 }
 
-static void step_launch_manager(Planner *p, Slot *s, const RcVolume *v, const RcSubnet *sub, bool join_fresh) {
-        const RcInstance *old = s->newest_terminated;
+/* Was token used by an instance that is terminated (listed, or as RunInstances said)? */
+static bool token_dead(const Planner *p, const char *token) {
+        const RcObservation *obs = p->obs;
+
+        for (size_t k = 0; k < p->n_inst_by_id; k++)
+                if (p->inst_by_id[k]->state == RC_INSTANCE_TERMINATED && streq_ptr(p->inst_by_id[k]->client_token, token))
+                        return true;
+        for (size_t k = 0; k < obs->n_dead_client_tokens; k++)
+                if (streq_ptr(obs->dead_client_tokens[k], token))
+                        return true;
+        return false;
+}
+
+/* The first generation from v's on whose token no terminated instance is known, and its
+ * token in tok. false (tok empty): none within reach (a tag near UINT64_MAX). */
+static bool seat_generation(const Planner *p, const Slot *s, const RcVolume *v, uint64_t *ret,
+                            char tok[static RC_CLIENT_TOKEN_MAX + 1]) {
+        size_t tries = p->n_inst_by_id + p->obs->n_dead_client_tokens + 1;
+
+        for (uint64_t g = v->generation; tries > 0 && g >= v->generation; g++, tries--) {
+                if (rc_seat_token(p->spec->cluster, s->lid, v->id, g, tok, RC_CLIENT_TOKEN_MAX + 1) < 0)
+                        break;
+                if (!token_dead(p, tok)) {
+                        *ret = g;
+                        return true;
+                }
+        }
+        tok[0] = 0;
+        return false;
+}
+
+/* Did this cluster launch i for the seat whose volume is v: its ClientToken is the seat's
+ * (this generation or one of the next few, which our own SET_GENERATION may have written
+ * before the listing shows it), or it is our launch in flight? */
+static bool launched_for_seat(const Planner *p, const Slot *s, const RcVolume *v, const RcInstance *i) {
+        const RcInflight *f = s->inflight[RC_INFLIGHT_LAUNCH];
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+        if (f && streq_ptr(f->instance_id, i->id))
+                return true;
+        if (!i->client_token)
+                return false;
+        for (uint64_t k = 0; k <= RC_GENERATION_LOOKAHEAD && v->generation + k >= v->generation; k++)
+                if (rc_seat_token(p->spec->cluster, s->lid, v->id, v->generation + k, tok, sizeof(tok)) >= 0 &&
+                    streq(tok, i->client_token))
+                        return true;
+        return false;
+}
+
+/* The seat's token of the current generation was used by a terminated instance: the next
+ * generation first (a later pass launches with its token). true: a step was set. */
+static bool step_generation(Planner *p, Slot *s, const RcVolume *v, uint64_t *ret_gen,
+                            char tok[static RC_CLIENT_TOKEN_MAX + 1]) {
+        uint64_t g = 0;
         RcAction *a;
 
+        if (!seat_generation(p, s, v, &g, tok)) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: volume %s's generation tag %llu leaves no unused ClientToken: an operator must reset it.",
+                          s->lid, v->id, (unsigned long long) v->generation);
+                return true;
+        }
+        *ret_gen = g;
+        if (g == v->generation)
+                return false;
+        a = slot_step(s, RC_ACTION_SET_GENERATION, false, s->lid,
+                      "%s: the ClientToken of generation %llu was used by an instance that is terminated: volume %s goes to generation %llu before the launch.",
+                      s->lid, (unsigned long long) v->generation, v->id, (unsigned long long) g);
+        a->volume_id = v->id;
+        a->volume_generation = g;
+        return true;
+}
+
+static void step_launch_manager(Planner *p, Slot *s, const RcVolume *v, const RcSubnet *sub, bool join_fresh) {
+        const RcInstance *old = s->newest_terminated;
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+        uint64_t gen = 0;
+        RcAction *a;
+
+        if (step_generation(p, s, v, &gen, tok))
+                return;
         if (join_fresh)
                 a = slot_step(s, RC_ACTION_LAUNCH_MANAGER, false, s->lid,
                               "%s: no instance and no node with this logical id: launching it with volume %s to join as a new manager.",
@@ -834,10 +1034,11 @@ static void step_launch_manager(Planner *p, Slot *s, const RcVolume *v, const Rc
         a->subnet_id = sub->id;
         a->availability_zone = sub->availability_zone;
         a->volume_id = v->id;
-        a->replaces = old ? old->id : v->id;
+        a->replaces = old ? old->id : v->id; /* for the logs: the token derives from the generation */
         a->join_fresh = join_fresh;
         (void) snprintf(a->slot, sizeof(a->slot), "%s", s->lid);
-        set_token(p, a);
+        a->volume_generation = gen;
+        memcpy(a->client_token, tok, sizeof(a->client_token));
 }
 
 /* The subnet for a launch or a volume, checked against the volume's AZ; NULL: reported. */
@@ -935,6 +1136,12 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 a->node_id = n->id;
                 return;
         }
+        if (s->promoted) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: its volume is lost and node %s is a manager without ManagerStatus: not joining another in its place.",
+                          s->lid, s->promoted->id);
+                return;
+        }
         if (f) {
                 slot_step(s, RC_ACTION_WAIT, true, s->lid,
                           "%s: CreateVolume sent %llus ago (%s), not listed yet.", s->lid, secs(age(p, f->since_usec)),
@@ -954,7 +1161,24 @@ static void eval_volume_lost(Planner *p, Slot *s) {
         a->subnet_id = sub->id;
         a->availability_zone = sub->availability_zone;
         a->private_ip = s->lid;
-        a->replaces = old ? old->id : "none";
+        if (old)
+                a->replaces = old->id;
+        else if (s->bad_vol)
+                a->replaces = s->bad_vol->id;
+        else {
+                /* Neither listed any more: the manager volumes listed, so that a later loss
+                 * of this seat's volume (after this one was created) gets another token. */
+                uint64_t h = 0;
+                for (size_t k = 0; k < p->obs->n_volumes; k++)
+                        if (p->obs->volumes[k].id && p->obs->volumes[k].logical_id)
+                                h += hash_str(p->obs->volumes[k].id);
+                (void) snprintf(a->generation, sizeof(a->generation), "vols-%016llx", (unsigned long long) h);
+                a->replaces = "none";
+                (void) snprintf(a->slot, sizeof(a->slot), "volume-%s", s->lid);
+                if (rc_client_token(p->spec->cluster, a->slot, a->generation, a->client_token, sizeof(a->client_token)) < 0)
+                        a->client_token[0] = 0;
+                return;
+        }
         (void) snprintf(a->slot, sizeof(a->slot), "volume-%s", s->lid);
         set_token(p, a);
 }
@@ -962,6 +1186,55 @@ static void eval_volume_lost(Planner *p, Slot *s) {
 static bool listed_terminated(const Planner *p, const char *id) {
         const RcInstance *i = instance_by_id(p, id);
         return i && i->state == RC_INSTANCE_TERMINATED;
+}
+
+/* A worker that EC2 gave this manager's address: drain its node, then terminate it; it is
+ * not counted toward Cluster.Workers meanwhile (see worker_condemned()). */
+static void step_evict_worker(Planner *p, Slot *s, const RcInstance *i) {
+        const RcNode *node = node_by_instance(p, i->id);
+        const RcInflight *f = drain_by_instance(p, i->id);
+        uint64_t drain_usec = p->spec->drain_usec ?: DEFAULT_DRAIN_USEC, since;
+        RcAction *a;
+
+        if (node && (node->manager || node->reachability != RC_REACH_NONE)) {
+                slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                          "%s: worker instance %s holds its address, but its node %s is a manager: not touched.", s->lid,
+                          i->id, node->id);
+                return;
+        }
+        if (!node || node->state == RC_NODE_DOWN) {
+                a = slot_step(s, RC_ACTION_TERMINATE_WORKER, true, s->lid,
+                              "%s: worker instance %s holds its address (%s): terminating it so that the manager can be launched.",
+                              s->lid, i->id, node ? "its node is Down" : "it never joined");
+                a->instance_id = i->id;
+                a->node_id = node ? node->id : NULL;
+                return;
+        }
+        if (!streq_ptr(node->availability, "drain")) {
+                if (f && inflight_fresh(p, f)) {
+                        slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                                  "%s: worker instance %s holds its address; drain of node %s sent %llus ago.", s->lid,
+                                  i->id, node->id, secs(age(p, f->since_usec)));
+                        return;
+                }
+                a = slot_step(s, RC_ACTION_DRAIN_WORKER, true, s->lid,
+                              "%s: worker instance %s holds its address: draining node %s before terminating it.", s->lid,
+                              i->id, node->id);
+                a->instance_id = i->id;
+                a->node_id = node->id;
+                return;
+        }
+        since = node->drained_since_usec ?: f ? f->since_usec : 0;
+        if (since != 0 && age(p, since) >= drain_usec) {
+                a = slot_step(s, RC_ACTION_TERMINATE_WORKER, true, s->lid,
+                              "%s: worker instance %s holds its address; node %s drained for %llus: terminating it.",
+                              s->lid, i->id, node->id, secs(age(p, since)));
+                a->instance_id = i->id;
+                a->node_id = node->id;
+                return;
+        }
+        slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: worker instance %s holds its address; node %s drained for %llus of %llus.",
+                  s->lid, i->id, node->id, secs(age(p, since)), secs(drain_usec));
 }
 
 static void eval_missing(Planner *p, Slot *s) {
@@ -999,6 +1272,10 @@ static void eval_missing(Planner *p, Slot *s) {
                 slot_step(s, RC_ACTION_REPORT, false, s->lid,
                           "%s: its node %s is no longer a manager but volume %s is intact: an operator must decide.", s->lid,
                           s->other->id, v->id);
+                return;
+        }
+        if (s->ip_holder && streq_ptr(s->ip_holder->role, "worker") && worker_live(s->ip_holder)) {
+                step_evict_worker(p, s, s->ip_holder);
                 return;
         }
         if (s->ip_holder) {
@@ -1095,6 +1372,12 @@ static void eval_running(Planner *p, Slot *s) {
                                   i->id, secs(age(p, f->since_usec)));
                         return;
                 }
+                if (!launched_for_seat(p, s, v, i)) {
+                        slot_step(s, RC_ACTION_REPORT, false, s->lid,
+                                  "%s: instance %s runs at its address with its tags, but this cluster did not launch it for it (ClientToken %s): not attaching volume %s.",
+                                  s->lid, i->id, i->client_token ?: "none", v->id);
+                        return;
+                }
                 a = slot_step(s, RC_ACTION_ATTACH_VOLUME, true, s->lid, "%s: instance %s runs: attaching its volume %s.",
                               s->lid, i->id, v->id);
                 a->instance_id = i->id;
@@ -1124,6 +1407,18 @@ static void eval_running(Planner *p, Slot *s) {
         }
         if (h->state == RC_NODE_READY && h->reachability == RC_REACH_REACHABLE) {
                 uint64_t ok = age(p, h->healthy_since_usec);
+
+                if (!v->has_state && h->manager && attached_to(v, i->id)) {
+                        /* Its host has joined (or inited) on this volume: from now on it holds
+                         * swarm state, and quorum-loss mode may re-create the seat on it. */
+                        a = slot_step(s, RC_ACTION_MARK_VOLUME, false, s->lid,
+                                      "%s: node %s is a Ready, Reachable manager on instance %s with volume %s: marking the volume as holding swarm state.",
+                                      s->lid, h->id, i->id, v->id);
+                        a->volume_id = v->id;
+                        a->instance_id = i->id;
+                        a->node_id = h->id;
+                        return;
+                }
 
                 if (h->healthy_since_usec != 0 && ok >= spec->stable_usec)
                         return; /* healthy */
@@ -1269,6 +1564,15 @@ static bool worker_live(const RcInstance *i) {
         return i->state == RC_INSTANCE_PENDING || i->state == RC_INSTANCE_RUNNING;
 }
 
+/* A live worker that holds the address of a manager with no instance of its own: that
+ * manager's step drains and terminates it (step_evict_worker()); it is excess, not
+ * counted toward Cluster.Workers, and never a scale-down victim besides. */
+static bool worker_condemned(const Planner *p, const RcInstance *i) {
+        const Slot *s = i->private_ip ? find_slot(p, i->private_ip) : NULL;
+
+        return s && s->n_present == 0 && s->ip_holder == i && worker_live(i);
+}
+
 typedef struct Victim {
         const RcInstance *inst;
         const RcNode *node;
@@ -1299,7 +1603,7 @@ static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
                 const RcInstance *i = p->workers[k];
                 const RcNode *node;
 
-                if (!worker_live(i))
+                if (!worker_live(i) || worker_condemned(p, i))
                         continue;
                 node = node_by_instance(p, i->id);
                 if (node && (node->manager || node->reachability != RC_REACH_NONE)) {
@@ -1405,10 +1709,11 @@ static void plan_dead_worker_nodes(Planner *p) {
 
         for (size_t k = 0; k < obs->n_nodes; k++) {
                 const RcNode *n = &obs->nodes[k];
+                const Slot *s = find_slot(p, n->logical_id);
                 const RcInstance *i;
                 RcAction *a;
 
-                if (!n->id || n->manager || n->reachability != RC_REACH_NONE || find_slot(p, n->logical_id))
+                if (!n->id || n->manager || n->reachability != RC_REACH_NONE || (s && s->other == n))
                         continue;
                 if (!n->instance_id) {
                         if (n->state == RC_NODE_DOWN)
@@ -1440,7 +1745,7 @@ static void plan_workers(Planner *p) {
                 const RcInstance *i = p->workers[k];
 
                 gen += hash_str(i->id);
-                if (worker_live(i))
+                if (worker_live(i) && !worker_condemned(p, i))
                         listed++;
                 else if (i->state == RC_INSTANCE_STOPPED)
                         plan_add(p, RC_ACTION_REPORT, NULL, "Worker instance %s is stopped: not counted, not touched.", i->id);
@@ -1569,6 +1874,8 @@ static void plan_quorum_loss(Planner *p) {
                 const RcInflight *f = s->inflight[RC_INFLIGHT_LAUNCH];
                 const RcVolume *v = s->vol;
                 const RcSubnet *sub;
+                char tok[RC_CLIENT_TOKEN_MAX + 1];
+                uint64_t gen = 0;
                 RcAction *a;
 
                 if (s->n_present > 1) {
@@ -1578,6 +1885,12 @@ static void plan_quorum_loss(Planner *p) {
                 }
                 if (s->n_present == 1) {
                         if (i->state == RC_INSTANCE_RUNNING && s->n_good_vol == 1 && v->state == RC_VOLUME_AVAILABLE &&
+                            v->n_attached == 0 && (!i->private_ip || streq(i->private_ip, s->lid)) &&
+                            !launched_for_seat(p, s, v, i))
+                                plan_add(p, RC_ACTION_REPORT, s->lid,
+                                         "%s: quorum lost; instance %s runs with its tags, but this cluster did not launch it for it (ClientToken %s): not attaching volume %s.",
+                                         s->lid, i->id, i->client_token ?: "none", v->id);
+                        else if (i->state == RC_INSTANCE_RUNNING && s->n_good_vol == 1 && v->state == RC_VOLUME_AVAILABLE &&
                             v->n_attached == 0 && (!i->private_ip || streq(i->private_ip, s->lid))) {
                                 a = plan_add(p, RC_ACTION_ATTACH_VOLUME, s->lid,
                                              "%s: quorum lost; instance %s runs: attaching its volume %s.", s->lid, i->id,
@@ -1594,11 +1907,6 @@ static void plan_quorum_loss(Planner *p) {
                                  s->lid, f->instance_id ?: "an instance", secs(age(p, f->since_usec)));
                         continue;
                 }
-                if (!old) {
-                        plan_add(p, RC_ACTION_WAIT, s->lid,
-                                 "%s: quorum lost; it has no terminated instance to re-create: waiting for a leader.", s->lid);
-                        continue;
-                }
                 if (s->n_good_vol != 1) {
                         plan_add(p, RC_ACTION_WAIT, s->lid,
                                  "%s: quorum lost; its volume is %s: replacing it needs a leader.", s->lid,
@@ -1610,22 +1918,40 @@ static void plan_quorum_loss(Planner *p) {
                                  volume_state_name(v->state));
                         continue;
                 }
+                if (!v->has_state) {
+                        /* e.g. created for a fresh join whose host never joined: nothing to
+                         * bring back, and a host on it could only start another swarm */
+                        plan_add(p, RC_ACTION_WAIT, s->lid,
+                                 "%s: quorum lost; volume %s has never held swarm state: re-creating it needs a leader.",
+                                 s->lid, v->id);
+                        continue;
+                }
                 sub = slot_subnet(p, s, v);
                 if (!sub) {
                         plan_push(p, &s->step);
                         continue;
                 }
-                a = plan_add(p, RC_ACTION_LAUNCH_MANAGER, s->lid,
-                             "%s: quorum lost; instance %s is terminated: re-creating it with the same IP and volume %s.",
-                             s->lid, old->id, v->id);
+                if (step_generation(p, s, v, &gen, tok)) {
+                        plan_push(p, &s->step);
+                        continue;
+                }
+                if (old)
+                        a = plan_add(p, RC_ACTION_LAUNCH_MANAGER, s->lid,
+                                     "%s: quorum lost; instance %s is terminated: re-creating it with the same IP and volume %s.",
+                                     s->lid, old->id, v->id);
+                else
+                        a = plan_add(p, RC_ACTION_LAUNCH_MANAGER, s->lid,
+                                     "%s: quorum lost; no instance is listed: re-creating it with the same IP and volume %s.",
+                                     s->lid, v->id);
                 a->private_ip = s->lid;
                 a->subnet_id = sub->id;
                 a->availability_zone = sub->availability_zone;
                 a->volume_id = v->id;
-                a->replaces = old->id;
+                a->replaces = old ? old->id : v->id; /* for the logs: the token derives from the generation */
                 a->join_fresh = false;
                 (void) snprintf(a->slot, sizeof(a->slot), "%s", s->lid);
-                set_token(p, a);
+                a->volume_generation = gen;
+                memcpy(a->client_token, tok, sizeof(a->client_token));
         }
 }
 

@@ -66,6 +66,10 @@ typedef struct RcInstance {
         const char *subnet_id;         /* NULL once terminated */
         const char *availability_zone;
         uint64_t launch_usec;          /* CLOCK_REALTIME, 0: unknown */
+        /* Added after the first contract: */
+        const char *client_token;      /* the ClientToken it was launched with (DescribeInstances'
+                                        * clientToken; NULL: none). Proves that this cluster
+                                        * launched it for a seat: see rc_seat_token() */
 } RcInstance;
 
 typedef enum RcVolumeState {
@@ -84,6 +88,11 @@ typedef struct RcVolume {
         const char *availability_zone;
         const char *const *attached_to; /* instance ids of attachments (any state), n_attached */
         size_t n_attached;
+        /* Added after the first contract: */
+        bool has_state;                /* tag swarmkeeper:has-state=yes: its host joined or inited
+                                        * (the leader marks it, MARK_VOLUME) */
+        uint64_t generation;           /* tag swarmkeeper:generation (absent or malformed: 0): the
+                                        * seat's launch generation, see rc_seat_token() */
 } RcVolume;
 
 typedef struct RcSubnet {
@@ -108,8 +117,8 @@ typedef enum RcReachability {
 
 typedef struct RcNode {
         const char *id;
-        const char *logical_id;        /* engine label swarmkeeper.logical-id */
-        const char *instance_id;       /* engine label swarmkeeper.instance-id */
+        const char *logical_id;        /* engine label swarmkeeper.logical-id (a hint) */
+        const char *instance_id;       /* engine label swarmkeeper.instance-id (a hint) */
         const char *addr;              /* Status.Addr */
         bool manager;                  /* Spec.Role == manager */
         bool leader;
@@ -126,6 +135,9 @@ typedef struct RcNode {
         uint64_t created_usec;         /* CreatedAt: a node created after the last token rotation
                                         * joined with the current token */
         uint64_t drained_since_usec;   /* kept by the executor: availability drain since */
+        /* Added after the first contract: */
+        const char *manager_addr;      /* ManagerStatus.Addr ("10.0.1.10:2377"; NULL: none). With
+                                        * addr, what ties a Raft member to its seat: labels are hints */
 } RcNode;
 
 typedef enum RcInflightKind {
@@ -205,6 +217,9 @@ typedef struct RcObservation {
         const RcSeat *seats;           /* per manager seat, any order; a seat not listed: nothing
                                         * remembered */
         size_t n_seats;
+        const char *const *dead_client_tokens; /* ClientTokens RunInstances answered with
+                                        * IdempotentInstanceTerminated (kept by the executor) */
+        size_t n_dead_client_tokens;
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */
@@ -225,6 +240,12 @@ typedef enum RcActionKind {
         RC_ACTION_ROTATE_TOKENS,       /* a fresh join happened: rotate the join token it used */
         RC_ACTION_WAIT,                /* nothing to do yet for logical_id: reason says why */
         RC_ACTION_REPORT,              /* an anomaly for the operator, no change */
+        RC_ACTION_SET_GENERATION,      /* CreateTags swarmkeeper:generation=volume_generation on
+                                        * volume_id: the seat's token for the current generation
+                                        * was used by an instance that is terminated */
+        RC_ACTION_MARK_VOLUME,         /* CreateTags swarmkeeper:has-state=yes on volume_id: node_id
+                                        * is a Ready, Reachable manager on instance_id, which has
+                                        * the volume attached */
         _RC_ACTION_KIND_MAX,
 } RcActionKind;
 
@@ -257,6 +278,10 @@ typedef struct RcAction {
                                         * its own recovery, or stuck): the executor keeps
                                         * busy_since_usec; a seat with none has it reset */
         bool seat_stuck;               /* REPORT: the seat is past Reconcile.SeatDeadlineSec */
+        /* Added for issue 14: */
+        uint64_t volume_generation;    /* LAUNCH_MANAGER: the generation of volume_id its
+                                        * client_token derives from (rc_seat_token(), not replaces);
+                                        * SET_GENERATION: the value to write */
 } RcAction;
 
 typedef struct RcPlan {
@@ -274,7 +299,8 @@ const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … *
  *
  * Modes: a follower plans nothing; a leader without quorum, or with any listing not ok,
  * plans one WAIT; quorum_loss_mode (self_manager, no leader for quorum_loss_grace_usec)
- * plans only LAUNCH_MANAGER (join_fresh false) and ATTACH_VOLUME. Order: REPORTs found
+ * plans only LAUNCH_MANAGER (join_fresh false, only on a volume that has held state),
+ * SET_GENERATION and ATTACH_VOLUME. Order: REPORTs found
  * while reading the listings, then one step per manager in spec order (changes for at
  * most one manager, except in quorum-loss mode), then workers, then ROTATE_TOKENS.
  * WAIT and REPORT change nothing; every other action has destructive = true. The rules
@@ -292,6 +318,20 @@ void rc_plan_done(RcPlan *p);
  * buf must hold RC_CLIENT_TOKEN_MAX + 1 bytes.
  */
 int rc_client_token(const char *cluster, const char *slot, const char *replaces, char *buf, size_t size);
+
+/*
+ * A manager seat's RunInstances ClientToken: rc_client_token(cluster, logical id,
+ * "<volume id>/gen-<generation>"). Each (volume, generation) gives its own token, and a
+ * volume's generation only grows, so no token repeats, even once EC2 has forgotten the
+ * terminated instances that used the earlier ones.
+ */
+int rc_seat_token(const char *cluster, const char *logical_id, const char *volume_id, uint64_t generation, char *buf,
+                  size_t size);
+
+/* How many generations past the listed one a running instance's token may be from and
+ * still count as launched for its seat (a volume listing that lags behind our own
+ * SET_GENERATION). */
+#define RC_GENERATION_LOOKAHEAD 4
 
 /* Is ip (dotted IPv4) inside cidr ("a.b.c.d/n")? Usable, i.e. not EC2's reserved first
  * four and last address? 1 yes, 0 no, -EINVAL malformed. */

@@ -415,6 +415,21 @@ static bool node_healthy(const DockerNode *n) {
         return !n->manager || node_reach(n) == RC_REACH_REACHABLE;
 }
 
+/* swarmkeeper:generation: strictly decimal; absent or malformed: 0 (the planner moves past
+ * any used token from there). */
+static uint64_t volume_generation(const char *s) {
+        uint64_t v = 0;
+
+        if (isempty(s) || strlen(s) > 20 || (s[0] == '0' && s[1]))
+                return 0;
+        for (; *s; s++) {
+                if (*s < '0' || *s > '9' || v > (UINT64_MAX - (uint64_t) (*s - '0')) / 10)
+                        return 0;
+                v = v * 10 + (uint64_t) (*s - '0');
+        }
+        return v;
+}
+
 static const RcNodeMark *history_mark(const RcHistory *h, const char *node_id) {
         for (size_t i = 0; i < h->n_marks; i++)
                 if (streq(h->marks[i].node_id, node_id))
@@ -468,6 +483,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .subnet_id = st == RC_INSTANCE_TERMINATED ? NULL : e->subnet_id,
                         .availability_zone = e->availability_zone,
                         .launch_usec = e->launch_time_usec,
+                        .client_token = isempty(e->client_token) ? NULL : e->client_token,
                 };
         }
         for (size_t i = 0; i < w->volumes.n; i++) {
@@ -478,6 +494,8 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .logical_id = ec2_tags_get(v->tags, EC2_TAG_LOGICAL_ID),
                         .availability_zone = v->availability_zone,
                         .attached_to = w->rc_attached + k,
+                        .has_state = streq_ptr(ec2_tags_get(v->tags, EC2_TAG_HAS_STATE), "yes"),
+                        .generation = volume_generation(ec2_tags_get(v->tags, EC2_TAG_GENERATION)),
                 };
                 for (size_t j = 0; j < v->n_attachments; j++)
                         if (v->attachments[j].instance_id)
@@ -507,6 +525,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .healthy_since_usec = m ? m->healthy_since_usec : 0,
                         .created_usec = w->node_created_usec ? w->node_created_usec[i] : 0,
                         .drained_since_usec = m ? m->drained_since_usec : 0,
+                        .manager_addr = d->manager ? d->manager_addr : NULL,
                 };
         }
         for (size_t i = 0; i < h->n_inflight; i++)
@@ -541,6 +560,8 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 .tokens_rotated_usec = h->tokens_rotated_usec,
                 .seats = w->rc_seats,
                 .n_seats = h->n_seats,
+                .dead_client_tokens = (const char *const *) h->dead_tokens,
+                .n_dead_client_tokens = strv_length(h->dead_tokens),
         };
         return 0;
 }
@@ -574,6 +595,7 @@ void rc_history_done(RcHistory *h) {
                 free(h->seats[i].volume_id);
         }
         free(h->seats);
+        strv_free(h->dead_tokens);
         *h = (RcHistory){};
 }
 
@@ -621,7 +643,8 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 if (r < 0)
                         return r;
         }
-        if (strv_copy(src->logged, &h.logged) < 0 || strdup_or_null(src->leader_node_id, &h.leader_node_id) < 0)
+        if (strv_copy(src->logged, &h.logged) < 0 || strdup_or_null(src->leader_node_id, &h.leader_node_id) < 0 ||
+            strv_copy(src->dead_tokens, &h.dead_tokens) < 0)
                 return -ENOMEM;
         for (size_t i = 0; i < src->n_seats; i++) {
                 RcSeatMemory *m = rc_history_seat(&h, src->seats[i].logical_id, true);
@@ -847,6 +870,21 @@ void rc_history_prune_inflight(RcHistory *h, const RcWorld *w, uint64_t now, uin
         h->n_inflight = k;
 }
 
+int rc_history_add_dead_token(RcHistory *h, const char *token) {
+        size_t n = strv_length(h->dead_tokens);
+
+        if (isempty(token))
+                return -EINVAL;
+        if (strv_contains(h->dead_tokens, token))
+                return 0;
+        if (n >= RC_DEAD_TOKENS_MAX) {
+                /* the oldest goes (the listing still shows its instance, or EC2 forgot it) */
+                free(h->dead_tokens[0]);
+                memmove(h->dead_tokens, h->dead_tokens + 1, n * sizeof(char *));
+        }
+        return strv_extend(&h->dead_tokens, token);
+}
+
 static RcBackoff *backoff_find(const RcHistory *h, const char *key) {
         for (size_t i = 0; i < h->n_backoff; i++)
                 if (streq(h->backoff[i].key, key))
@@ -1047,6 +1085,8 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
         PART("az", a->availability_zone);
         PART("replaces", a->replaces);
 #undef PART
+        if ((a->kind == RC_ACTION_SET_GENERATION || a->kind == RC_ACTION_LAUNCH_MANAGER) && n >= 0 && (size_t) n < size)
+                n += snprintf(buf + n, size - (size_t) n, " generation=%" PRIu64, a->volume_generation);
         if (a->join_fresh && n >= 0 && (size_t) n < size)
                 n += snprintf(buf + n, size - (size_t) n, " join-fresh");
         if (a->reason[0] && n >= 0 && (size_t) n < size)
@@ -1680,8 +1720,10 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                         return 0;
                 }
                 if (code == EC2_ERR_IDEMPOTENT_INSTANCE_TERMINATED) {
+                        /* remembered for the planner: it moves the seat to its next generation */
+                        (void) rc_history_add_dead_token(&p->history, token);
                         log_notice("Reconcile: the launch for %s with ClientToken %s ran an instance that is "
-                                   "terminated already; the next pass derives a new token.", key, token);
+                                   "terminated already; the next pass uses a new token.", key, token);
                         return 0;
                 }
                 (void) rc_history_backoff_fail(&p->history, key, now);
@@ -1808,6 +1850,47 @@ static int act_create_volume(Pass *p, const RcAction *a, uint64_t now) {
         return 0;
 }
 
+/*
+ * CreateTags on a manager's data volume: SET_GENERATION (swarmkeeper:generation), only
+ * when the volume, described right now, does not show that generation or a later one
+ * already (another agent's view may be older than ours); MARK_VOLUME
+ * (swarmkeeper:has-state=yes).
+ */
+static int act_tag_volume(Pass *p, const RcAction *a) {
+        char gen[24];
+        char *ids[] = { (char *) a->volume_id, NULL };
+        char *set_gen[] = { EC2_TAG_GENERATION, gen, NULL };
+        char *mark[] = { EC2_TAG_HAS_STATE, "yes", NULL };
+        bool generation = a->kind == RC_ACTION_SET_GENERATION;
+        int r;
+
+        if (!a->volume_id)
+                return -EINVAL;
+        snprintf(gen, sizeof(gen), "%" PRIu64, a->volume_generation);
+        if (generation) {
+                _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
+
+                r = ec2_describe_volumes(p->clients.ec2, ids, NULL, &l);
+                if (r < 0)
+                        return fail_ec2(p, a, r);
+                if (l.n == 1 && volume_generation(ec2_tags_get(l.items[0].tags, EC2_TAG_GENERATION)) >= a->volume_generation) {
+                        log_info("Reconcile: volume %s of %s is at generation %s or later already.", a->volume_id,
+                                 strempty(a->logical_id), gen);
+                        return 0;
+                }
+        }
+        r = ec2_create_tags(p->clients.ec2, ids, generation ? set_gen : mark);
+        if (r < 0)
+                return fail_ec2(p, a, r);
+        if (generation)
+                log_notice("Reconcile: volume %s of %s: generation %s (%s).", a->volume_id, strempty(a->logical_id), gen,
+                           a->reason);
+        else
+                log_notice("Reconcile: volume %s of %s marked as holding swarm state.", a->volume_id,
+                           strempty(a->logical_id));
+        return 0;
+}
+
 /* POST /swarm/update?rotate…: the current spec back, at the current version. */
 static int act_rotate_tokens(Pass *p, const RcAction *a) {
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -1868,6 +1951,9 @@ static int pass_act(Pass *p, const RcAction *a, uint64_t now) {
                 return act_create_volume(p, a, now);
         case RC_ACTION_ROTATE_TOKENS:
                 return act_rotate_tokens(p, a);
+        case RC_ACTION_SET_GENERATION:
+        case RC_ACTION_MARK_VOLUME:
+                return act_tag_volume(p, a);
         case RC_ACTION_WAIT:
         case RC_ACTION_REPORT:
         default:

@@ -187,6 +187,9 @@ typedef struct RcHistory {
                                        * Leader, restarts every streak (0: never by a gap) */
         RcSeatMemory *seats;
         size_t n_seats;
+        char **dead_tokens;           /* ClientTokens RunInstances answered with
+                                       * IdempotentInstanceTerminated (the newest
+                                       * RC_DEAD_TOKENS_MAX): the planner moves past them */
 } RcHistory;
 
 void rc_history_done(RcHistory *h);
@@ -212,6 +215,10 @@ int rc_history_backoff_fail(RcHistory *h, const char *key, uint64_t now_usec);
 #define RC_BACKOFF_IP_IN_USE_CAP_USEC (15 * USEC_PER_SEC)
 int rc_history_backoff_fail_cap(RcHistory *h, const char *key, uint64_t now_usec, uint64_t cap_usec);
 void rc_history_backoff_reset(RcHistory *h, const char *key);
+
+/* RunInstances said IdempotentInstanceTerminated for token: remember it (no-op if known). */
+#define RC_DEAD_TOKENS_MAX 64
+int rc_history_add_dead_token(RcHistory *h, const char *token);
 
 /* A replacement of logical_id started (no-op if one is recorded). */
 int rc_history_recovery_start(RcHistory *h, const char *logical_id, uint64_t now_usec);

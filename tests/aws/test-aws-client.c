@@ -637,6 +637,18 @@ static void test_run_and_terminate(void) {
         CHECK_STR(json_param(call, "MaxCount"), "1");
         json_object_put(call);
 
+        /* DescribeInstances gives the ClientToken back: the planner's proof that this
+         * cluster launched the instance for its seat (never attach to anything else). */
+        {
+                Ec2InstanceList dl = {};
+                char *ids[] = { i.instance_id, NULL };
+                CHECK_INT(ec2_describe_instances(e.ec2, ids, NULL, &dl), 0);
+                CHECK_INT(dl.n, 1);
+                if (dl.n == 1)
+                        CHECK_STR(dl.items[0].client_token, spec.client_token);
+                ec2_instance_list_done(&dl);
+        }
+
         /* Same token, same parameters: the same instance, no second launch. */
         CHECK_INT(ec2_run_instances(e.ec2, &spec, &again), 0);
         CHECK_STR(again.instance_id, i.instance_id);

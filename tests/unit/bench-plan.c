@@ -85,6 +85,7 @@ static int build(Bench *b, unsigned wanted, size_t running, size_t terminated) {
                                                       subnets[k % 3], NULL, NOW - SEC(86400) };
                 b->att[k] = iid;
                 b->vol[k] = (RcVolume) { vid, RC_VOLUME_IN_USE, ips[k], b->sub[k % 3].availability_zone, &b->att[k], 1 };
+                b->vol[k].has_state = true; /* its host is a member */
                 b->node[b->n_node++] = (RcNode) { .id = nid, .logical_id = ips[k], .instance_id = iid, .manager = true,
                                                   .leader = k == 0, .state = RC_NODE_READY,
                                                   .reachability = RC_REACH_REACHABLE, .availability = "active",

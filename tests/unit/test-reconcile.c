@@ -44,6 +44,10 @@ typedef struct World {
         char names[MAXI][3][24];
         RcSeat seat[8];
         size_t n_seat;
+        char tokens[32][RC_CLIENT_TOKEN_MAX + 1]; /* seat_token() */
+        size_t n_tokens;
+        const char *dead[8];
+        size_t n_dead;
 } World;
 
 static World W;
@@ -103,7 +107,7 @@ static void add_workers(size_t n, uint64_t launch) {
                 const char *iid = name(k, 0, "i-w", k), *nid = name(k, 1, "n-w", k);
                 add_inst(iid, RC_INSTANCE_RUNNING, "worker", NULL, name(k, 2, "10.0.9.", k + 10), subnets[k % 3],
                          launch + SEC(k));
-                add_node(nid, NULL, iid, false, RC_NODE_READY, RC_REACH_NONE);
+                add_node(nid, NULL, iid, false, RC_NODE_READY, RC_REACH_NONE)->addr = W.names[k][2];
         }
 }
 
@@ -111,6 +115,8 @@ static void add_workers(size_t n, uint64_t launch) {
  * then the workers. */
 static void world_n(size_t n, unsigned workers) {
         static const char *const ids[] = { "i-m0", "i-m1", "i-m2", "i-m3", "i-m4" },
+                                 *const cfn[] = { "cfn-m0", "cfn-m1", "cfn-m2", "cfn-m3", "cfn-m4" },
+                                 *const addrs[] = { M0 ":2377", M1 ":2377", M2 ":2377", "10.0.1.11:2377", "10.0.2.11:2377" },
                                  *const vols[] = { "vol-m0", "vol-m1", "vol-m2", "vol-m3", "vol-m4" },
                                  *const nodes[] = { "n-m0", "n-m1", "n-m2", "n-m3", "n-m4" },
                                  *const subs[] = { "subnet-a", "subnet-b", "subnet-c", "subnet-a", "subnet-b" },
@@ -129,9 +135,18 @@ static void world_n(size_t n, unsigned workers) {
         W.sub[2] = (RcSubnet) { "subnet-c", "10.0.3.0/24", "az-c" };
         W.n_sub = 3;
         for (size_t k = 0; k < n; k++) {
-                add_inst(ids[k], RC_INSTANCE_RUNNING, "manager", W.managers[k], W.managers[k], subs[k], NOW - SEC(86400));
-                add_vol(vols[k], RC_VOLUME_IN_USE, W.managers[k], azs[k], ids[k]);
-                add_node(nodes[k], W.managers[k], ids[k], true, RC_NODE_READY, RC_REACH_REACHABLE)->leader = k == 0;
+                RcNode *node;
+
+                /* launched before this agent's time (e.g. by the stack): their tokens are not
+                 * the seats' (rows that need a seat's token set it) */
+                add_inst(ids[k], RC_INSTANCE_RUNNING, "manager", W.managers[k], W.managers[k], subs[k], NOW - SEC(86400))
+                        ->client_token = cfn[k];
+                /* each volume has held swarm state: its host is a member */
+                add_vol(vols[k], RC_VOLUME_IN_USE, W.managers[k], azs[k], ids[k])->has_state = true;
+                node = add_node(nodes[k], W.managers[k], ids[k], true, RC_NODE_READY, RC_REACH_REACHABLE);
+                node->leader = k == 0;
+                node->addr = ips[k];
+                node->manager_addr = addrs[k];
         }
         add_workers(workers, NOW - SEC(7200));
         W.obs = (RcObservation) { .now_usec = NOW, .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
@@ -141,6 +156,16 @@ static void world_n(size_t n, unsigned workers) {
 
 static void world(unsigned workers) {
         world_n(3, workers);
+}
+
+/* Manager k's seat token for generation g (its volume vol-m<k>), kept in W until the
+ * next world. */
+static const char *seat_token(size_t k, uint64_t g) {
+        static const char *const vols[] = { "vol-m0", "vol-m1", "vol-m2", "vol-m3", "vol-m4" };
+        char *t = W.tokens[W.n_tokens++ % ELEMENTSOF(W.tokens)];
+
+        CHECK_INT(rc_seat_token("prod", W.managers[k], vols[k], g, t, RC_CLIENT_TOKEN_MAX + 1), 0);
+        return t;
 }
 
 /* Manager k's instance terminated (EC2 drops its IP and subnet), its volume detached. */
@@ -171,6 +196,7 @@ static int run(void) {
         W.obs.nodes = W.node, W.obs.n_nodes = W.n_node;
         W.obs.inflight = W.fl, W.obs.n_inflight = W.n_fl;
         W.obs.seats = W.seat, W.obs.n_seats = W.n_seat;
+        W.obs.dead_client_tokens = W.dead, W.obs.n_dead_client_tokens = W.n_dead;
         return rc_plan(&W.spec, &W.obs, &W.plan);
 }
 
@@ -234,8 +260,10 @@ static void c_missing(void) {
         CHECK_STR(a->slot, M1);
         CHECK(!a->join_fresh);
         CHECK(a->destructive);
-        CHECK_INT(rc_client_token("prod", M1, "i-m1", tok, sizeof(tok)), 0);
+        /* the token derives from the volume and its generation, not from what it replaces */
+        CHECK_INT(rc_seat_token("prod", M1, "vol-m1", 0, tok, sizeof(tok)), 0);
         CHECK_STR(a->client_token, tok);
+        CHECK(a->volume_generation == 0);
         CHECK(!W.plan.quorum_loss_mode);
 }
 static void r_missing_no_instance_at_all(void) { world(2); lose(1); W.inst[1].cluster = "other"; }
@@ -290,7 +318,12 @@ static void c_inflight_launch_terminated(void) {
         const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
         CHECK(a && streq(a->replaces, "i-new"));
 }
-static void r_attach(void) { world(2); W.vol[1].state = RC_VOLUME_AVAILABLE; W.vol[1].n_attached = 0; W.node[1].instance_id = "i-old"; W.node[1].state = RC_NODE_DOWN; }
+/* Our replacement (the seat's token) runs without its volume. */
+static void r_attach(void) {
+        world(2);
+        W.vol[1].state = RC_VOLUME_AVAILABLE; W.vol[1].n_attached = 0; W.node[1].instance_id = "i-old"; W.node[1].state = RC_NODE_DOWN;
+        W.inst[1].client_token = seat_token(1, 0);
+}
 static void c_attach(void) {
         const RcAction *a = find(RC_ACTION_ATTACH_VOLUME, 0);
         CHECK(a && streq(a->volume_id, "vol-m1") && streq(a->instance_id, "i-m1"));
@@ -382,7 +415,11 @@ static void r_other_cluster_ignored(void) {
 }
 static void r_two_volumes(void) { world(2); lose(1); add_vol("vol-m1b", RC_VOLUME_AVAILABLE, M1, "az-b", NULL); }
 static void r_no_subnet(void) { world(2); lose(1); W.sub[1].cidr = "10.0.22.0/24"; }
-static void r_reserved_ip(void) { world(2); lose(1); W.managers[1] = "10.0.2.3"; W.inst[1].logical_id = W.vol[1].logical_id = W.node[1].logical_id = "10.0.2.3"; }
+static void r_reserved_ip(void) {
+        world(2); lose(1);
+        W.managers[1] = "10.0.2.3"; W.inst[1].logical_id = W.vol[1].logical_id = W.node[1].logical_id = "10.0.2.3";
+        W.node[1].addr = "10.0.2.3", W.node[1].manager_addr = "10.0.2.3:2377";
+}
 static void r_az_mismatch(void) { world(2); lose(1); W.vol[1].availability_zone = "az-a"; }
 
 /* volume lost: demote → gone from Raft → remove → create → fresh launch */
@@ -470,13 +507,15 @@ static void r_ql_never_fences(void) {
         r_fence(); quorum_loss(); W.obs.nodes_ok = true; W.spec.workers = 5;
 }
 static void r_ql_volume_lost(void) { r_vl_demote(); quorum_loss(); }
-static void r_ql_never_launched(void) { world(2); lose(1); W.inst[1].cluster = "other"; quorum_loss(); }
+/* Its terminated instance aged out of the listing: the volume has held state, that is enough. */
+static void r_ql_instance_aged_out(void) { world(2); lose(1); W.inst[1].cluster = "other"; quorum_loss(); }
 static void r_ql_not_manager(void) { r_ql_relaunch(); W.obs.self_manager = false; }
 static void r_ql_under_grace(void) { r_ql_relaunch(); W.obs.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
 static void r_ql_listing_failed(void) { r_ql_relaunch(); W.obs.volumes_ok = false; }
 static void r_ql_attach(void) {
         world(2); quorum_loss();
         W.vol[1].state = RC_VOLUME_AVAILABLE, W.vol[1].n_attached = 0;
+        W.inst[1].client_token = seat_token(1, 0);
 }
 static void r_ql_inflight(void) { r_ql_relaunch(); add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-new", NULL, NOW - SEC(5)); }
 static void r_ql_empty_listing(void) { r_ql_relaunch(); W.n_inst = 0; W.n_vol = 0; }
@@ -491,6 +530,7 @@ static void r_grow(void) {
         for (size_t k = 1; k < 3; k++) {
                 W.inst[k].cluster = "other"; /* out of the listing */
                 W.vol[k].state = RC_VOLUME_AVAILABLE, W.vol[k].n_attached = 0;
+                W.vol[k].has_state = false; /* made by the stack, never joined */
                 W.node[k].id = NULL;
         }
 }
@@ -579,6 +619,128 @@ static void r_workers_node_instance_gone(void) { r_workers_remove_dead_node(); W
 static void r_workers_stopped(void) { world(2); W.inst[4].state = RC_INSTANCE_STOPPED; }
 static void r_workers_node_is_manager(void) { r_workers_drain(); W.node[5].manager = true, W.node[5].reachability = RC_REACH_REACHABLE; }
 
+/* ---- issue 14: identity proven, state marked, generations, addresses ---------------------- */
+
+/* Someone launched an instance into M1's freed address and tagged it as M1's manager. */
+static void r_impostor(void) {
+        world(2); lose(1);
+        add_inst("i-imp", RC_INSTANCE_RUNNING, "manager", M1, M1, "subnet-b", NOW - SEC(200))->client_token = "sk-not-ours";
+}
+static void r_impostor_no_token(void) { r_impostor(); W.inst[W.n_inst - 1].client_token = NULL; }
+/* The old token (generation 0, used by i-m1, now terminated): not the seat's any more. */
+static void r_impostor_old_token(void) {
+        r_impostor();
+        W.inst[1].client_token = seat_token(1, 0);
+        W.vol[1].generation = 1;
+        W.inst[W.n_inst - 1].client_token = seat_token(1, 0);
+}
+static void r_ql_impostor(void) {
+        r_ql_relaunch();
+        add_inst("i-imp", RC_INSTANCE_RUNNING, "manager", M1, M1, "subnet-b", NOW - SEC(200))->client_token = "sk-not-ours";
+}
+/* Our own launch, in flight, its token not listed (yet): attached. */
+static void r_attach_inflight_launch(void) {
+        r_attach();
+        W.inst[1].client_token = NULL;
+        add_inflight(RC_INFLIGHT_LAUNCH, M1, "i-m1", "vol-m1", NOW - SEC(30));
+}
+/* Launched with generation 1's token while the volume listing still shows 0. */
+static void r_attach_next_generation(void) { r_attach(); W.inst[1].client_token = seat_token(1, 1); }
+static void r_attach_far_generation(void) { r_attach(); W.inst[1].client_token = seat_token(1, RC_GENERATION_LOOKAHEAD + 1); }
+
+/* Generations: M1's instance, launched with the seat's token, is terminated. */
+static void r_gen_bump(void) { world(2); lose(1); W.inst[1].client_token = seat_token(1, 0); }
+static void c_gen_bump(void) {
+        const RcAction *a = find(RC_ACTION_SET_GENERATION, 0);
+        CHECK(a && streq(a->volume_id, "vol-m1") && a->volume_generation == 1 && a->destructive);
+}
+static void r_gen_bumped(void) { r_gen_bump(); W.vol[1].generation = 1; }
+static void c_gen_bumped(void) {
+        const RcAction *a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        char t0[RC_CLIENT_TOKEN_MAX + 1], t1[RC_CLIENT_TOKEN_MAX + 1];
+
+        CHECK_INT(rc_seat_token("prod", M1, "vol-m1", 0, t0, sizeof(t0)), 0);
+        CHECK_INT(rc_seat_token("prod", M1, "vol-m1", 1, t1, sizeof(t1)), 0);
+        CHECK(a && a->volume_generation == 1 && streq(a->client_token, t1) && !streq(a->client_token, t0));
+}
+/* EC2 no longer lists i-m1 (an hour later), but RunInstances said its token's instance is
+ * terminated (IdempotentInstanceTerminated): the generation moves on, the token never repeats. */
+static void r_gen_aged_out(void) {
+        r_gen_bump();
+        W.inst[1].cluster = "other"; /* out of the listing */
+        W.dead[W.n_dead++] = seat_token(1, 0);
+}
+/* Generations 0 and 1 both used (a lost tag write, a survivor's older view): to 2. */
+static void r_gen_skip(void) {
+        r_gen_bump();
+        W.dead[W.n_dead++] = "sk-someone-else";
+        add_inst("i-m1b", RC_INSTANCE_TERMINATED, "manager", M1, NULL, NULL, NOW - SEC(900))->client_token = seat_token(1, 1);
+}
+static void c_gen_skip(void) {
+        const RcAction *a = find(RC_ACTION_SET_GENERATION, 0);
+        CHECK(a && a->volume_generation == 2);
+}
+static void r_ql_gen_bump(void) { r_ql_relaunch(); W.inst[1].client_token = seat_token(1, 0); }
+
+/* Volumes that have held swarm state */
+static void r_mark_volume(void) { world(2); W.vol[1].has_state = false; }
+static void c_mark_volume(void) {
+        const RcAction *a = find(RC_ACTION_MARK_VOLUME, 0);
+        CHECK(a && streq(a->volume_id, "vol-m1") && streq(a->instance_id, "i-m1") && streq(a->node_id, "n-m1"));
+}
+static void r_mark_not_while_down(void) { r_fence_within_grace(); W.vol[1].has_state = false; }
+/* Quorum lost; M1's volume was created for a fresh join whose host never joined. */
+static void r_ql_never_joined(void) { r_ql_relaunch(); W.vol[1].has_state = false; }
+
+/* Raft members tied to their seat by address */
+static void r_vl_unlabelled_member(void) { r_vl_demote(); W.node[1].logical_id = NULL, W.node[1].instance_id = NULL; }
+static void r_vl_unlabelled_member_removed(void) {
+        r_vl_unlabelled_member();
+        W.node[1].manager = false, W.node[1].reachability = RC_REACH_NONE, W.node[1].manager_addr = NULL;
+}
+static void r_member_mislabelled(void) { world(2); W.node[1].logical_id = M2; }
+/* Worker i-w0 labels its engine with M1's logical id (and, when instance is not NULL,
+ * with that instance id): it says so; it is not so. */
+static void claim(const char *instance) {
+        RcNode *n = &W.node[3]; /* n-w0 */
+
+        CHECK(streq(n->id, "n-w0"));
+        n->logical_id = M1;
+        n->instance_id = instance;
+}
+static void r_claim_grow(void) {
+        r_grow();
+        W.spec.workers = 1;
+        add_workers(1, NOW - SEC(7200));
+        claim("i-w0");
+}
+static void r_claim_vl(void) { r_vl_create(); claim("i-w0"); }
+static void r_claim_frozen(void) { r_stuck_replacement(); claim(NULL); }
+static void r_claim_instance_label(void) { r_fence(); claim("i-m1"); }
+
+/* A worker got M1's freed address from EC2 (it joined the swarm as a worker). */
+static void r_worker_on_address(void) {
+        world(2); lose(1);
+        W.spec.workers = 3;
+        add_inst("i-h", RC_INSTANCE_RUNNING, "worker", NULL, M1, "subnet-b", NOW - SEC(600));
+        add_node("n-h", NULL, "i-h", false, RC_NODE_READY, RC_REACH_NONE)->addr = M1;
+}
+static void c_worker_on_address(void) {
+        const RcAction *a = find(RC_ACTION_DRAIN_WORKER, 0);
+        CHECK(a && streq(a->instance_id, "i-h") && streq(a->node_id, "n-h") && strstr(a->reason, M1));
+}
+static void r_worker_on_address_at_target(void) { r_worker_on_address(); W.spec.workers = 2; }
+static void r_worker_on_address_drained(void) {
+        r_worker_on_address();
+        W.node[W.n_node - 1].availability = "drain", W.node[W.n_node - 1].drained_since_usec = NOW - DRAIN;
+}
+static void c_worker_on_address_drained(void) {
+        const RcAction *a = find(RC_ACTION_TERMINATE_WORKER, 0);
+        CHECK(a && streq(a->instance_id, "i-h"));
+}
+/* M2 just back (not stable yet): M1, first in order, goes on; no other worker is touched. */
+static void r_worker_on_address_other_busy(void) { r_worker_on_address_at_target(); W.node[2].healthy_since_usec = NOW - SEC(10); }
+
 typedef struct Row {
         const char *name;
         void (*setup)(void);
@@ -619,7 +781,7 @@ static const Row rows[] = {
         ROWC(missing_no_instance_at_all, "launch-manager:" M1),
         ROWC(missing_replaces_newest, "launch-manager:" M1),
         ROW(volume_in_use, "wait:" M1),
-        ROW(ip_held, "wait:" M1 " terminate-worker"),
+        ROW(ip_held, "terminate-worker:" M1), /* a worker holds the address: it goes */
         ROW(ip_held_untagged, "report wait:" M1),
         ROW(volume_creating, "wait:" M1),
         ROW(pending, "wait:" M1),
@@ -710,7 +872,7 @@ static const Row rows[] = {
         ROWC(ql_relaunch, "launch-manager:" M1 " launch-manager:" M2),
         ROW(ql_never_fences, ""),
         ROW(ql_volume_lost, "wait:" M1),
-        ROW(ql_never_launched, "wait:" M1),
+        ROW(ql_instance_aged_out, "launch-manager:" M1),
         ROW(ql_not_manager, ""),
         ROW(ql_under_grace, ""),
         ROW(ql_listing_failed, "wait"),
@@ -725,10 +887,11 @@ static const Row rows[] = {
         ROWC(grow, "launch-manager:" M1 " wait:" M2),
         ROW(grow_no_volumes, "create-volume:" M1 " wait:" M2),
         ROW(grow_pending, "wait:" M1 " wait:" M2),
-        ROW(grow_joined_rotate, "wait:" M1 " wait:" M2 " rotate-tokens"),
-        ROW(rotate_waits_for_pending, "wait:" M1 " wait:" M2 " wait"),
-        ROW(rotate_after_join_timeout, "wait:" M1 " wait:" M2 " rotate-tokens"),
-        ROW(no_rotate_unknown_created, "wait:" M1 " wait:" M2),
+        /* M1 has joined: its volume is marked as holding state */
+        ROW(grow_joined_rotate, "mark-volume:" M1 " wait:" M2 " rotate-tokens"),
+        ROW(rotate_waits_for_pending, "mark-volume:" M1 " wait:" M2 " wait"),
+        ROW(rotate_after_join_timeout, "mark-volume:" M1 " wait:" M2 " rotate-tokens"),
+        ROW(no_rotate_unknown_created, "mark-volume:" M1 " wait:" M2),
         /* workers */
         ROWC(workers_launch, "launch-worker launch-worker launch-worker"),
         ROW(workers_inflight, ""),
@@ -745,6 +908,37 @@ static const Row rows[] = {
         ROW(workers_node_instance_gone, "remove-node"),
         ROW(workers_stopped, "report launch-worker"),
         ROW(workers_node_is_manager, "report report drain-worker"),
+        /* issue 14: only an instance this cluster launched for the seat gets its volume */
+        ROW(impostor, "report:" M1),
+        ROW(impostor_no_token, "report:" M1),
+        ROW(impostor_old_token, "report:" M1),
+        ROW(ql_impostor, "report:" M1 " launch-manager:" M2),
+        ROWX(attach_inflight_launch, "attach-volume:" M1, attach),
+        ROWX(attach_next_generation, "attach-volume:" M1, attach),
+        ROW(attach_far_generation, "report:" M1),
+        /* per-seat generations: a ClientToken never repeats */
+        ROWC(gen_bump, "set-generation:" M1),
+        ROWC(gen_bumped, "launch-manager:" M1),
+        ROWX(gen_aged_out, "set-generation:" M1, gen_bump),
+        ROWC(gen_skip, "set-generation:" M1),
+        ROW(ql_gen_bump, "set-generation:" M1 " launch-manager:" M2),
+        /* volumes that have held swarm state */
+        ROWC(mark_volume, "mark-volume:" M1),
+        ROW(mark_not_while_down, "wait:" M1),
+        ROW(ql_never_joined, "wait:" M1 " launch-manager:" M2),
+        /* Raft members by address; labels are hints */
+        ROW(vl_unlabelled_member, "demote:" M1),
+        ROW(vl_unlabelled_member_removed, "create-volume:" M1 " report"), /* the old node is out of Raft */
+        ROW(member_mislabelled, "report:" M1),
+        ROWX(claim_grow, "report launch-manager:" M1 " wait:" M2, grow),
+        ROW(claim_vl, "report create-volume:" M1),
+        ROW(claim_frozen, "report report:" M1 " launch-manager:" M2),
+        ROW(claim_instance_label, "report fence:" M1),
+        /* a worker on a manager's address: drained, terminated, not counted */
+        ROWC(worker_on_address, "drain-worker:" M1 " launch-worker"),
+        ROWX(worker_on_address_at_target, "drain-worker:" M1, worker_on_address),
+        ROWC(worker_on_address_drained, "terminate-worker:" M1 " launch-worker"),
+        ROW(worker_on_address_other_busy, "drain-worker:" M1 " wait:" M2),
 };
 
 /* The invariants every row must keep, whatever it expects. */
@@ -767,7 +961,8 @@ static void check_invariants(const Row *row) {
                         CHECK(false);
                 }
                 if (W.plan.quorum_loss_mode && change) {
-                        CHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME);
+                        CHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME ||
+                              a->kind == RC_ACTION_SET_GENERATION);
                         CHECK(!a->join_fresh);
                 }
                 if (a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER ||
@@ -918,6 +1113,32 @@ static void random_world(void) {
         W.obs.subnets_ok = chance(95);
         W.obs.nodes_ok = chance(90);
         W.obs.tokens_rotated_usec = NOW - SEC(rnd(7200));
+        /* identity: tokens, generations, state marks, addresses */
+        for (size_t k = 0; k < 5; k++) {
+                RcVolume *v = &W.vol[k];
+                RcNode *n = &W.node[k];
+
+                v->generation = chance(60) ? 0 : rnd(3);
+                v->has_state = chance(75);
+                for (size_t i = 0; i < W.n_inst; i++) {
+                        RcInstance *x = &W.inst[i];
+                        if (!streq_ptr(x->logical_id, lids[k]) || !chance(60))
+                                continue;
+                        x->client_token = chance(20) ? NULL : chance(20) ? "sk-forged" : seat_token(k, v->generation + rnd(3));
+                }
+                if (chance(15))
+                        W.dead[W.n_dead++] = seat_token(k, v->generation + rnd(2));
+                if (chance(10))
+                        n->manager_addr = NULL;
+                if (chance(10))
+                        n->addr = chance(50) ? NULL : "0.0.0.0";
+                if (chance(8))
+                        n->manager_addr = chance(50) ? "10.0.7.7:2377" : lids[rnd(5)];
+        }
+        if (chance(10))
+                for (size_t i = 0; i < W.n_node; i++)
+                        if (!W.node[i].logical_id && W.node[i].id && chance(50))
+                                W.node[i].logical_id = lids[rnd(5)]; /* a worker claims a manager's id */
         if (chance(20))
                 W.obs.self_instance_id = NULL;
         /* what the executor remembers per seat: busy since, a volume asked by id */
@@ -976,10 +1197,29 @@ static bool w_instance_healthy_node(const char *instance_id) {
         return false;
 }
 
+/* "10.0.1.10:2377" names the seat 10.0.1.10 */
+static bool w_addr_is(const char *addr, const char *lid) {
+        size_t l = strlen(lid);
+        return addr && strncmp(addr, lid, l) == 0 && (addr[l] == 0 || addr[l] == ':');
+}
+
+/* Is some node the seat's, by the swarm's own view: a Raft member at its address (or,
+ * address unknown, labelled with it), or a node out of Raft labelled with it and at its
+ * address? A label alone is a claim anyone can make (a worker's). */
 static bool w_node_with_lid(const char *lid) {
-        for (size_t i = 0; i < W.n_node; i++)
-                if (W.node[i].id && streq_ptr(W.node[i].logical_id, lid))
+        for (size_t i = 0; i < W.n_node; i++) {
+                const RcNode *n = &W.node[i];
+                bool in_raft = n->reachability != RC_REACH_NONE;
+                const char *addr = in_raft && n->manager_addr ? n->manager_addr : n->addr;
+                bool known = addr && !w_addr_is(addr, "0.0.0.0");
+
+                if (!n->id)
+                        continue;
+                if (in_raft && (known ? w_addr_is(addr, lid) : streq_ptr(n->logical_id, lid)))
                         return true;
+                if (!in_raft && streq_ptr(n->logical_id, lid) && known && w_addr_is(addr, lid))
+                        return true;
+        }
         return false;
 }
 
@@ -1002,6 +1242,75 @@ static bool w_intact_volume(const char *lid) {
         return false;
 }
 
+static bool w_spec_manager(const char *ip) {
+        for (size_t k = 0; ip && k < W.spec.n_managers; k++)
+                if (streq(W.managers[k], ip))
+                        return true;
+        return false;
+}
+
+/* A live worker holding the address of a manager that has no instance of its own (and
+ * first to hold it): the planner evicts it for that manager, and does not count it. */
+static bool w_condemned(const RcInstance *w) {
+        if (!streq_ptr(w->cluster, "prod") || !streq_ptr(w->role, "worker") ||
+            !(w->state == RC_INSTANCE_PENDING || w->state == RC_INSTANCE_RUNNING) || !w_spec_manager(w->private_ip) ||
+            w_present(w->private_ip))
+                return false;
+        for (size_t i = 0; i < W.n_inst; i++) {
+                const RcInstance *h = &W.inst[i];
+                if (!streq_ptr(h->cluster, "prod") || h->state == RC_INSTANCE_TERMINATED || !streq_ptr(h->private_ip, w->private_ip) ||
+                    (streq_ptr(h->role, "manager") && streq_ptr(h->logical_id, w->private_ip)))
+                        continue;
+                return h == w;
+        }
+        return false;
+}
+
+/* Every manager ClientToken any plan emitted, with the (volume, generation) it came from:
+ * a token is never planned for two of them. */
+static struct {
+        char token[RC_CLIENT_TOKEN_MAX + 1];
+        char volume[24];
+        uint64_t generation;
+} seen_tokens[256];
+static size_t n_seen_tokens;
+
+static bool token_seen_for_other(const char *token, const char *volume, uint64_t generation) {
+        for (size_t i = 0; i < n_seen_tokens; i++)
+                if (streq(seen_tokens[i].token, token))
+                        return !streq(seen_tokens[i].volume, volume) || seen_tokens[i].generation != generation;
+        if (n_seen_tokens < ELEMENTSOF(seen_tokens)) {
+                snprintf(seen_tokens[n_seen_tokens].token, sizeof(seen_tokens[0].token), "%s", token);
+                snprintf(seen_tokens[n_seen_tokens].volume, sizeof(seen_tokens[0].volume), "%s", volume);
+                seen_tokens[n_seen_tokens++].generation = generation;
+        }
+        return false;
+}
+
+static bool w_token_dead(const char *token) {
+        for (size_t i = 0; i < W.n_inst; i++)
+                if (streq_ptr(W.inst[i].cluster, "prod") && W.inst[i].state == RC_INSTANCE_TERMINATED &&
+                    streq_ptr(W.inst[i].client_token, token))
+                        return true;
+        for (size_t i = 0; i < W.n_dead; i++)
+                if (streq(W.dead[i], token))
+                        return true;
+        return false;
+}
+
+/* Launched by this cluster for the seat of volume v: its token, or our launch in flight. */
+static bool w_launched_for_seat(const RcInstance *i, const RcVolume *v, const char *lid) {
+        char tok[RC_CLIENT_TOKEN_MAX + 1];
+
+        for (size_t k = 0; k < W.n_fl; k++)
+                if (W.fl[k].kind == RC_INFLIGHT_LAUNCH && streq_ptr(W.fl[k].instance_id, i->id) && streq_ptr(W.fl[k].logical_id, lid))
+                        return true;
+        for (uint64_t g = v->generation; g <= v->generation + RC_GENERATION_LOOKAHEAD; g++)
+                if (rc_seat_token("prod", lid, v->id, g, tok, sizeof(tok)) == 0 && streq_ptr(i->client_token, tok))
+                        return true;
+        return false;
+}
+
 static void check_random_plan(unsigned seed) {
         bool all_ok = W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok && W.obs.nodes_ok;
         const char *touched = NULL;
@@ -1009,7 +1318,8 @@ static void check_random_plan(unsigned seed) {
 
         for (size_t i = 0; i < W.n_inst; i++)
                 live_workers += streq_ptr(W.inst[i].cluster, "prod") && streq_ptr(W.inst[i].role, "worker") &&
-                                (W.inst[i].state == RC_INSTANCE_PENDING || W.inst[i].state == RC_INSTANCE_RUNNING);
+                                (W.inst[i].state == RC_INSTANCE_PENDING || W.inst[i].state == RC_INSTANCE_RUNNING) &&
+                                !w_condemned(&W.inst[i]);
 
         for (size_t i = 0; i < W.plan.n; i++) {
                 const RcAction *a = &W.plan.actions[i];
@@ -1027,7 +1337,8 @@ static void check_random_plan(unsigned seed) {
                 PCHECK(W.obs.instances_ok && W.obs.volumes_ok && W.obs.subnets_ok);
                 if (W.plan.quorum_loss_mode) {
                         PCHECK(!W.obs.leader && W.obs.self_manager);
-                        PCHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME);
+                        PCHECK(a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_ATTACH_VOLUME ||
+                               a->kind == RC_ACTION_SET_GENERATION);
                         PCHECK(!a->join_fresh);
                 }
                 /* one manager at a time (outside quorum-loss mode) */
@@ -1047,10 +1358,34 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(a->subnet_id && rc_ip_in_subnet(a->private_ip, "10.0.0.0/16") == 1);
                         PCHECK(!a->join_fresh || !w_node_with_lid(a->logical_id)); /* never join before the old member is gone */
                         PCHECK(startswith(a->client_token, "sk-"));
+                        if (vol) {
+                                char tok[RC_CLIENT_TOKEN_MAX + 1];
+                                /* the token of the volume's listed generation, never one used before */
+                                PCHECK(a->volume_generation == vol->generation);
+                                PCHECK(rc_seat_token("prod", a->logical_id, vol->id, a->volume_generation, tok, sizeof(tok)) == 0 &&
+                                       streq(tok, a->client_token));
+                                PCHECK(!w_token_dead(a->client_token));
+                                PCHECK(!token_seen_for_other(a->client_token, vol->id, a->volume_generation));
+                                PCHECK(!W.plan.quorum_loss_mode || vol->has_state);
+                        }
                         break;
                 case RC_ACTION_ATTACH_VOLUME:
                         PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->logical_id, a->logical_id));
                         PCHECK(vol && vol->state == RC_VOLUME_AVAILABLE && vol->n_attached == 0); /* never attached twice */
+                        PCHECK(inst && vol && w_launched_for_seat(inst, vol, a->logical_id)); /* never to an impostor */
+                        break;
+                case RC_ACTION_SET_GENERATION: {
+                        char tok[RC_CLIENT_TOKEN_MAX + 1];
+                        PCHECK(vol && streq_ptr(vol->logical_id, a->logical_id) && a->volume_generation > vol->generation);
+                        PCHECK(vol && rc_seat_token("prod", a->logical_id, vol->id, vol->generation, tok, sizeof(tok)) == 0 &&
+                               w_token_dead(tok));
+                        break;
+                }
+                case RC_ACTION_MARK_VOLUME:
+                        PCHECK(vol && inst && !vol->has_state && inst->state == RC_INSTANCE_RUNNING &&
+                               streq_ptr(inst->private_ip, a->logical_id));
+                        PCHECK(vol && inst && vol->n_attached > 0 && streq_ptr(vol->attached_to[0], inst->id));
+                        PCHECK(node && node->manager && node->state == RC_NODE_READY && node->reachability == RC_REACH_REACHABLE);
                         break;
                 case RC_ACTION_FENCE:
                         PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->role, "manager"));
@@ -1078,11 +1413,14 @@ static void check_random_plan(unsigned seed) {
                         break;
                 case RC_ACTION_TERMINATE_WORKER:
                         PCHECK(inst && streq_ptr(inst->role, "worker"));
-                        worker_removals++;
+                        /* for a manager: only the worker holding its address */
+                        PCHECK(!a->logical_id || (inst && w_condemned(inst) && streq_ptr(inst->private_ip, a->logical_id)));
+                        worker_removals += !a->logical_id;
                         break;
                 case RC_ACTION_DRAIN_WORKER:
                         PCHECK(inst && streq_ptr(inst->role, "worker") && node && !node->manager);
-                        worker_removals++;
+                        PCHECK(!a->logical_id || (inst && w_condemned(inst) && streq_ptr(inst->private_ip, a->logical_id)));
+                        worker_removals += !a->logical_id;
                         break;
                 case RC_ACTION_LAUNCH_WORKER:
                         worker_launches++;

@@ -526,6 +526,74 @@ static void test_history(void) {
                 docker_node_done(&n[i]);
 }
 
+/* Issue 14: what proves a seat's instance, state and member reaches the planner. */
+static void test_observation_identity(void) {
+        _cleanup_(rc_world_done) RcWorld w = {};
+        _cleanup_(rc_history_done) RcHistory h = {}, copy = {};
+        RcObservation o;
+        char t[40];
+
+        w.instances_ok = w.volumes_ok = w.subnets_ok = w.nodes_ok = true;
+        w.instances.n = 2;
+        w.instances.items = calloc(2, sizeof(Ec2Instance));
+        w.instances.items[0] = (Ec2Instance){ .instance_id = S("i-0aaa"), .state = EC2_INSTANCE_RUNNING,
+                                              .private_ip = S("10.0.1.11"), .client_token = S("sk-0123"),
+                                              .tags = tags("10.0.1.11", "manager") };
+        w.instances.items[1] = (Ec2Instance){ .instance_id = S("i-0bbb"), .state = EC2_INSTANCE_RUNNING,
+                                              .client_token = S(""), .tags = tags(NULL, "worker") };
+        w.volumes.n = 4;
+        w.volumes.items = calloc(4, sizeof(Ec2Volume));
+        w.volumes.items[0] = (Ec2Volume){ .volume_id = S("vol-1"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.1.11", "manager") };
+        strv_extend(&w.volumes.items[0].tags, EC2_TAG_HAS_STATE);
+        strv_extend(&w.volumes.items[0].tags, "yes");
+        strv_extend(&w.volumes.items[0].tags, EC2_TAG_GENERATION);
+        strv_extend(&w.volumes.items[0].tags, "18446744073709551615");
+        w.volumes.items[1] = (Ec2Volume){ .volume_id = S("vol-2"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.1.12", "manager") };
+        strv_extend(&w.volumes.items[1].tags, EC2_TAG_HAS_STATE);
+        strv_extend(&w.volumes.items[1].tags, "true"); /* only "yes" */
+        strv_extend(&w.volumes.items[1].tags, EC2_TAG_GENERATION);
+        strv_extend(&w.volumes.items[1].tags, "18446744073709551616"); /* overflows: 0 */
+        w.volumes.items[2] = (Ec2Volume){ .volume_id = S("vol-3"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.1.13", "manager") };
+        strv_extend(&w.volumes.items[2].tags, EC2_TAG_GENERATION);
+        strv_extend(&w.volumes.items[2].tags, "07");
+        w.volumes.items[3] = (Ec2Volume){ .volume_id = S("vol-4"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.1.14", "manager") };
+        strv_extend(&w.volumes.items[3].tags, EC2_TAG_GENERATION);
+        strv_extend(&w.volumes.items[3].tags, "12");
+        w.n_nodes = 2;
+        w.nodes = calloc(2, sizeof(DockerNode));
+        node(&w.nodes[0], "n1", NULL, true, "ready", "reachable", true);
+        w.nodes[0].manager_addr = S("10.0.1.11:2377");
+        w.nodes[0].addr = S("10.0.1.11");
+        node(&w.nodes[1], "n2", "10.0.1.11", false, "ready", NULL, false);
+        w.nodes[1].manager_addr = S("10.0.9.9:2377"); /* not a member: never passed on */
+
+        for (unsigned i = 0; i < RC_DEAD_TOKENS_MAX + 2; i++) {
+                snprintf(t, sizeof(t), "sk-dead-%u", i);
+                CHECK_INT(rc_history_add_dead_token(&h, t), 0);
+        }
+        CHECK_INT(rc_history_add_dead_token(&h, "sk-dead-65"), 0); /* known: not twice */
+        CHECK_INT(strv_length(h.dead_tokens), RC_DEAD_TOKENS_MAX);
+        CHECK_STR(h.dead_tokens[0], "sk-dead-2"); /* the oldest went */
+        CHECK_INT(rc_history_add_dead_token(&h, ""), -EINVAL);
+        CHECK_INT(rc_history_copy(&h, &copy), 0);
+        CHECK_INT(strv_length(copy.dead_tokens), RC_DEAD_TOKENS_MAX);
+
+        CHECK_INT(rc_world_observe(&w, &copy, 2000, true, &o), 0);
+        CHECK_STR(o.instances[0].client_token, "sk-0123");
+        CHECK(o.instances[1].client_token == NULL);
+        CHECK(o.volumes[0].has_state);
+        CHECK(o.volumes[0].generation == UINT64_MAX);
+        CHECK(!o.volumes[1].has_state);
+        CHECK(o.volumes[1].generation == 0);
+        CHECK(o.volumes[2].generation == 0);
+        CHECK(o.volumes[3].generation == 12);
+        CHECK_STR(o.nodes[0].manager_addr, "10.0.1.11:2377");
+        CHECK_STR(o.nodes[0].addr, "10.0.1.11");
+        CHECK(o.nodes[1].manager_addr == NULL);
+        CHECK_INT(o.n_dead_client_tokens, RC_DEAD_TOKENS_MAX);
+        CHECK_STR(o.dead_client_tokens[RC_DEAD_TOKENS_MAX - 1], "sk-dead-65");
+}
+
 static void test_swarm_complete(void) {
         DockerNode n[3];
         char *managers[] = { (char *) "10.0.1.11", (char *) "10.0.1.12", NULL };
@@ -639,6 +707,9 @@ static void test_far_apart_no_fence(void) {
                 w.volumes.items[i] = (Ec2Volume){ .volume_id = S(vid), .state = EC2_VOLUME_IN_USE,
                                                   .tags = tags(managers[i], "manager"), .n_attachments = 1,
                                                   .attachments = calloc(1, sizeof(Ec2Attachment)) };
+                /* the volumes have held swarm state: nothing to mark */
+                strv_extend(&w.volumes.items[i].tags, EC2_TAG_HAS_STATE);
+                strv_extend(&w.volumes.items[i].tags, "yes");
                 w.volumes.items[i].attachments[0] = (Ec2Attachment){ .volume_id = S(vid), .instance_id = S(iid),
                                                                      .state = EC2_ATTACHMENT_ATTACHED };
                 node(&w.nodes[i], nid, managers[i], true, i == 1 ? "down" : "ready", i == 1 ? "unreachable" : "reachable", i == 0);
@@ -838,6 +909,7 @@ int main(void) {
         test_cluster_conf();
         test_user_data();
         test_observation();
+        test_observation_identity();
         test_history();
         test_prune_inflight();
         test_swarm_complete();
