@@ -11,6 +11,7 @@
 #   2. The marker is there; b's swarm port answers for a while after a short silence:
 #      no init while b answers, nor before every other manager stayed silent for
 #      SWARMKEEPER_INIT_QUIET_SEC in a row; then a initializes, and the marker is gone.
+#   1b. The marker is there but a holds a join token: a never initializes (it may only join).
 #   3. b (no [Host] either) joins via a alone: its own address is not a join remote.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -61,6 +62,25 @@ assert_eq "$(state a)" inactive "a: no marker, 4 s of silence from b: no swarm i
 assert_not_contains "$(L a)" "Initialized a new swarm" "a: never logged an init"
 dk_agent_alive a || die "a died"
 dk_agent_stop a
+
+# --- 1b. marker and a join token: a host holding a token never initializes -----------------------
+# (issue 14: the bootstrap manager used to init on a fresh volume after the quiet period even
+# with a token in hand; a partition during its replacement made two swarms)
+dk_mark_formatted a
+mkdir -p "$DK_DIR/a/conf.d"
+(umask 077 && printf '[Cluster]\nJoinToken=%s\n' \
+    "SWMTKN-1-3pu6hszjas19xyp7ghgosyx9k8atbfcr8p2is99znpy26u2lkl-1awxwuwd3z9j1z3puu7rcgdbx" >"$DK_DIR/a/conf.d/50-token.conf")
+DK_AGENT_ENV=(SWARMKEEPER_INIT_QUIET_SEC=1)
+: >"$DK_DIR/a/agent.log"
+dk_agent_start a "${COMMON[@]}"
+# eight quiet periods: the old rule had initialized after the first
+sleep 8
+assert_eq "$(state a)" inactive "a: a join token, a fresh volume, 8 s of silence from b: no swarm initialized"
+[ -e "$DK_DIR/a/run/formatted" ] && pass "a: the formatted marker is still there (no init consumed it)" ||
+    die "a: the marker is gone"
+dk_agent_alive a || die "a died"
+dk_agent_stop a
+rm -f "$DK_DIR/a/conf.d/50-token.conf" "$DK_DIR/a/run/formatted"
 
 # --- 2. marker; b answers for a moment; then silence long enough ------------------------------
 dk_mark_formatted a
