@@ -192,9 +192,11 @@ typedef struct RcObservation {
         /* Added after the first contract: */
         bool self_manager;             /* this agent's node is a manager: only then may the
                                         * quorum-loss exception apply (false: it never does) */
-        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated (0: not since
-                                        * this agent started): ROTATE_TOKENS once a node created
-                                        * after it is Ready and no fresh host still waits to join */
+        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated, this host's wall
+                                        * clock (0: not since this agent started); only when
+                                        * tokens_rotated_swarm_usec is 0. ROTATE_TOKENS once a host
+                                        * launched (or a node created) after it carries the current
+                                        * token and every such host has joined or gone */
         const char *self_instance_id;  /* this agent's own instance (NULL: unknown; then the
                                         * leader node's instance label). A listing that does not
                                         * show it live, or its logical id without an intact
@@ -205,6 +207,9 @@ typedef struct RcObservation {
         const RcSeat *seats;           /* per manager seat, any order; a seat not listed: nothing
                                         * remembered */
         size_t n_seats;
+        uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt (GET /swarm) read right after
+                                        * this agent rotated the join tokens: the managers' clock,
+                                        * as node CreatedAt (0: unknown, then tokens_rotated_usec) */
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */

@@ -500,6 +500,7 @@ static void test_far_apart_no_fence(void) {
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t1), 0);
         CHECK_INT(rc_world_observe(&w, &h, t1, true, &o), 0);
         o.self_instance_id = "i-0";
+        o.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC; /* after the launches: no rotation due */
         CHECK_INT(rc_plan(&spec, &o, &plan), 0);
         for (size_t i = 0; i < plan.n; i++) {
                 CHECK(plan.actions[i].kind == RC_ACTION_WAIT);
@@ -514,6 +515,7 @@ static void test_far_apart_no_fence(void) {
                 CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t), 0);
         CHECK_INT(rc_world_observe(&w, &h, t1 + 180 * USEC_PER_SEC, true, &o), 0);
         o.self_instance_id = "i-0";
+        o.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC;
         CHECK_INT(rc_plan(&spec, &o, &plan), 0);
         CHECK(plan.n == 1 && plan.actions[0].kind == RC_ACTION_FENCE);
         rc_plan_done(&plan);
