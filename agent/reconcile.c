@@ -47,12 +47,28 @@
  * - Workers (cattle): live = pending + running listed with role worker, plus our launches
  *   in flight not yet listed (these hold back launches but never cause a removal). All missing ones are launched in one pass, each in the
  *   subnet with the fewest live workers; slot "worker-<k>", replaces = "gen-<hash of every
- *   worker instance id listed or in flight>", so a retry of the same pass reuses its
+ *   worker instance id listed or in flight, and of the subnet>", so a retry of the same pass reuses its
  *   tokens and any change of the listing gives new ones. Excess: the drained first, then
  *   the newest; never joined or Down → TERMINATE_WORKER, else DRAIN_WORKER, and
  *   TERMINATE_WORKER once drained for drain_usec (the node's drained_since_usec, else the
  *   in-flight DRAIN's since). A worker node (no ManagerStatus) whose instance is
  *   terminated or absent: REMOVE_NODE once Down.
+ * - Workers, issue 14. A worker's nodes are found by address: a node whose Status.Addr is
+ *   the instance's private IP stands for it whatever its label says (unless Down and
+ *   labelled with another instance: a previous holder of the IP); the label
+ *   swarmkeeper.instance-id is a hint that must agree, and decides alone only where an
+ *   address is unknown. A label naming a live worker from another address: REPORT, not
+ *   trusted. Scale-down drains every node that stands for the victim (two for one
+ *   instance: both) and terminates only once all of them are drained or Down; so neither
+ *   a stale label nor a double claim makes a drain skipped or the wrong worker go. A live
+ *   worker with no node join_timeout after its launch is a failed host: not counted,
+ *   TERMINATE_WORKER, and the missing one is launched in the same pass. The subnet is an
+ *   input of a worker's ClientToken: EC2 answers the same token with other parameters by
+ *   IdempotentParameterMismatch, so without it a slot placed in another subnet (the
+ *   subnet listing or the live count changed, the worker listing did not) would fail
+ *   every pass until the worker listing changed; a retry in the same subnet still reuses
+ *   its token. The cost: after a lost RunInstances answer and a change of subnet, one
+ *   extra worker, which scale-down removes.
  * - Clocks (issue 14): now_usec and every "since" (node streaks, in flight, seats, no
  *   leader) are CLOCK_MONOTONIC; EC2's launch times are wall clock and are compared only
  *   with realtime_usec. The executor restarts every Down/drained streak when two node
@@ -67,10 +83,16 @@
  *   changes that keep failing alike): REPORT (seat_stuck), and it no longer holds the
  *   slot: a non-stuck busy manager, else a non-stuck one needing a change, goes first; a
  *   stuck one is changed only when no other manager needs the slot.
- * - ROTATE_TOKENS: a Ready node created after tokens_rotated_usec, no launch planned in
- *   this pass, and no present instance launched after the last rotation (less than
- *   join_timeout ago) still without a node: each fresh host keeps a valid token until it
- *   has joined.
+ * - ROTATE_TOKENS (issue 14): once a host may hold the current token (a worker or a
+ *   seat's manager launched since the last rotation, or a Ready node created since) and
+ *   every such instance has joined (a node stands for it), is gone (shutting-down,
+ *   terminated) or has failed (join_timeout after its launch); not while a launch of this
+ *   pass or a fresh one in flight is unlisted. A host that died before joining no longer
+ *   keeps the token valid. The rotation time is the swarm's (its UpdatedAt read right
+ *   after the rotation, tokens_rotated_swarm_usec), the clock of node CreatedAt; EC2's
+ *   launch times are compared with it with a minute to spare (at worst one extra
+ *   rotation). Unknown (a new agent or Leader): every launched host counts, so the tokens
+ *   are rotated once everything has joined or gone.
  */
 
 #include <errno.h>

@@ -38,7 +38,8 @@ typedef struct RcSpec {
         /* Added after the first contract (0: the default in brackets): */
         uint64_t drain_usec;           /* a worker drained this long may be terminated [60 s] */
         uint64_t join_timeout_usec;    /* a host launched with a join token that has not joined
-                                        * after this long no longer holds back ROTATE_TOKENS [15 min] */
+                                        * after this long no longer holds back ROTATE_TOKENS, and
+                                        * a worker without a node is terminated (issue 14) [15 min] */
         /* Added by issue 14 (0: the default in brackets): */
         uint64_t seat_deadline_usec;   /* Reconcile.SeatDeadlineSec: a manager that has held the
                                         * one-at-a-time slot this long (RcSeat.busy_since_usec) is

@@ -153,6 +153,9 @@ typedef struct RcHistory {
                                        * Leader, restarts every streak (0: never by a gap) */
         RcSeatMemory *seats;
         size_t n_seats;
+        uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt right after this agent rotated
+                                       * the join tokens (the managers' clock, as node CreatedAt;
+                                       * 0: unknown) */
 } RcHistory;
 
 void rc_history_done(RcHistory *h);
