@@ -90,12 +90,28 @@
  * - Workers (cattle): live = pending + running listed with role worker, plus our launches
  *   in flight not yet listed (these hold back launches but never cause a removal). All missing ones are launched in one pass, each in the
  *   subnet with the fewest live workers; slot "worker-<k>", replaces = "gen-<hash of every
- *   worker instance id listed or in flight>", so a retry of the same pass reuses its
+ *   worker instance id listed or in flight, and of the subnet>", so a retry of the same pass reuses its
  *   tokens and any change of the listing gives new ones. Excess: the drained first, then
  *   the newest; never joined or Down → TERMINATE_WORKER, else DRAIN_WORKER, and
  *   TERMINATE_WORKER once drained for drain_usec (the node's drained_since_usec, else the
  *   in-flight DRAIN's since). A worker node (no ManagerStatus) whose instance is
  *   terminated or absent: REMOVE_NODE once Down.
+ * - Workers, issue 14. A worker's nodes are found by address: a node whose Status.Addr is
+ *   the instance's private IP stands for it whatever its label says (unless Down and
+ *   labelled with another instance: a previous holder of the IP); the label
+ *   swarmkeeper.instance-id is a hint that must agree, and decides alone only where an
+ *   address is unknown. A label naming a live worker from another address: REPORT, not
+ *   trusted. Scale-down drains every node that stands for the victim (two for one
+ *   instance: both) and terminates only once all of them are drained or Down; so neither
+ *   a stale label nor a double claim makes a drain skipped or the wrong worker go. A live
+ *   worker with no node join_timeout after its launch is a failed host: not counted,
+ *   TERMINATE_WORKER, and the missing one is launched in the same pass. The subnet is an
+ *   input of a worker's ClientToken: EC2 answers the same token with other parameters by
+ *   IdempotentParameterMismatch, so without it a slot placed in another subnet (the
+ *   subnet listing or the live count changed, the worker listing did not) would fail
+ *   every pass until the worker listing changed; a retry in the same subnet still reuses
+ *   its token. The cost: after a lost RunInstances answer and a change of subnet, one
+ *   extra worker, which scale-down removes.
  * - Clocks (issue 14): now_usec and every "since" (node streaks, in flight, seats, no
  *   leader) are CLOCK_MONOTONIC; EC2's launch times are wall clock and are compared only
  *   with realtime_usec. The executor restarts every Down/drained streak when two node
@@ -110,10 +126,16 @@
  *   changes that keep failing alike): REPORT (seat_stuck), and it no longer holds the
  *   slot: a non-stuck busy manager, else a non-stuck one needing a change, goes first; a
  *   stuck one is changed only when no other manager needs the slot.
- * - ROTATE_TOKENS: a Ready node created after tokens_rotated_usec, no launch planned in
- *   this pass, and no present instance launched after the last rotation (less than
- *   join_timeout ago) still without a node: each fresh host keeps a valid token until it
- *   has joined.
+ * - ROTATE_TOKENS (issue 14): once a host may hold the current token (a worker or a
+ *   seat's manager launched since the last rotation, or a Ready node created since) and
+ *   every such instance has joined (a node stands for it), is gone (shutting-down,
+ *   terminated) or has failed (join_timeout after its launch); not while a launch of this
+ *   pass or a fresh one in flight is unlisted. A host that died before joining no longer
+ *   keeps the token valid. The rotation time is the swarm's (its UpdatedAt read right
+ *   after the rotation, tokens_rotated_swarm_usec), the clock of node CreatedAt; EC2's
+ *   launch times are compared with it with a minute to spare (at worst one extra
+ *   rotation). Unknown (a new agent or Leader): every launched host counts, so the tokens
+ *   are rotated once everything has joined or gone.
  */
 
 #include <errno.h>
@@ -431,6 +453,8 @@ typedef struct Planner {
         size_t n_node_by_inst;
         const RcInflight **drains;      /* in-flight DRAINs, sorted by instance id */
         size_t n_drains;
+        const RcNode **node_by_addr;    /* nodes with a known Status.Addr, sorted by it */
+        size_t n_node_by_addr;
 
         size_t raft_members, raft_reachable;
 } Planner;
@@ -443,6 +467,7 @@ static void planner_done(Planner *p) {
         free(p->workers);
         free(p->node_by_inst);
         free(p->drains);
+        free(p->node_by_addr);
 }
 
 static unsigned long long secs(uint64_t usec) {
@@ -533,6 +558,11 @@ static void set_token(Planner *p, RcAction *a) {
 
 /* ---- lookups ---------------------------------------------------------------------------- */
 
+/* Status.Addr as the engine reports it: empty or 0.0.0.0 says nothing. */
+static bool addr_known(const char *a) {
+        return !isempty(a) && !streq(a, "0.0.0.0");
+}
+
 static int slot_cmp(const void *a, const void *b) {
         return strcmp((*(Slot *const *) a)->lid, (*(Slot *const *) b)->lid);
 }
@@ -563,6 +593,10 @@ static int node_inst_cmp(const void *a, const void *b) {
         return strcmp((*(const RcNode *const *) a)->instance_id, (*(const RcNode *const *) b)->instance_id);
 }
 
+static int node_addr_cmp(const void *a, const void *b) {
+        return strcmp((*(const RcNode *const *) a)->addr, (*(const RcNode *const *) b)->addr);
+}
+
 static int drain_cmp(const void *a, const void *b) {
         return strcmp((*(const RcInflight *const *) a)->instance_id, (*(const RcInflight *const *) b)->instance_id);
 }
@@ -591,10 +625,6 @@ static const RcInstance *instance_by_id(const Planner *p, const char *id) {
         return bsearch_str((const void *const *) p->inst_by_id, p->n_inst_by_id, offsetof(RcInstance, id), id);
 }
 
-static const RcNode *node_by_instance(const Planner *p, const char *id) {
-        return bsearch_str((const void *const *) p->node_by_inst, p->n_node_by_inst, offsetof(RcNode, instance_id), id);
-}
-
 /* All nodes labelled with instance id: *ret points to the first of the returned count. */
 static size_t nodes_by_instance(const Planner *p, const char *id, const RcNode *const **ret) {
         size_t lo = 0, hi = p->n_node_by_inst, end;
@@ -614,6 +644,23 @@ static size_t nodes_by_instance(const Planner *p, const char *id, const RcNode *
 
 static const RcInflight *drain_by_instance(const Planner *p, const char *id) {
         return bsearch_str((const void *const *) p->drains, p->n_drains, offsetof(RcInflight, instance_id), id);
+}
+
+/* All nodes whose Status.Addr is addr: *ret points to the first of the returned count. */
+static size_t nodes_by_addr(const Planner *p, const char *addr, const RcNode *const **ret) {
+        size_t lo = 0, hi = p->n_node_by_addr, end;
+
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                if (strcmp(p->node_by_addr[mid]->addr, addr) < 0)
+                        lo = mid + 1;
+                else
+                        hi = mid;
+        }
+        for (end = lo; end < p->n_node_by_addr && streq(p->node_by_addr[end]->addr, addr); end++)
+                ;
+        *ret = p->node_by_addr + lo;
+        return end - lo;
 }
 
 /* The subnet whose CIDR holds ip as a usable address; first in listing order. */
@@ -780,7 +827,8 @@ static int index_nodes(Planner *p) {
         const RcObservation *obs = p->obs;
 
         p->node_by_inst = malloc(sizeof(RcNode *) * (obs->n_nodes + 1));
-        if (!p->node_by_inst)
+        p->node_by_addr = malloc(sizeof(RcNode *) * (obs->n_nodes + 1));
+        if (!p->node_by_inst || !p->node_by_addr)
                 return -ENOMEM;
 
         for (size_t k = 0; k < obs->n_nodes; k++) {
@@ -794,6 +842,8 @@ static int index_nodes(Planner *p) {
                         continue;
                 if (n->instance_id)
                         p->node_by_inst[p->n_node_by_inst++] = n;
+                if (addr_known(n->addr))
+                        p->node_by_addr[p->n_node_by_addr++] = n;
                 if (in_raft) {
                         p->raft_members++;
                         if (n->reachability == RC_REACH_REACHABLE)
@@ -845,6 +895,7 @@ static int index_nodes(Planner *p) {
                         s->unlabelled = n;
         }
         qsort(p->node_by_inst, p->n_node_by_inst, sizeof(RcNode *), node_inst_cmp);
+        qsort(p->node_by_addr, p->n_node_by_addr, sizeof(RcNode *), node_addr_cmp);
 
         for (size_t k = 0; k < p->spec->n_managers; k++) {
                 Slot *s = &p->slots[k];
@@ -1188,15 +1239,93 @@ static bool listed_terminated(const Planner *p, const char *id) {
         return i && i->state == RC_INSTANCE_TERMINATED;
 }
 
+/*
+ * Which nodes stand for an instance (issue 14). The address is the proof: a node whose
+ * Status.Addr is the instance's private IP runs there, whatever its label says; the engine
+ * label swarmkeeper.instance-id is a hint that must agree: a node labelled with the
+ * instance at another address is not its node (a stale or false label). A Down node at
+ * the address that is labelled with another instance is a previous holder's of the IP.
+ * Only when the node's address (or the instance's) is unknown does the label alone
+ * decide.
+ */
+static bool node_of(const RcNode *n, const RcInstance *i) {
+        if (!n->id)
+                return false;
+        if (addr_known(n->addr) && i->private_ip)
+                return streq(n->addr, i->private_ip) &&
+                       (n->state != RC_NODE_DOWN || !n->instance_id || streq(n->instance_id, i->id));
+        return streq_ptr(n->instance_id, i->id);
+}
+
+typedef struct InstanceNodes {
+        const RcNode *first;            /* the first not Down and not drained, else not Down, else any */
+        size_t n;                       /* nodes that stand for it */
+        size_t n_up;                    /* of them not Down */
+        size_t n_up_drained;            /* of those, availability drain */
+        uint64_t drained_since_usec;    /* the latest drained_since of those (0: one is unknown) */
+        bool member;                    /* one of them is a manager (has ManagerStatus) */
+        const RcNode *undrained[4];     /* the first not Down and not drained (the rest next pass) */
+        size_t n_undrained;
+} InstanceNodes;
+
+static void instance_node_add(InstanceNodes *r, const RcNode *n) {
+        bool up = n->state != RC_NODE_DOWN, drained = up && streq_ptr(n->availability, "drain");
+        int rank = up && !drained ? 2 : up ? 1 : 0;
+        int first_rank = !r->first ? -1 :
+                         r->first->state == RC_NODE_DOWN                  ? 0 :
+                         streq_ptr(r->first->availability, "drain")       ? 1 :
+                                                                            2;
+
+        if (rank > first_rank)
+                r->first = n;
+        r->n++;
+        r->member = r->member || n->manager || n->reachability != RC_REACH_NONE;
+        if (!up)
+                return;
+        r->n_up++;
+        if (!drained) {
+                if (r->n_undrained < ELEMENTSOF(r->undrained))
+                        r->undrained[r->n_undrained++] = n;
+                return;
+        }
+        if (r->n_up_drained++ == 0)
+                r->drained_since_usec = n->drained_since_usec;
+        else if (n->drained_since_usec == 0 || r->drained_since_usec == 0)
+                r->drained_since_usec = 0;
+        else if (n->drained_since_usec > r->drained_since_usec)
+                r->drained_since_usec = n->drained_since_usec;
+}
+
+static void instance_nodes(const Planner *p, const RcInstance *i, InstanceNodes *ret) {
+        const RcNode *const *v;
+        size_t c;
+
+        *ret = (InstanceNodes) {};
+        if (i->private_ip) {
+                c = nodes_by_addr(p, i->private_ip, &v);
+                for (size_t k = 0; k < c; k++)
+                        if (node_of(v[k], i))
+                                instance_node_add(ret, v[k]);
+        }
+        c = nodes_by_instance(p, i->id, &v);
+        for (size_t k = 0; k < c; k++)
+                if (!(addr_known(v[k]->addr) && i->private_ip) && node_of(v[k], i))
+                        instance_node_add(ret, v[k]);
+}
+
 /* A worker that EC2 gave this manager's address: drain its node, then terminate it; it is
  * not counted toward Cluster.Workers meanwhile (see worker_condemned()). */
 static void step_evict_worker(Planner *p, Slot *s, const RcInstance *i) {
-        const RcNode *node = node_by_instance(p, i->id);
         const RcInflight *f = drain_by_instance(p, i->id);
         uint64_t drain_usec = p->spec->drain_usec ?: DEFAULT_DRAIN_USEC, since;
+        const RcNode *node;
+        InstanceNodes in;
         RcAction *a;
 
-        if (node && (node->manager || node->reachability != RC_REACH_NONE)) {
+        /* its node by address first (the label only a hint): instance_nodes() */
+        instance_nodes(p, i, &in);
+        node = in.first;
+        if (node && in.member) {
                 slot_step(s, RC_ACTION_REPORT, false, s->lid,
                           "%s: worker instance %s holds its address, but its node %s is a manager: not touched.", s->lid,
                           i->id, node->id);
@@ -1573,9 +1702,23 @@ static bool worker_condemned(const Planner *p, const RcInstance *i) {
         return s && s->n_present == 0 && s->ip_holder == i && worker_live(i);
 }
 
+
+/* A live worker whose node never appeared join_timeout after its launch (EC2's clock
+ * against the wall clock): a failed host. It no longer counts toward Cluster.Workers and
+ * is terminated, so that a replacement is launched. */
+static bool worker_never_joined(const Planner *p, const RcInstance *i) {
+        uint64_t join_timeout = p->spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC;
+        InstanceNodes in;
+
+        if (!worker_live(i) || i->launch_usec == 0 || wall_age(p, i->launch_usec) < join_timeout)
+                return false;
+        instance_nodes(p, i, &in);
+        return in.n == 0;
+}
+
 typedef struct Victim {
         const RcInstance *inst;
-        const RcNode *node;
+        InstanceNodes nodes;
         bool draining;
 } Victim;
 
@@ -1587,6 +1730,8 @@ static int victim_cmp(const void *a, const void *b) {
         return newer(x->inst, y->inst) ? -1 : newer(y->inst, x->inst) ? 1 : 0;
 }
 
+/* Excess workers: every node that stands for a victim (by address; two for one instance
+ * alike) is drained before it is terminated; a label never makes a drain skipped. */
 static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
         const RcSpec *spec = p->spec;
         uint64_t drain_usec = spec->drain_usec ?: DEFAULT_DRAIN_USEC;
@@ -1599,31 +1744,32 @@ static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
                 p->error = -ENOMEM;
                 return;
         }
-        for (size_t k = 0; k < p->n_workers; k++) {
+        for (size_t k = 0; k < p->n_workers && n < n_live; k++) {
                 const RcInstance *i = p->workers[k];
-                const RcNode *node;
+                InstanceNodes in;
 
-                if (!worker_live(i) || worker_condemned(p, i))
+                if (!worker_live(i) || worker_condemned(p, i) || worker_never_joined(p, i))
                         continue;
-                node = node_by_instance(p, i->id);
-                if (node && (node->manager || node->reachability != RC_REACH_NONE)) {
+                instance_nodes(p, i, &in);
+                if (in.member) {
                         /* A worker instance whose node is a manager: never drained or terminated here. */
-                        plan_add(p, RC_ACTION_REPORT, node->logical_id,
+                        plan_add(p, RC_ACTION_REPORT, in.first->logical_id,
                                  "Instance %s is tagged as a worker but its node %s is a manager: not touched.", i->id,
-                                 node->id);
+                                 in.first->id);
                         continue;
                 }
-                v[n++] = (Victim) { i, node, node && streq_ptr(node->availability, "drain") };
+                v[n++] = (Victim) { i, in, in.n_up > 0 && in.n_up_drained == in.n_up };
         }
         qsort(v, n, sizeof(Victim), victim_cmp);
 
         for (size_t k = 0; k < n && k < excess; k++) {
                 const RcInstance *i = v[k].inst;
-                const RcNode *node = v[k].node;
+                const InstanceNodes *in = &v[k].nodes;
+                const RcNode *node = in->first;
                 const RcInflight *f = drain_by_instance(p, i->id);
                 uint64_t since;
 
-                if (!node || node->state == RC_NODE_DOWN) {
+                if (in->n_up == 0) {
                         a = plan_add(p, RC_ACTION_TERMINATE_WORKER, NULL,
                                      "%zu workers, %u wanted: terminating %s (%s).", n_live, spec->workers, i->id,
                                      node ? "its node is Down" : "it never joined");
@@ -1637,14 +1783,19 @@ static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
                                          node->id, secs(age(p, f->since_usec)));
                                 continue;
                         }
-                        a = plan_add(p, RC_ACTION_DRAIN_WORKER, NULL,
-                                     "%zu workers, %u wanted: draining node %s of %s before terminating it.", n_live,
-                                     spec->workers, node->id, i->id);
-                        a->instance_id = i->id;
-                        a->node_id = node->id;
+                        /* every node that stands for it and is not drained yet */
+                        for (size_t j = 0; j < in->n_undrained; j++) {
+                                const RcNode *o = in->undrained[j];
+
+                                a = plan_add(p, RC_ACTION_DRAIN_WORKER, NULL,
+                                             "%zu workers, %u wanted: draining node %s of %s before terminating it.",
+                                             n_live, spec->workers, o->id, i->id);
+                                a->instance_id = i->id;
+                                a->node_id = o->id;
+                        }
                         continue;
                 }
-                since = node->drained_since_usec ?: f ? f->since_usec : 0;
+                since = in->drained_since_usec ?: f ? f->since_usec : 0;
                 if (since != 0 && age(p, since) >= drain_usec) {
                         a = plan_add(p, RC_ACTION_TERMINATE_WORKER, NULL,
                                      "%zu workers, %u wanted: node %s drained for %llus: terminating %s.", n_live,
@@ -1698,7 +1849,10 @@ static void plan_scale_up(Planner *p, size_t deficit, size_t n_live, uint64_t ge
                 a->availability_zone = obs->subnets[best].availability_zone;
                 a->join_fresh = true; /* a worker keeps no state: its token comes in its user-data */
                 (void) snprintf(a->slot, sizeof(a->slot), "worker-%u", (unsigned) k);
-                (void) snprintf(a->generation, sizeof(a->generation), "gen-%016llx", (unsigned long long) gen);
+                /* the subnet is an input of the token: the same slot and listing placed in another
+                 * subnet is another launch (see "Workers" at the top) */
+                (void) snprintf(a->generation, sizeof(a->generation), "gen-%016llx",
+                                (unsigned long long) mix64(gen + hash_str(a->subnet_id)));
                 a->replaces = a->generation;
                 set_token(p, a);
         }
@@ -1736,16 +1890,41 @@ static void plan_dead_worker_nodes(Planner *p) {
         }
 }
 
+/* A node labelled with a live worker instance but at another address than the
+ * instance's: the label is stale or false, and not trusted (see node_of()). */
+static void report_worker_labels(Planner *p) {
+        for (size_t k = 0; k < p->n_node_by_inst; k++) {
+                const RcNode *n = p->node_by_inst[k];
+                const RcInstance *i = instance_by_id(p, n->instance_id);
+
+                if (!i || !streq_ptr(i->role, "worker") || !worker_live(i) || !i->private_ip ||
+                    !addr_known(n->addr) || streq(n->addr, i->private_ip))
+                        continue;
+                plan_add(p, RC_ACTION_REPORT, NULL,
+                         "Node %s is labelled with worker instance %s but its address %s is not the instance's %s: the label is not trusted.",
+                         n->id, i->id, n->addr, i->private_ip);
+        }
+}
+
 static void plan_workers(Planner *p) {
         const RcObservation *obs = p->obs;
+        uint64_t join_timeout = p->spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC;
         uint64_t gen = 0;
         size_t listed = 0, unlisted = 0, n_live;
 
+        report_worker_labels(p);
         for (size_t k = 0; k < p->n_workers; k++) {
                 const RcInstance *i = p->workers[k];
 
                 gen += hash_str(i->id);
-                if (worker_live(i) && !worker_condemned(p, i))
+                if (worker_condemned(p, i))
+                        ; /* excess: its seat's step drains and terminates it */
+                else if (worker_never_joined(p, i)) {
+                        RcAction *a = plan_add(p, RC_ACTION_TERMINATE_WORKER, NULL,
+                                               "Worker %s has no node %llus after its launch (join timeout %llus): not counted, terminating it.",
+                                               i->id, secs(wall_age(p, i->launch_usec)), secs(join_timeout));
+                        a->instance_id = i->id;
+                } else if (worker_live(i))
                         listed++;
                 else if (i->state == RC_INSTANCE_STOPPED)
                         plan_add(p, RC_ACTION_REPORT, NULL, "Worker instance %s is stopped: not counted, not touched.", i->id);
@@ -1773,45 +1952,88 @@ static void plan_workers(Planner *p) {
 
 /* ---- join tokens ------------------------------------------------------------------------- */
 
+/* EC2's launch times and the swarm's clock are two clocks: a host launched up to this
+ * long before the rotation (on the swarm's clock) may have been given the current token. */
+#define RC_LAUNCH_CLOCK_SKEW_USEC (60 * USEC_PER_SEC)
+
+static bool launched_since(uint64_t launch_usec, uint64_t rotated) {
+        return launch_usec != 0 && launch_usec + RC_LAUNCH_CLOCK_SKEW_USEC > rotated;
+}
+
+/*
+ * The tokens are rotated once a host may hold the current one (an instance launched, or a
+ * node created, since the last rotation) and every instance launched since has joined (a
+ * node stands for it), is gone (shutting-down, terminated) or has failed (join_timeout
+ * after its launch). A host that died before joining no longer keeps the token valid.
+ * The rotation time is the swarm's (tokens_rotated_swarm_usec), the clock of node
+ * CreatedAt; EC2's launch times are compared with it with RC_LAUNCH_CLOCK_SKEW_USEC to
+ * spare (an extra rotation at worst).
+ */
+/* Is i a host this cluster launches with a join token: a worker, or a manager of a seat? */
+static bool carries_token(const Planner *p, const RcInstance *i) {
+        return streq_ptr(i->role, "worker") || (streq_ptr(i->role, "manager") && find_slot(p, i->logical_id));
+}
+
 static void plan_rotate(Planner *p) {
         const RcObservation *obs = p->obs;
-        uint64_t rotated = obs->tokens_rotated_usec;
+        uint64_t rotated = obs->tokens_rotated_swarm_usec ?: obs->tokens_rotated_usec;
         uint64_t join_timeout = p->spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC;
         const RcNode *joined = NULL;
+        const RcInstance *done = NULL, *waiting = NULL;
+        const char *why, *what = NULL;
 
         if (p->launched)
                 return; /* a host launched in this pass carries the current token */
 
         for (size_t k = 0; k < obs->n_nodes && !joined; k++)
-                if (obs->nodes[k].created_usec > rotated && obs->nodes[k].state == RC_NODE_READY)
+                if (obs->nodes[k].id && obs->nodes[k].created_usec > rotated && obs->nodes[k].state == RC_NODE_READY)
                         joined = &obs->nodes[k];
-        if (!joined)
-                return;
 
-        for (size_t k = 0; k < p->n_inst_by_id; k++) {
+        for (size_t k = 0; k < p->n_inst_by_id && !waiting; k++) {
                 const RcInstance *i = p->inst_by_id[k];
+                InstanceNodes in;
 
-                if (!worker_live(i) || i->launch_usec <= rotated || wall_age(p, i->launch_usec) >= join_timeout)
+                if (!carries_token(p, i) || !launched_since(i->launch_usec, rotated))
                         continue;
-                if (!node_by_instance(p, i->id)) {
-                        plan_add(p, RC_ACTION_WAIT, NULL,
-                                 "Node %s joined with the current token; rotating it once %s has joined too.",
-                                 joined->id, i->id);
-                        return;
+                if (i->state != RC_INSTANCE_SHUTTING_DOWN && i->state != RC_INSTANCE_TERMINATED &&
+                    wall_age(p, i->launch_usec) < join_timeout) {
+                        const RcNode *const *v;
+
+                        /* A manager comes back as the node at its seat's address, which the
+                         * old node held too: only a node that names this instance (the label
+                         * its engine gets at boot) shows that this one has joined. */
+                        instance_nodes(p, i, &in);
+                        if (in.n == 0 || (streq_ptr(i->role, "manager") && nodes_by_instance(p, i->id, &v) == 0)) {
+                                waiting = i;
+                                continue;
+                        }
                 }
+                if (!done)
+                        done = i; /* joined, gone or failed */
         }
-        for (size_t k = 0; k < obs->n_inflight; k++) {
+        if (!joined && !done)
+                return; /* nothing holds the current token, or nothing is done with it yet */
+        why = joined ? joined->id : done->id;
+        if (waiting)
+                what = waiting->id;
+        for (size_t k = 0; k < obs->n_inflight && !what; k++) {
                 const RcInflight *f = &obs->inflight[k];
 
-                if (f->kind == RC_INFLIGHT_LAUNCH && inflight_fresh(p, f) && !(f->instance_id && instance_by_id(p, f->instance_id))) {
-                        plan_add(p, RC_ACTION_WAIT, NULL,
-                                 "Node %s joined with the current token; rotating it once %s has joined too.", joined->id,
-                                 f->instance_id ?: "a launched instance");
-                        return;
-                }
+                if (f->kind == RC_INFLIGHT_LAUNCH && inflight_fresh(p, f) && !(f->instance_id && instance_by_id(p, f->instance_id)))
+                        what = f->instance_id ?: "a launched instance";
         }
-        plan_add(p, RC_ACTION_ROTATE_TOKENS, NULL, "Node %s joined with the current join token: rotating the tokens.",
-                 joined->id)->node_id = joined->id;
+        if (what) {
+                plan_add(p, RC_ACTION_WAIT, NULL, "%s %s used the current join token; rotating it once %s has joined or gone.",
+                         joined ? "Node" : "Instance", why, what);
+                return;
+        }
+        if (joined)
+                plan_add(p, RC_ACTION_ROTATE_TOKENS, NULL, "Node %s joined with the current join token: rotating the tokens.",
+                         joined->id)->node_id = joined->id;
+        else
+                plan_add(p, RC_ACTION_ROTATE_TOKENS, NULL,
+                         "Instance %s was launched with the current join token and every such host has joined or gone: rotating the tokens.",
+                         done->id)->instance_id = done->id;
 }
 
 /* ---- is the listing plausible? ------------------------------------------------------------ */

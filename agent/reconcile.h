@@ -38,7 +38,8 @@ typedef struct RcSpec {
         /* Added after the first contract (0: the default in brackets): */
         uint64_t drain_usec;           /* a worker drained this long may be terminated [60 s] */
         uint64_t join_timeout_usec;    /* a host launched with a join token that has not joined
-                                        * after this long no longer holds back ROTATE_TOKENS [15 min] */
+                                        * after this long no longer holds back ROTATE_TOKENS, and
+                                        * a worker without a node is terminated (issue 14) [15 min] */
         /* Added by issue 14 (0: the default in brackets): */
         uint64_t seat_deadline_usec;   /* Reconcile.SeatDeadlineSec: a manager that has held the
                                         * one-at-a-time slot this long (RcSeat.busy_since_usec) is
@@ -204,9 +205,11 @@ typedef struct RcObservation {
         /* Added after the first contract: */
         bool self_manager;             /* this agent's node is a manager: only then may the
                                         * quorum-loss exception apply (false: it never does) */
-        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated (0: not since
-                                        * this agent started): ROTATE_TOKENS once a node created
-                                        * after it is Ready and no fresh host still waits to join */
+        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated, this host's wall
+                                        * clock (0: not since this agent started); only when
+                                        * tokens_rotated_swarm_usec is 0. ROTATE_TOKENS once a host
+                                        * launched (or a node created) after it carries the current
+                                        * token and every such host has joined or gone */
         const char *self_instance_id;  /* this agent's own instance (NULL: unknown; then the
                                         * leader node's instance label). A listing that does not
                                         * show it live, or its logical id without an intact
@@ -220,6 +223,9 @@ typedef struct RcObservation {
         const char *const *dead_client_tokens; /* ClientTokens RunInstances answered with
                                         * IdempotentInstanceTerminated (kept by the executor) */
         size_t n_dead_client_tokens;
+        uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt (GET /swarm) read right after
+                                        * this agent rotated the join tokens: the managers' clock,
+                                        * as node CreatedAt (0: unknown, then tokens_rotated_usec) */
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */

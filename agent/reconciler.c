@@ -559,6 +559,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 .self_manager = self_manager,
                 .tokens_rotated_usec = h->tokens_rotated_usec,
                 .seats = w->rc_seats,
+                .tokens_rotated_swarm_usec = h->tokens_rotated_swarm_usec,
                 .n_seats = h->n_seats,
                 .dead_client_tokens = (const char *const *) h->dead_tokens,
                 .n_dead_client_tokens = strv_length(h->dead_tokens),
@@ -607,6 +608,7 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 .quorum_lost_logged = src->quorum_lost_logged,
                 .nodes_observed_usec = src->nodes_observed_usec,
                 .max_gap_usec = src->max_gap_usec,
+                .tokens_rotated_swarm_usec = src->tokens_rotated_swarm_usec,
         };
 
         if (src->n_marks) {
@@ -1891,6 +1893,27 @@ static int act_tag_volume(Pass *p, const RcAction *a) {
         return 0;
 }
 
+/* GET /swarm: its UpdatedAt (the managers' clock, as node CreatedAt), the tokens wiped. */
+static int swarm_updated_usec(Pass *p, uint64_t *ret) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        json_object *jt, *u;
+        int r;
+
+        r = docker_call(p->docker, "GET", "/swarm", NULL, 0, &o);
+        if (r < 0)
+                return r;
+        if (json_object_object_get_ex(o, "JoinTokens", &jt)) {
+                json_object_object_foreach(jt, k, t) {
+                        (void) k;
+                        if (json_object_is_type(t, json_type_string))
+                                explicit_bzero((char *) json_object_get_string(t), (size_t) json_object_get_string_len(t));
+                }
+        }
+        if (!json_object_object_get_ex(o, "UpdatedAt", &u) || !json_object_is_type(u, json_type_string))
+                return -EBADMSG;
+        return aws_parse_timestamp(json_object_get_string(u), ret);
+}
+
 /* POST /swarm/update?rotate…: the current spec back, at the current version. */
 static int act_rotate_tokens(Pass *p, const RcAction *a) {
         _cleanup_(json_object_putp) json_object *o = NULL;
@@ -1920,6 +1943,13 @@ static int act_rotate_tokens(Pass *p, const RcAction *a) {
         if (r < 0)
                 return fail_docker(p, a, r);
         p->history.tokens_rotated_usec = now_usec(CLOCK_REALTIME);
+        /* when on the swarm's clock: the planner compares it with node CreatedAt (issue 14);
+         * not readable: this host's clock stands in (tokens_rotated_usec) */
+        if (swarm_updated_usec(p, &p->history.tokens_rotated_swarm_usec) < 0) {
+                p->history.tokens_rotated_swarm_usec = 0;
+                log_warning("Reconcile: rotated the swarm's join tokens but cannot read the swarm's UpdatedAt: %s",
+                            docker_last_error(p->docker));
+        }
         log_notice("Reconcile: rotated the swarm's join tokens (%s).", a->reason);
         return 0;
 }

@@ -190,6 +190,9 @@ typedef struct RcHistory {
         char **dead_tokens;           /* ClientTokens RunInstances answered with
                                        * IdempotentInstanceTerminated (the newest
                                        * RC_DEAD_TOKENS_MAX): the planner moves past them */
+        uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt right after this agent rotated
+                                       * the join tokens (the managers' clock, as node CreatedAt;
+                                       * 0: unknown) */
 } RcHistory;
 
 void rc_history_done(RcHistory *h);

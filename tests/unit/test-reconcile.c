@@ -354,7 +354,7 @@ static void c_fence(void) {
         const RcAction *a = find(RC_ACTION_FENCE, 0);
         CHECK(a && streq(a->instance_id, "i-m1") && streq(a->node_id, "n-m1") && a->destructive);
 }
-static void r_fence_young_instance(void) { r_fence(); W.inst[1].launch_usec = NOW - GRACE + SEC(5); }
+static void r_fence_young_instance(void) { r_fence(); W.inst[1].launch_usec = NOW - GRACE + SEC(5); W.obs.tokens_rotated_usec = NOW - SEC(30); }
 static void r_missing_node_still_alive(void) { world(2); lose(1); W.node[1].state = RC_NODE_READY, W.node[1].reachability = RC_REACH_REACHABLE; }
 static void r_missing_node_down_reachable(void) { world(2); lose(1); W.node[1].reachability = RC_REACH_REACHABLE; }
 /* Reachable, and its node names no instance EC2 calls terminated: wait for Swarm. */
@@ -559,7 +559,7 @@ static void r_rotate_after_join_timeout(void) {
         W.inst[W.n_inst - 1].launch_usec = NOW - SEC(3600);
         W.obs.tokens_rotated_usec = NOW - SEC(7200);
 }
-static void r_no_rotate_unknown_created(void) { r_grow_joined_rotate(); W.node[1].created_usec = 0; }
+static void r_no_rotate_unknown_created(void) { r_grow_joined_rotate(); W.node[1].created_usec = 0; W.inst[1].launch_usec = NOW - SEC(4000); }
 
 /* workers */
 static void r_workers_launch(void) { world(0); W.spec.workers = 4; add_workers(1, NOW - SEC(7200)); }
@@ -611,7 +611,7 @@ static void r_workers_remove_dead_node(void) {
         world(2);
         W.inst[4].state = RC_INSTANCE_TERMINATED;
         W.node[4].state = RC_NODE_DOWN;
-        add_inst("i-w5", RC_INSTANCE_RUNNING, "worker", NULL, "10.0.9.50", "subnet-b", NOW - SEC(600));
+        add_inst("i-w5", RC_INSTANCE_RUNNING, "worker", NULL, "10.0.9.50", "subnet-b", NOW - SEC(4000));
         add_node("n-w5", NULL, "i-w5", false, RC_NODE_READY, RC_REACH_NONE);
 }
 static void r_workers_dead_node_not_down(void) { r_workers_remove_dead_node(); W.node[4].state = RC_NODE_READY; }
@@ -740,6 +740,66 @@ static void c_worker_on_address_drained(void) {
 }
 /* M2 just back (not stable yet): M1, first in order, goes on; no other worker is touched. */
 static void r_worker_on_address_other_busy(void) { r_worker_on_address_at_target(); W.node[2].healthy_since_usec = NOW - SEC(10); }
+/* issue 14, workers and join tokens. world(2): i-w0 (10.0.9.10, n-w0), i-w1 (10.0.9.11, n-w1,
+ * the newer), nodes W.node[3] and W.node[4]. */
+/* a worker whose node never appeared, past the join timeout: not counted, terminated, replaced */
+static void r_workers_join_timeout(void) { world(2); W.n_node--; /* n-w1 */ }
+static void c_workers_join_timeout(void) {
+        const RcAction *t = find(RC_ACTION_TERMINATE_WORKER, 0);
+        CHECK(t && streq(t->instance_id, "i-w1"));
+}
+/* ... within it: still counted (a host that boots slowly) */
+static void r_workers_join_pending(void) { r_workers_join_timeout(); W.inst[4].launch_usec = NOW - SEC(120); }
+/* scale-down to 1: i-w1's node n-w1 is Ready and active; a second node claims i-w1 from another
+ * address, drained long ago. Old code could take that one and terminate i-w1 undrained. */
+static void r_workers_claimed_twice(void) {
+        world(2);
+        W.spec.workers = 1;
+        RcNode *n = add_node("n-dup", NULL, "i-w1", false, RC_NODE_READY, RC_REACH_NONE);
+        n->addr = "10.0.9.99", n->availability = "drain", n->drained_since_usec = NOW - SEC(3600);
+}
+static void c_workers_claimed_twice(void) {
+        const RcAction *d = find(RC_ACTION_DRAIN_WORKER, 0);
+        CHECK(d && streq(d->node_id, "n-w1") && streq(d->instance_id, "i-w1"));
+}
+/* two nodes on i-w1's own address (the engine joined again): the one still active is drained */
+static void r_workers_two_nodes_one_host(void) {
+        world(2);
+        W.spec.workers = 1;
+        W.node[4].availability = "drain", W.node[4].drained_since_usec = NOW - SEC(3600);
+        add_node("n-w1b", NULL, "i-w1", false, RC_NODE_READY, RC_REACH_NONE)->addr = "10.0.9.11";
+}
+static void c_workers_two_nodes_one_host(void) {
+        const RcAction *d = find(RC_ACTION_DRAIN_WORKER, 0);
+        CHECK(d && streq(d->node_id, "n-w1b") && streq(d->instance_id, "i-w1"));
+}
+/* scale-down to 1: n-w1 (at i-w1's address) carries a stale label naming i-w0. Old code saw
+ * i-w1 as never joined and terminated it without a drain. */
+static void r_workers_stale_label(void) { world(2); W.spec.workers = 1; W.node[4].instance_id = "i-w0"; }
+static void c_workers_stale_label(void) {
+        const RcAction *d = find(RC_ACTION_DRAIN_WORKER, 0);
+        CHECK(d && streq(d->node_id, "n-w1") && streq(d->instance_id, "i-w1"));
+}
+/* a worker launched with the current token died before joining: rotate */
+static void r_rotate_dead_before_join(void) {
+        world(2);
+        add_inst("i-w9", RC_INSTANCE_TERMINATED, "worker", NULL, NULL, NULL, NOW - SEC(600));
+}
+/* this host's clock was an hour ahead when it rotated; the swarm's UpdatedAt says when it
+ * was, and a node created since (the swarm's clock) joined with the current token */
+static void r_rotate_swarm_clock(void) {
+        r_grow_joined_rotate();
+        W.inst[1].launch_usec = NOW - SEC(4000); /* EC2 says: before the rotation */
+        W.obs.tokens_rotated_usec = NOW + SEC(3600);
+        W.obs.tokens_rotated_swarm_usec = NOW - SEC(3600);
+}
+/* ... and no rotation when the swarm's clock says the node is older than the rotation,
+ * whatever this host's clock said */
+static void r_rotate_swarm_clock_older(void) {
+        r_rotate_swarm_clock();
+        W.obs.tokens_rotated_usec = NOW - SEC(7200);
+        W.obs.tokens_rotated_swarm_usec = NOW - SEC(10);
+}
 
 typedef struct Row {
         const char *name;
@@ -890,7 +950,8 @@ static const Row rows[] = {
         /* M1 has joined: its volume is marked as holding state */
         ROW(grow_joined_rotate, "mark-volume:" M1 " wait:" M2 " rotate-tokens"),
         ROW(rotate_waits_for_pending, "mark-volume:" M1 " wait:" M2 " wait"),
-        ROW(rotate_after_join_timeout, "mark-volume:" M1 " wait:" M2 " rotate-tokens"),
+        /* the worker that never joined is replaced; the rotation follows its replacement's join */
+        ROW(rotate_after_join_timeout, "mark-volume:" M1 " wait:" M2 " terminate-worker launch-worker"),
         ROW(no_rotate_unknown_created, "mark-volume:" M1 " wait:" M2),
         /* workers */
         ROWC(workers_launch, "launch-worker launch-worker launch-worker"),
@@ -920,7 +981,7 @@ static const Row rows[] = {
         ROWC(gen_bump, "set-generation:" M1),
         ROWC(gen_bumped, "launch-manager:" M1),
         ROWX(gen_aged_out, "set-generation:" M1, gen_bump),
-        ROWC(gen_skip, "set-generation:" M1),
+        ROWC(gen_skip, "set-generation:" M1 " rotate-tokens"), /* i-m1b (terminated) may have had the token: gone, so rotated */
         ROW(ql_gen_bump, "set-generation:" M1 " launch-manager:" M2),
         /* volumes that have held swarm state */
         ROWC(mark_volume, "mark-volume:" M1),
@@ -936,9 +997,18 @@ static const Row rows[] = {
         ROW(claim_instance_label, "report fence:" M1),
         /* a worker on a manager's address: drained, terminated, not counted */
         ROWC(worker_on_address, "drain-worker:" M1 " launch-worker"),
-        ROWX(worker_on_address_at_target, "drain-worker:" M1, worker_on_address),
+        ROWX(worker_on_address_at_target, "drain-worker:" M1 " rotate-tokens", worker_on_address), /* i-h joined with the current token */
         ROWC(worker_on_address_drained, "terminate-worker:" M1 " launch-worker"),
-        ROW(worker_on_address_other_busy, "drain-worker:" M1 " wait:" M2),
+        ROW(worker_on_address_other_busy, "drain-worker:" M1 " wait:" M2 " rotate-tokens"),
+        /* issue 14: workers and join tokens */
+        ROWC(workers_join_timeout, "terminate-worker launch-worker"),
+        ROW(workers_join_pending, ""),
+        ROWC(workers_claimed_twice, "report drain-worker"),
+        ROWC(workers_two_nodes_one_host, "drain-worker"),
+        ROWC(workers_stale_label, "report drain-worker"),
+        ROW(rotate_dead_before_join, "rotate-tokens"),
+        ROW(rotate_swarm_clock, "mark-volume:" M1 " wait:" M2 " rotate-tokens"),
+        ROW(rotate_swarm_clock_older, "mark-volume:" M1 " wait:" M2),
 };
 
 /* The invariants every row must keep, whatever it expects. */
@@ -1033,11 +1103,36 @@ static bool chance(unsigned percent) {
 }
 
 static const char *const lids[5] = { M0, M1, M2, "10.0.1.11", "10.0.2.11" };
+static const char *const wk_ips[5] = { "10.0.9.10", "10.0.9.11", "10.0.9.12", "10.0.9.13", "10.0.9.14" };
+#define JOIN_TIMEOUT SEC(15 * 60) /* the planner's default */
+
+/* The planner's identity rule for a worker's nodes (issue 14): at its address, unless Down
+ * and labelled with another instance; by label only where an address is unknown. */
+static bool w_node_of(const RcNode *n, const RcInstance *i) {
+        if (!n->id)
+                return false;
+        if (n->addr && i->private_ip)
+                return streq(n->addr, i->private_ip) &&
+                       (n->state != RC_NODE_DOWN || !n->instance_id || streq(n->instance_id, i->id));
+        return streq_ptr(n->instance_id, i->id);
+}
+
+/* A live worker without any node JOIN_TIMEOUT after its launch: not counted, terminated. */
+static bool w_worker_failed(const RcInstance *i) {
+        if (!(i->state == RC_INSTANCE_PENDING || i->state == RC_INSTANCE_RUNNING) || !i->launch_usec ||
+            NOW - i->launch_usec < JOIN_TIMEOUT)
+                return false;
+        for (size_t k = 0; k < W.n_node; k++)
+                if (w_node_of(&W.node[k], i))
+                        return false;
+        return true;
+}
 
 static void random_world(void) {
         static const char *const ex_ids[] = { "i-a", "i-b", "i-c", "i-d", "i-e", "i-f" };
         static const char *const wk_ids[] = { "i-w0", "i-w1", "i-w2", "i-w3", "i-w4" };
         static const char *const wk_nodes[] = { "n-w0", "n-w1", "n-w2", "n-w3", "n-w4" };
+        static const char *const wk_nodes2[] = { "n-v0", "n-v1", "n-v2", "n-v3", "n-v4" };
         static const char *const avail[] = { "active", "drain", "pause" };
 
         world_n(5, 0);
@@ -1089,15 +1184,18 @@ static void random_world(void) {
                 add_node("n-x", chance(70) ? lids[m] : lids[rnd(5)], labels[m], chance(50), (RcNodeState) rnd(4),
                          (RcReachability) rnd(4));
         }
-        /* workers */
+        /* workers: their nodes at their own address, at another worker's, or unknown; labels
+         * that agree, are stale, or claim an instance twice */
         for (size_t k = 0, nw = rnd(6); k < nw; k++) {
                 RcInstanceState st = (RcInstanceState) rnd(6);
-                add_inst(wk_ids[k], st, "worker", NULL, st == RC_INSTANCE_TERMINATED ? NULL : "10.0.9.9", "subnet-a",
+                add_inst(wk_ids[k], st, "worker", NULL, st == RC_INSTANCE_TERMINATED ? NULL : wk_ips[k], "subnet-a",
                          NOW - SEC(rnd(4000)));
-                if (chance(70)) {
-                        RcNode *n = add_node(wk_nodes[k], NULL, wk_ids[k], false, (RcNodeState) rnd(4), RC_REACH_NONE);
+                for (size_t c = 0, nn = chance(70) ? 1 + chance(20) : 0; c < nn; c++) {
+                        RcNode *n = add_node(c ? wk_nodes2[k] : wk_nodes[k], NULL, chance(85) ? wk_ids[k] : wk_ids[rnd(5)],
+                                             false, (RcNodeState) rnd(4), RC_REACH_NONE);
                         n->availability = avail[rnd(3)];
                         n->drained_since_usec = chance(50) ? NOW - SEC(rnd(200)) : 0;
+                        n->addr = chance(60) ? wk_ips[k] : chance(50) ? wk_ips[rnd(5)] : NULL;
                 }
         }
         for (size_t k = 0, nf = rnd(3); k < nf; k++)
@@ -1141,6 +1239,8 @@ static void random_world(void) {
                                 W.node[i].logical_id = lids[rnd(5)]; /* a worker claims a manager's id */
         if (chance(20))
                 W.obs.self_instance_id = NULL;
+        if (chance(50))
+                W.obs.tokens_rotated_swarm_usec = NOW - SEC(rnd(7200));
         /* what the executor remembers per seat: busy since, a volume asked by id */
         for (size_t k = 0; k < 5; k++)
                 if (chance(30))
@@ -1319,7 +1419,7 @@ static void check_random_plan(unsigned seed) {
         for (size_t i = 0; i < W.n_inst; i++)
                 live_workers += streq_ptr(W.inst[i].cluster, "prod") && streq_ptr(W.inst[i].role, "worker") &&
                                 (W.inst[i].state == RC_INSTANCE_PENDING || W.inst[i].state == RC_INSTANCE_RUNNING) &&
-                                !w_condemned(&W.inst[i]);
+                                !w_condemned(&W.inst[i]) && !w_worker_failed(&W.inst[i]);
 
         for (size_t i = 0; i < W.plan.n; i++) {
                 const RcAction *a = &W.plan.actions[i];
@@ -1415,12 +1515,22 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(inst && streq_ptr(inst->role, "worker"));
                         /* for a manager: only the worker holding its address */
                         PCHECK(!a->logical_id || (inst && w_condemned(inst) && streq_ptr(inst->private_ip, a->logical_id)));
-                        worker_removals += !a->logical_id;
+                        /* never without draining every node up at its address (or labelled, address
+                         * unknown), whatever the labels say */
+                        for (size_t k = 0; inst && k < W.n_node; k++)
+                                PCHECK(!w_node_of(&W.node[k], inst) || W.node[k].state == RC_NODE_DOWN ||
+                                       streq_ptr(W.node[k].availability, "drain"));
+                        if (!a->logical_id && inst && !w_worker_failed(inst))
+                                worker_removals++;
                         break;
                 case RC_ACTION_DRAIN_WORKER:
                         PCHECK(inst && streq_ptr(inst->role, "worker") && node && !node->manager);
                         PCHECK(!a->logical_id || (inst && w_condemned(inst) && streq_ptr(inst->private_ip, a->logical_id)));
-                        worker_removals += !a->logical_id;
+                        PCHECK(inst && node && w_node_of(node, inst)); /* the node at its address */
+                        /* two nodes for one instance: two drains, one removal */
+                        worker_removals += !a->logical_id &&
+                                           !(i > 0 && W.plan.actions[i - 1].kind == RC_ACTION_DRAIN_WORKER &&
+                                             streq_ptr(W.plan.actions[i - 1].instance_id, a->instance_id));
                         break;
                 case RC_ACTION_LAUNCH_WORKER:
                         worker_launches++;
@@ -1444,6 +1554,24 @@ static void check_random_plan(unsigned seed) {
                 CHECK(false);
         }
         CHECK(rotations <= 1 && !(rotations && any_launch));
+        /* issue 14: never rotate while a worker launched since the rotation is live, young and
+         * without a node: it would never join */
+        for (size_t i = 0; rotations && i < W.n_inst; i++) {
+                const RcInstance *w = &W.inst[i];
+                uint64_t rotated = W.obs.tokens_rotated_swarm_usec ?: W.obs.tokens_rotated_usec;
+                bool has_node = false;
+
+                if (!streq_ptr(w->cluster, "prod") || !streq_ptr(w->role, "worker") || w->launch_usec <= rotated ||
+                    NOW - w->launch_usec >= JOIN_TIMEOUT ||
+                    !(w->state == RC_INSTANCE_PENDING || w->state == RC_INSTANCE_RUNNING))
+                        continue;
+                for (size_t k = 0; k < W.n_node; k++)
+                        has_node = has_node || w_node_of(&W.node[k], w);
+                if (!has_node) {
+                        fprintf(stderr, "seed %u: rotation while %s waits to join\n", seed, w->id);
+                        CHECK(false);
+                }
+        }
         for (size_t k = 0; k < 5; k++)
                 if (launches[k] > 1) {
                         fprintf(stderr, "seed %u: %zu launches of %s\n", seed, launches[k], lids[k]);
@@ -1492,6 +1620,28 @@ static void test_worker_tokens(void) {
         CHECK_INT(run(), 0);
         snprintf(b, sizeof(b), "%s", find(RC_ACTION_LAUNCH_WORKER, 0)->client_token);
         CHECK(!streq(a, b));
+        rc_plan_done(&W.plan);
+}
+
+/* Issue 14: the subnet is an input of a worker's token. The same slot and listing placed in
+ * another subnet (here: subnet-b left the subnet listing) gets another token: with the old
+ * one EC2 answers IdempotentParameterMismatch for as long as the listing stays the same. */
+static void test_worker_token_subnet(void) {
+        char a[RC_CLIENT_TOKEN_MAX + 1];
+        const RcAction *w;
+
+        r_workers_launch();
+        W.spec.workers = 2;
+        CHECK_INT(run(), 0);
+        w = find(RC_ACTION_LAUNCH_WORKER, 0);
+        CHECK(w && streq(w->slot, "worker-0") && streq(w->subnet_id, "subnet-b"));
+        snprintf(a, sizeof(a), "%s", w ? w->client_token : "");
+        W.sub[1] = W.sub[2];
+        W.n_sub = 2;
+        CHECK_INT(run(), 0);
+        w = find(RC_ACTION_LAUNCH_WORKER, 0);
+        CHECK(w && streq(w->slot, "worker-0") && streq(w->subnet_id, "subnet-c"));
+        CHECK(w && !streq(w->client_token, a));
         rc_plan_done(&W.plan);
 }
 
@@ -1619,6 +1769,7 @@ static void test_kind_names(void) {
 int main(void) {
         test_rows();
         test_worker_tokens();
+        test_worker_token_subnet();
         test_many_worker_launches();
         test_random_worlds();
         test_bad_spec();

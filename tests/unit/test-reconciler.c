@@ -513,7 +513,17 @@ static void test_history(void) {
         CHECK_INT(rc_history_recovery_done(&h, "10.0.1.11", 0, &started), 0);
         CHECK_INT(rc_history_recovery_done(&h, "10.0.1.12", 5000, &started), 0);
         CHECK_INT(rc_history_add_inflight(&h, RC_INFLIGHT_FENCE, "10.0.1.11", "i-1", NULL, 1000), 0);
+        h.tokens_rotated_swarm_usec = 4242; /* issue 14: the rotation on the swarm's clock is kept */
         CHECK_INT(rc_history_copy(&h, &copy), 0);
+        CHECK_INT(copy.tokens_rotated_swarm_usec, 4242);
+        {
+                _cleanup_(rc_world_done) RcWorld w = { .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
+                                                       .nodes_ok = true };
+                RcObservation o;
+
+                CHECK_INT(rc_world_observe(&w, &copy, 5000, true, &o), 0);
+                CHECK_INT(o.tokens_rotated_swarm_usec, 4242);
+        }
         CHECK_INT(copy.n_recovering, 1);
         CHECK_INT(copy.n_inflight, 1);
         CHECK_STR(copy.inflight[0].instance_id, "i-1");
@@ -719,6 +729,7 @@ static void test_far_apart_no_fence(void) {
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t1), 0);
         CHECK_INT(rc_world_observe(&w, &h, t1, true, &o), 0);
         o.self_instance_id = "i-0";
+        o.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC; /* after the launches: no rotation due */
         CHECK_INT(rc_plan(&spec, &o, &plan), 0);
         for (size_t i = 0; i < plan.n; i++) {
                 CHECK(plan.actions[i].kind == RC_ACTION_WAIT);
@@ -733,6 +744,7 @@ static void test_far_apart_no_fence(void) {
                 CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t), 0);
         CHECK_INT(rc_world_observe(&w, &h, t1 + 180 * USEC_PER_SEC, true, &o), 0);
         o.self_instance_id = "i-0";
+        o.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC;
         CHECK_INT(rc_plan(&spec, &o, &plan), 0);
         CHECK(plan.n == 1 && plan.actions[0].kind == RC_ACTION_FENCE);
         rc_plan_done(&plan);
