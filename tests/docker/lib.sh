@@ -28,8 +28,8 @@
 #                                   namespace): every entry with its fields (MESSAGE_ID,
 #                                   SK_*) in $DK_DIR/NAME/journal.jsonl, its text in agent.log
 #   dk_journal NAME MESSAGE_ID [KEY=VALUE...]  NAME's journal entries (JSON lines) with that
-#                                   MESSAGE_ID and those fields: an event by id and fields,
-#                                   never by wording
+#                                   MESSAGE_ID ("": any) and those fields (_PID: the agent's
+#                                   process): an event by id and fields, never by wording
 #   dk_journal_has NAME MESSAGE_ID [KEY=VALUE...]  at least one such entry
 #
 # Names: [a-z][a-z0-9]* (<= 6 chars). Resources carry the test's PID so parallel runs and
@@ -267,7 +267,8 @@ dk_journal() {
     python3 -c '
 import json, sys
 want = dict(a.split("=", 1) for a in sys.argv[3:])
-want["MESSAGE_ID"] = sys.argv[2]
+if sys.argv[2]:  # "": any entry with those fields
+    want["MESSAGE_ID"] = sys.argv[2]
 for l in open(sys.argv[1]):
     try:
         e = json.loads(l)
