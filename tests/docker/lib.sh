@@ -64,7 +64,7 @@ _dk_save_logs() {
     dst=$SK_BUILD_DIR/docker-logs/$(basename "$0" .sh)
     rm -rf "$dst"
     mkdir -p "$dst"
-    for f in "$DK_DIR"/*/*.log "$DK_DIR"/*.log; do
+    for f in "$DK_DIR"/*/*.log "$DK_DIR"/*/journal.jsonl "$DK_DIR"/*.log; do
         [ -f "$f" ] && cp "$f" "$dst/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
     return 0

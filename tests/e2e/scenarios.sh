@@ -362,7 +362,7 @@ if want unkind; then
     # shutting-down (its host off as the shutdown began) until the agents have listed it
     # hanging three times; DescribeInstances and DescribeVolumes throttled
     # (RequestLimitExceeded, 6 calls each) meanwhile; its address in use
-    # (InvalidIPAddress.InUse) after terminated until a launch met it; the new instance missing from
+    # (InvalidIPAddress.InUse) for 60 s after terminated and until a launch met it; the new instance missing from
     # DescribeInstances for 5 s (eventual consistency). Converges: nothing launched while
     # it hangs, one new instance, the same node back, a bounded call rate
     pick_follower
@@ -387,9 +387,14 @@ if want unkind; then
     fake_post /_fake/consistency '{"listing_lag": 5}' >/dev/null
     fake_post "/_fake/instances/$FINST" '{"stuck": false}' >/dev/null || die "unkind: unstick failed"
     tterm=$(now)
-    log "unkind: $FINST released from shutting-down; $FIP stays in use until the agents meet it in use"
-    inuse() { agent_calls "$t0" RunInstances InvalidIPAddress.InUse | grep -q .; }
-    wait_for "$HEAL" inuse || die "unkind: no RunInstances refused with InvalidIPAddress.InUse"
+    log "unkind: $FINST released from shutting-down; $FIP stays in use for 60 s and until a launch met it in use"
+    # a minute of the address in use (the agents' backoff over it), and at least one launch
+    # refused for it however slow the machine: the test frees it, not a clock
+    inuse() {
+        agent_calls "$t0" RunInstances InvalidIPAddress.InUse | grep -q . &&
+            awk -v a="$(now)" -v b="$tterm" 'BEGIN { exit !(a - b >= 60) }'
+    }
+    wait_for $((HEAL + 60)) inuse || die "unkind: no RunInstances refused with InvalidIPAddress.InUse"
     fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": 0}" >/dev/null
     wait_for $((HEAL + 60)) e2e_node_back "$FNODE" "$FIP" "$FINST" || { e2e_nodes >&2; die "unkind: $FIP did not come back"; }
     pass "unkind: $FIP back as the same node $FNODE, $(elapsed "$tterm") s after its instance terminated"
