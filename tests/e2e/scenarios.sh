@@ -280,7 +280,7 @@ if want scaledown; then
     tdrain=$(node_events "$t0" | awk -v n="$gone" '$3 == n && $4 ~ /\/drain$/ { printf "%.3f\n", $1 / 1e9; exit }')
     tterm=$(agent_calls "$t0" TerminateInstances Success | jq -r .t | sort -n | head -n 1)
     { [ -n "$tdrain" ] && [ -n "$tterm" ] && awk -v a="$tdrain" -v b="$tterm" 'BEGIN { exit !(a < b) }'; } ||
-        die "scaledown: the worker was not drained before its termination (drain ${tdrain:-none}, terminate ${tterm:-none})"
+        { node_events "$t0" >&2; die "scaledown: the worker was not drained before its termination (drain ${tdrain:-none}, terminate ${tterm:-none})"; }
     pass "scaledown: the leader drained the worker before terminating it"
     e2e_check_invariants
 fi
@@ -340,17 +340,17 @@ if want volume; then
     assert_eq "$(wc -l <<<"$nv")" 1 "volume: one volume tagged for $FIP"
     assert_ne "$(awk '{ print $1 }' <<<"$nv")" "$vol" "volume: a new volume ($(awk '{ print $1 }' <<<"$nv"))"
     assert_eq "$(awk '{ print $2 }' <<<"$nv")" "$(e2e_instance_of_ip "$FIP")" "volume: attached to $FIP's new instance"
-    # the order, by time: the old node demoted and removed (the engine's node events), a
-    # volume created and a manager launched for FIP (the call log); fresh: a join token in
-    # its user-data
+    # the order, by time: the old node removed (the engine's node events; Docker removes no
+    # manager, forced or not, before it is demoted, and a node event carries no role for a
+    # Down node's demotion), a volume created and a manager launched for FIP (the call log);
+    # fresh: a join token in its user-data
     seq=$({
-        node_events "$t0" | awk -v n="$FNODE" '$3 == n && $4 ~ /^worker\// { printf "%.3f demote\n", $1 / 1e9; exit }'
         node_events "$t0" | awk -v n="$FNODE" '$3 == n && $2 == "remove" { printf "%.3f remove\n", $1 / 1e9; exit }'
         agent_calls "$t0" CreateVolume Success | jq -r '"\(.t) create-volume"' | head -n 1
         agent_calls "$t0" RunInstances Success | jq -r --arg ip "$FIP" 'select(.params.PrivateIpAddress == $ip) | "\(.t) launch"' | head -n 1
     } | sort -n | awk '{ print $2 }' | tr '\n' ';')
-    assert_eq "$seq" "demote;remove;create-volume;launch;" \
-        "volume: the leader demoted, removed, created a volume, then launched a manager"
+    assert_eq "$seq" "remove;create-volume;launch;" \
+        "volume: the leader (demoted and) removed the old node, created a volume, then launched a manager"
     ud=$(fake_get /_fake/state | jq -r --arg i "$(e2e_instance_of_ip "$FIP")" \
         '.instances | (if type == "object" then [.[]] else . end) | .[] | select(.id == $i) | .user_data // empty')
     assert_ne "$(base64 -d <<<"$ud" 2>/dev/null | grep -c 'SWMTKN-')" 0 "volume: the new manager was launched to join fresh (a join token in its user-data)"
