@@ -22,6 +22,15 @@
 #   dk_notify_start                 python3 datagram listener recording "TIME MSG" lines
 #                                   into $DK_DIR/notify.log; DK_NOTIFY_SOCKET
 #   dk_notify_grep NAME REGEX       notify messages from NAME's agent matching REGEX
+#   DK_AGENT_JOURNAL=1              the next dk_agent_start logs to a journal of the test's
+#                                   own (a datagram listener bound over
+#                                   /run/systemd/journal/socket in the agent's private mount
+#                                   namespace): every entry with its fields (MESSAGE_ID,
+#                                   SK_*) in $DK_DIR/NAME/journal.jsonl, its text in agent.log
+#   dk_journal NAME MESSAGE_ID [KEY=VALUE...]  NAME's journal entries (JSON lines) with that
+#                                   MESSAGE_ID ("": any) and those fields (_PID: the agent's
+#                                   process): an event by id and fields, never by wording
+#   dk_journal_has NAME MESSAGE_ID [KEY=VALUE...]  at least one such entry
 #
 # Names: [a-z][a-z0-9]* (<= 6 chars). Resources carry the test's PID so parallel runs and
 # leftovers of a killed run never collide.
@@ -55,7 +64,7 @@ _dk_save_logs() {
     dst=$SK_BUILD_DIR/docker-logs/$(basename "$0" .sh)
     rm -rf "$dst"
     mkdir -p "$dst"
-    for f in "$DK_DIR"/*/*.log "$DK_DIR"/*.log; do
+    for f in "$DK_DIR"/*/*.log "$DK_DIR"/*/journal.jsonl "$DK_DIR"/*.log; do
         [ -f "$f" ] && cp "$f" "$dst/$(basename "$(dirname "$f")")-$(basename "$f")"
     done
     return 0
@@ -193,11 +202,95 @@ dk_agent_ready() { dk_notify_grep "$1" 'READY=1' >/dev/null; }
 dk_agent_status() { dk_notify_grep "$1" 'STATUS=' | tail -n 1 | sed 's/.*STATUS=//; s/|.*//'; }
 dk_agent_status_is() { [ "$(dk_agent_status "$1")" = "$2" ]; }
 
+# ---------------------------------------------------------------------------------------
+# A journal of the test's own: the agent runs with SWARMKEEPER_LOG=journal in a private mount
+# namespace whose /run/systemd/journal is NAME's directory; a listener there takes the
+# native protocol (KEY=VALUE lines, or KEY\n<le64 size><value>\n) and writes one JSON object
+# per entry (plus _PID from the credentials, _T the receive time) and the text line the
+# agent would have written to stderr.
+declare -A DK_JOURNAL_PID=()
+_dk_journal_start() {
+    local name=$1 d=$DK_DIR/$1/journal
+    [ -n "${DK_JOURNAL_PID[$name]:-}" ] && return 0
+    mkdir -p "$d"
+    rm -f "$d/socket"
+    python3 -u - "$d/socket" "$DK_DIR/$name/journal.jsonl" "$DK_DIR/$name/agent.log" <<'PY' &
+import json, socket, struct, sys, time
+path, jl, text = sys.argv[1:4]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4 << 20)
+s.bind(path)
+s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
+def parse(b):
+    e, i = {}, 0
+    while i < len(b):
+        nl = b.find(b"\n", i)
+        if nl < 0:
+            nl = len(b)
+        line = b[i:nl]
+        if b"=" in line:
+            k, v = line.split(b"=", 1)
+            e[k.decode(errors="replace")] = v.decode(errors="replace")
+            i = nl + 1
+        else:  # binary-safe: KEY\n<le64 size><value>\n
+            n = struct.unpack("<Q", b[nl + 1:nl + 9])[0]
+            e[line.decode(errors="replace")] = b[nl + 9:nl + 9 + n].decode(errors="replace")
+            i = nl + 9 + n + 1
+    return e
+pre = {0: "error: ", 1: "error: ", 2: "error: ", 3: "error: ", 4: "warning: "}
+with open(jl, "a", buffering=1) as j, open(text, "a", buffering=1) as t:
+    while True:
+        msg, anc, _, _ = s.recvmsg(1 << 17, socket.CMSG_SPACE(12))
+        e = parse(msg)
+        e["_T"] = time.time()
+        for lvl, typ, data in anc:
+            if lvl == socket.SOL_SOCKET and typ == socket.SCM_CREDENTIALS:
+                e["_PID"] = struct.unpack("iII", data[:12])[0]
+        t.write("swarmkeeper: %s%s\n" % (pre.get(int(e.get("PRIORITY", 6)), ""), e.get("MESSAGE", "")))
+        j.write(json.dumps(e, sort_keys=True) + "\n")
+PY
+    DK_JOURNAL_PID[$name]=$!
+    on_exit kill_pid "${DK_JOURNAL_PID[$name]}"
+    wait_for 30 test -S "$d/socket" || die "the journal listener for $name did not start"
+    # the mount point (a host without journald has none; made once, removed at the end)
+    if [ ! -d /run/systemd/journal ]; then
+        mkdir -p /run/systemd/journal || die "cannot make /run/systemd/journal"
+        on_exit rmdir /run/systemd/journal
+    fi
+}
+
+# dk_journal NAME MESSAGE_ID [KEY=VALUE...] : the matching entries, one JSON object a line
+dk_journal() {
+    local name=$1
+    shift
+    [ -f "$DK_DIR/$name/journal.jsonl" ] || return 0
+    python3 -c '
+import json, sys
+want = dict(a.split("=", 1) for a in sys.argv[3:])
+if sys.argv[2]:  # "": any entry with those fields
+    want["MESSAGE_ID"] = sys.argv[2]
+for l in open(sys.argv[1]):
+    try:
+        e = json.loads(l)
+    except ValueError:
+        continue  # a line still being written
+    if all(str(e.get(k)) == v for k, v in want.items()):
+        print(l, end="")' "$DK_DIR/$name/journal.jsonl" "$@"
+}
+dk_journal_has() { [ -n "$(dk_journal "$@")" ]; }
+
 # extra environment for the next dk_agent_start, e.g. DK_AGENT_ENV=(WATCHDOG_USEC=4000000)
 DK_AGENT_ENV=()
 dk_agent_start() {
-    local name=$1 host=()
+    local name=$1 host=() logto=stderr mnt=()
     shift
+    if [ -n "${DK_AGENT_JOURNAL:-}" ]; then
+        _dk_journal_start "$name"
+        logto=journal
+        # shellcheck disable=SC2016  # expanded by that sh
+        mnt=(unshare -m --propagation private sh -c 'mount --bind "$0" /run/systemd/journal && exec "$@"'
+            "$DK_DIR/$name/journal")
+    fi
     # who the host is: configured in full (the metadata service is never asked), or with
     # DK_AGENT_NO_HOST=1 not at all (the test gives AWS.MetadataEndpoint)
     [ -n "${DK_AGENT_NO_HOST:-}" ] ||
@@ -205,10 +298,10 @@ dk_agent_start() {
             --set Host.AvailabilityZone=test-1a)
     mkdir -p "$DK_DIR/$name/conf.d" "$DK_DIR/$name/run"
     # WATCHDOG_PID must be the agent's own PID: set it in the shell that execs it
-    env NOTIFY_SOCKET="${DK_NOTIFY_SOCKET:-}" SWARMKEEPER_LOG=stderr RUNTIME_DIRECTORY="$DK_DIR/$name/run" \
+    env NOTIFY_SOCKET="${DK_NOTIFY_SOCKET:-}" SWARMKEEPER_LOG=$logto RUNTIME_DIRECTORY="$DK_DIR/$name/run" \
         "${DK_AGENT_ENV[@]}" \
         bash -c '[ -n "${WATCHDOG_USEC:-}" ] && export WATCHDOG_PID=$$; exec "$@"' sk-agent \
-        nsenter --net="/run/netns/$(_dk_ns "${DK_AGENT_NETNS:-$name}")" "$SK_BIN" run --config /dev/null --config-dir "$DK_DIR/$name/conf.d" \
+        nsenter --net="/run/netns/$(_dk_ns "${DK_AGENT_NETNS:-$name}")" "${mnt[@]}" "$SK_BIN" run --config /dev/null --config-dir "$DK_DIR/$name/conf.d" \
         --set "Engine.Socket=${DK_SOCK_OVERRIDE:-$(dk_sock "$name")}" "${host[@]}" \
         --set Log.Level=debug "$@" >>"$DK_DIR/$name/agent.log" 2>&1 &
     DK_AGENT_PID[$name]=$!

@@ -28,6 +28,9 @@ dk_host_up w 10.98.0.14
 for h in a b c w; do dk_dockerd_start "$h"; done
 log "four engines up in $(elapsed "$T0")s"
 dk_notify_start
+# the agents log to the test's journal: events are checked by MESSAGE_ID and fields
+DK_AGENT_JOURNAL=1
+jhas() { dk_journal_has "$1" "$(sk_message_id "$2")" "_PID=${DK_AGENT_PID[$1]}" "${@:3}"; } # NAME MSG [K=V...]
 
 COMMON=(--set Cluster.Name=test --set Cluster.Managers=10.98.0.11,10.98.0.12,10.98.0.13
     --set Cluster.BootstrapManager=10.98.0.11 --set Reconcile.IntervalSec=30)
@@ -53,7 +56,8 @@ assert_eq "$(dk_docker a info --format '{{.Swarm.LocalNodeState}} {{.Swarm.Contr
     "a: engine is an active manager"
 ID_A=$(dk_self_id a)
 assert_contains "$(dk_notify_grep a 'READY=1')" "STATUS=manager, leader" "a: READY=1 with STATUS=manager, leader"
-assert_contains "$(cat "$DK_DIR/a/agent.log")" "Initialized a new swarm" "a: logged the init"
+wait_for 30 jhas a SWARM_INITIALIZED || die "a: no SWARM_INITIALIZED in its journal"
+pass "a: logged the init (SWARM_INITIALIZED)"
 dk_notify_grep a 'STATUS=initializing swarm' >/dev/null && pass "a: STATUS said it was initializing" ||
     die "a: no 'initializing swarm' STATUS"
 [ ! -e "$DK_DIR/a/run/formatted" ] && pass "a: the formatted marker is gone after the init" ||
@@ -82,7 +86,8 @@ for h in b c; do
         die "$h: READY=1 ($r) before or without 'joining swarm' ($j)"
     pass "$h: READY=1 came after the join"
     assert_contains "$(dk_notify_grep "$h" 'READY=1')" "STATUS=manager, reachable, follower" "$h: READY with follower STATUS"
-    assert_contains "$(cat "$DK_DIR/$h/agent.log")" "Joined the swarm via" "$h: logged the join"
+    wait_for 30 jhas "$h" SWARM_JOINED || die "$h: no SWARM_JOINED in its journal"
+    pass "$h: logged the join (SWARM_JOINED)"
 done
 n=$(dk_docker a node ls --format '{{.ManagerStatus}}' | grep -cE '^(Leader|Reachable)$')
 assert_eq "$n" 3 "three reachable managers"
@@ -124,18 +129,26 @@ rm -f "$DK_DIR/b/conf.d/50-token.conf"
 dk_agent_start b "${COMMON[@]}"
 wait_for 30 dk_agent_ready b || { tail -n 40 "$DK_DIR/b/agent.log" >&2; die "restarted agent b: no READY=1"; }
 assert_contains "$(dk_notify_grep b 'READY=1')" "STATUS=manager, reachable, follower" "b restarted: READY as a follower, without a token"
-assert_not_contains "$(cat "$DK_DIR/b/agent.log")" "Joined the swarm" "b restarted: no join"
+# everything it logged up to READY is in (its status entry, logged before READY=1): no join
+st_logged() { dk_journal b "" "_PID=${DK_AGENT_PID[b]}" "SK_STATUS=manager, reachable, follower" | grep -q .; }
+wait_for 30 st_logged || die "b restarted: its status never reached the journal"
+if jhas b SWARM_JOINED; then die "b restarted: it joined again"; fi
+pass "b restarted: no join (no SWARM_JOINED)"
 
 # --- SIGHUP ------------------------------------------------------------------------------
 kill -HUP "${DK_AGENT_PID[b]}"
-wait_for 10 grep -q "Configuration reloaded" "$DK_DIR/b/agent.log" || die "b: no reload after SIGHUP"
+wait_for 30 jhas b CONFIG_RELOADED || die "b: no reload (CONFIG_RELOADED) after SIGHUP"
 pass "b: SIGHUP reloads the configuration"
 dk_agent_alive b || die "b: died on SIGHUP"
 printf '[Cluster]\nRole=bogus\n' >"$DK_DIR/b/conf.d/90-bad.conf"
 kill -HUP "${DK_AGENT_PID[b]}"
-wait_for 10 grep -q "keeping the old one" "$DK_DIR/b/agent.log" || die "b: a bad config on SIGHUP was not refused"
+# the reload is over when READY=1 follows its RELOADING=1 (the third READY=1 of this agent:
+# start, the good reload, this one); refused: no second CONFIG_RELOADED
+readies() { [ "$(dk_notify_grep b 'READY=1' | wc -l)" -ge "$1" ]; }
+wait_for 30 readies 3 || die "b: the second SIGHUP's reload never ended (READY=1)"
 rm -f "$DK_DIR/b/conf.d/90-bad.conf"
-sleep 0.3
+assert_eq "$(dk_journal b "$(sk_message_id CONFIG_RELOADED)" "_PID=${DK_AGENT_PID[b]}" | wc -l)" 1 \
+    "b: a bad config on SIGHUP was not loaded (no second CONFIG_RELOADED)"
 dk_agent_alive b || die "b: died on a bad reload"
 assert_eq "$(dk_agent_status b)" "manager, reachable, follower" "b: a bad config on SIGHUP keeps the old one"
 
@@ -155,20 +168,20 @@ dk_dockerd_kill a KILL
 wait_for 90 test -s "$DK_DIR/engine-leader.log" || die "no engine reported a new leader"
 read -r T_ENGINE NEW <"$DK_DIR/engine-leader.log"
 log "engine $NEW knows it leads after $(awk -v a="$T_ENGINE" -v b="$t" 'BEGIN { printf "%.2f", a - b }')s"
-wait_for 10 dk_agent_status_is "$NEW" "manager, leader" || die "agent $NEW: STATUS never says leader ($(dk_agent_status "$NEW"))"
+wait_for 30 dk_agent_status_is "$NEW" "manager, leader" || die "agent $NEW: STATUS never says leader ($(dk_agent_status "$NEW"))"
 T_AGENT=$(dk_notify_grep "$NEW" 'STATUS=manager, leader' | tail -n 1 | awk '{ print $1 }')
 LAT=$(awk -v a="$T_AGENT" -v e="$T_ENGINE" 'BEGIN { printf "%.3f", a - e }')
 log "agent $NEW reported leadership ${LAT}s after its engine knew"
 awk -v l="$LAT" 'BEGIN { exit !(l <= 2.0) }' || die "leadership reported ${LAT}s after the engine knew (> 2 s)"
 pass "new leader's agent ($NEW) reports leadership within 2 s (${LAT}s)"
-assert_contains "$(grep 'now the swarm leader' "$DK_DIR/$NEW/agent.log")" "is now the swarm leader" \
-    "agent $NEW: leadership log line"
+wait_for 30 jhas "$NEW" LEADER_GAINED || die "agent $NEW: no LEADER_GAINED"
+pass "agent $NEW: logged its leadership (LEADER_GAINED)"
 OTHER=b
 [ "$NEW" = b ] && OTHER=c
-wait_for 15 dk_agent_status_is "$OTHER" "manager, reachable, follower" ||
+wait_for 60 dk_agent_status_is "$OTHER" "manager, reachable, follower" ||
     die "agent $OTHER: STATUS '$(dk_agent_status "$OTHER")'"
 pass "agent $OTHER stays a follower"
-wait_for 10 sh -c "grep -q 'no longer the swarm leader' '$DK_DIR/a/agent.log'" || die "agent a: no leadership-lost line"
+wait_for 30 jhas a LEADER_LOST || die "agent a: no LEADER_LOST"
 pass "agent a: logged that it lost leadership"
 dk_agent_alive a || die "agent a died with its engine"
 assert_contains "$(dk_agent_status a)" "waiting for Docker engine" "agent a: STATUS waits for its engine"
@@ -195,9 +208,10 @@ assert_eq "$(dk_docker b node ls --format '{{.ManagerStatus}}' | grep -cE '^(Lea
     "three managers after the agents stopped (nobody left)"
 WTOKEN=$(dk_docker b swarm join-token -q worker)
 for h in a b c w; do
-    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the manager join token is not in the log"
-    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$WTOKEN" "$h: the worker join token is not in the log"
-    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "SWMTKN-" "$h: no join token at all in the log"
+    L=$(cat "$DK_DIR/$h/agent.log" "$DK_DIR/$h/journal.jsonl")
+    assert_not_contains "$L" "$TOKEN" "$h: the manager join token is not in the log or journal"
+    assert_not_contains "$L" "$WTOKEN" "$h: the worker join token is not in the log or journal"
+    assert_not_contains "$L" "SWMTKN-" "$h: no join token at all in the log or journal"
 done
 assert_not_contains "$(cat "$DK_DIR/notify.log")" "SWMTKN-" "no join token in anything told to systemd (STATUS=)"
 log "total $(elapsed "$T0")s"

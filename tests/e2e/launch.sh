@@ -86,10 +86,10 @@ assert_contains "$(nspawn_exec "$H2" docker info --format '{{join .Labels " "}}'
 
 # terminate: the host is powered off hard
 aws_ec2 terminate-instances --instance-ids "$I2" >/dev/null || die "aws ec2 terminate-instances failed"
-wait_for 30 test -f "$E2E_DIR/inst/$I2.stopped" || die "the terminated instance's host is still up"
+wait_for 90 test -f "$E2E_DIR/inst/$I2.stopped" || die "the terminated instance's host is still up"
 assert_fail "the terminated host is gone" _sk_pid_is "$SK_RUN_DIR/$H2/nspawn.pid"
 vstate2() { aws_ec2 describe-volumes --filters "Name=tag:swarmkeeper:logical-id,Values=$M2" --query 'Volumes[0].State' --output text; }
-wait_for 30 eval '[ "$(vstate2)" = available ]'
+wait_for 90 eval '[ "$(vstate2)" = available ]'
 assert_eq "$(vstate2)" available "the terminated instance's volume detached by itself"
 e2e_hooks_idle 60 || die "hooks still pending"
 grep -q '"instance-terminated"' "$E2E_DIR/state.log" && pass "the state log recorded the termination"

@@ -144,7 +144,7 @@ e2e_fake_start() {
         "$@" </dev/null >"$E2E_DIR/fake.log" 2>&1 &
     E2E_FAKE_PID=$!
     on_exit kill_pid "$E2E_FAKE_PID"
-    wait_for 20 test -s "$E2E_DIR/port" || { cat "$E2E_DIR/fake.log" >&2; die "the fake did not start"; }
+    wait_for 60 test -s "$E2E_DIR/port" || { cat "$E2E_DIR/fake.log" >&2; die "the fake did not start"; }
     E2E_PORT=$(cat "$E2E_DIR/port")
     E2E_URL=http://$E2E_BRIDGE_IP:$E2E_PORT
     export E2E_URL

@@ -75,7 +75,7 @@ tokens_rotated() {
     done | grep -q . && return 1
     return 0
 }
-wait_for 60 tokens_rotated
+wait_for 120 tokens_rotated
 assert_ok "grow: the join tokens handed out in user-data were rotated after the joins" tokens_rotated
 assert_eq "$(fake_get /_fake/state | jq '.instances | (if type == "object" then [.[]] else . end) | length')" \
     $((3 + WORKERS)) "grow: one instance per manager and worker, no more"
@@ -94,20 +94,21 @@ phases() {
     name=$(e2e_host "$inst")
     tplan=
     for h in $(e2e_live_hosts | awk '{ print $2 }'); do
-        t=$(nspawn_journal "$h" -b -u swarmkeeper.service -o short-unix 2>/dev/null |
-            grep -F "Plan: launch-manager logical-id=$ip " | awk -v t="$t0" '$1 > t { print $1; exit }')
+        t=$(nspawn_journal "$h" -b -u swarmkeeper.service -o short-unix "MESSAGE_ID=$MSG_PLAN" SK_ACTION=launch-manager \
+            "SK_LOGICAL_ID=$ip" 2>/dev/null | awk -v t="$t0" '$1 > t { print $1; exit }')
         if [ -n "$t" ] && { [ -z "$tplan" ] || awk -v a="$t" -v b="$tplan" 'BEGIN { exit !(a < b) }'; }; then
             tplan=$t planner=$h
         fi
     done
     tsig=$t0
     if [ -n "$planner" ]; then
-        j=$(nspawn_journal "$planner" -b -u swarmkeeper.service -o short-unix 2>/dev/null)
-        # the later of: the first node event for the old node, this agent's election; each
-        # only if it came before the plan (else the agent saw it first: all of detection
-        # is its own)
-        tsig=$( (grep -F "The swarm reports node $onode " <<<"$j" | awk -v t="$t0" -v p="$tplan" '$1 > t && $1 <= p { print $1; exit }'
-            grep -F "is now the swarm leader" <<<"$j" | awk -v t="$t0" -v p="$tplan" '$1 > t && $1 <= p { print $1; exit }'
+        # the later of: the first node event for the old node (its SK_NODE_ID field), this
+        # agent's election (LEADER_GAINED); each only if it came before the plan (else the
+        # agent saw it first: all of detection is its own)
+        tsig=$( (nspawn_journal "$planner" -b -u swarmkeeper.service -o short-unix "SK_NODE_ID=$onode" 2>/dev/null |
+            awk -v t="$t0" -v p="$tplan" '$1 > t && $1 <= p { print $1; exit }'
+            nspawn_journal "$planner" -b -u swarmkeeper.service -o short-unix "MESSAGE_ID=$MSG_LEADER" 2>/dev/null |
+                awk -v t="$t0" -v p="$tplan" '$1 > t && $1 <= p { print $1; exit }'
             echo "$t0") | sort -n | tail -n 1)
     fi
     trun=$(jq -r --arg ip "$ip" 'select(.action == "RunInstances" and .params.PrivateIpAddress == $ip) | .time' "$E2E_DIR/calls.log" |
@@ -123,6 +124,25 @@ phases() {
         printf "%s %s %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f %.2f\n", tag, ip, tb - t0, a - t0, s - t0, a - s, b - a, c - b, d - c, e - d, g - f, tb - g }'
 }
 
+MSG_PLAN=$(sk_message_id PLAN_ACTION)
+MSG_LEADER=$(sk_message_id LEADER_GAINED)
+
+# journal entries with these fields (MESSAGE_ID=…, SK_…=…) in this boot of any live host
+journal_fields() {
+    local h
+    for h in $(e2e_live_hosts | awk '{ print $2 }'); do
+        nspawn_journal "$h" -b -u swarmkeeper.service -o cat "$@" 2>/dev/null
+    done
+}
+# node events (update, remove) since SINCE as the leader's engine recorded them:
+# "TIME_NS ACTION NODE_ID ROLE_NEW AVAILABILITY_NEW"
+node_events() {
+    local lh
+    lh=$(e2e_host_of_ip "$(e2e_leader | awk '{ print $2 }')") || return 1
+    nspawn_exec "$lh" docker events --since "${1%.*}" --until "$(date +%s)" --filter type=node \
+        --format '{{.TimeNano}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "role.new"}}/{{index .Actor.Attributes "availability.new"}}'
+}
+
 # replace TAG IP... : terminate the instances at those addresses, wait until each node is
 # back (same id, new instance, Ready + Reachable) and the whole cluster is healthy
 replace() {
@@ -135,7 +155,7 @@ replace() {
         old_inst[$ip]=$(e2e_instance_of_ip "$ip")
         if [ -z "${old_node[$ip]}" ] || [ -z "${old_inst[$ip]}" ]; then die "$tag: no node/instance for $ip"; fi
     done
-    sleep 3
+    wait_for 120 e2e_healthy 3 "$WORKERS" || die "$tag: the cluster is not whole before the terminate"
     t0=$(now)
     for ip in "$@"; do
         aws_ec2 terminate-instances --instance-ids "${old_inst[$ip]}" >/dev/null || die "$tag: terminate-instances failed"
@@ -208,7 +228,7 @@ if want agentkill; then
     fip=$FIP fnode=$FNODE finst=$FINST
     pid0=$(nspawn_exec "$LH" systemctl show -p MainPID --value swarmkeeper.service)
     fake_post /_fake/faults '{"action": "AttachVolume", "latency": 6, "count": 3}' >/dev/null || die "agentkill: fault injection failed"
-    sleep 3
+    wait_for 120 e2e_healthy 3 "$WORKERS" || die "agentkill: the cluster is not whole before the terminate"
     t0=$(now)
     ran() { agent_calls "$t0" RunInstances | jq -r --arg ip "$fip" 'select(.params.PrivateIpAddress == $ip) | .t' | grep -q .; }
     aws_ec2 terminate-instances --instance-ids "$finst" >/dev/null || die "agentkill: terminate-instances failed"
@@ -248,6 +268,7 @@ if want scaledown; then
             die "scaledown: editing the drop-in on $h failed"
         nspawn_exec "$h" systemctl reload swarmkeeper.service || die "scaledown: reload on $h failed"
     done
+    workers0=$(e2e_nodes | awk '$2 == "worker" { print $1 }' | sort)
     WORKERS=$((WORKERS - 1))
     t0=$(now)
     scaled() {
@@ -257,8 +278,14 @@ if want scaledown; then
     }
     wait_for "$HEAL" scaled || { e2e_nodes >&2; die "scaledown: not down to $WORKERS worker(s)"; }
     pass "scaledown: Workers lowered -> $WORKERS worker node and instance left, $(elapsed "$t0") s"
-    out=$(for ip in $M1 $M2 $M3; do e2e_agent_journal "$(e2e_host_of_ip "$ip")"; done 2>/dev/null)
-    assert_contains "$out" "drain" "scaledown: the leader drained the worker before terminating it"
+    gone=$(comm -23 <(echo "$workers0") <(e2e_nodes | awk '$2 == "worker" { print $1 }' | sort))
+    assert_eq "$(wc -w <<<"$gone")" 1 "scaledown: one worker node gone ($gone)"
+    # drained (the engine's node event) before any TerminateInstances (the call log)
+    tdrain=$(node_events "$t0" | awk -v n="$gone" '$3 == n && $4 ~ /\/drain$/ { printf "%.3f\n", $1 / 1e9; exit }')
+    tterm=$(agent_calls "$t0" TerminateInstances Success | jq -r .t | sort -n | head -n 1)
+    { [ -n "$tdrain" ] && [ -n "$tterm" ] && awk -v a="$tdrain" -v b="$tterm" 'BEGIN { exit !(a < b) }'; } ||
+        { node_events "$t0" >&2; die "scaledown: the worker was not drained before its termination (drain ${tdrain:-none}, terminate ${tterm:-none})"; }
+    pass "scaledown: the leader drained the worker before terminating it"
     e2e_check_invariants
 fi
 if want fence; then
@@ -276,8 +303,8 @@ if want fence; then
         awk -v a="$tf" -v b="$t0" 'BEGIN { exit !(a - b >= 60) }'
     wait_for "$HEAL" e2e_node_back "$FNODE" "$FIP" "$FINST" || { e2e_nodes >&2; die "fence: $FIP did not come back"; }
     pass "fence: $FIP fenced and back as the same node $FNODE, $(elapsed "$t0") s after the freeze"
-    out=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null)
-    assert_contains "$out" "Down and Unreachable for" "fence: the leader's agent said why it fenced"
+    why=$(journal_fields "MESSAGE_ID=$(sk_message_id FENCE)" "SK_INSTANCE_ID=$FINST" -o json | jq -r '.SK_REASON // empty' | head -n 1)
+    assert_ne "$why" "" "fence: the leader's agent said why it fenced (FENCE, SK_REASON: $why)"
     wait_for 60 e2e_healthy 3 "$WORKERS" || die "fence: the cluster is not whole again"
     e2e_check_invariants
 fi
@@ -296,9 +323,12 @@ if want volume; then
     vol_free() { [ "$(aws_ec2 describe-volumes --volume-ids "$vol" --query 'Volumes[0].State' --output text)" = available ]; }
     wait_for 30 vol_free || die "volume: $vol did not come free"
     fake_delete "/_fake/volumes/$vol" >/dev/null || die "volume: deleting $vol failed"
+    t_del=$(now)
     # a pass that listed the volume before it went launches into the fault (its client's
-    # retries included) before launches work again
-    sleep 10
+    # retries included) before launches work again: passes run one at a time, so two
+    # volume listings after the deletion mean that pass is over
+    relisted() { [ "$(agent_calls "$t_del" DescribeVolumes Success | grep -c .)" -ge 2 ]; }
+    wait_for 120 relisted || die "volume: the agents did not list the volumes again"
     fake_delete /_fake/faults >/dev/null || true
     log "volume: $FINST terminated, its volume $vol deleted"
     fresh() {
@@ -314,37 +344,62 @@ if want volume; then
     assert_eq "$(wc -l <<<"$nv")" 1 "volume: one volume tagged for $FIP"
     assert_ne "$(awk '{ print $1 }' <<<"$nv")" "$vol" "volume: a new volume ($(awk '{ print $1 }' <<<"$nv"))"
     assert_eq "$(awk '{ print $2 }' <<<"$nv")" "$(e2e_instance_of_ip "$FIP")" "volume: attached to $FIP's new instance"
-    seq=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null | sort |
-        grep -oE 'demoted to worker|removed node [a-z0-9]+|created volume vol-[0-9a-f]+|launched manager i-[0-9a-f]+ for '"${FIP//./\\.}"'.*(joins fresh|rejoins from its volume)' |
-        sed -E 's/ (vol|i)-[0-9a-f]+/ \1-x/; s/node [a-z0-9]+/node N/; s/ for .*(joins fresh|rejoins from its volume)/ \1/' | tail -n 4 | tr '\n' ';')
-    assert_eq "$seq" "demoted to worker;removed node N;created volume vol-x;launched manager i-x joins fresh;" \
-        "volume: the leader demoted, removed, created a volume, then launched a fresh manager"
+    # the order, by time: the old node removed (the engine's node events; Docker removes no
+    # manager, forced or not, before it is demoted, and a node event carries no role for a
+    # Down node's demotion), a volume created and a manager launched for FIP (the call log);
+    # fresh: a join token in its user-data
+    seq=$({
+        node_events "$t0" | awk -v n="$FNODE" '$3 == n && $2 == "remove" { printf "%.3f remove\n", $1 / 1e9; exit }'
+        agent_calls "$t0" CreateVolume Success | jq -r '"\(.t) create-volume"' | head -n 1
+        agent_calls "$t0" RunInstances Success | jq -r --arg ip "$FIP" 'select(.params.PrivateIpAddress == $ip) | "\(.t) launch"' | head -n 1
+    } | sort -n | awk '{ print $2 }' | tr '\n' ';')
+    assert_eq "$seq" "remove;create-volume;launch;" \
+        "volume: the leader (demoted and) removed the old node, created a volume, then launched a manager"
+    ud=$(fake_get /_fake/state | jq -r --arg i "$(e2e_instance_of_ip "$FIP")" \
+        '.instances | (if type == "object" then [.[]] else . end) | .[] | select(.id == $i) | .user_data // empty')
+    assert_ne "$(base64 -d <<<"$ud" 2>/dev/null | grep -c 'SWMTKN-')" 0 "volume: the new manager was launched to join fresh (a join token in its user-data)"
     wait_for 60 e2e_healthy 3 "$WORKERS" || die "volume: the cluster is not whole again"
     e2e_check_invariants
 fi
 if want unkind; then
     # EC2 as unkind as it gets, for one follower's replacement: its instance hangs in
-    # shutting-down for 20 s (its host off as the shutdown began); DescribeInstances and
-    # DescribeVolumes throttled (RequestLimitExceeded) for 10 s meanwhile; its address in
-    # use (InvalidIPAddress.InUse) for 60 s after terminated; the new instance missing from
+    # shutting-down (its host off as the shutdown began) until the agents have listed it
+    # hanging three times; DescribeInstances and DescribeVolumes throttled
+    # (RequestLimitExceeded, 6 calls each) meanwhile; its address in use
+    # (InvalidIPAddress.InUse) for 60 s after terminated and until a launch met it; the new instance missing from
     # DescribeInstances for 5 s (eventual consistency). Converges: nothing launched while
     # it hangs, one new instance, the same node back, a bounded call rate
     pick_follower
-    fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": 60}" >/dev/null || die "unkind: ip-release failed"
+    # the address stays in use after the termination until the agents have met it in use
+    # (below), not for a number of seconds
+    fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": 86400}" >/dev/null || die "unkind: ip-release failed"
     fake_post "/_fake/instances/$FINST" '{"stuck": true}' >/dev/null || die "unkind: stuck failed"
     t0=$(now)
     aws_ec2 terminate-instances --instance-ids "$FINST" >/dev/null || die "unkind: terminate-instances failed"
     for a in DescribeInstances DescribeVolumes; do
-        fake_post /_fake/faults "{\"action\": \"$a\", \"code\": \"RequestLimitExceeded\", \"seconds\": 10}" >/dev/null
+        fake_post /_fake/faults "{\"action\": \"$a\", \"code\": \"RequestLimitExceeded\", \"count\": 6}" >/dev/null
     done
-    sleep 20
+    # throttled, then three answered listings that saw it hang: none launches
+    throttled() { agent_calls "$t0" "" RequestLimitExceeded | grep -q .; }
+    wait_for "$HEAL" throttled || die "unkind: the agents were never throttled"
+    t_thr=$(now)
+    listed_thrice() { [ "$(agent_calls "$t_thr" DescribeInstances Success | grep -c .)" -ge 3 ]; }
+    wait_for "$HEAL" listed_thrice || die "unkind: no answered DescribeInstances after the throttling"
     assert_eq "$(agent_calls "$t0" RunInstances | jq -r --arg ip "$FIP" 'select(.params.PrivateIpAddress == $ip)' | grep -c .)" 0 \
         "unkind: no RunInstances for $FIP while $FINST hangs in shutting-down"
     assert_ne "$(agent_calls "$t0" "" RequestLimitExceeded | grep -c .)" 0 "unkind: the agents were throttled (RequestLimitExceeded)"
     fake_post /_fake/consistency '{"listing_lag": 5}' >/dev/null
     fake_post "/_fake/instances/$FINST" '{"stuck": false}' >/dev/null || die "unkind: unstick failed"
     tterm=$(now)
-    log "unkind: $FINST released from shutting-down; $FIP stays in use for 60 s"
+    log "unkind: $FINST released from shutting-down; $FIP stays in use for 60 s and until a launch met it in use"
+    # a minute of the address in use (the agents' backoff over it), and at least one launch
+    # refused for it however slow the machine: the test frees it, not a clock
+    inuse() {
+        agent_calls "$t0" RunInstances InvalidIPAddress.InUse | grep -q . &&
+            awk -v a="$(now)" -v b="$tterm" 'BEGIN { exit !(a - b >= 60) }'
+    }
+    wait_for $((HEAL + 60)) inuse || die "unkind: no RunInstances refused with InvalidIPAddress.InUse"
+    fake_post /_fake/ip-release "{\"ip\": \"$FIP\", \"delay\": 0}" >/dev/null
     wait_for $((HEAL + 60)) e2e_node_back "$FNODE" "$FIP" "$FINST" || { e2e_nodes >&2; die "unkind: $FIP did not come back"; }
     pass "unkind: $FIP back as the same node $FNODE, $(elapsed "$tterm") s after its instance terminated"
     fake_post /_fake/consistency '{"listing_lag": 0}' >/dev/null
@@ -403,8 +458,8 @@ fi
 if want quorum; then
     pick_follower
     HEAL=$((HEAL + 120)) replace quorum "$LIP" "$FIP"
-    out=$(for h in $(e2e_live_hosts | awk '{ print $2 }'); do e2e_agent_journal "$h"; done 2>/dev/null)
-    assert_contains "$out" "uorum" "quorum: a surviving agent reported the quorum loss and acted on it"
+    assert_ne "$(journal_fields "MESSAGE_ID=$(sk_message_id QUORUM_LOST)" | grep -c .)" 0 \
+        "quorum: a surviving agent reported the quorum loss (QUORUM_LOST) and acted on it"
     assert_not_contains "$(cat "$E2E_DIR"/journal-*.txt 2>/dev/null; for h in $(e2e_live_hosts | awk '{ print $2 }'); do nspawn_journal "$h" -b -o cat 2>/dev/null; done)" \
         "force-new-cluster" "quorum: no --force-new-cluster anywhere"
 fi

@@ -35,6 +35,8 @@
 #   now                        seconds since the epoch with ns (for timings)
 #   elapsed START              seconds since START (from `now`), 2 decimals
 #   sk_summary                 print "N passed, 0 failed" (call at the end of a test)
+#   sk_message_id NAME         the MESSAGE_ID SK_MESSAGE_NAME of agent/messages.h (tests
+#                              name an event by its id, never by the wording of its line)
 
 [ -n "${SK_COMMON_SH:-}" ] && return 0
 SK_COMMON_SH=1
@@ -114,6 +116,14 @@ assert_fail() {
 
 sk_summary() {
     echo "${SK_PASSED} passed, 0 failed"
+}
+
+sk_message_id() {
+    local id
+    id=$(sed -nE "s/^#define[[:space:]]+SK_MESSAGE_$1[[:space:]]+\"([0-9a-f]{32})\".*/\1/p" \
+        "${SK_SOURCE_DIR:?}/agent/messages.h")
+    [ -n "$id" ] || die "no SK_MESSAGE_$1 in agent/messages.h"
+    echo "$id"
 }
 
 now() { date +%s.%N; }

@@ -523,13 +523,13 @@ nspawn_start() {
         shift 2
         exec "$@"' sk-nspawn "$rd" "$cg" systemd-nspawn "${args[@]}" \
         </dev/null >"$rd/console.log" 2>&1 &
-    wait_for 10 test -s "$rd/nspawn.pid.new" || die "systemd-nspawn for $name did not start"
+    wait_for 60 test -s "$rd/nspawn.pid.new" || die "systemd-nspawn for $name did not start"
     local p
     p=$(cat "$rd/nspawn.pid.new")
-    wait_for 10 sh -c "grep -qx systemd-nspawn /proc/$p/comm || ! test -d /proc/$p" || true
+    wait_for 30 sh -c "grep -qx systemd-nspawn /proc/$p/comm || ! test -d /proc/$p" || true
     _sk_record_pid "$rd/nspawn.pid" "$p"
     rm -f "$rd/nspawn.pid.new"
-    if ! wait_for 30 _sk_find_leader "$p" >/dev/null; then
+    if ! wait_for 90 _sk_find_leader "$p" >/dev/null; then
         tail -n 40 "$rd/console.log" >&2
         die "container $name: no systemd leader (nspawn pid $p)"
     fi

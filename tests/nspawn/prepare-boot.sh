@@ -104,7 +104,7 @@ prepare_again() { nspawn_exec "$H" systemctl restart sk-prepare-again.service; }
 nspawn_sh $H 'printf "[Engine]\nLabels=tier=db\n" > /etc/swarmkeeper/swarmkeeper.conf.d/60-labels.conf'
 assert_ok "prepare (hardened unit) with a new label" prepare_again
 has_label() { nspawn_exec "$H" docker info --format '{{json .Labels}}' | grep -q "$1"; }
-wait_for 10 has_label tier=db
+wait_for 60 has_label tier=db || die "the new label did not reach the engine"
 labels=$(nspawn_exec $H docker info --format '{{json .Labels}}')
 assert_contains "$labels" '"tier=db"' "running engine reloaded with the new label"
 assert_eq "$(nspawn_exec $H systemctl is-active docker.service)" active "engine still running after the reload"

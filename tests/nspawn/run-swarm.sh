@@ -134,8 +134,8 @@ assert_eq "$(awk '$NF == "yes" { print $1 }' <<<"$out")" "${IP[0]}" "status: the
 
 assert_ok "reload" nspawn_exec "${H[1]}" systemctl reload swarmkeeper.service
 reloaded() { [ -n "$(J "${H[1]}" MESSAGE_ID=0ebebcbbee324fb1950c9cbcaf45fcef 2>/dev/null)" ]; }
-wait_for 10 reloaded || true
-assert_contains "$(J "${H[1]}" MESSAGE_ID=0ebebcbbee324fb1950c9cbcaf45fcef)" "Configuration reloaded" "journal: reloaded"
+wait_for 60 reloaded || die "journal: no CONFIG_RELOADED after the reload"
+pass "journal: reloaded (CONFIG_RELOADED)"
 assert_eq "$(nspawn_exec "${H[1]}" systemctl is-active swarmkeeper.service)" active "still active after reload"
 
 # --- the watchdog fires: a frozen agent is restarted by systemd ------------------------------
@@ -157,15 +157,15 @@ assert_eq "$(prop "$W" MainPID)" "$pid0" "$W: a running agent feeds the watchdog
 t=$(now)
 nspawn_exec "$W" kill -STOP "$pid0"
 restarted() { [ "$(prop "$W" NRestarts)" -gt "$n0" ] && [ "$(prop "$W" ActiveState)" = active ]; }
-wait_for 30 restarted || {
+wait_for 90 restarted || {
     nspawn_journal "$W" -u swarmkeeper.service --no-pager | tail -n 20 >&2
     die "$W: a frozen agent was not restarted by the watchdog"
 }
 log "$W: frozen agent restarted after $(elapsed "$t")s"
-assert_contains "$(nspawn_journal "$W" -u swarmkeeper.service --no-pager)" "Watchdog timeout" \
-    "$W: systemd says the watchdog fired"
-assert_contains "$(nspawn_journal "$W" -u swarmkeeper.service --no-pager)" "Failed with result 'watchdog'" \
-    "$W: the unit failed with result 'watchdog'"
+# systemd's own structured entry for the failure: UNIT_RESULT=watchdog (not its wording)
+wd_logged() { [ -n "$(nspawn_journal "$W" -o cat UNIT=swarmkeeper.service UNIT_RESULT=watchdog 2>/dev/null)" ]; }
+wait_for 30 wd_logged || die "$W: no UNIT_RESULT=watchdog entry for swarmkeeper.service"
+pass "$W: the unit failed with result 'watchdog' (UNIT_RESULT=watchdog)"
 assert_ne "$(prop "$W" MainPID)" "$pid0" "$W: a new agent runs"
 assert_ok "$W: /run/swarmkeeper survived the restart" nspawn_exec "$W" test -e /run/swarmkeeper/test-preserved
 assert_eq "$(prop "$W" StatusText)" "manager, reachable, follower" "$W: back as a reachable manager"

@@ -22,6 +22,18 @@
 #   rc_managers_ok N          N managers Ready + Reachable
 #   rc_invariants             check_invariants.py on the state log
 #   rc_scenario NAME / rc_scenario_end   timing of one scenario ("scenario NAME: N s")
+#   rc_agent_state NAME EXPR  EXPR (python, over the dict s) on NAME's agent's state.json (what
+#                             `swarmkeeper status` reads; written after every pass)
+#   rc_passes NAME N [T]      wait (T s, default 120) until NAME's agent has finished N more
+#                             passes (state.json rewritten N times): "a few passes" by count,
+#                             not by seconds
+#   rc_node_events SINCE      the swarm's node events since SINCE as a live engine recorded
+#                             them: "TIME_NS ACTION NODE_ID ROLE_NEW" lines (demote, rm)
+#
+# Every wait here is on state (the fake's state and call log, the engines' answers, the
+# agents' state.json and READY=1, the journal's MESSAGE_IDs and fields for events no state
+# shows), with a deadline generous enough for a loaded 2-core machine; no wait or check reads
+# the wording of a log line. The agents log to a journal of the test's own (DK_AGENT_JOURNAL).
 
 RC_HOSTS=(a b c)
 RC_MANAGERS=10.98.0.11,10.98.0.12,10.98.0.13
@@ -172,8 +184,6 @@ rc_wait() {
     wait_for "$t" _rc_step_then "$@"
 }
 
-# rc_sleep S : S seconds of simulation
-rc_sleep() { wait_for "$1" _rc_step_then false || true; }
 
 _rc_live_engines() {
     local h
@@ -205,6 +215,41 @@ rc_leader_host() { # the host whose engine leads
             { echo "$h"; return 0; }
     done
     return 1
+}
+
+rc_agent_state() { # NAME EXPR
+    local f=$DK_DIR/$1/run/state.json
+    [ -s "$f" ] || return 1
+    python3 -c '
+import json, sys
+try:
+    s = json.load(open(sys.argv[1]))
+except ValueError:
+    sys.exit(1)  # being replaced
+print(eval(sys.argv[2]))' "$f" "$2"
+}
+rc_agent_state_is() { [ "$(rc_agent_state "$1" "$2" 2>/dev/null)" = "$3" ]; } # NAME EXPR VALUE
+
+_rc_pass_stamp() { rc_agent_state "$1" 's["time_usec"]' 2>/dev/null || echo 0; }
+_rc_passes_done() { # NAME N
+    local t
+    t=$(_rc_pass_stamp "$1")
+    [ "$t" != "$_RC_PASS_LAST" ] && { _RC_PASS_LAST=$t; _RC_PASS_N=$((_RC_PASS_N + 1)); }
+    [ "$_RC_PASS_N" -ge "$2" ]
+}
+rc_passes() { # NAME N [TIMEOUT]
+    _RC_PASS_LAST=$(_rc_pass_stamp "$1")
+    _RC_PASS_N=0
+    rc_wait "${3:-120}" _rc_passes_done "$1" "$2"
+}
+
+# node events (update, remove) since SINCE (epoch s) as one live engine saw them:
+# "TIME_NS ACTION NODE_ID ROLE_NEW" (ROLE_NEW empty when the event carries none)
+rc_node_events() {
+    local h
+    h=$(_rc_live_engines | head -n 1)
+    dk_docker "$h" events --since "${1%.*}" --until "$(date +%s)" --filter type=node \
+        --format '{{.TimeNano}} {{.Action}} {{.Actor.ID}} {{index .Actor.Attributes "role.new"}}'
 }
 
 rc_invariants() {
@@ -258,7 +303,7 @@ EOF
         --hook "$DK_DIR/hook.sh" --state-log "$RC_STATE_LOG" "${call_log[@]}" "${RC_FAKE_ARGS[@]}" 2>"$DK_DIR/fake.log" &
     RC_FAKE_PID=$!
     on_exit kill_pid "$RC_FAKE_PID"
-    wait_for 20 test -s "$DK_DIR/fake.port" || die "the fake EC2 did not start"
+    wait_for 60 test -s "$DK_DIR/fake.port" || die "the fake EC2 did not start"
     FAKE=http://10.98.0.1:$(cat "$DK_DIR/fake.port")
     fake POST /_fake/subnets '{"id": "subnet-0a1b2c3d", "az": "us-east-1a", "cidr": "10.98.0.0/24"}' >/dev/null
     for h in "${RC_HOSTS[@]}"; do
@@ -287,20 +332,22 @@ EOF
         --set "Reconcile.QuorumLossGraceSec=${RC_QUORUM_LOSS_GRACE:-600}")
     DK_AGENT_ENV=(AWS_ACCESS_KEY_ID=AKIDSCEN AWS_SECRET_ACCESS_KEY=scen-secret)
     dk_notify_start
+    DK_AGENT_JOURNAL=1
     for h in "${RC_HOSTS[@]}"; do rc_agent_start "$h" "${RC_IID[$h]}"; done
     for h in "${RC_HOSTS[@]}"; do
-        wait_for 60 dk_agent_ready "$h" || { tail -n 30 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
+        wait_for 120 dk_agent_ready "$h" || { tail -n 30 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
     done
-    rc_managers_ok 3 || die "not three managers Ready and Reachable"
+    wait_for 60 rc_managers_ok 3 || die "not three managers Ready and Reachable"
     pass "three managers, three agents ready; a leads"
 }
 
-# no join token in any agent log or in the call log
+# no join token in any agent log (its text and every field of its journal) or in the call log
 rc_no_secrets() {
     local h
     for h in "${RC_HOSTS[@]}"; do
         [ -f "$DK_DIR/$h/agent.log" ] &&
-            assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "SWMTKN" "$h: no join token in the agent's log"
+            assert_not_contains "$(cat "$DK_DIR/$h/agent.log" "$DK_DIR/$h/journal.jsonl" 2>/dev/null)" "SWMTKN" \
+                "$h: no join token in the agent's log or journal"
     done
     assert_not_contains "$(fake GET /_fake/calls)" "SWMTKN" "no join token in the call log"
 }

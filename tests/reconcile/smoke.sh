@@ -11,8 +11,11 @@
 # IMDSv2 required, the instance profile and the ClientToken derived from the old instance;
 # once the fake reports the new instance running, AttachVolume of b's volume to it. When the attachment is reported (the fake's
 # hook), b's dockerd restarts on its old data dir in its namespace → the same node id comes
-# back Ready and Reachable, the agent logs "node back"; exactly one launch; no token in any
-# log or in the call log; the fake's state log keeps the invariants.
+# back Ready and Reachable, the agent logs "node back" (NODE_BACK by MESSAGE_ID and fields);
+# exactly one launch; no token in any log or in the call log; the fake's state log keeps the
+# invariants. Every wait is on state (the fake's call log, hook and state, the engines, the
+# leader's state.json and `status --json`, journal entries by MESSAGE_ID); "a few passes"
+# are counted in the leader's passes, not in seconds.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 # shellcheck source=tests/lib/common.sh
@@ -53,7 +56,7 @@ fi
     --hook "$DK_DIR/hook.sh" --state-log "$STATE_LOG" "${CALL_LOG[@]}" 2>"$DK_DIR/fake.log" &
 FAKE_PID=$!
 on_exit kill_pid "$FAKE_PID"
-wait_for 20 test -s "$DK_DIR/fake.port" || die "the fake EC2 did not start"
+wait_for 60 test -s "$DK_DIR/fake.port" || die "the fake EC2 did not start"
 FAKE=http://10.98.0.1:$(cat "$DK_DIR/fake.port")
 fake() { # METHOD PATH [JSON]
     curl -sf -X "$1" -H 'Content-Type: application/json' ${3:+--data "$3"} "$FAKE$2"
@@ -81,15 +84,30 @@ COMMON=(--set Cluster.Name=smoke --set Cluster.Managers=10.98.0.11,10.98.0.12,10
     --set Launch.SubnetIds=subnet-0a1b2c3d --set Launch.InstanceProfile=swarmkeeper --set Launch.SecurityGroupIds=sg-0a1b2c3d
     --set AWS.AllowPlainHttp=yes --set Reconcile.IntervalSec=2 --set Reconcile.GraceSec=60 --set Reconcile.StableSec=5 --set Reconcile.QuorumLossGraceSec=600)
 dk_notify_start
+DK_AGENT_JOURNAL=1
 for h in a b c; do
     mkdir -p "$DK_DIR/run-$h"
     DK_AGENT_ENV=(AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "RUNTIME_DIRECTORY=$DK_DIR/run-$h")
     dk_agent_start "$h" "${COMMON[@]}" --set "Host.InstanceId=${IID[$h]}"
 done
 for h in a b c; do
-    wait_for 60 dk_agent_ready "$h" || { tail -n 30 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
+    wait_for 120 dk_agent_ready "$h" || { tail -n 30 "$DK_DIR/$h/agent.log" >&2; die "agent $h: no READY=1"; }
 done
 pass "three agents ready; a leads"
+
+# N more passes of a's agent (its state.json, rewritten after every pass)
+pass_stamp() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["time_usec"])' "$DK_DIR/run-a/state.json" 2>/dev/null || echo 0; }
+passes_done() {
+    local t
+    t=$(pass_stamp)
+    [ "$t" != "$PASS_LAST" ] && { PASS_LAST=$t; PASS_N=$((PASS_N + 1)); }
+    [ "$PASS_N" -ge "$1" ]
+}
+passes() { # N [TIMEOUT]
+    PASS_LAST=$(pass_stamp)
+    PASS_N=0
+    wait_for "${2:-120}" passes_done "$1" || die "a's agent did not finish $1 more passes"
+}
 
 # --- plan on a healthy cluster: nothing to do --------------------------------------------------
 PLAN=(--config /dev/null --config-dir "$DK_DIR/a/conf.d" --set "Engine.Socket=$(dk_sock a)" "${COMMON[@]}")
@@ -106,7 +124,7 @@ mem() { awk '/^(Rss|Pss|Anonymous):/ { printf "%s %s ", $1, $2 }' "/proc/${DK_AG
 MEM_LEADER=$(mem a)
 MEM_FOLLOWER=$(mem c)
 log "memory (KiB): leader $MEM_LEADER; follower $MEM_FOLLOWER"
-sleep 3
+passes 2
 fake DELETE /_fake/calls >/dev/null
 
 # --- b's host dies -------------------------------------------------------------------------
@@ -121,8 +139,8 @@ for c in json.load(sys.stdin):
     if c["action"] == sys.argv[1] and c["status"] == 200:
         print(json.dumps(c["params"], sort_keys=True))' "$1"; }
 has_run() { [ -n "$(runs RunInstances)" ]; }
-wait_for 90 has_run ||
-    { tail -n 40 "$DK_DIR/a/agent.log" >&2; die "no RunInstances within 90 s"; }
+wait_for 180 has_run ||
+    { tail -n 40 "$DK_DIR/a/agent.log" >&2; die "no RunInstances within 180 s"; }
 T_RUN=$(fake GET /_fake/calls | python3 -c '
 import json, sys
 print(min(c["time"] for c in json.load(sys.stdin) if c["action"] == "RunInstances" and c["status"] == 200))')
@@ -158,7 +176,9 @@ for n in range(1, 5):
 assert_eq "$tags" "instance smoke 10.98.0.12 manager"$'\n'"volume smoke None manager" "RunInstances: instance and volume tags"
 token=$(python3 -c 'import json,sys; print(json.loads(sys.argv[1])["ClientToken"])' "$RUN")
 [ ${#token} -le 64 ] && [ -n "$token" ] || die "ClientToken '$token' empty or longer than 64"
-assert_contains "$(grep 'launched manager' "$DK_DIR/a/agent.log")" "$token" "the agent logged the launch with its ClientToken"
+wait_for 60 dk_journal_has a "$(sk_message_id INSTANCE_LAUNCHED)" SK_LOGICAL_ID=10.98.0.12 "SK_CLIENT_TOKEN=$token" ||
+    die "the agent did not log the launch (INSTANCE_LAUNCHED) with its ClientToken"
+pass "the agent logged the launch with its ClientToken (INSTANCE_LAUNCHED, SK_CLIENT_TOKEN)"
 pass "ClientToken $token"
 
 NEW=$(fake GET /_fake/state | python3 -c '
@@ -168,7 +188,7 @@ for i in s["instances"]:
     if i.get("tags", {}).get("swarmkeeper:logical-id") == "10.98.0.12" and i["state"] != "terminated":
         print(i["id"])')
 [ -n "$NEW" ] || die "no new instance for 10.98.0.12"
-wait_for 60 grep -q "^volume-attached ${VID[b]} $NEW " "$HOOK_LOG" ||
+wait_for 120 grep -q "^volume-attached ${VID[b]} $NEW " "$HOOK_LOG" ||
     { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "volume ${VID[b]} never attached to $NEW"; }
 ATT=$(runs AttachVolume | head -n 1)
 assert_eq "$(python3 -c 'import json,sys; p=json.loads(sys.argv[1]); print(p["VolumeId"], p["InstanceId"], p["Device"])' "$ATT")" \
@@ -178,17 +198,21 @@ log "volume attached $(elapsed "$t_term")s after the termination"
 # --- the new host boots on the old volume: same node ---------------------------------------
 dk_dockerd_start b
 node_ok() { [ "$(dk_docker a node inspect "$ID_B" --format '{{.Status.State}} {{.ManagerStatus.Reachability}}' 2>/dev/null)" = "ready reachable" ]; }
-wait_for 60 node_ok || die "node $ID_B did not come back Ready and Reachable"
+wait_for 120 node_ok || die "node $ID_B did not come back Ready and Reachable"
 assert_eq "$(dk_self_id b)" "$ID_B" "b: the same node id after the replacement"
-wait_for 30 grep -q "Reconcile: manager 10.98.0.12 is back as node $ID_B" "$DK_DIR/a/agent.log" ||
-    die "the leader's agent did not log the node back"
-pass "node back logged: $(grep -o 'back as node.*' "$DK_DIR/a/agent.log" | head -n 1)"
+back_logged() { dk_journal a "$(sk_message_id NODE_BACK)" SK_LOGICAL_ID=10.98.0.12 "SK_NODE_ID=$ID_B"; }
+back_seen() { [ -n "$(back_logged)" ]; }
+wait_for 60 back_seen || die "the leader's agent did not log the node back (NODE_BACK)"
+pass "node back logged (NODE_BACK): SK_RECOVERY_SEC=$(back_logged | head -n 1 | python3 -c 'import json,sys; print(json.load(sys.stdin).get("SK_RECOVERY_SEC"))')"
 log "recovered $(elapsed "$t_term")s after the termination"
 
 # --- status: desired against actual, and the leader's in-flight state --------------------------
-wait_for 20 test -s "$DK_DIR/run-a/state.json" || die "the leader's agent wrote no state.json"
+wait_for 60 test -s "$DK_DIR/run-a/state.json" || die "the leader's agent wrote no state.json"
 ST=(env AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "RUNTIME_DIRECTORY=$DK_DIR/run-a" "$SK_BIN" status "${PLAN[@]}")
-wait_for 20 sh -c "$(printf '%q ' "${ST[@]}") 2>/dev/null | grep -q 'Nothing in flight'" || die "status: something still in flight"
+nothing_in_flight() {
+    [ "$("${ST[@]}" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)["reconciler"]["inflight"])' 2>/dev/null)" = "[]" ]
+}
+wait_for 60 nothing_in_flight || die "status --json: something still in flight"
 out=$("${ST[@]}")
 log "status:"$'\n'"$out"
 assert_eq "$(grep -c '^10\.98\.0\.1[123] .*running .*in-use .*ready *reachable' <<<"$out")" 3 "status: three managers, desired = actual"
@@ -197,20 +221,20 @@ json=$("${ST[@]}" --json)
 assert_eq "$(python3 -c 'import json,sys; d=json.load(sys.stdin); print(len(d["desired"]["managers"]), d["reconciler"]["leader"], d["reconciler"]["inflight"])' <<<"$json")" \
     "3 True []" "status --json: three managers, the leader's state, nothing in flight"
 
-sleep 5 # a few more passes: nothing else may happen
+passes 3 # a few more passes: nothing else may happen
 assert_eq "$(runs RunInstances | wc -l)" 1 "exactly one RunInstances"
 assert_eq "$(runs AttachVolume | wc -l)" 1 "exactly one AttachVolume"
 assert_eq "$(runs TerminateInstances | wc -l)" 0 "nothing terminated"
 
 # --- steady state: the node list shows everything as desired, EC2 is left alone ----------------
 fake DELETE /_fake/calls >/dev/null
-sleep 20 # ten passes at IntervalSec=2
+passes 10 240 # ten passes (20 s at IntervalSec=2 on an idle machine)
 STEADY=$(fake GET /_fake/calls | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))')
-assert_eq "$STEADY" 0 "steady state: no EC2 call in 20 s of passes every 2 s (a full observation every 5 min)"
+assert_eq "$STEADY" 0 "steady state: no EC2 call in ten passes (a full observation every 5 min)"
 [ -n "${SK_BENCH_OUT:-}" ] && printf 'latency %s\nmem_leader %s\nmem_follower %s\nsteady_calls_20s %s\n' \
     "$LATENCY" "$MEM_LEADER" "$MEM_FOLLOWER" "$STEADY" >>"$SK_BENCH_OUT"
 for h in a b c; do
-    assert_not_contains "$(cat "$DK_DIR/$h/agent.log")" "$TOKEN" "$h: the join token is not in the log"
+    assert_not_contains "$(cat "$DK_DIR/$h/agent.log" "$DK_DIR/$h/journal.jsonl")" "$TOKEN" "$h: the join token is not in the log or journal"
 done
 assert_not_contains "$(fake GET /_fake/calls)" "SWMTKN" "no join token in the call log"
 if [ -f "$FAKE_DIR/check_invariants.py" ]; then

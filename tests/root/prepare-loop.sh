@@ -207,7 +207,7 @@ assert_fail "re-pointed during mkfs: not mounted" findmnt -n "$MNT"
 make_loop 64 LP
 printf 'label: gpt\nstart=2048, size=61440\n' | sfdisk -q "$LP" || die "sfdisk $LP failed"
 partx --add "$LP" 2>/dev/null || true
-wait_for 5 test -b "${LP}p1" || die "${LP}p1 did not appear"
+wait_for 30 test -b "${LP}p1" || die "${LP}p1 did not appear"
 out=$(SK_TEST_HOOK_BEFORE_FORMAT="flock -n -x '$LP' true; echo \$? > '$T/lock-rc'" PREPARE_BIN=$HOOKED \
         prepare "${LP}p1" 2>&1); rc=$?
 assert_eq "$rc" 0 "partition: formatted and mounted ($out)"
