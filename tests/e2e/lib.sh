@@ -300,12 +300,13 @@ e2e_live_hosts() {
 }
 
 # e2e_nodes : one line per Swarm node, asked of the first manager that answers:
-#   NODEID ROLE STATE REACHABILITY LEADER(true/false) LOGICAL-ID INSTANCE-ID
+#   NODEID ROLE STATE REACHABILITY LEADER(true/false) LOGICAL-ID INSTANCE-ID ("-": no such
+#   label; a worker's engine carries no logical id)
 e2e_nodes() {
     local id name out
     while read -r id name; do
         out=$(nspawn_exec "$name" timeout 10 sh -c 'docker node ls -q | xargs -r docker node inspect --format \
-            "{{.ID}} {{.Spec.Role}} {{.Status.State}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}- false{{end}} {{index .Description.Engine.Labels \"swarmkeeper.logical-id\"}} {{index .Description.Engine.Labels \"swarmkeeper.instance-id\"}}"' 2>/dev/null) || continue
+            "{{.ID}} {{.Spec.Role}} {{.Status.State}} {{if .ManagerStatus}}{{.ManagerStatus.Reachability}} {{.ManagerStatus.Leader}}{{else}}- false{{end}} {{or (index .Description.Engine.Labels \"swarmkeeper.logical-id\") \"-\"}} {{or (index .Description.Engine.Labels \"swarmkeeper.instance-id\") \"-\"}}"' 2>/dev/null) || continue
         [ -n "$out" ] || continue
         echo "$out"
         return 0
