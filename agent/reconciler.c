@@ -609,6 +609,7 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 .nodes_observed_usec = src->nodes_observed_usec,
                 .max_gap_usec = src->max_gap_usec,
                 .tokens_rotated_swarm_usec = src->tokens_rotated_swarm_usec,
+                .unmarked_volumes = src->unmarked_volumes,
         };
 
         if (src->n_marks) {
@@ -973,6 +974,21 @@ int rc_history_recovery_done(RcHistory *h, const char *logical_id, uint64_t heal
                 return 1;
         }
         return 0;
+}
+
+bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers) {
+        if (!w->volumes_ok)
+                return false;
+        for (size_t i = 0; i < w->volumes.n; i++) {
+                const Ec2Volume *v = &w->volumes.items[i];
+
+                if (v->state != EC2_VOLUME_CREATING && v->state != EC2_VOLUME_AVAILABLE && v->state != EC2_VOLUME_IN_USE)
+                        continue;
+                if (strv_contains(managers, ec2_tags_get(v->tags, EC2_TAG_LOGICAL_ID)) &&
+                    !streq_ptr(ec2_tags_get(v->tags, EC2_TAG_HAS_STATE), "yes"))
+                        return true;
+        }
+        return false;
 }
 
 bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers, unsigned workers) {
@@ -2176,7 +2192,7 @@ static int pass_run(Pass *p) {
         if (pass_stopped(p))
                 return -ECANCELED;
         if (!p->plan_only && !p->quorum_loss_mode && p->world.nodes_ok && p->history.n_inflight == 0 &&
-            p->history.n_recovering == 0 && p->history.n_backoff == 0 &&
+            p->history.n_recovering == 0 && p->history.n_backoff == 0 && !p->history.unmarked_volumes &&
             now < p->history.ec2_observed_usec + RC_EC2_FULL_INTERVAL_USEC &&
             rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers)) {
                 log_debug("Reconcile: the swarm is complete; EC2 not asked this pass.");
@@ -2194,6 +2210,8 @@ static int pass_run(Pass *p) {
         r = rc_history_remember_volumes(&p->history, &p->world);
         if (r < 0)
                 return r;
+        if (p->world.volumes_ok)
+                p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->managers);
         if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok && pass_probe_volumes(p) == -ECANCELED)
                 return -ECANCELED;
 

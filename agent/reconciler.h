@@ -193,6 +193,10 @@ typedef struct RcHistory {
         uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt right after this agent rotated
                                        * the join tokens (the managers' clock, as node CreatedAt;
                                        * 0: unknown) */
+        bool unmarked_volumes;        /* the last volume listing showed a seat's volume not yet
+                                       * tagged swarmkeeper:has-state: EC2 is asked every pass
+                                       * (not only every RC_EC2_FULL_INTERVAL_USEC) until the
+                                       * leader has marked it */
 } RcHistory;
 
 void rc_history_done(RcHistory *h);
@@ -250,6 +254,9 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now_usec, bool sel
  * RC_EC2_FULL_INTERVAL_USEC): at steady state the cluster costs almost no EC2 calls.
  */
 #define RC_EC2_FULL_INTERVAL_USEC (300 * USEC_PER_SEC)
+/* A complete volume listing shows an intact volume of one of managers (logical ids) that is
+ * not tagged swarmkeeper:has-state=yes. */
+bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers);
 bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers, unsigned workers);
 
 /*

@@ -909,7 +909,33 @@ out:
         unlink(eng_body);
 }
 
+/* The steady state's shortcut (no EC2 while the swarm is complete) must not starve the
+ * marking: a seat's volume not yet tagged has-state keeps EC2 asked every pass. Old code
+ * skipped EC2 once the last manager had joined, so its volume stayed unmarked for up to
+ * RC_EC2_FULL_INTERVAL_USEC, and quorum-loss mode would not re-create that seat. */
+static void test_unmarked_volumes(void) {
+        _cleanup_(rc_world_done) RcWorld w = {};
+        char *managers[] = { (char *) "10.0.1.11", (char *) "10.0.1.12", NULL };
+
+        w.volumes.n = 2;
+        w.volumes.items = calloc(2, sizeof(Ec2Volume));
+        w.volumes.items[0] = (Ec2Volume){ .volume_id = S("vol-a"), .state = EC2_VOLUME_IN_USE, .tags = tags("10.0.1.11", "manager") };
+        w.volumes.items[1] = (Ec2Volume){ .volume_id = S("vol-x"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.9.9", "manager") };
+        CHECK(!rc_world_unmarked_volumes(&w, managers)); /* no complete listing */
+        w.volumes_ok = true;
+        CHECK(rc_world_unmarked_volumes(&w, managers));
+        strv_extend(&w.volumes.items[0].tags, EC2_TAG_HAS_STATE);
+        strv_extend(&w.volumes.items[0].tags, "yes");
+        /* marked; vol-x is no seat's (not in Cluster.Managers): nothing to mark */
+        CHECK(!rc_world_unmarked_volumes(&w, managers));
+        w.volumes.items[1].state = EC2_VOLUME_IN_USE;
+        strv_free(w.volumes.items[1].tags);
+        w.volumes.items[1].tags = tags("10.0.1.12", "manager");
+        CHECK(rc_world_unmarked_volumes(&w, managers));
+}
+
 int main(void) {
+        test_unmarked_volumes();
         test_cluster_conf_profiles();
         test_launch_conf();
         test_volume_conf();
