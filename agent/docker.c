@@ -342,6 +342,7 @@ void docker_node_done(DockerNode *n) {
         free(n->manager_addr);
         free(n->logical_id);
         free(n->spec_json);
+        free(n->volume_id);
         *n = (DockerNode){};
 }
 
@@ -370,7 +371,8 @@ static int node_from_json(json_object *o, DockerNode *ret) {
             (r = jdup(JPATH(spec, "Availability"), &n.availability)) < 0 ||
             (r = jdup(JPATH(o, "Status", "State"), &n.state)) < 0 ||
             (r = jdup(JPATH(o, "Status", "Addr"), &n.addr)) < 0 ||
-            (r = jdup(JPATH(o, "Description", "Engine", "Labels", DOCKER_LABEL_LOGICAL_ID), &n.logical_id)) < 0)
+            (r = jdup(JPATH(o, "Description", "Engine", "Labels", DOCKER_LABEL_LOGICAL_ID), &n.logical_id)) < 0 ||
+            (r = jdup(JPATH(spec, "Labels", DOCKER_NODE_LABEL_VOLUME_ID), &n.volume_id)) < 0)
                 return r;
         if (json_object_is_type(ms, json_type_object)) {
                 n.manager = true;
@@ -492,6 +494,31 @@ int docker_node_update(Docker *d, const DockerNode *n, const char *role, const c
                 return -ENOMEM;
         r = docker_call(d, "POST", path, text, 0, NULL);
         return r;
+}
+
+int docker_node_set_label(Docker *d, const DockerNode *n, const char *key, const char *value) {
+        _cleanup_(json_object_putp) json_object *spec = NULL;
+        _cleanup_(freep) char *path = NULL;
+        json_object *labels;
+
+        if (!node_id_valid(n->id) || !n->spec_json || isempty(key) || !value)
+                return -EINVAL;
+        if (json_parse_text(n->spec_json, strlen(n->spec_json), 0, 0, &spec) < 0 ||
+            !json_object_is_type(spec, json_type_object))
+                return -EINVAL;
+        if (!json_object_object_get_ex(spec, "Labels", &labels) || !json_object_is_type(labels, json_type_object)) {
+                labels = json_object_new_object();
+                if (!labels || json_add(spec, "Labels", labels) < 0)
+                        return -ENOMEM;
+        }
+        if (json_add_string(labels, key, value) < 0)
+                return -ENOMEM;
+        if (asprintf(&path, "/nodes/%s/update?version=%" PRIu64, n->id, n->version) < 0)
+                return -ENOMEM;
+        const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+        if (!text)
+                return -ENOMEM;
+        return docker_call(d, "POST", path, text, 0, NULL);
 }
 
 int docker_node_remove(Docker *d, const char *id, bool force) {

@@ -121,9 +121,13 @@ typedef struct DockerNode {
         char *manager_addr;       /* ManagerStatus.Addr */
         char *logical_id;         /* engine label swarmkeeper.logical-id (NULL if none) */
         char *spec_json;          /* the Spec object as sent back by updates */
+        char *volume_id;          /* node (Spec) label swarmkeeper.volume-id: the data volume the
+                                   * leader saw this manager run on (NULL if none); in Raft, so it
+                                   * outlives the host and any one leader's memory */
 } DockerNode;
 
 #define DOCKER_LABEL_LOGICAL_ID "swarmkeeper.logical-id"
+#define DOCKER_NODE_LABEL_VOLUME_ID "swarmkeeper.volume-id"
 
 void docker_node_done(DockerNode *n);
 void docker_nodes_free(DockerNode *n, size_t count);
@@ -136,6 +140,9 @@ int docker_nodes_list_managers(Docker *d, DockerNode **ret, size_t *ret_count);
 int docker_node_inspect(Docker *d, const char *id, DockerNode *ret);
 /* Update role and/or availability (NULL: keep), with n->version for optimistic locking. */
 int docker_node_update(Docker *d, const DockerNode *n, const char *role, const char *availability);
+/* Set one label of the node's Spec (the operator's and the leader's labels, not the
+ * engine's), with n->version for optimistic locking. */
+int docker_node_set_label(Docker *d, const DockerNode *n, const char *key, const char *value);
 int docker_node_remove(Docker *d, const char *id, bool force);
 
 /* ---- /swarm ---------------------------------------------------------------------- */

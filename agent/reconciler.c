@@ -756,6 +756,20 @@ int rc_history_remember_volumes(RcHistory *h, const RcWorld *w) {
         for (size_t i = 0; i < h->n_inflight; i++)
                 if ((r = seat_remember_volume(h, h->inflight[i].logical_id, h->inflight[i].volume_id)) < 0)
                         return r;
+        /* what a manager's node says its volume is (written by the leader that marked it: in
+         * Raft, so known to a leader that never listed that volume) */
+        for (size_t i = 0; w->nodes_ok && i < w->n_nodes; i++) {
+                const DockerNode *n = &w->nodes[i];
+                char seat[64];
+                const char *colon;
+
+                if (!n->volume_id || !n->manager_addr || !(colon = strrchr(n->manager_addr, ':')) ||
+                    (size_t) (colon - n->manager_addr) >= sizeof(seat))
+                        continue;
+                snprintf(seat, sizeof(seat), "%.*s", (int) (colon - n->manager_addr), n->manager_addr);
+                if ((r = seat_remember_volume(h, seat, n->volume_id)) < 0)
+                        return r;
+        }
         /* a manager instance's data volume (kept on delete: not the root volume) */
         for (size_t i = 0; w->instances_ok && i < w->instances.n; i++) {
                 const Ec2Instance *e = &w->instances.items[i];
@@ -1896,6 +1910,18 @@ static int act_tag_volume(Pass *p, const RcAction *a) {
                                  strempty(a->logical_id), gen);
                         return 0;
                 }
+        }
+        if (!generation && a->node_id) {
+                /* First the node's own record of its volume (in Raft: a later leader, or this
+                 * agent restarted, still knows which volume id to ask EC2 about when the
+                 * seat's volume is gone from the listing), then the tag. */
+                _cleanup_(docker_node_done) DockerNode n = {};
+
+                r = docker_node_inspect(p->docker, a->node_id, &n);
+                if (r >= 0 && !streq_ptr(n.volume_id, a->volume_id))
+                        r = docker_node_set_label(p->docker, &n, DOCKER_NODE_LABEL_VOLUME_ID, a->volume_id);
+                if (r < 0)
+                        return fail_docker(p, a, r);
         }
         r = ec2_create_tags(p->clients.ec2, ids, generation ? set_gen : mark);
         if (r < 0)

@@ -89,6 +89,13 @@ static void test_parse_nodes(void) {
         CHECK_STR(n.state, "down");
         docker_node_done(&n);
 
+        /* the leader's record of a manager's volume: a Spec label (not an engine label) */
+        CHECK_INT(docker_parse_node("{\"ID\":\"m1\",\"Version\":{\"Index\":2},\"Spec\":{\"Role\":\"manager\","
+                                    "\"Labels\":{\"swarmkeeper.volume-id\":\"vol-0abc\"}},\"Status\":{\"State\":\"down\"},"
+                                    "\"Description\":{\"Engine\":{\"Labels\":{\"swarmkeeper.volume-id\":\"vol-fake\"}}}}", &n), 0);
+        CHECK_STR(n.volume_id, "vol-0abc");
+        docker_node_done(&n);
+
         CHECK_INT(docker_parse_node("{\"ID\":\"w1\",\"Spec\":{}}", &n), -EBADMSG);                  /* no version */
         CHECK_INT(docker_parse_node("{\"ID\":\"w1\",\"Version\":{\"Index\":-1},\"Spec\":{}}", &n), -EBADMSG);
         CHECK_INT(docker_parse_node("{\"Version\":{\"Index\":1},\"Spec\":{}}", &n), -EBADMSG);      /* no ID */

@@ -934,7 +934,31 @@ static void test_unmarked_volumes(void) {
         CHECK(rc_world_unmarked_volumes(&w, managers));
 }
 
+/* A restarted leader's agent (or a new leader) that never listed a lost volume still knows
+ * which id to ask EC2 about: the node's own Spec label, written when its volume was marked.
+ * Old code remembered volume ids only in the process that had listed them, so the
+ * volume-lost path waited for ever after a restart. */
+static void test_remember_volume_from_node(void) {
+        _cleanup_(rc_world_done) RcWorld w = {};
+        _cleanup_(rc_history_done) RcHistory h = {};
+        RcSeatMemory *m;
+
+        w.nodes_ok = true;
+        w.n_nodes = 2;
+        w.nodes = calloc(2, sizeof(DockerNode));
+        node(&w.nodes[0], "n1", NULL, true, "down", "unreachable", false);
+        w.nodes[0].manager_addr = S("10.0.1.12:2377");
+        w.nodes[0].volume_id = S("vol-b");
+        node(&w.nodes[1], "n2", NULL, false, "ready", NULL, false); /* a worker: no seat */
+        w.nodes[1].volume_id = S("vol-w");
+        CHECK_INT(rc_history_remember_volumes(&h, &w), 0);
+        m = rc_history_seat(&h, "10.0.1.12", false);
+        CHECK(m && streq_ptr(m->volume_id, "vol-b"));
+        CHECK_INT(h.n_seats, 1);
+}
+
 int main(void) {
+        test_remember_volume_from_node();
         test_unmarked_volumes();
         test_cluster_conf_profiles();
         test_launch_conf();
