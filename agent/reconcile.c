@@ -132,9 +132,11 @@
  *   terminated) or has failed (join_timeout after its launch); not while a launch of this
  *   pass or a fresh one in flight is unlisted. A host that died before joining no longer
  *   keeps the token valid. The rotation time is the swarm's (its UpdatedAt read right
- *   after the rotation, tokens_rotated_swarm_usec), the clock of node CreatedAt; EC2's
- *   launch times are compared with it with a minute to spare (at worst one extra
- *   rotation). Unknown (a new agent or Leader): every launched host counts, so the tokens
+ *   after the rotation, tokens_rotated_swarm_usec), the clock of node CreatedAt. An
+ *   instance counts as launched since when its LaunchTime is later than every one EC2
+ *   listed at that rotation (tokens_rotated_launch_usec: EC2's own clock on both sides);
+ *   without that record, EC2's launch times are compared with the swarm's time with a
+ *   minute to spare. Unknown (a new agent or Leader): every launched host counts, so the tokens
  *   are rotated once everything has joined or gone.
  */
 
@@ -1966,8 +1968,11 @@ static bool launched_since(uint64_t launch_usec, uint64_t rotated) {
  * node stands for it), is gone (shutting-down, terminated) or has failed (join_timeout
  * after its launch). A host that died before joining no longer keeps the token valid.
  * The rotation time is the swarm's (tokens_rotated_swarm_usec), the clock of node
- * CreatedAt; EC2's launch times are compared with it with RC_LAUNCH_CLOCK_SKEW_USEC to
- * spare (an extra rotation at worst).
+ * CreatedAt. An instance was launched since if its LaunchTime is later than EC2's newest
+ * at that rotation (tokens_rotated_launch_usec); without that record, EC2's launch times
+ * are compared with the swarm's time with RC_LAUNCH_CLOCK_SKEW_USEC to spare. (The skew
+ * alone re-counted every host launched in the minute before a rotation, and rotated again
+ * every pass for that minute.)
  */
 /* Is i a host this cluster launches with a join token: a worker, or a manager of a seat? */
 static bool carries_token(const Planner *p, const RcInstance *i) {
@@ -1993,7 +1998,9 @@ static void plan_rotate(Planner *p) {
                 const RcInstance *i = p->inst_by_id[k];
                 InstanceNodes in;
 
-                if (!carries_token(p, i) || !launched_since(i->launch_usec, rotated))
+                if (!carries_token(p, i) ||
+                    !(obs->tokens_rotated_launch_usec ? i->launch_usec > obs->tokens_rotated_launch_usec
+                                                      : launched_since(i->launch_usec, rotated)))
                         continue;
                 if (i->state != RC_INSTANCE_SHUTTING_DOWN && i->state != RC_INSTANCE_TERMINATED &&
                     wall_age(p, i->launch_usec) < join_timeout) {

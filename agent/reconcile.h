@@ -226,6 +226,10 @@ typedef struct RcObservation {
         uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt (GET /swarm) read right after
                                         * this agent rotated the join tokens: the managers' clock,
                                         * as node CreatedAt (0: unknown, then tokens_rotated_usec) */
+        uint64_t tokens_rotated_launch_usec; /* EC2's newest LaunchTime listed when this agent last
+                                        * rotated: an instance launched since has a later one, on
+                                        * EC2's own clock (0: unknown, then the swarm's time with
+                                        * RC_LAUNCH_CLOCK_SKEW_USEC to spare) */
 } RcObservation;
 
 /* ---- plan ------------------------------------------------------------------------- */

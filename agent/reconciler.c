@@ -560,6 +560,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 .tokens_rotated_usec = h->tokens_rotated_usec,
                 .seats = w->rc_seats,
                 .tokens_rotated_swarm_usec = h->tokens_rotated_swarm_usec,
+                .tokens_rotated_launch_usec = h->tokens_rotated_launch_usec,
                 .n_seats = h->n_seats,
                 .dead_client_tokens = (const char *const *) h->dead_tokens,
                 .n_dead_client_tokens = strv_length(h->dead_tokens),
@@ -609,6 +610,7 @@ int rc_history_copy(const RcHistory *src, RcHistory *ret) {
                 .nodes_observed_usec = src->nodes_observed_usec,
                 .max_gap_usec = src->max_gap_usec,
                 .tokens_rotated_swarm_usec = src->tokens_rotated_swarm_usec,
+                .tokens_rotated_launch_usec = src->tokens_rotated_launch_usec,
                 .unmarked_volumes = src->unmarked_volumes,
         };
 
@@ -1985,6 +1987,12 @@ static int act_rotate_tokens(Pass *p, const RcAction *a) {
         if (r < 0)
                 return fail_docker(p, a, r);
         p->history.tokens_rotated_usec = now_usec(CLOCK_REALTIME);
+        /* every instance EC2 lists now was launched before this rotation (on EC2's clock: no
+         * later LaunchTime): only a later one can hold the new token */
+        p->history.tokens_rotated_launch_usec = 0;
+        for (size_t i = 0; p->world.instances_ok && i < p->world.instances.n; i++)
+                if (p->world.instances.items[i].launch_time_usec > p->history.tokens_rotated_launch_usec)
+                        p->history.tokens_rotated_launch_usec = p->world.instances.items[i].launch_time_usec;
         /* when on the swarm's clock: the planner compares it with node CreatedAt (issue 14);
          * not readable: this host's clock stands in (tokens_rotated_usec) */
         if (swarm_updated_usec(p, &p->history.tokens_rotated_swarm_usec) < 0) {

@@ -193,6 +193,7 @@ typedef struct RcHistory {
         uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt right after this agent rotated
                                        * the join tokens (the managers' clock, as node CreatedAt;
                                        * 0: unknown) */
+        uint64_t tokens_rotated_launch_usec; /* EC2's newest LaunchTime listed at that rotation */
         bool unmarked_volumes;        /* the last volume listing showed a seat's volume not yet
                                        * tagged swarmkeeper:has-state: EC2 is asked every pass
                                        * (not only every RC_EC2_FULL_INTERVAL_USEC) until the

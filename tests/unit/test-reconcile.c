@@ -801,6 +801,22 @@ static void r_rotate_swarm_clock_older(void) {
         W.obs.tokens_rotated_swarm_usec = NOW - SEC(10);
 }
 
+/* This agent rotated 5 s ago; i-w1 was launched 30 s before that (within
+ * RC_LAUNCH_CLOCK_SKEW_USEC) and had joined. The rotation covered it: EC2's newest LaunchTime
+ * at the rotation is i-w1's. Not rotated again (the skew alone rotated every pass for 60 s). */
+static void r_rotate_once(void) {
+        world(2);
+        W.inst[4].launch_usec = NOW - SEC(30);
+        W.node[4].created_usec = NOW - SEC(20);
+        W.obs.tokens_rotated_swarm_usec = NOW - SEC(5);
+        W.obs.tokens_rotated_launch_usec = NOW - SEC(30);
+}
+/* ... a worker launched after it (a later LaunchTime) that has joined: rotated again */
+static void r_rotate_once_later(void) {
+        r_rotate_once();
+        W.inst[3].launch_usec = NOW - SEC(2);
+}
+
 typedef struct Row {
         const char *name;
         void (*setup)(void);
@@ -1008,6 +1024,8 @@ static const Row rows[] = {
         ROWC(workers_stale_label, "report drain-worker"),
         ROW(rotate_dead_before_join, "rotate-tokens"),
         ROW(rotate_swarm_clock, "mark-volume:" M1 " wait:" M2 " rotate-tokens"),
+        ROW(rotate_once, ""),
+        ROW(rotate_once_later, "rotate-tokens"),
         ROW(rotate_swarm_clock_older, "mark-volume:" M1 " wait:" M2),
 };
 
