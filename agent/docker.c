@@ -472,19 +472,25 @@ int docker_node_inspect(Docker *d, const char *id, DockerNode *ret) {
         return r;
 }
 
-int docker_node_update(Docker *d, const DockerNode *n, const char *role, const char *availability) {
-        _cleanup_(json_object_putp) json_object *spec = NULL;
-        _cleanup_(freep) char *path = NULL;
-        int r;
+/* The node's Spec as an object to edit and send back (n->spec_json). */
+static int node_spec(const DockerNode *n, json_object **ret) {
+        json_object *spec = NULL;
 
         if (!node_id_valid(n->id) || !n->spec_json)
                 return -EINVAL;
         if (json_parse_text(n->spec_json, strlen(n->spec_json), 0, 0, &spec) < 0 ||
-            !json_object_is_type(spec, json_type_object))
+            !json_object_is_type(spec, json_type_object)) {
+                json_object_put(spec);
                 return -EINVAL;
-        if ((role && json_add_string(spec, "Role", role) < 0) ||
-            (availability && json_add_string(spec, "Availability", availability) < 0))
-                return -ENOMEM;
+        }
+        *ret = spec;
+        return 0;
+}
+
+/* POST the edited Spec, with n->version: the engine refuses it if the node changed since. */
+static int node_post_spec(Docker *d, const DockerNode *n, json_object *spec) {
+        _cleanup_(freep) char *path = NULL;
+
         if (asprintf(&path, "/nodes/%s/update?version=%" PRIu64, n->id, n->version) < 0)
                 return -ENOMEM;
         /* json-c may lose content here when out of memory; an update is not a secret and
@@ -492,20 +498,32 @@ int docker_node_update(Docker *d, const DockerNode *n, const char *role, const c
         const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
         if (!text)
                 return -ENOMEM;
-        r = docker_call(d, "POST", path, text, 0, NULL);
-        return r;
+        return docker_call(d, "POST", path, text, 0, NULL);
+}
+
+int docker_node_update(Docker *d, const DockerNode *n, const char *role, const char *availability) {
+        _cleanup_(json_object_putp) json_object *spec = NULL;
+        int r;
+
+        r = node_spec(n, &spec);
+        if (r < 0)
+                return r;
+        if ((role && json_add_string(spec, "Role", role) < 0) ||
+            (availability && json_add_string(spec, "Availability", availability) < 0))
+                return -ENOMEM;
+        return node_post_spec(d, n, spec);
 }
 
 int docker_node_set_label(Docker *d, const DockerNode *n, const char *key, const char *value) {
         _cleanup_(json_object_putp) json_object *spec = NULL;
-        _cleanup_(freep) char *path = NULL;
         json_object *labels;
+        int r;
 
-        if (!node_id_valid(n->id) || !n->spec_json || isempty(key) || !value)
+        if (isempty(key) || !value)
                 return -EINVAL;
-        if (json_parse_text(n->spec_json, strlen(n->spec_json), 0, 0, &spec) < 0 ||
-            !json_object_is_type(spec, json_type_object))
-                return -EINVAL;
+        r = node_spec(n, &spec);
+        if (r < 0)
+                return r;
         if (!json_object_object_get_ex(spec, "Labels", &labels) || !json_object_is_type(labels, json_type_object)) {
                 labels = json_object_new_object();
                 if (!labels || json_add(spec, "Labels", labels) < 0)
@@ -513,12 +531,7 @@ int docker_node_set_label(Docker *d, const DockerNode *n, const char *key, const
         }
         if (json_add_string(labels, key, value) < 0)
                 return -ENOMEM;
-        if (asprintf(&path, "/nodes/%s/update?version=%" PRIu64, n->id, n->version) < 0)
-                return -ENOMEM;
-        const char *text = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
-        if (!text)
-                return -ENOMEM;
-        return docker_call(d, "POST", path, text, 0, NULL);
+        return node_post_spec(d, n, spec);
 }
 
 int docker_node_remove(Docker *d, const char *id, bool force) {
