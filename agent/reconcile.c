@@ -1541,8 +1541,10 @@ static void eval_running(Planner *p, Slot *s) {
 
                 if (!v->has_state && h->manager && attached_to(v, i->id)) {
                         /* Its host has joined (or inited) on this volume: from now on it holds
-                         * swarm state, and quorum-loss mode may re-create the seat on it. */
-                        a = slot_step(s, RC_ACTION_MARK_VOLUME, false, s->lid,
+                         * swarm state, and quorum-loss mode may re-create the seat on it. Not
+                         * stable yet: still busy (the others wait as before); stable: marked
+                         * beside whatever another seat does (slot_change()). */
+                        a = slot_step(s, RC_ACTION_MARK_VOLUME, !(h->healthy_since_usec != 0 && ok >= spec->stable_usec), s->lid,
                                       "%s: node %s is a Ready, Reachable manager on instance %s with volume %s: marking the volume as holding swarm state.",
                                       s->lid, h->id, i->id, v->id);
                         a->volume_id = v->id;
@@ -1617,12 +1619,19 @@ static void eval_manager(Planner *p, Slot *s) {
         }
 }
 
+/* Does this manager's step change the cluster? A MARK_VOLUME (a tag saying the volume has
+ * held state, and the node's record of its volume) is bookkeeping on a healthy seat: it
+ * neither takes nor waits for the one-at-a-time slot, so every seat is marked in one pass. */
+static bool slot_change(const Slot *s) {
+        return s->has_step && is_change(s->step.kind) && s->step.kind != RC_ACTION_MARK_VOLUME;
+}
+
 /* Has this manager held the slot past Reconcile.SeatDeadlineSec? (Only a seat that still
  * needs something: a settled one has no step.) */
 static bool slot_stuck(const Planner *p, const Slot *s) {
         uint64_t since = s->seat ? s->seat->busy_since_usec : 0;
 
-        return s->has_step && (s->busy || is_change(s->step.kind)) && since != 0 &&
+        return s->has_step && (s->busy || slot_change(s)) && since != 0 &&
                age(p, since) >= (p->spec->seat_deadline_usec ?: DEFAULT_SEAT_DEADLINE_USEC);
 }
 
@@ -1638,7 +1647,7 @@ static void plan_managers(Planner *p) {
                 if (p->slots[k].has_step && p->slots[k].busy && !slot_stuck(p, &p->slots[k]))
                         cur = &p->slots[k];
         for (size_t k = 0; k < p->spec->n_managers && !cur; k++)
-                if (p->slots[k].has_step && is_change(p->slots[k].step.kind) && !slot_stuck(p, &p->slots[k]))
+                if (slot_change(&p->slots[k]) && !slot_stuck(p, &p->slots[k]))
                         cur = &p->slots[k];
         for (size_t k = 0; k < p->spec->n_managers && !cur; k++)
                 if (p->slots[k].has_step && p->slots[k].busy)
@@ -1650,7 +1659,7 @@ static void plan_managers(Planner *p) {
 
                 if (!s->has_step)
                         continue;
-                pending = s->busy || is_change(s->step.kind);
+                pending = s->busy || slot_change(s);
                 if (slot_stuck(p, s)) {
                         RcAction *a = plan_add(p, RC_ACTION_REPORT, s->lid,
                                                "%s: its recovery has not progressed for %llus (Reconcile.SeatDeadlineSec %llus): %s other managers may be repaired first.",
@@ -1659,9 +1668,9 @@ static void plan_managers(Planner *p) {
                                                cur == s ? "retrying it, as no other manager needs the slot;" : "no longer holding the slot;");
                         a->seat_pending = a->seat_stuck = true;
                 }
-                if (is_change(s->step.kind) && !cur)
+                if (slot_change(s) && !cur)
                         cur = s;
-                if (is_change(s->step.kind) && cur != s) {
+                if (slot_change(s) && cur != s) {
                         RcAction *a = plan_add(p, RC_ACTION_WAIT, s->lid, "%s: waits for %s (one manager at a time): %s",
                                                s->lid, cur->lid, rc_action_kind_to_string(s->step.kind));
                         a->seat_pending = true;

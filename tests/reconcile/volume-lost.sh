@@ -31,6 +31,14 @@ rc_scenario volume-lost
 ID_B=$(dk_self_id b)
 OLD_B=${RC_IID[b]}
 OLD_VOL=${RC_VID[b]}
+# the leader has marked b's volume as holding swarm state (and b's node records its id):
+# what lets a restarted agent ask EC2 about that volume by id once it is gone
+marked() { rc_state | python3 -c '
+import json, sys
+v = next(v for v in json.load(sys.stdin)["volumes"] if v["id"] == sys.argv[1])
+print((v.get("tags") or {}).get("swarmkeeper:has-state", ""))' "$OLD_VOL" | grep -qx yes &&
+    [ "$(dk_docker a node inspect "$ID_B" --format '{{index .Spec.Labels "swarmkeeper.volume-id"}}')" = "$OLD_VOL" ]; }
+rc_wait 120 marked || die "b's volume $OLD_VOL was never marked (has-state tag, node label)"
 T1=$(date +%s.%N)
 dk_agent_stop a
 rc_kill_host b

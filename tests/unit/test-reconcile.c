@@ -688,6 +688,8 @@ static void c_mark_volume(void) {
         const RcAction *a = find(RC_ACTION_MARK_VOLUME, 0);
         CHECK(a && streq(a->volume_id, "vol-m1") && streq(a->instance_id, "i-m1") && streq(a->node_id, "n-m1"));
 }
+/* Two healthy seats not yet marked: both in one pass (a mark takes no slot) */
+static void r_mark_two(void) { r_mark_volume(); W.vol[2].has_state = false; }
 static void r_mark_not_while_down(void) { r_fence_within_grace(); W.vol[1].has_state = false; }
 /* Quorum lost; M1's volume was created for a fresh join whose host never joined. */
 static void r_ql_never_joined(void) { r_ql_relaunch(); W.vol[1].has_state = false; }
@@ -1001,6 +1003,7 @@ static const Row rows[] = {
         ROW(ql_gen_bump, "set-generation:" M1 " launch-manager:" M2),
         /* volumes that have held swarm state */
         ROWC(mark_volume, "mark-volume:" M1),
+        ROW(mark_two, "mark-volume:" M1 " mark-volume:" M2),
         ROW(mark_not_while_down, "wait:" M1),
         ROW(ql_never_joined, "wait:" M1 " launch-manager:" M2),
         /* Raft members by address; labels are hints */
@@ -1459,8 +1462,9 @@ static void check_random_plan(unsigned seed) {
                                a->kind == RC_ACTION_SET_GENERATION);
                         PCHECK(!a->join_fresh);
                 }
-                /* one manager at a time (outside quorum-loss mode) */
-                if (a->logical_id && !W.plan.quorum_loss_mode) {
+                /* one manager at a time (outside quorum-loss mode); marking a healthy seat's
+                 * volume (bookkeeping, no change to the cluster) goes beside it */
+                if (a->logical_id && !W.plan.quorum_loss_mode && a->kind != RC_ACTION_MARK_VOLUME) {
                         PCHECK(!touched || streq(touched, a->logical_id));
                         touched = a->logical_id;
                 }
