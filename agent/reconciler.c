@@ -1000,7 +1000,9 @@ bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers) {
 
                 if (v->state != EC2_VOLUME_CREATING && v->state != EC2_VOLUME_AVAILABLE && v->state != EC2_VOLUME_IN_USE)
                         continue;
-                if (strv_contains(managers, ec2_tags_get(v->tags, EC2_TAG_LOGICAL_ID)) &&
+                const char *lid = ec2_tags_get(v->tags, EC2_TAG_LOGICAL_ID);
+
+                if (lid && strv_contains(managers, lid) &&
                     !streq_ptr(ec2_tags_get(v->tags, EC2_TAG_HAS_STATE), "yes"))
                         return true;
         }

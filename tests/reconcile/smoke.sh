@@ -109,6 +109,15 @@ passes() { # N [TIMEOUT]
     wait_for "${2:-120}" passes_done "$1" || die "a's agent did not finish $1 more passes"
 }
 
+# --- the leader marks every manager's volume as holding swarm state ------------------------------
+all_marked() {
+    [ "$(fake GET /_fake/state | python3 -c '
+import json, sys
+print(all((v.get("tags") or {}).get("swarmkeeper:has-state") == "yes" for v in json.load(sys.stdin)["volumes"]))')" = True ]
+}
+wait_for 120 all_marked || die "a's agent did not mark the managers' volumes (swarmkeeper:has-state)"
+pass "a's agent marked the three managers' volumes as holding swarm state"
+
 # --- plan on a healthy cluster: nothing to do --------------------------------------------------
 PLAN=(--config /dev/null --config-dir "$DK_DIR/a/conf.d" --set "Engine.Socket=$(dk_sock a)" "${COMMON[@]}")
 out=$(env AWS_ACCESS_KEY_ID=AKIDSMOKE AWS_SECRET_ACCESS_KEY=smoke-secret "$SK_BIN" plan "${PLAN[@]}" 2>&1) ||

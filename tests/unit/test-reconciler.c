@@ -934,8 +934,10 @@ static void test_unmarked_volumes(void) {
         _cleanup_(rc_world_done) RcWorld w = {};
         char *managers[] = { (char *) "10.0.1.11", (char *) "10.0.1.12", NULL };
 
-        w.volumes.n = 2;
-        w.volumes.items = calloc(2, sizeof(Ec2Volume));
+        w.volumes.n = 3;
+        w.volumes.items = calloc(3, sizeof(Ec2Volume));
+        /* an instance's root volume: no logical id (this crashed the agent once) */
+        w.volumes.items[2] = (Ec2Volume){ .volume_id = S("vol-root"), .state = EC2_VOLUME_IN_USE, .tags = tags(NULL, "manager") };
         w.volumes.items[0] = (Ec2Volume){ .volume_id = S("vol-a"), .state = EC2_VOLUME_IN_USE, .tags = tags("10.0.1.11", "manager") };
         w.volumes.items[1] = (Ec2Volume){ .volume_id = S("vol-x"), .state = EC2_VOLUME_AVAILABLE, .tags = tags("10.0.9.9", "manager") };
         CHECK(!rc_world_unmarked_volumes(&w, managers)); /* no complete listing */
