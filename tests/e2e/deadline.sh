@@ -38,7 +38,7 @@ LH=$(e2e_host_of_ip "$LIP") || die "no leader host"
 nspawn_exec "$LH" docker swarm update --dispatcher-heartbeat 2s >/dev/null || die "docker swarm update failed"
 
 # two followers: A (stuck) and B (the second loss)
-read -r A B < <(e2e_nodes | awk -v l="$LIP" '$2 == "manager" && $6 != l { printf "%s ", $6 } END { print "" }')
+read -r A B _ < <(e2e_nodes | awk -v l="$LIP" '$2 == "manager" && $6 != l { printf "%s ", $6 } END { print "" }')
 if [ -z "$A" ] || [ -z "$B" ]; then die "no two followers"; fi
 AI=$(e2e_instance_of_ip "$A") BI=$(e2e_instance_of_ip "$B")
 AN=$(e2e_nodes | awk -v ip="$A" '$6 == ip && $2 == "manager" { print $1 }')
