@@ -974,17 +974,8 @@ class Fake:
             subnet_id = next((s for s, v in self.subnets.items()
                               if not az or v["az"] == az))
         # Tags for the instances.
-        tags, volume_tags = {}, {}
-        for spec in indexed(p, "TagSpecification"):
-            rtype = spec.get("ResourceType") if isinstance(spec, dict) else None
-            if rtype not in ("instance", "volume", "network-interface"):
-                raise EC2Error("InvalidParameterValue", "'%s' is not a valid "
-                               "taggable resource type for this operation."
-                               % rtype)
-            if rtype == "instance":
-                tags.update(self.parse_tags(spec))
-            elif rtype == "volume":
-                volume_tags.update(self.parse_tags(spec))
+        specs = self.parse_tag_specs(p, "instance", "volume", "network-interface")
+        tags, volume_tags = specs["instance"], specs["volume"]
         if lt:
             tags["aws:ec2launchtemplate:id"] = lt["id"]
             tags["aws:ec2launchtemplate:version"] = lt["version"]
@@ -1201,14 +1192,7 @@ class Fake:
         if iops is None:
             iops = {"gp3": 3000, "gp2": min(16000, max(100, 3 * size))}.get(
                 vtype)
-        tags = {}
-        for spec in indexed(p, "TagSpecification"):
-            rtype = spec.get("ResourceType") if isinstance(spec, dict) else None
-            if rtype != "volume":
-                raise EC2Error("InvalidParameterValue", "'%s' is not a valid "
-                               "taggable resource type for this operation."
-                               % rtype)
-            tags.update(self.parse_tags(spec))
+        tags = self.parse_tag_specs(p, "volume")["volume"]
         now = self.now()
         vol = Volume(id=hexid("vol"), seq=self.next_seq(), az=az, size=size,
                      state="creating", due=now + self.args.pending_delay,
@@ -1294,6 +1278,20 @@ class Fake:
             a["due"] = self.now() + self.args.pending_delay
             self.emit("volume-detaching", vid, a["instance"])
         return self.attachment_xml(vol, a)
+
+    def parse_tag_specs(self, p, *rtypes):
+        """TagSpecification.N: {resource type: tags} for each of rtypes (the
+        only types this action takes; any other is EC2's
+        InvalidParameterValue)."""
+        out = {r: {} for r in rtypes}
+        for spec in indexed(p, "TagSpecification"):
+            rtype = spec.get("ResourceType") if isinstance(spec, dict) else None
+            if rtype not in out:
+                raise EC2Error("InvalidParameterValue", "'%s' is not a valid "
+                               "taggable resource type for this operation."
+                               % rtype)
+            out[rtype].update(self.parse_tags(spec))
+        return out
 
     def parse_tags(self, src):
         tags = {}
@@ -1471,14 +1469,8 @@ class Fake:
                 "tagSet": tag_set(r.tags) if r.tags else None}
 
     def CreateSubnetCidrReservation(self, p):
-        tags = {}
-        for spec in indexed(p, "TagSpecification"):
-            rtype = spec.get("ResourceType") if isinstance(spec, dict) else None
-            if rtype != "subnet-cidr-reservation":
-                raise EC2Error("InvalidParameterValue", "'%s' is not a valid "
-                               "taggable resource type for this operation."
-                               % rtype)
-            tags.update(self.parse_tags(spec))
+        tags = self.parse_tag_specs(p, "subnet-cidr-reservation")[
+            "subnet-cidr-reservation"]
         r = self.add_cidr_reservation(
             require(p, "SubnetId"), require(p, "Cidr"),
             require(p, "ReservationType"), p.get("Description", ""), tags)
