@@ -29,6 +29,19 @@ static char *capture_end(void) {
         return text;
 }
 
+/* config_verify() of a config file's text ("t.conf"): its result, what it logged in *ret_err. */
+static int verify_text(const char *text, char **ret_err) {
+        _cleanup_(config_freep) Config *c = NULL;
+        int r;
+
+        CHECK_INT(config_new(&c), 0);
+        CHECK_INT(config_parse_text(c, text, "t.conf"), 0);
+        capture_begin();
+        r = config_verify(c);
+        *ret_err = capture_end();
+        return r;
+}
+
 static void test_defaults(void) {
         _cleanup_(config_freep) Config *c = NULL;
 
@@ -378,15 +391,9 @@ static void test_manager_count_and_launch(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_(config_freep) Config *c = NULL;
                 _cleanup_(freep) char *err = NULL;
-                int r;
+                int r = verify_text(cases[i].text, &err);
 
-                CHECK_INT(config_new(&c), 0);
-                CHECK_INT(config_parse_text(c, cases[i].text, "t.conf"), 0);
-                capture_begin();
-                r = config_verify(c);
-                err = capture_end();
                 CHECK_INT(r, 0); /* warnings only */
                 if (cases[i].expect ? !err || !strstr(err, cases[i].expect) : !err || *err) {
                         fprintf(stderr, "case %zu: expected '%s' in: %s\n", i, strempty(cases[i].expect), strempty(err));
@@ -532,15 +539,9 @@ static void test_volume_and_worker_checks(void) {
         };
 
         for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
-                _cleanup_(config_freep) Config *c = NULL;
                 _cleanup_(freep) char *err = NULL;
-                int r;
+                int r = verify_text(cases[i].text, &err);
 
-                CHECK_INT(config_new(&c), 0);
-                CHECK_INT(config_parse_text(c, cases[i].text, "t.conf"), 0);
-                capture_begin();
-                r = config_verify(c);
-                err = capture_end();
                 CHECK_INT(r, cases[i].expect ? -EINVAL : 0);
                 if (cases[i].expect && (!err || !strstr(err, cases[i].expect))) {
                         fprintf(stderr, "case %zu: expected '%s' in: %s\n", i, cases[i].expect, strempty(err));
