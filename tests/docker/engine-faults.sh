@@ -50,19 +50,24 @@ done
 log "agents started; watching them for ${RUN_S}s"
 sleep "$RUN_S"
 
-# max gap between the agent's start and its WATCHDOG=1 messages (seconds)
+T_END=$(now)
+# the longest time without a WATCHDOG=1 from the agent, between the test's start and the
+# end of the watch (seconds): the pings themselves and the time since the last one. How
+# many pings fit in the window is not asserted: sd-event pings at a random point between
+# 1/2 and 3/4 of WATCHDOG_USEC, so the count varies; a gap that reaches WatchdogSec is
+# what would make systemd kill the agent.
 wd_max_gap() {
     local start=$1
-    dk_notify_grep "$2" 'WATCHDOG=1' | awk -v s="$start" '
+    dk_notify_grep "$2" 'WATCHDOG=1' | awk -v s="$start" -v e="$T_END" '
         { g = $1 - s; if (g > m) m = g; s = $1; n++ }
-        END { printf "%d %.2f\n", n, m }'
+        END { g = e - s; if (g > m) m = g; printf "%d %.2f\n", n, m }'
 }
 
 for m in missing "${MODES[@]}"; do
     dk_agent_alive "$m" || { tail -n 20 "$DK_DIR/$m/agent.log" >&2; die "$m: the agent died"; }
     pass "$m: agent still running after ${RUN_S}s"
     read -r n gap < <(wd_max_gap "$T0" "$m")
-    [ "$n" -ge $((RUN_S / 2 - 1)) ] || die "$m: only $n WATCHDOG=1 in ${RUN_S}s"
+    [ "$n" -ge 2 ] || die "$m: only $n WATCHDOG=1 in ${RUN_S}s"
     awk -v g="$gap" 'BEGIN { exit !(g < 4.0) }' || die "$m: a ${gap}s gap between WATCHDOG=1 (WatchdogSec 4 s)"
     pass "$m: watchdog fed ($n pings, longest gap ${gap}s)"
     st=$(dk_notify_grep "$m" 'STATUS=' | tail -n 1 | sed 's/.*STATUS=//')
