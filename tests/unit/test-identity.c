@@ -1,0 +1,202 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * Who this host is (identity.c): the empty [Host] keys and AWS.Region from a metadata
+ * service on 127.0.0.1 in a child process (IMDSv2: a token, then the items): what is
+ * filled, what configured keys keep, what is never asked, the region from the zone, and
+ * -EADDRNOTAVAIL for an item missing or malformed. Against the fake EC2's IMDS: tests/aws.
+ */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include "config.h"
+#include "identity.h"
+#include "log.h"
+#include "test.h"
+
+#define ID "i-0123456789abcdef0"
+
+typedef struct Imds {
+        const char *instance_id, *ip, *az, *region; /* NULL: 404 */
+} Imds;
+
+static char server_url[64], log_path[] = "/tmp/test-identity-log-XXXXXX";
+static pid_t server_pid;
+
+static void answer(int fd, const Imds *m) {
+        char buf[4096], out[512];
+        const char *v = NULL;
+        bool known = true;
+        FILE *f;
+
+        (void) test_read_request(fd, buf, sizeof(buf));
+        f = fopen(log_path, "a");
+        if (f) {
+                fprintf(f, "%.*s\n", (int) strcspn(buf, "\r"), buf);
+                fclose(f);
+        }
+        if (startswith(buf, "PUT /latest/api/token "))
+                v = "tok";
+        else if (!strcasestr(buf, "\r\nX-aws-ec2-metadata-token: tok\r\n"))
+                known = false;
+        else if (startswith(buf, "GET /latest/meta-data/instance-id "))
+                v = m->instance_id;
+        else if (startswith(buf, "GET /latest/meta-data/local-ipv4 "))
+                v = m->ip;
+        else if (startswith(buf, "GET /latest/meta-data/placement/availability-zone "))
+                v = m->az;
+        else if (startswith(buf, "GET /latest/meta-data/placement/region "))
+                v = m->region;
+        if (!known)
+                snprintf(out, sizeof(out), "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
+        else if (v)
+                snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(v), v);
+        else
+                snprintf(out, sizeof(out), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
+        (void) !write(fd, out, strlen(out));
+}
+
+static void server_start(const Imds *m) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
+
+        CHECK(lfd >= 0);
+        CHECK_INT(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        CHECK_INT(listen(lfd, 16), 0);
+        CHECK_INT(getsockname(lfd, (struct sockaddr *) &sa, &len), 0);
+        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
+        strcpy(log_path, "/tmp/test-identity-log-XXXXXX");
+        fd = mkstemp(log_path);
+        CHECK(fd >= 0);
+        close(fd);
+        server_pid = fork();
+        if (server_pid == 0) {
+                (void) signal(SIGPIPE, SIG_IGN);
+                for (;;) {
+                        int c = accept(lfd, NULL, NULL);
+                        if (c < 0)
+                                _exit(0);
+                        answer(c, m);
+                        close(c);
+                }
+        }
+        close(lfd);
+}
+
+/* Stops the server; what it was asked, one request line each. */
+static char *server_stop(void) {
+        char *t = NULL;
+        kill(server_pid, SIGKILL);
+        waitpid(server_pid, NULL, 0);
+        (void) read_full_file(log_path, &t, NULL);
+        unlink(log_path);
+        return t;
+}
+
+static void test_resolve(void) {
+        static const Imds full = { ID, "10.0.1.10", "us-east-1a", "us-east-1" },
+                          no_region = { ID, "10.0.2.20", "eu-west-3b", NULL },
+                          bad_ip = { ID, "10.0.1", "us-east-1a", "us-east-1" },
+                          no_id = { NULL, "10.0.1.10", "us-east-1a", "us-east-1" },
+                          bad_az = { ID, "10.0.1.10", "us east 1a", "us-east-1" };
+        static const struct {
+                const char *name;
+                const Imds *imds;
+                const char *id, *ip, *az, *region; /* configured; NULL: empty */
+                int r;
+                const char *want_id, *want_ip, *want_az, *want_region;
+                const char *asked; /* the items asked, in order ("" none; NULL: not checked) */
+        } cases[] = {
+                { "nothing configured", &full, NULL, NULL, NULL, NULL, 0,
+                  ID, "10.0.1.10", "us-east-1a", "us-east-1",
+                  "instance-id local-ipv4 placement/availability-zone placement/region " },
+                { "no region item: from the zone", &no_region, NULL, NULL, NULL, NULL, 0,
+                  ID, "10.0.2.20", "eu-west-3b", "eu-west-3", NULL },
+                { "configured keys win", &full, NULL, "10.9.9.9", NULL, "eu-north-1", 0,
+                  ID, "10.9.9.9", "us-east-1a", "eu-north-1", "instance-id placement/availability-zone " },
+                { "a host configured in full never asks", &full, "i-0fedcba9876543210", "10.9.9.9", "eu-north-1c", NULL, 0,
+                  "i-0fedcba9876543210", "10.9.9.9", "eu-north-1c", "", "" },
+                { "a malformed address", &bad_ip, NULL, NULL, NULL, NULL, -EADDRNOTAVAIL,
+                  NULL, NULL, NULL, NULL, NULL },
+                { "a malformed zone", &bad_az, ID, "10.0.1.10", NULL, NULL, -EADDRNOTAVAIL,
+                  ID, "10.0.1.10", NULL, NULL, "placement/availability-zone " },
+                { "no instance id", &no_id, NULL, NULL, NULL, NULL, -EADDRNOTAVAIL, NULL, NULL, NULL, NULL,
+                  "instance-id " },
+                { "no region item, a zone that names none", &no_region, ID, NULL, "nozone", NULL, -EADDRNOTAVAIL,
+                  ID, "10.0.2.20", "nozone", NULL, "local-ipv4 placement/region " },
+        };
+
+        for (size_t k = 0; k < ELEMENTSOF(cases); k++) {
+                _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *log = NULL;
+                char asked[512] = "";
+                int r;
+
+                server_start(cases[k].imds);
+                CHECK_INT(config_new(&c), 0);
+                if (!c)
+                        continue;
+                CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, server_url, "test"), 0);
+                if (cases[k].id)
+                        CHECK_INT(config_set_value(c, CONFIG_HOST_INSTANCE_ID, cases[k].id, "test"), 0);
+                if (cases[k].ip)
+                        CHECK_INT(config_set_value(c, CONFIG_HOST_PRIVATE_IP, cases[k].ip, "test"), 0);
+                if (cases[k].az)
+                        CHECK_INT(config_set_value(c, CONFIG_HOST_AZ, cases[k].az, "test"), 0);
+                if (cases[k].region)
+                        CHECK_INT(config_set_value(c, CONFIG_AWS_REGION, cases[k].region, "test"), 0);
+
+                r = identity_resolve(c);
+                log = server_stop();
+                if (r != cases[k].r)
+                        fprintf(stderr, "identity, case '%s': %d, expected %d\n", cases[k].name, r, cases[k].r);
+                CHECK_INT(r, cases[k].r);
+                if (cases[k].want_id)
+                        CHECK_STR(c->instance_id, cases[k].want_id);
+                if (cases[k].want_ip)
+                        CHECK_STR(c->private_ip, cases[k].want_ip);
+                if (cases[k].want_az)
+                        CHECK_STR(c->availability_zone, cases[k].want_az);
+                if (cases[k].want_region)
+                        CHECK_STR(c->region, cases[k].want_region);
+                if (r == 0 && !cases[k].ip)
+                        CHECK_STR(c->source[CONFIG_HOST_PRIVATE_IP], "metadata service");
+                if (r == 0 && cases[k].ip)
+                        CHECK_STR(c->source[CONFIG_HOST_PRIVATE_IP], "test");
+
+                /* the items asked, without the token requests */
+                for (const char *p = log; p && (p = strstr(p, "GET /latest/meta-data/")); p++) {
+                        p += strlen("GET /latest/meta-data/");
+                        strncat(asked, p, strcspn(p, " "));
+                        strcat(asked, " ");
+                }
+                if (cases[k].asked) {
+                        if (!streq(asked, cases[k].asked))
+                                fprintf(stderr, "identity, case '%s': asked '%s'\n", cases[k].name, asked);
+                        CHECK_STR(asked, cases[k].asked);
+                }
+                if (streq_ptr(cases[k].asked, ""))
+                        CHECK_STR(strempty(log), ""); /* not even a token */
+        }
+}
+
+/* A metadata endpoint that is not a URL: refused before any request. */
+static void test_bad_endpoint(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+
+        CHECK_INT(config_new(&c), 0);
+        if (!c)
+                return;
+        CHECK_INT(free_and_strdup(&c->metadata_endpoint, "169.254.169.254"), 0);
+        CHECK_INT(identity_resolve(c), -EINVAL);
+        CHECK(c->instance_id == NULL || streq(c->instance_id, ""));
+}
+
+int main(void) {
+        log_set_max_level(LOG_CRIT); /* the failures are logged: expected */
+        test_resolve();
+        test_bad_endpoint();
+        return test_done("identity");
+}
