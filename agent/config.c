@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "ec2-parse.h"
 #include "http.h"
 #include "log.h"
 
@@ -214,25 +215,17 @@ static int parse_device(const char *v, void *f, const char **why) {
 }
 
 static int parse_volume_id(const char *v, void *f, const char **why) {
-        const char *hex = startswith(v, "vol-");
-        if (*v) {
-                size_t n = hex ? strlen(hex) : 0;
-                if (!hex || (n != 8 && n != 17) || strspn(hex, "0123456789abcdef") != n) {
-                        *why = "is not an EBS volume id (vol- and 8 or 17 hex digits)";
-                        return -EINVAL;
-                }
+        if (*v && !ec2_id_valid(v, "vol-")) {
+                *why = "is not an EBS volume id (vol- and 8 or 17 hex digits)";
+                return -EINVAL;
         }
         return free_and_strdup(f, v);
 }
 
 static int parse_instance_id(const char *v, void *f, const char **why) {
-        const char *hex = startswith(v, "i-");
-        if (*v) {
-                size_t n = hex ? strlen(hex) : 0;
-                if (!hex || (n != 8 && n != 17) || strspn(hex, "0123456789abcdef") != n) {
-                        *why = "is not an EC2 instance id (i- and 8 or 17 hex digits)";
-                        return -EINVAL;
-                }
+        if (*v && !ec2_id_valid(v, "i-")) {
+                *why = "is not an EC2 instance id (i- and 8 or 17 hex digits)";
+                return -EINVAL;
         }
         return free_and_strdup(f, v);
 }
@@ -305,17 +298,10 @@ static int parse_abs_path_or_empty(const char *v, void *f, const char **why) {
         return parse_abs_path(v, f, why);
 }
 
-/* prefix followed by 8 or 17 lower-case hex digits: EC2's resource ids. */
-static bool aws_id_valid(const char *v, const char *prefix) {
-        const char *hex = startswith(v, prefix);
-        size_t n = hex ? strlen(hex) : 0;
-        return hex && (n == 8 || n == 17) && strspn(hex, "0123456789abcdef") == n;
-}
-
 static int parse_launch_template(const char *v, void *f, const char **why) {
         size_t n = strlen(v);
         /* An id (lt- and 8 or 17 hex digits) or a name: 3–128 of [A-Za-z0-9()./_-]. */
-        if (*v && !aws_id_valid(v, "lt-")) {
+        if (*v && !ec2_id_valid(v, "lt-")) {
                 if (startswith(v, "lt-")) {
                         *why = "is not a launch template id (lt- and 8 or 17 hex digits)";
                         return -EINVAL;
@@ -339,7 +325,7 @@ static int parse_template_version(const char *v, void *f, const char **why) {
 }
 
 static int parse_image_id(const char *v, void *f, const char **why) {
-        if (*v && !aws_id_valid(v, "ami-")) {
+        if (*v && !ec2_id_valid(v, "ami-")) {
                 *why = "is not an AMI id (ami- and 8 or 17 hex digits)";
                 return -EINVAL;
         }
@@ -359,7 +345,7 @@ static int parse_instance_type(const char *v, void *f, const char **why) {
 
 static int parse_aws_id_list(const char *v, void *f, const char *prefix, const char **why) {
         const ListRule rule = {
-                .valid = aws_id_valid,
+                .valid = ec2_id_valid,
                 .ctx = prefix,
                 .none = "lists no id",
                 .bad = streq(prefix, "sg-") ? "has an element that is not a security group id (sg- and 8 or 17 hex digits)"

@@ -174,12 +174,6 @@ static int ebs_pick_device(Ebs *e, char *const *tried, char **ret) {
                -ENOSPC;
 }
 
-static bool instance_id_valid(const char *s) {
-        const char *hex = startswith(s, "i-");
-        size_t n = hex ? strspn(hex, "0123456789abcdef") : 0;
-        return hex && hex[n] == '\0' && n >= 8 && n <= 17;
-}
-
 /* This instance's attachment if there is one, else the first. */
 static const Ec2Attachment *volume_attachment(const Ec2Volume *v, const char *instance_id) {
         for (size_t i = 0; i < v->n_attachments; i++)
@@ -189,13 +183,13 @@ static const Ec2Attachment *volume_attachment(const Ec2Volume *v, const char *in
 }
 
 int ebs_volume_check(const Ec2Volume *v, const char *instance_id, const char **ret_other) {
-        if (!volume_id_valid(v->volume_id))
+        if (!ec2_id_valid(v->volume_id, "vol-"))
                 return -EBADMSG;
         for (size_t i = 0; i < v->n_attachments; i++) {
                 const Ec2Attachment *a = &v->attachments[i];
                 if (a->device && !volume_device_name_valid(a->device))
                         return -EBADMSG;
-                if (a->instance_id && !instance_id_valid(a->instance_id))
+                if (a->instance_id && !ec2_id_valid(a->instance_id, "i-"))
                         return -EBADMSG;
         }
         for (size_t i = 0; i < v->n_attachments; i++) {

@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "ebs.h"
+#include "ec2-parse.h"
 #include "engine.h"
 #include "identity.h"
 #include "log.h"
@@ -30,8 +31,8 @@ static int prepare_find_device(const Config *c, uint64_t deadline, char **ret_de
                 if (r < 0)
                         return r == -EINVAL || r == -EOPNOTSUPP ? SK_EXIT_CONFIG : SK_EXIT_AWS;
         } else if (!isempty(c->volume_id)) {
-                if (!volume_id_valid(c->volume_id))
-                        return log_error("%s: Volume.Id=%s is not a volume id (vol- and 8 to 17 hex digits).",
+                if (!ec2_id_valid(c->volume_id, "vol-"))
+                        return log_error("%s: Volume.Id=%s is not a volume id (vol- and 8 or 17 hex digits).",
                                          c->source[CONFIG_VOLUME_ID], c->volume_id),
                                SK_EXIT_CONFIG;
                 volume_id = strdup(c->volume_id);

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "ec2-parse.h"
 #include "log.h"
 
 #define TAKE_FD(fd)                   \
@@ -31,11 +32,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 static bool all_of(const char *s, const char *set, size_t min, size_t max) {
         size_t n = strspn(s, set);
         return s[n] == '\0' && n >= min && n <= max;
-}
-
-bool volume_id_valid(const char *s) {
-        const char *hex = s ? startswith(s, "vol-") : NULL;
-        return hex && all_of(hex, "0123456789abcdef", 8, 17);
 }
 
 bool volume_device_name_valid(const char *s) {
@@ -64,7 +60,7 @@ int volume_device_candidates(const char *device, const char *volume_id, const ch
                 /* Nitro: the NVMe serial is the volume id without its hyphen. */
                 const char *hex = startswith(volume_id, "vol-");
                 char *p;
-                if (!hex || !volume_id_valid(volume_id))
+                if (!hex || !ec2_id_valid(volume_id, "vol-"))
                         return -EINVAL;
                 if (asprintf(&p, "%svol%s", EBS_NVME_BYID_PREFIX, hex) < 0)
                         return -ENOMEM;

@@ -25,8 +25,6 @@
 #define VOLUME_SAMPLES_MIN 1024               /* samples spread over the device */
 #define VOLUME_SAMPLE_BYTES (64 * 1024)       /* read at the start of each stride */
 
-/* vol- and 8 to 17 lowercase hex digits, as EC2 hands them out. */
-bool volume_id_valid(const char *s);
 /* An attachment's device name as EC2 reports it: /dev/sd[a-z]{1,2} or /dev/xvd[a-z]{1,2}. */
 bool volume_device_name_valid(const char *s);
 
@@ -37,7 +35,7 @@ bool volume_device_name_valid(const char *s);
  *    then, if requested_name (the attachment's device, e.g. /dev/sdf) is known,
  *    the Xen name (/dev/xvdf) and the name itself.
  * -EINVAL when auto and neither a volume id nor a name is known, or when either
- * is not valid (volume_id_valid(), volume_device_name_valid()): nothing from an
+ * is not valid (ec2_id_valid(), volume_device_name_valid()): nothing from an
  * EC2 answer becomes a path unchecked.
  */
 int volume_device_candidates(const char *device, const char *volume_id, const char *requested_name,
