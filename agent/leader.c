@@ -330,7 +330,7 @@ int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node
                         q.leader = x->leader;
                 }
         }
-        q.majority = q.n_managers > 0 && q.n_reachable > q.n_managers / 2;
+        q.majority = quorum_has_majority(q.n_reachable, q.n_managers);
         if (ret)
                 *ret = q;
         return q.leader;

@@ -943,7 +943,7 @@ static bool can_remove_member(const Planner *p, const RcNode *n) {
                 return true;
         if (n->reachability == RC_REACH_REACHABLE)
                 reachable--;
-        return members > 1 && reachable >= (members - 1) / 2 + 1;
+        return quorum_has_majority(reachable, members - 1); /* members > 0 here */
 }
 
 static bool volumes_plausible(const Planner *p) {
@@ -2037,7 +2037,7 @@ static bool listings_plausible(Planner *p, bool leader_mode) {
                 if (!self)
                         self = leader->instance_id;
                 /* The executor confirmed a majority; the listing must not say otherwise. */
-                if (p->raft_members > 0 && p->raft_reachable * 2 <= p->raft_members) {
+                if (p->raft_members > 0 && !quorum_has_majority(p->raft_reachable, p->raft_members)) {
                         plan_add(p, RC_ACTION_WAIT, NULL,
                                  "The node listing shows only %zu of %zu managers Reachable: no majority, changing nothing.",
                                  p->raft_reachable, p->raft_members);

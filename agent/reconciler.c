@@ -1067,7 +1067,7 @@ int rc_action_still_holds(const RcAction *a, const DockerNode *nodes, size_t n, 
                         return 0;
                 }
                 /* without it, a majority of the rest must stay reachable */
-                if (managers <= 1 || reachable < (managers - 1) / 2 + 1) {
+                if (managers <= 1 || !quorum_has_majority(reachable, managers - 1)) {
                         (void) snprintf(why, why_size, "only %zu of %zu managers are Reachable: demoting %s would cost quorum",
                                         reachable, managers, x->id);
                         return 0;

@@ -254,6 +254,10 @@ bool ipv4_valid(const char *s) {
         return ipv4_parse(s, &v) == 0;
 }
 
+bool quorum_has_majority(size_t reachable, size_t members) {
+        return members > 0 && reachable >= members / 2 + 1;
+}
+
 int read_full_fd(int fd, char **ret, size_t *ret_size) {
         _cleanup_(freep) char *buf = NULL;
         size_t n = 0, cap = 0;

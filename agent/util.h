@@ -147,6 +147,10 @@ int ipv4_parse_prefix(const char *s, const char **ret_end, uint32_t *ret);
 int ipv4_parse(const char *s, uint32_t *ret);
 bool ipv4_valid(const char *s);
 
+/* Raft's quorum: do `reachable` of `members` voters make a majority, i.e. at least
+ * members/2 + 1 of them? false when there are no members. */
+bool quorum_has_majority(size_t reachable, size_t members);
+
 /* Whole file into a NUL-terminated buffer (max 16 MiB). The buffer may hold NUL bytes:
  * *ret_size is the length read. Intermediate buffers are wiped before they are freed,
  * so the caller can keep a secret's only copy in the result (free it with

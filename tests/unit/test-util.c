@@ -67,8 +67,42 @@ static void test_ipv4_prefix(void) {
         CHECK_INT(ipv4_parse_prefix(NULL, &end, &v), -EINVAL);
 }
 
+static void test_quorum(void) {
+        static const struct {
+                size_t reachable, members;
+                bool majority;
+        } t[] = {
+                { 0, 0, false },
+                { 1, 0, false },
+                { 0, 1, false },
+                { 1, 1, true },
+                { 1, 2, false },
+                { 2, 2, true },
+                { 1, 3, false },
+                { 2, 3, true },
+                { 2, 4, false },
+                { 3, 4, true },
+                { 2, 5, false },
+                { 3, 5, true },
+                { 3, 6, false },
+                { 4, 6, true },
+                { 3, 7, false },
+                { 4, 7, true },
+                { 7, 7, true },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(t); i++) {
+                if (quorum_has_majority(t[i].reachable, t[i].members) != t[i].majority)
+                        fprintf(stderr, "quorum_has_majority(%zu, %zu)\n", t[i].reachable, t[i].members);
+                CHECK_INT(quorum_has_majority(t[i].reachable, t[i].members), t[i].majority);
+                /* more than half, as the three former copies said it */
+                CHECK_INT(t[i].majority, t[i].members > 0 && t[i].reachable * 2 > t[i].members);
+        }
+}
+
 int main(void) {
         test_ipv4();
         test_ipv4_prefix();
+        test_quorum();
         return test_done("test-util");
 }
