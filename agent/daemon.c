@@ -27,6 +27,7 @@
 
 #include "docker-events.h"
 #include "docker.h"
+#include "event-util.h"
 #include "identity.h"
 #include "job.h"
 #include "leader.h"
@@ -835,24 +836,9 @@ static int daemon_on_step(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void daemon_schedule(Daemon *d, uint64_t usec) {
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + usec;
-        int r;
-
-        if (d->step_timer) {
-                uint64_t cur;
-                /* an earlier pending wakeup wins */
-                if (sd_event_source_get_enabled(d->step_timer, NULL) > 0 &&
-                    sd_event_source_get_time(d->step_timer, &cur) >= 0 && cur <= when)
-                        return;
-                r = sd_event_source_set_time(d->step_timer, when);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(d->step_timer, SD_EVENT_ONESHOT);
-        } else {
-                r = sd_event_add_time(d->event, &d->step_timer, CLOCK_MONOTONIC, when, 10 * USEC_PER_MSEC,
-                                      daemon_on_step, d);
-                if (r >= 0)
-                        (void) sd_event_source_set_description(d->step_timer, "step");
-        }
+        /* an earlier pending wakeup wins */
+        int r = event_timer_arm(d->event, &d->step_timer, now_usec(CLOCK_MONOTONIC) + usec, 10 * USEC_PER_MSEC,
+                                true, daemon_on_step, d, "step");
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the step timer: %m");
                 (void) sd_event_exit(d->event, SK_EXIT_FAILURE);

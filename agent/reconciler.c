@@ -10,6 +10,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "event-util.h"
 #include "imds.h"
 #include "job.h"
 #include "log.h"
@@ -2535,22 +2536,8 @@ static int reconciler_on_timer(sd_event_source *s, uint64_t usec, void *userdata
 }
 
 static void reconciler_schedule(Reconciler *r, uint64_t usec) {
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + usec, cur;
-        int k;
-
-        if (r->timer) {
-                if (sd_event_source_get_enabled(r->timer, NULL) > 0 && sd_event_source_get_time(r->timer, &cur) >= 0 &&
-                    cur <= when)
-                        return;
-                k = sd_event_source_set_time(r->timer, when);
-                if (k >= 0)
-                        k = sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
-        } else {
-                k = sd_event_add_time(r->event, &r->timer, CLOCK_MONOTONIC, when, 100 * USEC_PER_MSEC,
-                                      reconciler_on_timer, r);
-                if (k >= 0)
-                        (void) sd_event_source_set_description(r->timer, "reconcile");
-        }
+        int k = event_timer_arm(r->event, &r->timer, now_usec(CLOCK_MONOTONIC) + usec, 100 * USEC_PER_MSEC, true,
+                                reconciler_on_timer, r, "reconcile");
         if (k < 0)
                 log_warning_errno(k, "Reconcile: cannot arm the timer: %m");
 }
