@@ -10,6 +10,7 @@
 
 #include "ec2-parse.h"
 #include "http.h"
+#include "labels.h"
 #include "log.h"
 
 /* A parser checks `value` and stores it in `field`; on failure it returns
@@ -150,7 +151,7 @@ static int parse_labels(const char *v, void *f, const char **why) {
                         *why = "must be a comma separated list of key=value";
                         return -EINVAL;
                 }
-                if (startswith(*i, "swarmkeeper.")) {
+                if (startswith(*i, SK_LABEL_NAMESPACE)) {
                         *why = "must not set labels in the swarmkeeper. namespace";
                         return -EINVAL;
                 }

@@ -13,6 +13,7 @@
 #include "event-util.h"
 #include "imds.h"
 #include "job.h"
+#include "labels.h"
 #include "log.h"
 #include "messages.h"
 
@@ -1439,7 +1440,7 @@ static int pass_list_nodes(Pass *p, const char *path, DockerNode **ret, size_t *
                         if (json_object_object_get_ex(e, "Description", &d) &&
                             json_object_object_get_ex(d, "Engine", &en) &&
                             json_object_object_get_ex(en, "Labels", &l) &&
-                            json_object_object_get_ex(l, "swarmkeeper.instance-id", &v) &&
+                            json_object_object_get_ex(l, SK_LABEL_INSTANCE_ID, &v) &&
                             json_object_is_type(v, json_type_string)) {
                                 ids[i] = strdup(json_object_get_string(v));
                                 if (!ids[i]) {
@@ -1924,7 +1925,7 @@ static int act_tag_volume(Pass *p, const RcAction *a) {
 
                 r = docker_node_inspect(p->docker, a->node_id, &n);
                 if (r >= 0 && !streq_ptr(n.volume_id, a->volume_id))
-                        r = docker_node_set_label(p->docker, &n, DOCKER_NODE_LABEL_VOLUME_ID, a->volume_id);
+                        r = docker_node_set_label(p->docker, &n, SK_NODE_LABEL_VOLUME_ID, a->volume_id);
                 if (r < 0)
                         return fail_docker(p, a, r);
         }
