@@ -831,18 +831,24 @@ static const char *launch_template_of(const Config *c, Role role) {
         return strempty(role == ROLE_WORKER ? c->worker_launch_template : c->launch_template);
 }
 
+/* What to launch from: the role's template, or an image and an instance type. */
+static bool launch_image_configured(const Config *c, Role role) {
+        return *launch_template_of(c, role) || (!isempty(c->image_id) && !isempty(c->instance_type));
+}
+
 bool config_launch_configured(const Config *c, Role role) {
-        return (*launch_template_of(c, role) || (!isempty(c->image_id) && !isempty(c->instance_type))) &&
-               strv_length(c->subnet_ids) > 0;
+        return strv_length(c->managers) > 0 && launch_image_configured(c, role) && strv_length(c->subnet_ids) > 0;
 }
 
 const char *config_launch_missing(const Config *c, Role role) {
         bool tmpl = *launch_template_of(c, role);
-        bool image = tmpl || (!isempty(c->image_id) && !isempty(c->instance_type));
+        bool image = launch_image_configured(c, role);
         bool subnets = strv_length(c->subnet_ids) > 0;
         bool half = !tmpl && !isempty(c->image_id); /* ImageId without type */
         bool w = role == ROLE_WORKER;
 
+        if (strv_length(c->managers) == 0)
+                return "Cluster.Managers=";
         if (!image && !subnets)
                 return half ? (w ? "Launch.InstanceType= (or Launch.WorkerTemplate=) and Launch.SubnetIds="
                                  : "Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds=")
@@ -960,16 +966,16 @@ int config_verify(const Config *c) {
 }
 
 int config_verify_launch(const Config *c) {
+        if (config_launch_configured(c, ROLE_MANAGER))
+                return 0;
         if (strv_length(c->managers) == 0)
                 return log_error("%s: Cluster.Managers= lists no manager: refusing to launch.",
                                  c->source[CONFIG_CLUSTER_MANAGERS]),
                        -EINVAL;
-        if (!config_launch_configured(c, ROLE_MANAGER))
-                return log_error("Launch configuration incomplete: %s must be set to launch an "
-                                 "instance; refusing to launch.",
-                                 config_launch_missing(c, ROLE_MANAGER)),
-                       -EINVAL;
-        return 0;
+        return log_error("Launch configuration incomplete: %s must be set to launch an "
+                         "instance; refusing to launch.",
+                         config_launch_missing(c, ROLE_MANAGER)),
+               -EINVAL;
 }
 
 int config_read_user_data(const Config *c, char **ret, size_t *ret_size) {
