@@ -128,3 +128,26 @@ int volume_mount(VolumeDevice *d, const char *where, FileSystemType type, const 
 
 /* True if directory `path` holds any entry. */
 bool dir_is_populated(const char *path);
+
+/*
+ * The fresh-volume marker, the contract between `prepare` and the daemon: when, and
+ * only when, prepare formatted the volume in this boot, it leaves the file
+ * $RUNTIME_DIRECTORY/formatted (default /run/swarmkeeper/formatted; mode 0644) holding
+ *     DEVICE=/dev/nvme1n1
+ *     VOLUME_ID=vol-0123456789abcdef0   (empty when unknown)
+ *     FILESYSTEM=ext4
+ *     FORMATTED_AT=2026-12-01T22:30:00Z
+ * A prepare that mounts a filesystem it found removes the file; one that finds the
+ * volume already mounted leaves it as it is. The daemon allows `swarm init` only while
+ * it exists, and removes it once the swarm is initialized or joined.
+ */
+#define VOLUME_RUNTIME_DIRECTORY "/run/swarmkeeper"
+#define VOLUME_FORMATTED_MARKER "formatted"
+
+/* The marker's path: in the first entry of $RUNTIME_DIRECTORY, or the default. */
+int volume_formatted_marker_path(char **ret);
+/* Write it (creating its directory), atomically; the time is now. */
+int volume_formatted_marker_write(const char *device, const char *volume_id, FileSystemType fs);
+/* 0 also when there was none. */
+int volume_formatted_marker_remove(void);
+bool volume_formatted_marker_exists(void);

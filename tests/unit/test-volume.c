@@ -273,14 +273,47 @@ static void test_marker_path(void) {
         char *p = NULL;
 
         CHECK_INT(unsetenv("RUNTIME_DIRECTORY"), 0);
-        CHECK_INT(prepare_formatted_marker_path(&p), 0);
+        CHECK_INT(volume_formatted_marker_path(&p), 0);
         CHECK_STR(p, "/run/swarmkeeper/formatted");
         free(p);
         CHECK_INT(setenv("RUNTIME_DIRECTORY", "/run/a:/run/b", 1), 0);
-        CHECK_INT(prepare_formatted_marker_path(&p), 0);
+        CHECK_INT(volume_formatted_marker_path(&p), 0);
         CHECK_STR(p, "/run/a/formatted");
         free(p);
         CHECK_INT(unsetenv("RUNTIME_DIRECTORY"), 0);
+}
+
+/* prepare writes the marker, the daemon sees and removes it: one owner, volume.c. */
+static void test_marker_file(void) {
+        char dir[] = "/tmp/sk-test-marker.XXXXXX", sub[64], path[96];
+        _cleanup_(freep) char *text = NULL;
+        size_t size = 0;
+
+        CHECK(mkdtemp(dir) != NULL);
+        (void) snprintf(sub, sizeof(sub), "%s/rt", dir); /* created by the write */
+        (void) snprintf(path, sizeof(path), "%s/formatted", sub);
+        CHECK_INT(setenv("RUNTIME_DIRECTORY", sub, 1), 0);
+
+        CHECK(!volume_formatted_marker_exists());
+        CHECK_INT(volume_formatted_marker_remove(), 0); /* none: fine */
+        CHECK_INT(volume_formatted_marker_write("/dev/nvme1n1", "vol-0123456789abcdef0", FS_XFS), 0);
+        CHECK(volume_formatted_marker_exists());
+        CHECK_INT(read_full_file(path, &text, &size), 0);
+        CHECK(text && startswith(text, "DEVICE=/dev/nvme1n1\nVOLUME_ID=vol-0123456789abcdef0\nFILESYSTEM=xfs\n"
+                                       "FORMATTED_AT=20"));
+        CHECK(text && endswith(text, "Z\n"));
+        free(text);
+        text = NULL;
+        CHECK_INT(volume_formatted_marker_write("/dev/xvdf", NULL, FS_EXT4), 0);
+        CHECK_INT(read_full_file(path, &text, &size), 0);
+        CHECK(text && startswith(text, "DEVICE=/dev/xvdf\nVOLUME_ID=\nFILESYSTEM=ext4\n"));
+        CHECK_INT(volume_formatted_marker_remove(), 0);
+        CHECK(!volume_formatted_marker_exists());
+        CHECK(access(path, F_OK) < 0);
+
+        CHECK_INT(unsetenv("RUNTIME_DIRECTORY"), 0);
+        (void) rmdir(sub);
+        (void) rmdir(dir);
 }
 
 int main(void) {
@@ -293,5 +326,6 @@ int main(void) {
         test_unit_timeout();
         test_units_preserve_runtime_directory();
         test_marker_path();
+        test_marker_file();
         return test_done("test-volume");
 }
