@@ -8,7 +8,9 @@
 #include <sys/stat.h>
 #include <syslog.h>
 
+#include "ec2-parse.h"
 #include "http.h"
+#include "labels.h"
 #include "log.h"
 
 /* A parser checks `value` and stores it in `field`; on failure it returns
@@ -149,7 +151,7 @@ static int parse_labels(const char *v, void *f, const char **why) {
                         *why = "must be a comma separated list of key=value";
                         return -EINVAL;
                 }
-                if (startswith(*i, "swarmkeeper.")) {
+                if (startswith(*i, SK_LABEL_NAMESPACE)) {
                         *why = "must not set labels in the swarmkeeper. namespace";
                         return -EINVAL;
                 }
@@ -214,25 +216,17 @@ static int parse_device(const char *v, void *f, const char **why) {
 }
 
 static int parse_volume_id(const char *v, void *f, const char **why) {
-        const char *hex = startswith(v, "vol-");
-        if (*v) {
-                size_t n = hex ? strlen(hex) : 0;
-                if (!hex || (n != 8 && n != 17) || strspn(hex, "0123456789abcdef") != n) {
-                        *why = "is not an EBS volume id (vol- and 8 or 17 hex digits)";
-                        return -EINVAL;
-                }
+        if (*v && !ec2_id_valid(v, "vol-")) {
+                *why = "is not an EBS volume id (vol- and 8 or 17 hex digits)";
+                return -EINVAL;
         }
         return free_and_strdup(f, v);
 }
 
 static int parse_instance_id(const char *v, void *f, const char **why) {
-        const char *hex = startswith(v, "i-");
-        if (*v) {
-                size_t n = hex ? strlen(hex) : 0;
-                if (!hex || (n != 8 && n != 17) || strspn(hex, "0123456789abcdef") != n) {
-                        *why = "is not an EC2 instance id (i- and 8 or 17 hex digits)";
-                        return -EINVAL;
-                }
+        if (*v && !ec2_id_valid(v, "i-")) {
+                *why = "is not an EC2 instance id (i- and 8 or 17 hex digits)";
+                return -EINVAL;
         }
         return free_and_strdup(f, v);
 }
@@ -305,17 +299,10 @@ static int parse_abs_path_or_empty(const char *v, void *f, const char **why) {
         return parse_abs_path(v, f, why);
 }
 
-/* prefix followed by 8 or 17 lower-case hex digits: EC2's resource ids. */
-static bool aws_id_valid(const char *v, const char *prefix) {
-        const char *hex = startswith(v, prefix);
-        size_t n = hex ? strlen(hex) : 0;
-        return hex && (n == 8 || n == 17) && strspn(hex, "0123456789abcdef") == n;
-}
-
 static int parse_launch_template(const char *v, void *f, const char **why) {
         size_t n = strlen(v);
         /* An id (lt- and 8 or 17 hex digits) or a name: 3–128 of [A-Za-z0-9()./_-]. */
-        if (*v && !aws_id_valid(v, "lt-")) {
+        if (*v && !ec2_id_valid(v, "lt-")) {
                 if (startswith(v, "lt-")) {
                         *why = "is not a launch template id (lt- and 8 or 17 hex digits)";
                         return -EINVAL;
@@ -339,7 +326,7 @@ static int parse_template_version(const char *v, void *f, const char **why) {
 }
 
 static int parse_image_id(const char *v, void *f, const char **why) {
-        if (*v && !aws_id_valid(v, "ami-")) {
+        if (*v && !ec2_id_valid(v, "ami-")) {
                 *why = "is not an AMI id (ami- and 8 or 17 hex digits)";
                 return -EINVAL;
         }
@@ -359,7 +346,7 @@ static int parse_instance_type(const char *v, void *f, const char **why) {
 
 static int parse_aws_id_list(const char *v, void *f, const char *prefix, const char **why) {
         const ListRule rule = {
-                .valid = aws_id_valid,
+                .valid = ec2_id_valid,
                 .ctx = prefix,
                 .none = "lists no id",
                 .bad = streq(prefix, "sg-") ? "has an element that is not a security group id (sg- and 8 or 17 hex digits)"
@@ -844,18 +831,24 @@ static const char *launch_template_of(const Config *c, Role role) {
         return strempty(role == ROLE_WORKER ? c->worker_launch_template : c->launch_template);
 }
 
+/* What to launch from: the role's template, or an image and an instance type. */
+static bool launch_image_configured(const Config *c, Role role) {
+        return *launch_template_of(c, role) || (!isempty(c->image_id) && !isempty(c->instance_type));
+}
+
 bool config_launch_configured(const Config *c, Role role) {
-        return (*launch_template_of(c, role) || (!isempty(c->image_id) && !isempty(c->instance_type))) &&
-               strv_length(c->subnet_ids) > 0;
+        return strv_length(c->managers) > 0 && launch_image_configured(c, role) && strv_length(c->subnet_ids) > 0;
 }
 
 const char *config_launch_missing(const Config *c, Role role) {
         bool tmpl = *launch_template_of(c, role);
-        bool image = tmpl || (!isempty(c->image_id) && !isempty(c->instance_type));
+        bool image = launch_image_configured(c, role);
         bool subnets = strv_length(c->subnet_ids) > 0;
         bool half = !tmpl && !isempty(c->image_id); /* ImageId without type */
         bool w = role == ROLE_WORKER;
 
+        if (strv_length(c->managers) == 0)
+                return "Cluster.Managers=";
         if (!image && !subnets)
                 return half ? (w ? "Launch.InstanceType= (or Launch.WorkerTemplate=) and Launch.SubnetIds="
                                  : "Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds=")
@@ -973,16 +966,16 @@ int config_verify(const Config *c) {
 }
 
 int config_verify_launch(const Config *c) {
+        if (config_launch_configured(c, ROLE_MANAGER))
+                return 0;
         if (strv_length(c->managers) == 0)
                 return log_error("%s: Cluster.Managers= lists no manager: refusing to launch.",
                                  c->source[CONFIG_CLUSTER_MANAGERS]),
                        -EINVAL;
-        if (!config_launch_configured(c, ROLE_MANAGER))
-                return log_error("Launch configuration incomplete: %s must be set to launch an "
-                                 "instance; refusing to launch.",
-                                 config_launch_missing(c, ROLE_MANAGER)),
-                       -EINVAL;
-        return 0;
+        return log_error("Launch configuration incomplete: %s must be set to launch an "
+                         "instance; refusing to launch.",
+                         config_launch_missing(c, ROLE_MANAGER)),
+               -EINVAL;
 }
 
 int config_read_user_data(const Config *c, char **ret, size_t *ret_size) {

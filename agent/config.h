@@ -201,21 +201,23 @@ int config_verify(const Config *c);
 /*
  * "Launching is configured": the one definition, used by config_verify()'s warnings,
  * config_verify_launch() and the reconciler (whether it runs, and which launches it
- * makes). Launch.SubnetIds, and:
+ * makes). Cluster.Managers (the seats: the planner refuses a spec without one),
+ * Launch.SubnetIds, and:
  *   ROLE_MANAGER: Launch.Template, or Launch.ImageId and Launch.InstanceType;
  *   ROLE_WORKER:  Launch.WorkerTemplate, or Launch.ImageId and Launch.InstanceType.
  * A worker never uses Launch.Template (it carries the managers' instance profile) nor
  * Launch.InstanceProfile: with only Launch.Template set, workers are not launched.
  */
 bool config_launch_configured(const Config *c, Role role);
-/* The keys still missing for role, for a message ("nothing" when none is). */
+/* The keys still missing for role, for a message ("nothing" when none is); an empty
+ * Cluster.Managers= is named first, alone. */
 const char *config_launch_missing(const Config *c, Role role);
 
 /*
- * What the reconciler checks before it launches anything: at least one manager and
- * config_launch_configured(c, ROLE_MANAGER). Logs one error naming the missing key(s)
- * and returns -EINVAL; 0 if launching is configured. Not part of config_verify():
- * prepare, run on a worker and the tests work without it.
+ * config_launch_configured(c, ROLE_MANAGER) as a check that logs one error naming the
+ * missing key(s) and returns -EINVAL; 0 if launching is configured. Not part of
+ * config_verify(): prepare, run on a worker and the tests work without it. (The
+ * reconciler asks config_launch_configured() itself and stays idle without it.)
  */
 int config_verify_launch(const Config *c);
 

@@ -27,14 +27,15 @@
 
 #include "docker-events.h"
 #include "docker.h"
+#include "event-util.h"
 #include "identity.h"
 #include "job.h"
 #include "leader.h"
 #include "log.h"
 #include "membership.h"
 #include "messages.h"
-#include "prepare.h"
 #include "reconciler.h"
+#include "volume.h"
 
 #define ENGINE_RETRY_BASE_USEC (500 * USEC_PER_MSEC)
 #define ENGINE_RETRY_CAP_USEC (10 * USEC_PER_SEC)
@@ -152,23 +153,15 @@ static void scrub_token(char *text, const char *token) {
                 memset(p, '*', n);
 }
 
-/* $RUNTIME_DIRECTORY/formatted, the file `prepare` leaves when it formatted the volume
- * in this boot (prepare.h has the contract). */
-static char *formatted_marker_path(void) {
-        char *p = NULL;
-        return prepare_formatted_marker_path(&p) < 0 ? NULL : p;
-}
-
-static bool formatted_marker_exists(void) {
-        _cleanup_(freep) char *p = formatted_marker_path();
-        return p && access(p, F_OK) == 0;
-}
-
-/* A swarm was initialized or joined: the fresh volume is in use now. */
+/* A swarm was initialized or joined: the fresh volume is in use now. The marker,
+ * $RUNTIME_DIRECTORY/formatted, is the file `prepare` leaves when it formatted the
+ * volume in this boot (volume.h has the contract). */
 static void formatted_marker_remove(void) {
-        _cleanup_(freep) char *p = formatted_marker_path();
-        if (p && unlink(p) < 0 && errno != ENOENT)
-                log_warning_errno(-errno, "Cannot remove %s: %m", p);
+        _cleanup_(freep) char *p = NULL;
+        int r = volume_formatted_marker_remove();
+        if (r < 0)
+                log_warning_errno(r, "Cannot remove %s: %m",
+                                  volume_formatted_marker_path(&p) >= 0 ? p : VOLUME_FORMATTED_MARKER);
 }
 
 /* ---- engine jobs ----------------------------------------------------------------------- */
@@ -628,7 +621,7 @@ static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
         if (e->answering)
                 d->quiet_since_usec = 0;
         quiet = d->quiet_since_usec > 0 ? now - d->quiet_since_usec : 0;
-        fresh = formatted_marker_exists();
+        fresh = volume_formatted_marker_exists();
         m = membership_decide(&(const MembershipInput) {
                 .engine = e->info.state,
                 .manager = d->config->role == ROLE_MANAGER,
@@ -658,7 +651,8 @@ static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
                 break;
         case MEMBERSHIP_NOT_FRESH:
                 if (!d->no_marker_logged) {
-                        _cleanup_(freep) char *p = formatted_marker_path();
+                        _cleanup_(freep) char *p = NULL;
+                        (void) volume_formatted_marker_path(&p);
                         log_notice("No other manager answers, but this host's volume was not freshly formatted "
                                    "in this boot (no %s): not initializing a new swarm; joining instead.",
                                    strempty(p));
@@ -835,24 +829,9 @@ static int daemon_on_step(sd_event_source *s, uint64_t usec, void *userdata) {
 }
 
 static void daemon_schedule(Daemon *d, uint64_t usec) {
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + usec;
-        int r;
-
-        if (d->step_timer) {
-                uint64_t cur;
-                /* an earlier pending wakeup wins */
-                if (sd_event_source_get_enabled(d->step_timer, NULL) > 0 &&
-                    sd_event_source_get_time(d->step_timer, &cur) >= 0 && cur <= when)
-                        return;
-                r = sd_event_source_set_time(d->step_timer, when);
-                if (r >= 0)
-                        r = sd_event_source_set_enabled(d->step_timer, SD_EVENT_ONESHOT);
-        } else {
-                r = sd_event_add_time(d->event, &d->step_timer, CLOCK_MONOTONIC, when, 10 * USEC_PER_MSEC,
-                                      daemon_on_step, d);
-                if (r >= 0)
-                        (void) sd_event_source_set_description(d->step_timer, "step");
-        }
+        /* an earlier pending wakeup wins */
+        int r = event_timer_arm(d->event, &d->step_timer, now_usec(CLOCK_MONOTONIC) + usec, 10 * USEC_PER_MSEC,
+                                true, daemon_on_step, d, "step");
         if (r < 0) {
                 log_error_errno(r, "Cannot arm the step timer: %m");
                 (void) sd_event_exit(d->event, SK_EXIT_FAILURE);

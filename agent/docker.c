@@ -371,8 +371,8 @@ static int node_from_json(json_object *o, DockerNode *ret) {
             (r = jdup(JPATH(spec, "Availability"), &n.availability)) < 0 ||
             (r = jdup(JPATH(o, "Status", "State"), &n.state)) < 0 ||
             (r = jdup(JPATH(o, "Status", "Addr"), &n.addr)) < 0 ||
-            (r = jdup(JPATH(o, "Description", "Engine", "Labels", DOCKER_LABEL_LOGICAL_ID), &n.logical_id)) < 0 ||
-            (r = jdup(JPATH(spec, "Labels", DOCKER_NODE_LABEL_VOLUME_ID), &n.volume_id)) < 0)
+            (r = jdup(JPATH(o, "Description", "Engine", "Labels", SK_LABEL_LOGICAL_ID), &n.logical_id)) < 0 ||
+            (r = jdup(JPATH(spec, "Labels", SK_NODE_LABEL_VOLUME_ID), &n.volume_id)) < 0)
                 return r;
         if (json_object_is_type(ms, json_type_object)) {
                 n.manager = true;

@@ -23,6 +23,7 @@
 #include <json-c/json.h>
 #include <stdatomic.h>
 
+#include "labels.h"
 #include "util.h"
 
 #define DOCKER_API_VERSION_MAX "1.41"
@@ -125,9 +126,6 @@ typedef struct DockerNode {
                                    * leader saw this manager run on (NULL if none); in Raft, so it
                                    * outlives the host and any one leader's memory */
 } DockerNode;
-
-#define DOCKER_LABEL_LOGICAL_ID "swarmkeeper.logical-id"
-#define DOCKER_NODE_LABEL_VOLUME_ID "swarmkeeper.volume-id"
 
 void docker_node_done(DockerNode *n);
 void docker_nodes_free(DockerNode *n, size_t count);

@@ -27,6 +27,33 @@ static void ebs_done(Ebs *e) {
         e->imds = imds_free(e->imds);
 }
 
+int ebs_ec2_client_new(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret) {
+        _cleanup_(ec2_client_freep) Ec2Client *c = NULL;
+        const char *rg = region ?: config->region;
+        int r;
+
+        r = ec2_client_new(rg, config->endpoint, creds, &c);
+        if (r == -EINVAL)
+                return log_error("Cannot use EC2 in region '%s' at '%s' (AWS.Region, AWS.Endpoint: an http:// or "
+                                 "https:// URL with a host and no user information).", strempty(rg),
+                                 isempty(config->endpoint) ? "(default endpoint)" : config->endpoint),
+                       -EINVAL;
+        if (r < 0)
+                return log_error_errno(r, "Failed to set up the EC2 client: %m");
+        if (ec2_client_endpoint_plain(c)) {
+                if (!config->allow_plain_http)
+                        return log_error("AWS.Endpoint=%s is plain http to a host that is not loopback: requests "
+                                         "would carry the session token in clear. Use https, or set "
+                                         "AWS.AllowPlainHttp=yes for a test setup.", config->endpoint),
+                               -EPROTONOSUPPORT;
+                log_warning("AWS.AllowPlainHttp=yes: EC2 requests to %s go over plain http, session token "
+                            "in clear. For test setups only.", config->endpoint);
+                ec2_client_set_allow_plain_http(c, true);
+        }
+        *ret = TAKE_PTR(c);
+        return 0;
+}
+
 static int ebs_connect(Ebs *e) {
         const Config *c = e->config;
         _cleanup_(freep) char *region = NULL;
@@ -53,7 +80,7 @@ static int ebs_connect(Ebs *e) {
         if (r < 0)
                 return log_error_errno(r, "Cannot set up AWS credentials: %m");
 
-        return ec2_client_new_from_config(c, region, e->creds, &e->ec2); /* logs */
+        return ebs_ec2_client_new(c, region, e->creds, &e->ec2); /* logs */
 }
 
 int ebs_choose_volume(const Ec2Volume *volumes, size_t n, size_t *ret_index) {
@@ -174,12 +201,6 @@ static int ebs_pick_device(Ebs *e, char *const *tried, char **ret) {
                -ENOSPC;
 }
 
-static bool instance_id_valid(const char *s) {
-        const char *hex = startswith(s, "i-");
-        size_t n = hex ? strspn(hex, "0123456789abcdef") : 0;
-        return hex && hex[n] == '\0' && n >= 8 && n <= 17;
-}
-
 /* This instance's attachment if there is one, else the first. */
 static const Ec2Attachment *volume_attachment(const Ec2Volume *v, const char *instance_id) {
         for (size_t i = 0; i < v->n_attachments; i++)
@@ -189,13 +210,13 @@ static const Ec2Attachment *volume_attachment(const Ec2Volume *v, const char *in
 }
 
 int ebs_volume_check(const Ec2Volume *v, const char *instance_id, const char **ret_other) {
-        if (!volume_id_valid(v->volume_id))
+        if (!ec2_id_valid(v->volume_id, "vol-"))
                 return -EBADMSG;
         for (size_t i = 0; i < v->n_attachments; i++) {
                 const Ec2Attachment *a = &v->attachments[i];
                 if (a->device && !volume_device_name_valid(a->device))
                         return -EBADMSG;
-                if (a->instance_id && !instance_id_valid(a->instance_id))
+                if (a->instance_id && !ec2_id_valid(a->instance_id, "i-"))
                         return -EBADMSG;
         }
         for (size_t i = 0; i < v->n_attachments; i++) {

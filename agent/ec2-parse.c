@@ -3,6 +3,14 @@
 
 #include "creds.h"
 
+/* ---------------------------------------------------------------- ids */
+
+bool ec2_id_valid(const char *s, const char *prefix) {
+        const char *hex = s ? startswith(s, prefix) : NULL;
+        size_t n = hex ? strlen(hex) : 0;
+        return hex && (n == 8 || n == 17) && strspn(hex, "0123456789abcdef") == n;
+}
+
 /* ---------------------------------------------------------------- enums */
 
 static const char *const instance_states[_EC2_INSTANCE_STATE_MAX] = {

@@ -17,6 +17,10 @@
 #define EC2_TAG_HAS_STATE "swarmkeeper:has-state"   /* "yes": its host has joined or inited */
 #define EC2_TAG_GENERATION "swarmkeeper:generation" /* decimal: the seat's launch generation */
 
+/* An EC2 resource id: prefix ("i-", "vol-", "sg-", "subnet-", "lt-", "ami-", …) and
+ * exactly 8 or 17 lowercase hex digits, the two lengths EC2 hands out. NULL is not. */
+bool ec2_id_valid(const char *s, const char *prefix);
+
 typedef enum Ec2InstanceState {
         EC2_INSTANCE_PENDING,
         EC2_INSTANCE_RUNNING,

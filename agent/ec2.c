@@ -268,33 +268,6 @@ static bool cancelled(const Ec2Client *c) {
         return c->cancel && atomic_load(c->cancel);
 }
 
-int ec2_client_new_from_config(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret) {
-        _cleanup_(ec2_client_freep) Ec2Client *c = NULL;
-        const char *rg = region ?: config->region;
-        int r;
-
-        r = ec2_client_new(rg, config->endpoint, creds, &c);
-        if (r == -EINVAL)
-                return log_error("Cannot use EC2 in region '%s' at '%s' (AWS.Region, AWS.Endpoint: an http:// or "
-                                 "https:// URL with a host and no user information).", strempty(rg),
-                                 isempty(config->endpoint) ? "(default endpoint)" : config->endpoint),
-                       -EINVAL;
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the EC2 client: %m");
-        if (ec2_client_endpoint_plain(c)) {
-                if (!config->allow_plain_http)
-                        return log_error("AWS.Endpoint=%s is plain http to a host that is not loopback: requests "
-                                         "would carry the session token in clear. Use https, or set "
-                                         "AWS.AllowPlainHttp=yes for a test setup.", config->endpoint),
-                               -EPROTONOSUPPORT;
-                log_warning("AWS.AllowPlainHttp=yes: EC2 requests to %s go over plain http, session token "
-                            "in clear. For test setups only.", config->endpoint);
-                c->allow_plain_http = true;
-        }
-        *ret = TAKE_PTR(c);
-        return 0;
-}
-
 const char *ec2_client_endpoint(const Ec2Client *c) {
         return c->endpoint;
 }

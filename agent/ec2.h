@@ -35,7 +35,6 @@
 
 #include <stdatomic.h>
 
-#include "config.h"
 #include "creds.h"
 #include "ec2-parse.h"
 
@@ -58,14 +57,6 @@ typedef struct Ec2Client Ec2Client;
  * ec2_client_set_allow_plain_http(). creds: borrowed.
  */
 int ec2_client_new(const char *region, const char *endpoint, CredsProvider *creds, Ec2Client **ret);
-/*
- * The client for the agent: AWS.Region (or region, when not NULL: from IMDS),
- * AWS.Endpoint, AWS.AllowPlainHttp. Logs (once, here: this is the start of what uses
- * it): an error for a bad endpoint (-EINVAL) or plain http to a non-loopback endpoint
- * without AllowPlainHttp (-EPROTONOSUPPORT); a warning naming the endpoint when
- * AllowPlainHttp lets it through.
- */
-int ec2_client_new_from_config(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret);
 Ec2Client *ec2_client_free(Ec2Client *c);
 static inline void ec2_client_freep(Ec2Client **c) {
         if (*c)

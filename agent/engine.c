@@ -7,6 +7,7 @@
 
 #include "docker.h"
 #include "json-util.h"
+#include "labels.h"
 #include "log.h"
 
 static void bus_error_freep(sd_bus_error *e) {
@@ -123,13 +124,13 @@ int engine_labels_for(const Config *c, char ***ret, char ***ret_unset) {
                 if (r < 0)                                       \
                         return r;                                \
         } while (0)
-        ADD("swarmkeeper.cluster=%s", c->cluster_name);
+        ADD(SK_LABEL_CLUSTER "=%s", c->cluster_name);
         if (c->role == ROLE_MANAGER)
-                ADD(DOCKER_LABEL_LOGICAL_ID "=%s", c->private_ip);
-        else if (strv_extend(&unset, DOCKER_LABEL_LOGICAL_ID) < 0)
+                ADD(SK_LABEL_LOGICAL_ID "=%s", c->private_ip);
+        else if (strv_extend(&unset, SK_LABEL_LOGICAL_ID) < 0)
                 return -ENOMEM;
-        ADD("swarmkeeper.role=%s", role_to_string(c->role));
-        ADD("swarmkeeper.instance-id=%s", c->instance_id);
+        ADD(SK_LABEL_ROLE "=%s", role_to_string(c->role));
+        ADD(SK_LABEL_INSTANCE_ID "=%s", c->instance_id);
 #undef ADD
         STRV_FOREACH(e, c->labels) {
                 r = strv_extend(&l, *e);

@@ -3,6 +3,7 @@
 
 #include <time.h>
 
+#include "ec2-parse.h"
 #include "http.h"
 #include "log.h"
 
@@ -273,17 +274,6 @@ static bool az_like(const char *s) {
         return true;
 }
 
-static bool instance_id_like(const char *s) {
-        const char *h = startswith(s, "i-");
-        size_t n;
-        if (!h)
-                return false;
-        n = strlen(h);
-        if (n != 8 && n != 17)
-                return false;
-        return strspn(h, "0123456789abcdef") == n;
-}
-
 int imds_parse_value(ImdsKey k, const char *body, size_t size, char **ret) {
         _cleanup_(freep) char *v = NULL;
         bool ok;
@@ -296,7 +286,7 @@ int imds_parse_value(ImdsKey k, const char *body, size_t size, char **ret) {
         strstrip(v);
         switch (k) {
         case IMDS_INSTANCE_ID:
-                ok = instance_id_like(v);
+                ok = ec2_id_valid(v, "i-");
                 break;
         case IMDS_LOCAL_IPV4:
                 ok = ipv4_valid(v);

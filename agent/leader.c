@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 #include "leader.h"
 
+#include "event-util.h"
 #include "job.h"
 #include "log.h"
 #include "messages.h"
@@ -330,7 +331,7 @@ int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node
                         q.leader = x->leader;
                 }
         }
-        q.majority = q.n_managers > 0 && q.n_reachable > q.n_managers / 2;
+        q.majority = quorum_has_majority(q.n_reachable, q.n_managers);
         if (ret)
                 *ret = q;
         return q.leader;
@@ -446,20 +447,8 @@ bool leader_checking(const Leader *l) {
 
 static int leader_arm(sd_event_source **s, Leader *l, uint64_t usec, sd_event_time_handler_t cb,
                       const char *desc) {
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + usec;
-        int r;
-
-        if (*s) {
-                r = sd_event_source_set_time(*s, when);
-                if (r < 0)
-                        return r;
-                return sd_event_source_set_enabled(*s, SD_EVENT_ONESHOT);
-        }
-        r = sd_event_add_time(l->event, s, CLOCK_MONOTONIC, when, 10 * USEC_PER_MSEC, cb, l);
-        if (r < 0)
-                return r;
-        (void) sd_event_source_set_description(*s, desc);
-        return 0;
+        return event_timer_arm(l->event, s, now_usec(CLOCK_MONOTONIC) + usec, 10 * USEC_PER_MSEC, false, cb, l,
+                               desc);
 }
 
 static int leader_on_poll(sd_event_source *s, uint64_t usec, void *userdata) {

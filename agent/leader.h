@@ -83,7 +83,7 @@ typedef struct LeaderQuorum {
         bool leader;              /* … and ManagerStatus.Leader */
         unsigned n_managers;      /* managers listed */
         unsigned n_reachable;     /* of those, Reachability "reachable" */
-        bool majority;            /* n_reachable > n_managers / 2 */
+        bool majority;            /* quorum_has_majority(n_reachable, n_managers) */
 } LeaderQuorum;
 
 int leader_quorum_from_nodes(const DockerNode *nodes, size_t n, const char *node_id, LeaderQuorum *ret);

@@ -13,7 +13,7 @@
  *    Cluster.BootstrapManager) ever initializes a swarm, and only when all of these hold:
  *      it holds no join token: a token means a swarm exists, so a host that has one
  *        joins it, however long the other managers stay silent;
- *      its volume was formatted by `prepare` in this boot (the marker, prepare.h): any
+ *      its volume was formatted by `prepare` in this boot (the marker, volume.h): any
  *        other volume may hold the swarm's state;
  *      no other configured manager answers on the swarm port, and none has answered
  *        for init_quiet_usec in a row (with no other manager configured: at once).

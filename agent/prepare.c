@@ -5,6 +5,7 @@
 #include <time.h>
 
 #include "ebs.h"
+#include "ec2-parse.h"
 #include "engine.h"
 #include "identity.h"
 #include "log.h"
@@ -30,8 +31,8 @@ static int prepare_find_device(const Config *c, uint64_t deadline, char **ret_de
                 if (r < 0)
                         return r == -EINVAL || r == -EOPNOTSUPP ? SK_EXIT_CONFIG : SK_EXIT_AWS;
         } else if (!isempty(c->volume_id)) {
-                if (!volume_id_valid(c->volume_id))
-                        return log_error("%s: Volume.Id=%s is not a volume id (vol- and 8 to 17 hex digits).",
+                if (!ec2_id_valid(c->volume_id, "vol-"))
+                        return log_error("%s: Volume.Id=%s is not a volume id (vol- and 8 or 17 hex digits).",
                                          c->source[CONFIG_VOLUME_ID], c->volume_id),
                                SK_EXIT_CONFIG;
                 volume_id = strdup(c->volume_id);
@@ -131,49 +132,11 @@ static int prepare_filesystem(const Config *c, VolumeDevice *d, const char *volu
         return SK_EXIT_OK;
 }
 
-int prepare_formatted_marker_path(char **ret) {
-        const char *dir = getenv("RUNTIME_DIRECTORY");
-        char *p;
-
-        /* systemd may pass several directories, separated by ':'; ours is the first. */
-        if (isempty(dir))
-                dir = PREPARE_RUNTIME_DIRECTORY;
-        if (asprintf(&p, "%.*s/%s", (int) strcspn(dir, ":"), dir, PREPARE_FORMATTED_MARKER) < 0)
-                return -ENOMEM;
-        *ret = p;
-        return 0;
-}
-
-/* The daemon's proof that this boot's volume is freshly formatted (see prepare.h). */
+/* The daemon's proof that this boot's volume is freshly formatted (volume.h). A
+ * filesystem found, not made, by this run: no marker may stay. */
 static int prepare_mark_formatted(const VolumeDevice *d, const char *volume_id, const Config *c, bool formatted) {
-        _cleanup_(freep) char *path = NULL, *data = NULL, *dir = NULL;
-        char stamp[64];
-        struct tm tm;
-        time_t t = time(NULL);
-        int r, n;
-
-        r = prepare_formatted_marker_path(&path);
-        if (r < 0)
-                return r;
-        if (!formatted) {
-                /* A filesystem found, not made, by this run: no marker may stay. */
-                if (unlink(path) < 0 && errno != ENOENT)
-                        return -errno;
-                return 0;
-        }
-        dir = strndup(path, strrchr(path, '/') - path);
-        if (!dir)
-                return -ENOMEM;
-        r = mkdir_p(dir, 0755);
-        if (r < 0)
-                return r;
-        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
-                return -EINVAL;
-        n = asprintf(&data, "DEVICE=%s\nVOLUME_ID=%s\nFILESYSTEM=%s\nFORMATTED_AT=%s\n", d->node, strempty(volume_id),
-                     fs_type_to_string(c->file_system), stamp);
-        if (n < 0)
-                return -ENOMEM;
-        return write_file_atomic(path, data, (size_t) n, 0644);
+        return formatted ? volume_formatted_marker_write(d->node, volume_id, c->file_system)
+                         : volume_formatted_marker_remove();
 }
 
 static int prepare_volume(const Config *c, uint64_t deadline) {

@@ -275,51 +275,13 @@ int rc_seat_token(const char *cluster, const char *logical_id, const char *volum
 
 /* ---- IPv4 ---------------------------------------------------------------------------- */
 
-/* Dotted quad, strictly: four decimal octets ≤ 255, no leading zeros, no signs or spaces. */
-static int parse_ipv4(const char *s, const char **end, uint32_t *ret) {
-        uint32_t v = 0;
-
-        for (unsigned i = 0; i < 4; i++) {
-                unsigned o = 0, digits = 0;
-
-                if (i > 0) {
-                        if (*s != '.')
-                                return -EINVAL;
-                        s++;
-                }
-                if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
-                        return -EINVAL;
-                for (; *s >= '0' && *s <= '9'; s++) {
-                        if (++digits > 3)
-                                return -EINVAL;
-                        o = o * 10 + (unsigned) (*s - '0');
-                }
-                if (digits == 0 || o > 255)
-                        return -EINVAL;
-                v = v << 8 | o;
-        }
-        *end = s;
-        *ret = v;
-        return 0;
-}
-
-static int parse_ipv4_full(const char *s, uint32_t *ret) {
-        const char *end;
-        uint32_t v;
-
-        if (!s || parse_ipv4(s, &end, &v) < 0 || *end)
-                return -EINVAL;
-        *ret = v;
-        return 0;
-}
-
 int rc_ip_in_subnet(const char *ip, const char *cidr) {
         const char *end;
         uint32_t a, net, mask;
         unsigned prefix = 0, digits = 0;
         uint64_t size, off;
 
-        if (!ip || !cidr || parse_ipv4_full(ip, &a) < 0 || parse_ipv4(cidr, &end, &net) < 0 || *end != '/')
+        if (!ip || !cidr || ipv4_parse(ip, &a) < 0 || ipv4_parse_prefix(cidr, &end, &net) < 0 || *end != '/')
                 return -EINVAL;
         end++;
         if (end[0] == '0' && end[1])
@@ -981,7 +943,7 @@ static bool can_remove_member(const Planner *p, const RcNode *n) {
                 return true;
         if (n->reachability == RC_REACH_REACHABLE)
                 reachable--;
-        return members > 1 && reachable >= (members - 1) / 2 + 1;
+        return quorum_has_majority(reachable, members - 1); /* members > 0 here */
 }
 
 static bool volumes_plausible(const Planner *p) {
@@ -2075,7 +2037,7 @@ static bool listings_plausible(Planner *p, bool leader_mode) {
                 if (!self)
                         self = leader->instance_id;
                 /* The executor confirmed a majority; the listing must not say otherwise. */
-                if (p->raft_members > 0 && p->raft_reachable * 2 <= p->raft_members) {
+                if (p->raft_members > 0 && !quorum_has_majority(p->raft_reachable, p->raft_members)) {
                         plan_add(p, RC_ACTION_WAIT, NULL,
                                  "The node listing shows only %zu of %zu managers Reachable: no majority, changing nothing.",
                                  p->raft_reachable, p->raft_members);
@@ -2199,7 +2161,7 @@ static int spec_valid(const RcSpec *spec) {
         if (!spec || isempty(spec->cluster) || !spec->managers || spec->n_managers == 0)
                 return -EINVAL;
         for (size_t i = 0; i < spec->n_managers; i++)
-                if (parse_ipv4_full(spec->managers[i], &ip) < 0)
+                if (ipv4_parse(spec->managers[i], &ip) < 0)
                         return -EINVAL;
         return 0;
 }

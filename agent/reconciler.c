@@ -10,8 +10,10 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "event-util.h"
 #include "imds.h"
 #include "job.h"
+#include "labels.h"
 #include "log.h"
 #include "messages.h"
 
@@ -1067,7 +1069,7 @@ int rc_action_still_holds(const RcAction *a, const DockerNode *nodes, size_t n, 
                         return 0;
                 }
                 /* without it, a majority of the rest must stay reachable */
-                if (managers <= 1 || reachable < (managers - 1) / 2 + 1) {
+                if (managers <= 1 || !quorum_has_majority(reachable, managers - 1)) {
                         (void) snprintf(why, why_size, "only %zu of %zu managers are Reachable: demoting %s would cost quorum",
                                         reachable, managers, x->id);
                         return 0;
@@ -1438,7 +1440,7 @@ static int pass_list_nodes(Pass *p, const char *path, DockerNode **ret, size_t *
                         if (json_object_object_get_ex(e, "Description", &d) &&
                             json_object_object_get_ex(d, "Engine", &en) &&
                             json_object_object_get_ex(en, "Labels", &l) &&
-                            json_object_object_get_ex(l, "swarmkeeper.instance-id", &v) &&
+                            json_object_object_get_ex(l, SK_LABEL_INSTANCE_ID, &v) &&
                             json_object_is_type(v, json_type_string)) {
                                 ids[i] = strdup(json_object_get_string(v));
                                 if (!ids[i]) {
@@ -1923,7 +1925,7 @@ static int act_tag_volume(Pass *p, const RcAction *a) {
 
                 r = docker_node_inspect(p->docker, a->node_id, &n);
                 if (r >= 0 && !streq_ptr(n.volume_id, a->volume_id))
-                        r = docker_node_set_label(p->docker, &n, DOCKER_NODE_LABEL_VOLUME_ID, a->volume_id);
+                        r = docker_node_set_label(p->docker, &n, SK_NODE_LABEL_VOLUME_ID, a->volume_id);
                 if (r < 0)
                         return fail_docker(p, a, r);
         }
@@ -2535,22 +2537,8 @@ static int reconciler_on_timer(sd_event_source *s, uint64_t usec, void *userdata
 }
 
 static void reconciler_schedule(Reconciler *r, uint64_t usec) {
-        uint64_t when = now_usec(CLOCK_MONOTONIC) + usec, cur;
-        int k;
-
-        if (r->timer) {
-                if (sd_event_source_get_enabled(r->timer, NULL) > 0 && sd_event_source_get_time(r->timer, &cur) >= 0 &&
-                    cur <= when)
-                        return;
-                k = sd_event_source_set_time(r->timer, when);
-                if (k >= 0)
-                        k = sd_event_source_set_enabled(r->timer, SD_EVENT_ONESHOT);
-        } else {
-                k = sd_event_add_time(r->event, &r->timer, CLOCK_MONOTONIC, when, 100 * USEC_PER_MSEC,
-                                      reconciler_on_timer, r);
-                if (k >= 0)
-                        (void) sd_event_source_set_description(r->timer, "reconcile");
-        }
+        int k = event_timer_arm(r->event, &r->timer, now_usec(CLOCK_MONOTONIC) + usec, 100 * USEC_PER_MSEC, true,
+                                reconciler_on_timer, r, "reconcile");
         if (k < 0)
                 log_warning_errno(k, "Reconcile: cannot arm the timer: %m");
 }

@@ -1,7 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 #include "util.h"
 
-#include <arpa/inet.h>
 #include <ctype.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -211,9 +210,52 @@ int parse_uint(const char *s, unsigned *ret) {
         return 0;
 }
 
+int ipv4_parse_prefix(const char *s, const char **ret_end, uint32_t *ret) {
+        uint32_t v = 0;
+
+        if (!s)
+                return -EINVAL;
+        for (unsigned i = 0; i < 4; i++) {
+                unsigned o = 0, digits = 0;
+
+                if (i > 0) {
+                        if (*s != '.')
+                                return -EINVAL;
+                        s++;
+                }
+                if (s[0] == '0' && s[1] >= '0' && s[1] <= '9')
+                        return -EINVAL;
+                for (; *s >= '0' && *s <= '9'; s++) {
+                        if (++digits > 3)
+                                return -EINVAL;
+                        o = o * 10 + (unsigned) (*s - '0');
+                }
+                if (digits == 0 || o > 255)
+                        return -EINVAL;
+                v = v << 8 | o;
+        }
+        *ret_end = s;
+        *ret = v;
+        return 0;
+}
+
+int ipv4_parse(const char *s, uint32_t *ret) {
+        const char *end;
+        uint32_t v;
+
+        if (ipv4_parse_prefix(s, &end, &v) < 0 || *end)
+                return -EINVAL;
+        *ret = v;
+        return 0;
+}
+
 bool ipv4_valid(const char *s) {
-        struct in_addr a;
-        return inet_pton(AF_INET, s, &a) == 1;
+        uint32_t v;
+        return ipv4_parse(s, &v) == 0;
+}
+
+bool quorum_has_majority(size_t reachable, size_t members) {
+        return members > 0 && reachable >= members / 2 + 1;
 }
 
 int read_full_fd(int fd, char **ret, size_t *ret_size) {

@@ -138,7 +138,18 @@ int string_table_lookup(const char *const *table, size_t n, const char *s);
 /* Config value parsers: 0 or -EINVAL/-ERANGE. */
 int parse_bool(const char *s, bool *ret);
 int parse_uint(const char *s, unsigned *ret);
+
+/* IPv4 as a dotted quad, strictly: four decimal octets ≤ 255, no leading zeros, no signs
+ * or spaces (what inet_pton(AF_INET) accepts). ipv4_parse_prefix() reads one at the
+ * start of s and points *ret_end after it (for "a.b.c.d/n"); ipv4_parse() wants the
+ * whole string. The address in host byte order; -EINVAL if s (or NULL) is not one. */
+int ipv4_parse_prefix(const char *s, const char **ret_end, uint32_t *ret);
+int ipv4_parse(const char *s, uint32_t *ret);
 bool ipv4_valid(const char *s);
+
+/* Raft's quorum: do `reachable` of `members` voters make a majority, i.e. at least
+ * members/2 + 1 of them? false when there are no members. */
+bool quorum_has_majority(size_t reachable, size_t members);
 
 /* Whole file into a NUL-terminated buffer (max 16 MiB). The buffer may hold NUL bytes:
  * *ret_size is the length read. Intermediate buffers are wiped before they are freed,

@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <time.h>
 
+#include "ec2-parse.h"
 #include "log.h"
 
 #define TAKE_FD(fd)                   \
@@ -31,11 +32,6 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(DIR *, closedir);
 static bool all_of(const char *s, const char *set, size_t min, size_t max) {
         size_t n = strspn(s, set);
         return s[n] == '\0' && n >= min && n <= max;
-}
-
-bool volume_id_valid(const char *s) {
-        const char *hex = s ? startswith(s, "vol-") : NULL;
-        return hex && all_of(hex, "0123456789abcdef", 8, 17);
 }
 
 bool volume_device_name_valid(const char *s) {
@@ -64,7 +60,7 @@ int volume_device_candidates(const char *device, const char *volume_id, const ch
                 /* Nitro: the NVMe serial is the volume id without its hyphen. */
                 const char *hex = startswith(volume_id, "vol-");
                 char *p;
-                if (!hex || !volume_id_valid(volume_id))
+                if (!hex || !ec2_id_valid(volume_id, "vol-"))
                         return -EINVAL;
                 if (asprintf(&p, "%svol%s", EBS_NVME_BYID_PREFIX, hex) < 0)
                         return -ENOMEM;
@@ -587,4 +583,60 @@ bool dir_is_populated(const char *path) {
                 if (!streq(de->d_name, ".") && !streq(de->d_name, ".."))
                         return true;
         return false;
+}
+
+/* ---- the fresh-volume marker ------------------------------------------------------------ */
+
+int volume_formatted_marker_path(char **ret) {
+        const char *dir = getenv("RUNTIME_DIRECTORY");
+        char *p;
+
+        /* systemd may pass several directories, separated by ':'; ours is the first. */
+        if (isempty(dir))
+                dir = VOLUME_RUNTIME_DIRECTORY;
+        if (asprintf(&p, "%.*s/%s", (int) strcspn(dir, ":"), dir, VOLUME_FORMATTED_MARKER) < 0)
+                return -ENOMEM;
+        *ret = p;
+        return 0;
+}
+
+int volume_formatted_marker_write(const char *device, const char *volume_id, FileSystemType fs) {
+        _cleanup_(freep) char *path = NULL, *data = NULL, *dir = NULL;
+        char stamp[64];
+        struct tm tm;
+        time_t t = time(NULL);
+        int r, n;
+
+        r = volume_formatted_marker_path(&path);
+        if (r < 0)
+                return r;
+        dir = strndup(path, strrchr(path, '/') - path);
+        if (!dir)
+                return -ENOMEM;
+        r = mkdir_p(dir, 0755);
+        if (r < 0)
+                return r;
+        if (!gmtime_r(&t, &tm) || strftime(stamp, sizeof(stamp), "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+                return -EINVAL;
+        n = asprintf(&data, "DEVICE=%s\nVOLUME_ID=%s\nFILESYSTEM=%s\nFORMATTED_AT=%s\n", device, strempty(volume_id),
+                     fs_type_to_string(fs), stamp);
+        if (n < 0)
+                return -ENOMEM;
+        return write_file_atomic(path, data, (size_t) n, 0644);
+}
+
+int volume_formatted_marker_remove(void) {
+        _cleanup_(freep) char *path = NULL;
+        int r = volume_formatted_marker_path(&path);
+
+        if (r < 0)
+                return r;
+        if (unlink(path) < 0 && errno != ENOENT)
+                return -errno;
+        return 0;
+}
+
+bool volume_formatted_marker_exists(void) {
+        _cleanup_(freep) char *path = NULL;
+        return volume_formatted_marker_path(&path) >= 0 && access(path, F_OK) == 0;
 }

@@ -25,8 +25,6 @@
 #define VOLUME_SAMPLES_MIN 1024               /* samples spread over the device */
 #define VOLUME_SAMPLE_BYTES (64 * 1024)       /* read at the start of each stride */
 
-/* vol- and 8 to 17 lowercase hex digits, as EC2 hands them out. */
-bool volume_id_valid(const char *s);
 /* An attachment's device name as EC2 reports it: /dev/sd[a-z]{1,2} or /dev/xvd[a-z]{1,2}. */
 bool volume_device_name_valid(const char *s);
 
@@ -37,7 +35,7 @@ bool volume_device_name_valid(const char *s);
  *    then, if requested_name (the attachment's device, e.g. /dev/sdf) is known,
  *    the Xen name (/dev/xvdf) and the name itself.
  * -EINVAL when auto and neither a volume id nor a name is known, or when either
- * is not valid (volume_id_valid(), volume_device_name_valid()): nothing from an
+ * is not valid (ec2_id_valid(), volume_device_name_valid()): nothing from an
  * EC2 answer becomes a path unchecked.
  */
 int volume_device_candidates(const char *device, const char *volume_id, const char *requested_name,
@@ -130,3 +128,26 @@ int volume_mount(VolumeDevice *d, const char *where, FileSystemType type, const 
 
 /* True if directory `path` holds any entry. */
 bool dir_is_populated(const char *path);
+
+/*
+ * The fresh-volume marker, the contract between `prepare` and the daemon: when, and
+ * only when, prepare formatted the volume in this boot, it leaves the file
+ * $RUNTIME_DIRECTORY/formatted (default /run/swarmkeeper/formatted; mode 0644) holding
+ *     DEVICE=/dev/nvme1n1
+ *     VOLUME_ID=vol-0123456789abcdef0   (empty when unknown)
+ *     FILESYSTEM=ext4
+ *     FORMATTED_AT=2026-12-01T22:30:00Z
+ * A prepare that mounts a filesystem it found removes the file; one that finds the
+ * volume already mounted leaves it as it is. The daemon allows `swarm init` only while
+ * it exists, and removes it once the swarm is initialized or joined.
+ */
+#define VOLUME_RUNTIME_DIRECTORY "/run/swarmkeeper"
+#define VOLUME_FORMATTED_MARKER "formatted"
+
+/* The marker's path: in the first entry of $RUNTIME_DIRECTORY, or the default. */
+int volume_formatted_marker_path(char **ret);
+/* Write it (creating its directory), atomically; the time is now. */
+int volume_formatted_marker_write(const char *device, const char *volume_id, FileSystemType fs);
+/* 0 also when there was none. */
+int volume_formatted_marker_remove(void);
+bool volume_formatted_marker_exists(void);

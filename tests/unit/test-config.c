@@ -569,18 +569,27 @@ static void test_launch_configured(void) {
                 { "[Launch]\nTemplate=sk-managers\nWorkerTemplate=sk-workers\nSubnetIds=subnet-01234567\n", true, true },
         };
 
-        for (size_t i = 0; i < ELEMENTSOF(cases); i++) {
+        /* Each row with Cluster.Managers=, and without: no seat, nothing is launched. */
+        for (size_t i = 0; i < 2 * ELEMENTSOF(cases); i++) {
                 _cleanup_(config_freep) Config *c = NULL;
+                _cleanup_(freep) char *text = NULL;
+                bool seats = i < ELEMENTSOF(cases);
+                size_t k = i % ELEMENTSOF(cases);
+                bool manager = seats && cases[k].manager, worker = seats && cases[k].worker;
 
+                CHECK(asprintf(&text, "%s%s", seats ? "[Cluster]\nManagers=10.0.1.10\n" : "", cases[k].text) >= 0);
                 CHECK_INT(config_new(&c), 0);
-                CHECK_INT(config_parse_text(c, cases[i].text, "t.conf"), 0);
-                if (config_launch_configured(c, ROLE_MANAGER) != cases[i].manager ||
-                    config_launch_configured(c, ROLE_WORKER) != cases[i].worker) {
-                        fprintf(stderr, "case %zu: expected manager=%d worker=%d\n", i, cases[i].manager, cases[i].worker);
+                CHECK_INT(config_parse_text(c, text, "t.conf"), 0);
+                if (config_launch_configured(c, ROLE_MANAGER) != manager ||
+                    config_launch_configured(c, ROLE_WORKER) != worker) {
+                        fprintf(stderr, "case %zu%s: expected manager=%d worker=%d\n", k,
+                                seats ? "" : " without Cluster.Managers", manager, worker);
                         test_failures++;
                 }
-                CHECK_INT(streq(config_launch_missing(c, ROLE_MANAGER), "nothing"), cases[i].manager);
-                CHECK_INT(streq(config_launch_missing(c, ROLE_WORKER), "nothing"), cases[i].worker);
+                CHECK_INT(streq(config_launch_missing(c, ROLE_MANAGER), "nothing"), manager);
+                CHECK_INT(streq(config_launch_missing(c, ROLE_WORKER), "nothing"), worker);
+                if (!seats)
+                        CHECK_STR(config_launch_missing(c, ROLE_MANAGER), "Cluster.Managers=");
         }
 }
 

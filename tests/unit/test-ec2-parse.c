@@ -483,7 +483,55 @@ static void test_states(void) {
         CHECK_STR(ec2_volume_state_to_string(EC2_VOLUME_IN_USE), "in-use");
 }
 
+/* ec2_id_valid(): the one rule for every EC2 id (config, metadata answers, EC2 answers). */
+static void test_ids(void) {
+        static const struct {
+                const char *s;
+                const char *prefix;
+                bool ok;
+        } ids[] = {
+                { "vol-12345678", "vol-", true },
+                { "vol-0123456789abcdef0", "vol-", true },
+                { "vol-1234567", "vol-", false },              /* 7 digits */
+                { "vol-123456789", "vol-", false },            /* 9: neither 8 nor 17 */
+                { "vol-0123456789abcdef", "vol-", false },     /* 16 */
+                { "vol-0123456789abcdef01", "vol-", false },   /* 18 digits */
+                { "vol-0123456789ABCDEF0", "vol-", false },    /* upper case */
+                { "vol-0123456789abcdeg0", "vol-", false },
+                { "vol-", "vol-", false },
+                { "vol-12345678/..", "vol-", false },
+                { "vol-12345678\n", "vol-", false },
+                { "vol-..", "vol-", false },
+                { "../vol-12345678", "vol-", false },
+                { "snap-12345678", "vol-", false },
+                { "", "vol-", false },
+                { NULL, "vol-", false },
+                { "i-12345678", "i-", true },
+                { "i-0123456789abcdef0", "i-", true },
+                { "i-1234567890abc", "i-", false },            /* 13 */
+                { "i-0123456789abcdef0 ", "i-", false },
+                { " i-0123456789abcdef0", "i-", false },
+                { "I-12345678", "i-", false },
+                { "vol-12345678", "i-", false },
+                { "i-12345678", "vol-", false },
+                { "sg-0123456789abcdef0", "sg-", true },
+                { "subnet-89abcdef", "subnet-", true },
+                { "subnet-89abcdef", "sg-", false },
+                { "lt-0123", "lt-", false },
+                { "lt-0123456789abcdef0", "lt-", true },
+                { "ami-bff32ccc", "ami-", true },
+                { "ami-", "ami-", false },
+        };
+
+        for (size_t i = 0; i < ELEMENTSOF(ids); i++) {
+                if (ec2_id_valid(ids[i].s, ids[i].prefix) != ids[i].ok)
+                        fprintf(stderr, "id '%s' with prefix %s\n", strempty(ids[i].s), ids[i].prefix);
+                CHECK_INT(ec2_id_valid(ids[i].s, ids[i].prefix), ids[i].ok);
+        }
+}
+
 int main(void) {
+        test_ids();
         log_set_max_level(LOG_CRIT);
         test_describe_instances();
         test_describe_instances_empty_and_bad();

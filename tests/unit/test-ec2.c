@@ -3,6 +3,7 @@
  * configuration (the parsers are in test-ec2-parse.c, the calls against the fake EC2 in
  * tests/aws). */
 #include "config.h"
+#include "ebs.h"
 #include "ec2.h"
 #include "log.h"
 #include "test.h"
@@ -73,7 +74,7 @@ typedef struct FromConfig {
 static void from_config(void *userdata) {
         FromConfig *x = userdata;
         Ec2Client *c = NULL;
-        x->r = ec2_client_new_from_config(x->cfg, NULL, x->p, &c);
+        x->r = ebs_ec2_client_new(x->cfg, NULL, x->p, &c);
         ec2_client_free(c);
 }
 
@@ -89,24 +90,24 @@ static void test_client_from_config(void) {
         CHECK_INT(config_set_value(cfg, CONFIG_AWS_REGION, "us-east-1", "test"), 0);
 
         /* Default endpoint: https. */
-        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), 0);
+        CHECK_INT(ebs_ec2_client_new(cfg, NULL, p, &c), 0);
         CHECK_STR(ec2_client_endpoint(c), "https://ec2.us-east-1.amazonaws.com/");
         CHECK(!ec2_client_endpoint_plain(c));
         c = ec2_client_free(c);
         /* A region from IMDS wins over an empty AWS.Region. */
-        CHECK_INT(ec2_client_new_from_config(cfg, "eu-west-1", p, &c), 0);
+        CHECK_INT(ebs_ec2_client_new(cfg, "eu-west-1", p, &c), 0);
         CHECK_STR(ec2_client_endpoint(c), "https://ec2.eu-west-1.amazonaws.com/");
         c = ec2_client_free(c);
 
         /* Plain http to loopback: fine, no flag needed. */
         CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://127.0.0.1:1", "test"), 0);
-        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), 0);
+        CHECK_INT(ebs_ec2_client_new(cfg, NULL, p, &c), 0);
         CHECK(!ec2_client_endpoint_plain(c));
         c = ec2_client_free(c);
 
         /* Plain http elsewhere: refused unless AWS.AllowPlainHttp=yes. */
         CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://10.98.0.1:8080", "test"), 0);
-        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), -EPROTONOSUPPORT);
+        CHECK_INT(ebs_ec2_client_new(cfg, NULL, p, &c), -EPROTONOSUPPORT);
         CHECK(c == NULL);
         {
                 FromConfig x = { cfg, p, 0 };
@@ -115,7 +116,7 @@ static void test_client_from_config(void) {
                 CHECK(strstr(strempty(log), "error: AWS.Endpoint=http://10.98.0.1:8080 is plain http") != NULL);
         }
         CHECK_INT(config_set_value(cfg, CONFIG_AWS_ALLOW_PLAIN_HTTP, "yes", "test"), 0);
-        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), 0);
+        CHECK_INT(ebs_ec2_client_new(cfg, NULL, p, &c), 0);
         CHECK(c && ec2_client_endpoint_plain(c));
         c = ec2_client_free(c);
         {
@@ -139,7 +140,7 @@ static void test_client_from_config(void) {
         /* The config refuses it at load; the client refuses it too if it gets there. */
         CHECK_INT(config_set_value(cfg, CONFIG_AWS_ENDPOINT, "http://localhost:1@evil.example/", "test"), -EINVAL);
         CHECK_INT(free_and_strdup(&cfg->endpoint, "http://localhost:1@evil.example/"), 0);
-        CHECK_INT(ec2_client_new_from_config(cfg, NULL, p, &c), -EINVAL);
+        CHECK_INT(ebs_ec2_client_new(cfg, NULL, p, &c), -EINVAL);
         CHECK_INT(ec2_client_new("us-east-1", "http://localhost:1@evil.example/", p, &c), -EINVAL);
         CHECK(c == NULL);
         p = creds_provider_free(p);
