@@ -6,6 +6,7 @@
  * PID. The child gets SIGTERM when the test process dies (PR_SET_PDEATHSIG), so a
  * crashing test leaves nothing behind.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <json-c/json.h>
 #include <signal.h>
@@ -118,7 +119,8 @@ static inline int fake_start(Fake *f, const char *const *extra) {
          * check (tests/unit/check-aws-kit.py). */
         if (dir && *dir) {
                 (void) mkdir(dir, 0755);
-                snprintf(call_log, sizeof(call_log), "%s/aws-client-%d.log", dir, (int) getpid());
+                snprintf(call_log, sizeof(call_log), "%s/%s-%d.log", dir, program_invocation_short_name,
+                         (int) getpid());
                 args[n++] = "--call-log";
                 args[n++] = call_log;
         }

@@ -190,7 +190,7 @@ check(len(calls) >= 5, "found the EC2 client's actions in agent/ec2*.c and their
 check({"RunInstances", "TerminateInstances", "AttachVolume", "CreateVolume", "DescribeInstances"} <= calls,
       "the callers of the EC2 client are found (the launch, fence, attach, create, listing)")
 # a logged action that only a client function the agent never calls sends is the client's
-# own test's (tests/aws/test-aws-client.c exercises DetachVolume), not the agent's
+# own test's (tests/aws/test-ec2-client.c exercises DetachVolume), not the agent's
 need = {"ec2:" + a for a in calls | (logged - uncalled)}
 ec2_allowed = {a for a in allowed if a.startswith("ec2:")}
 check(need - ec2_allowed == set(), f"policy allows every action the agent calls (missing: {sorted(need - ec2_allowed)})")

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* Credentials (creds.c): AWS timestamps, the metadata service's credentials answer, the
  * refresh rule on a fake clock and source, the environment's keys; without a server (the
- * instance role against the fake IMDS is in tests/aws). */
+ * instance role against the fake IMDS is in tests/aws/test-creds-client.c). */
 #include "creds.h"
 #include "test.h"
 

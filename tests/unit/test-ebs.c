@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* This host's EBS volume (ebs.c), its pure parts: the checks on a DescribeVolumes item,
  * which tagged volume is the seat's, and the refusals before any request. Finding and
- * attaching against the fake EC2: tests/aws (test-aws-client.c test_ebs); the device,
+ * attaching against the fake EC2: tests/aws/test-ebs-client.c; the device,
  * mkfs and mount: tests/aws/prepare-ebs.sh and tests/root/prepare-loop.sh (root). */
 #include <time.h>
 

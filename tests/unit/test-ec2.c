@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /* The EC2 client's own checks, before any request: its arguments, its endpoint from the
  * configuration (the parsers are in test-ec2-parse.c, the calls against the fake EC2 in
- * tests/aws). */
+ * tests/aws/test-ec2-client.c, against garbage answers in test-ec2-garbage-client.c). */
 #include "config.h"
 #include "ebs.h"
 #include "ec2.h"

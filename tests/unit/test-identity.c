@@ -3,7 +3,8 @@
  * Who this host is (identity.c): the empty [Host] keys and AWS.Region from a metadata
  * service on 127.0.0.1 in a child process (IMDSv2: a token, then the items): what is
  * filled, what configured keys keep, what is never asked, the region from the zone, and
- * -EADDRNOTAVAIL for an item missing or malformed. Against the fake EC2's IMDS: tests/aws.
+ * -EADDRNOTAVAIL for an item missing or malformed. Against the fake EC2's IMDS:
+ * tests/aws/test-identity-client.c.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>

@@ -1,5 +1,6 @@
 /* SPDX-License-Identifier: MIT */
-/* Metadata answers: the values and the endpoint, without a server (credentials: test-creds.c). */
+/* Metadata answers: the values and the endpoint, without a server (credentials: test-creds.c;
+ * against the fake's IMDS and a garbage server: tests/aws/test-imds-client.c). */
 #include "imds.h"
 #include "test.h"
 
