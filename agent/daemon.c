@@ -641,11 +641,14 @@ static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
 
         switch (m.reason) {
         case MEMBERSHIP_PEER_ANSWERED:
-                log_info("Manager %s answers on the swarm port: joining instead of initializing.", e->answering);
+                log_struct(LOG_INFO, 0, SK_MESSAGE_INIT_WITHHELD,
+                           LOG_FIELDS("SK_REASON", "peer-answered", "SK_PEER", e->answering),
+                           "Manager %s answers on the swarm port: joining instead of initializing.", e->answering);
                 break;
         case MEMBERSHIP_HAS_TOKEN:
                 if (!d->token_no_init_logged && fresh && !e->answering)
-                        log_notice("This host holds a join token: it joins the existing swarm and never "
+                        log_struct(LOG_NOTICE, 0, SK_MESSAGE_INIT_WITHHELD, LOG_FIELDS("SK_REASON", "has-token"),
+                                   "This host holds a join token: it joins the existing swarm and never "
                                    "initializes a new one, however long the other managers stay silent.");
                 d->token_no_init_logged = true;
                 break;
@@ -653,7 +656,9 @@ static void daemon_not_in_swarm(Daemon *d, EngineJob *e) {
                 if (!d->no_marker_logged) {
                         _cleanup_(freep) char *p = NULL;
                         (void) volume_formatted_marker_path(&p);
-                        log_notice("No other manager answers, but this host's volume was not freshly formatted "
+                        log_struct(LOG_NOTICE, 0, SK_MESSAGE_INIT_WITHHELD,
+                                   LOG_FIELDS("SK_REASON", "not-fresh", "SK_MARKER", strempty(p)),
+                                   "No other manager answers, but this host's volume was not freshly formatted "
                                    "in this boot (no %s): not initializing a new swarm; joining instead.",
                                    strempty(p));
                 }

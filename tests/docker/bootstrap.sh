@@ -47,19 +47,23 @@ log "engines and the fake IMDS up in $(elapsed "$T0")s"
 COMMON=(--set Cluster.Name=test --set Cluster.Managers=10.98.0.41,10.98.0.42 --set Cluster.BootstrapManager=10.98.0.41
     --set Reconcile.IntervalSec=30 --set "AWS.MetadataEndpoint=$URL")
 export DK_AGENT_NO_HOST=1
+# events by MESSAGE_ID and fields (the agent's journal of this test), the text for the operator
+DK_AGENT_JOURNAL=1
+jhas() { dk_journal_has "$1" "$(sk_message_id "$2")" "_PID=${DK_AGENT_PID[$1]}" "${@:3}"; } # NAME MSG [K=V...]
 L() { cat "$DK_DIR/$1/agent.log"; }
 state() { dk_docker "$1" info --format '{{.Swarm.LocalNodeState}}'; }
 
 # --- 1. no marker: never init ----------------------------------------------------------------
 DK_AGENT_ENV=(SWARMKEEPER_INIT_QUIET_SEC=1)
 dk_agent_start a "${COMMON[@]}"
-wait_for 15 grep -q "not initializing a new swarm" "$DK_DIR/a/agent.log" ||
-    { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "a: no word about not initializing"; }
+wait_for 15 jhas a INIT_WITHHELD SK_REASON=not-fresh ||
+    { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "a: no INIT_WITHHELD (not-fresh) event"; }
+pass "a: init withheld, the volume was not formatted in this boot"
 assert_contains "$(L a)" "private IP 10.98.0.41, zone us-east-1a" "a: identity from the metadata service"
 assert_contains "$(L a)" "bootstrap manager" "a: knows it is the bootstrap manager (Host.PrivateIp from IMDS)"
 sleep 3
 assert_eq "$(state a)" inactive "a: no marker, 4 s of silence from b: no swarm initialized"
-assert_not_contains "$(L a)" "Initialized a new swarm" "a: never logged an init"
+! jhas a SWARM_INITIALIZED && pass "a: no SWARM_INITIALIZED event" || die "a: a SWARM_INITIALIZED event"
 dk_agent_alive a || die "a died"
 dk_agent_stop a
 
@@ -77,6 +81,8 @@ dk_agent_start a "${COMMON[@]}"
 sleep 8
 # (its join attempts towards b leave the engine "pending" or "inactive", never "active")
 assert_ne "$(state a)" active "a: a join token, a fresh volume, 8 s of silence from b: no swarm initialized"
+jhas a INIT_WITHHELD SK_REASON=has-token && pass "a: init withheld because it holds a join token" ||
+    die "a: no INIT_WITHHELD (has-token) event"
 [ -e "$DK_DIR/a/run/formatted" ] && pass "a: the formatted marker is still there (no init consumed it)" ||
     die "a: the marker is gone"
 dk_agent_alive a || die "a died"
@@ -108,7 +114,7 @@ while time.time() < end:
 ' &
 LISTENER=$!
 on_exit kill_pid "$LISTENER"
-wait_for 10 grep -q "answers on the swarm port: joining instead" "$DK_DIR/a/agent.log" ||
+wait_for 10 jhas a INIT_WITHHELD SK_REASON=peer-answered SK_PEER=10.98.0.42 ||
     { tail -n 30 "$DK_DIR/a/agent.log" >&2; die "a: never saw b answering"; }
 pass "a: saw b answer on the swarm port"
 assert_eq "$(state a)" inactive "a: 1.5 s of silence is not enough (quiet period 4 s): no init"
@@ -122,7 +128,7 @@ took=$(elapsed "$t_quiet")
 awk -v t="$took" 'BEGIN { exit !(t >= 4.0) }' || die "a: initialized ${took}s after b went silent (< 4 s)"
 pass "a: initialized ${took}s after b went silent (quiet period 4 s)"
 assert_eq "$(state a)" active "a: in a swarm"
-assert_contains "$(L a)" "Initialized a new swarm" "a: logged the init"
+jhas a SWARM_INITIALIZED && pass "a: a SWARM_INITIALIZED event" || die "a: no SWARM_INITIALIZED event"
 [ ! -e "$DK_DIR/a/run/formatted" ] && pass "a: the formatted marker is gone" || die "a: the marker is still there"
 
 # --- 3. b joins via a alone --------------------------------------------------------------------
