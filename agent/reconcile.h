@@ -6,6 +6,7 @@
  * ordered list of actions, each with its reason. No I/O, no clock, no randomness, no
  * logging above debug: everything it needs (including "now" and what is in flight) is
  * in its input, so every rule is tested by tables (tests/unit/test-reconcile.c).
+ * Implemented in plan.c (the entry, the rules) and plan-*.c (plan-internal.h).
  *
  * The executor (reconciler.c) builds an RcObservation from EC2 and the engine, calls
  * rc_plan(), and carries the actions out in order, re-confirming leadership right
@@ -314,7 +315,7 @@ const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … *
  * while reading the listings, then one step per manager in spec order (changes for at
  * most one manager, except in quorum-loss mode), then workers, then ROTATE_TOKENS.
  * WAIT and REPORT change nothing; every other action has destructive = true. The rules
- * and the decisions behind them are listed at the top of reconcile.c.
+ * and the decisions behind them are listed at the top of plan.c.
  *
  * A LAUNCH_WORKER's replaces points into its own generation[]: when copying an RcAction,
  * keep the plan alive or use client_token, which is self-contained.
