@@ -8,8 +8,8 @@
 #include "config.h"
 #include "daemon.h"
 #include "log.h"
+#include "overview.h"
 #include "prepare.h"
-#include "reconciler.h"
 #include "status.h"
 #include "version.h"
 

@@ -22,7 +22,7 @@
 #define SK_MESSAGE_MOUNT_REFUSED        "6462e9d0fb344cf39b2eb65bc38e832c"
 #define SK_MESSAGE_CONFIG_RELOADED      "0ebebcbbee324fb1950c9cbcaf45fcef"
 #define SK_MESSAGE_MULTI_ATTACH_REFUSED "506dc7aeab49ec21b6ab1caa8fda4c46"
-/* The leader's reconciler (reconciler.c) */
+/* The leader's reconciler (reconciler.c, pass.c, act.c) */
 #define SK_MESSAGE_REPLACEMENT_STARTED  "4e00981964cc4579b32434529e28cc74"
 #define SK_MESSAGE_INSTANCE_LAUNCHED    "12bce135d3d74fe6809b77fda42ea584"
 #define SK_MESSAGE_RC_VOLUME_ATTACHED   "3d25cff61856424f8120317b03aa3883"

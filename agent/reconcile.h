@@ -8,7 +8,7 @@
  * in its input, so every rule is tested by tables (tests/unit/test-reconcile.c).
  * Implemented in plan.c (the entry, the rules) and plan-*.c (plan-internal.h).
  *
- * The executor (reconciler.c) builds an RcObservation from EC2 and the engine, calls
+ * The executor (pass.c, observe.c, act.c; the loop side in reconciler.c) builds an RcObservation from EC2 and the engine, calls
  * rc_plan(), and carries the actions out in order, re-confirming leadership right
  * before each one that changes EC2 or the swarm. The planner only emits what may be done
  * now: one manager at a time, never costing quorum, nothing from a failed or partial

@@ -9,7 +9,7 @@
 #include "docker.h"
 #include "json-util.h"
 #include "log.h"
-#include "reconciler.h"
+#include "overview.h"
 
 typedef struct NodeList {
         DockerNode *nodes;

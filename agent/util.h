@@ -88,6 +88,11 @@ static inline const char *strempty(const char *s) {
         return s ? s : "";
 }
 
+/* NULL for NULL or "" (the other way round from strempty()). */
+static inline const char *nonempty(const char *s) {
+        return isempty(s) ? NULL : s;
+}
+
 /* Returns the rest of s after prefix, or NULL if s does not start with it. */
 static inline const char *startswith(const char *s, const char *prefix) {
         size_t l = strlen(prefix);
@@ -98,6 +103,16 @@ bool endswith(const char *s, const char *suffix);
 
 /* Replace *dst by a copy of src (NULL allowed). */
 int free_and_strdup(char **dst, const char *src);
+
+/* *ret = a copy of s, or NULL when s is NULL. 0 or -ENOMEM. */
+static inline int strdup_or_null(const char *s, char **ret) {
+        if (!s) {
+                *ret = NULL;
+                return 0;
+        }
+        *ret = strdup(s);
+        return *ret ? 0 : -ENOMEM;
+}
 
 /* Overwrite then free: for secrets. erase_and_free() wipes up to the first NUL; use
  * erase_and_free_size() for a buffer that may hold more (a file read whole). */

@@ -98,7 +98,7 @@ function resTags(tags) {
   return c
 }
 
-// one RunInstances the way agent/reconciler.c's act_launch() sends it (ec2_run_instances():
+// one RunInstances the way agent/act.c's act_launch() sends it (ec2_run_instances():
 // MetadataOptions HttpTokens=required, HttpPutResponseHopLimit=1), and what EC2 authorises
 function launch(o = {}) {
   const manager = (o.role ?? 'manager') === 'manager'
@@ -145,7 +145,7 @@ function launch(o = {}) {
   return r
 }
 
-// agent/reconciler.c's act_create_volume(): the seat's volume, tagged, Volume.SizeGiB=,
+// agent/act.c's act_create_volume(): the seat's volume, tagged, Volume.SizeGiB=,
 // Volume.Type=, Volume.Encrypted= as the stack writes them (50 GiB gp3 encrypted)
 function createVolume(o = {}) {
   const tags = o.tags ?? { 'swarmkeeper:cluster': CLUSTER, 'swarmkeeper:logical-id': '10.0.2.10', 'swarmkeeper:role': 'manager' }

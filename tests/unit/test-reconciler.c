@@ -11,10 +11,13 @@
 #include <sys/un.h>
 #include <sys/wait.h>
 
-#include "leader.h"
+#include "act.h"
 #include "json-util.h"
-#include "reconciler.h"
+#include "leader.h"
+#include "overview.h"
+#include "rc-history.h"
 #include "test.h"
+#include "user-data.h"
 
 #define TOKEN "SWMTKN-1-0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefgh-0123456789abcdefghijklmno"
 

@@ -1,0 +1,296 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * `plan` and the desired-against-actual overview of `status` (see overview.h). I/O,
+ * synchronous, on the main thread of those commands.
+ */
+#include "overview.h"
+
+#include <inttypes.h>
+#include <time.h>
+
+#include "act.h"
+#include "json-util.h"
+#include "log.h"
+#include "pass.h"
+
+/* The instance that speaks for logical id: a live one first, else the newest. */
+static const Ec2Instance *overview_instance(const RcWorld *w, const char *lid) {
+        const Ec2Instance *best = NULL;
+
+        for (size_t i = 0; w->instances_ok && i < w->instances.n; i++) {
+                const Ec2Instance *e = &w->instances.items[i];
+                bool live = e->state != EC2_INSTANCE_TERMINATED;
+                if (!streq_ptr(ec2_tags_get(e->tags, EC2_TAG_LOGICAL_ID), lid))
+                        continue;
+                if (!best || (live && best->state == EC2_INSTANCE_TERMINATED) ||
+                    (live == (best->state != EC2_INSTANCE_TERMINATED) && e->launch_time_usec > best->launch_time_usec))
+                        best = e;
+        }
+        return best;
+}
+
+static const Ec2Volume *overview_volume(const RcWorld *w, const char *lid) {
+        for (size_t i = 0; w->volumes_ok && i < w->volumes.n; i++)
+                if (streq_ptr(ec2_tags_get(w->volumes.items[i].tags, EC2_TAG_LOGICAL_ID), lid))
+                        return &w->volumes.items[i];
+        return NULL;
+}
+
+static const DockerNode *overview_node(const RcWorld *w, const char *lid) {
+        const DockerNode *best = NULL;
+        for (size_t i = 0; w->nodes_ok && i < w->n_nodes; i++)
+                if (streq_ptr(w->nodes[i].logical_id, lid) && (!best || streq_ptr(w->nodes[i].state, "ready")))
+                        best = &w->nodes[i];
+        return best;
+}
+
+static void overview_workers(const RcWorld *w, unsigned *ret_instances, unsigned *ret_nodes) {
+        unsigned ni = 0, nn = 0;
+        for (size_t i = 0; w->instances_ok && i < w->instances.n; i++) {
+                const Ec2Instance *e = &w->instances.items[i];
+                if (streq_ptr(ec2_tags_get(e->tags, EC2_TAG_ROLE), "worker") &&
+                    (e->state == EC2_INSTANCE_PENDING || e->state == EC2_INSTANCE_RUNNING))
+                        ni++;
+        }
+        for (size_t i = 0; w->nodes_ok && i < w->n_nodes; i++)
+                if (!streq_ptr(w->nodes[i].role, "manager") && streq_ptr(w->nodes[i].state, "ready"))
+                        nn++;
+        *ret_instances = ni;
+        *ret_nodes = nn;
+}
+
+static const char *dash(const char *s) {
+        return isempty(s) ? "-" : s;
+}
+
+#define JSTR(s) ((s) ? json_object_new_string(s) : NULL)
+
+/* Desired against actual, one row per logical id, and the worker count. */
+static int overview_print(const Pass *p, json_object *root) {
+        const RcWorld *w = &p->world;
+        unsigned wi, wn;
+
+        overview_workers(w, &wi, &wn);
+        if (root) {
+                json_object *arr = json_object_new_array(), *wo = json_object_new_object();
+                if (!arr || !wo) {
+                        json_object_put(arr);
+                        json_object_put(wo);
+                        return -ENOMEM;
+                }
+                STRV_FOREACH(m, p->managers) {
+                        const Ec2Instance *i = overview_instance(w, *m);
+                        const Ec2Volume *v = overview_volume(w, *m);
+                        const DockerNode *n = overview_node(w, *m);
+                        json_object *o = json_object_new_object();
+                        if (!o) {
+                                json_object_put(arr);
+                                json_object_put(wo);
+                                return -ENOMEM;
+                        }
+                        json_object_object_add(o, "logical_id", json_object_new_string(*m));
+                        json_object_object_add(o, "instance_id", JSTR(i ? i->instance_id : NULL));
+                        json_object_object_add(o, "instance_state", JSTR(i ? ec2_instance_state_to_string(i->state) : NULL));
+                        json_object_object_add(o, "volume_id", JSTR(v ? v->volume_id : NULL));
+                        json_object_object_add(o, "volume_state", JSTR(v ? ec2_volume_state_to_string(v->state) : NULL));
+                        json_object_object_add(o, "node_id", JSTR(n ? n->id : NULL));
+                        json_object_object_add(o, "node_state", JSTR(n ? n->state : NULL));
+                        json_object_object_add(o, "manager_status", JSTR(n ? n->reachability : NULL));
+                        json_object_object_add(o, "leader", json_object_new_boolean(n && n->leader));
+                        json_object_array_add(arr, o);
+                }
+                json_object_object_add(root, "managers", arr);
+                json_object_object_add(wo, "desired", json_object_new_int((int) p->workers));
+                json_object_object_add(wo, "instances", json_object_new_int((int) wi));
+                json_object_object_add(wo, "ready_nodes", json_object_new_int((int) wn));
+                json_object_object_add(root, "workers", wo);
+                json_object_object_add(root, "instances_ok", json_object_new_boolean(w->instances_ok));
+                json_object_object_add(root, "volumes_ok", json_object_new_boolean(w->volumes_ok));
+                json_object_object_add(root, "subnets_ok", json_object_new_boolean(w->subnets_ok));
+                json_object_object_add(root, "nodes_ok", json_object_new_boolean(w->nodes_ok));
+                return 0;
+        }
+
+        printf("%-16s %-20s %-14s %-22s %-10s %-26s %-8s %-12s %s\n", "LOGICAL-ID", "INSTANCE", "STATE", "VOLUME",
+               "VOL-STATE", "NODE-ID", "NODE", "MANAGER", "LEADER");
+        STRV_FOREACH(m, p->managers) {
+                const Ec2Instance *i = overview_instance(w, *m);
+                const Ec2Volume *v = overview_volume(w, *m);
+                const DockerNode *n = overview_node(w, *m);
+                printf("%-16s %-20s %-14s %-22s %-10s %-26s %-8s %-12s %s\n", *m, dash(i ? i->instance_id : NULL),
+                       !w->instances_ok ? "?" : dash(i ? ec2_instance_state_to_string(i->state) : NULL),
+                       dash(v ? v->volume_id : NULL),
+                       !w->volumes_ok ? "?" : dash(v ? ec2_volume_state_to_string(v->state) : NULL),
+                       dash(n ? n->id : NULL), !w->nodes_ok ? "?" : dash(n ? n->state : NULL),
+                       dash(n ? n->reachability : NULL), n && n->leader ? "yes" : "-");
+        }
+        printf("\nWorkers: %u desired, %u instances running or pending, %u nodes ready.\n", p->workers, wi, wn);
+        if (!w->instances_ok || !w->volumes_ok || !w->subnets_ok || !w->nodes_ok)
+                printf("Incomplete observation:%s%s%s%s (never read as \"missing\").\n",
+                       w->instances_ok ? "" : " instances", w->volumes_ok ? "" : " volumes",
+                       w->subnets_ok ? "" : " subnets", w->nodes_ok ? "" : " nodes");
+        return 0;
+}
+
+static json_object *action_json(const RcAction *a) {
+        json_object *o = json_object_new_object();
+        if (!o)
+                return NULL;
+        json_object_object_add(o, "kind", json_object_new_string(rc_action_kind_to_string(a->kind)));
+        json_object_object_add(o, "logical_id", JSTR(a->logical_id));
+        json_object_object_add(o, "instance_id", JSTR(a->instance_id));
+        json_object_object_add(o, "volume_id", JSTR(a->volume_id));
+        json_object_object_add(o, "node_id", JSTR(a->node_id));
+        json_object_object_add(o, "subnet_id", JSTR(a->subnet_id));
+        json_object_object_add(o, "availability_zone", JSTR(a->availability_zone));
+        json_object_object_add(o, "private_ip", JSTR(a->private_ip));
+        json_object_object_add(o, "replaces", JSTR(a->replaces));
+        json_object_object_add(o, "join_fresh", json_object_new_boolean(a->join_fresh));
+        json_object_object_add(o, "destructive", json_object_new_boolean(a->destructive));
+        json_object_object_add(o, "reason", json_object_new_string(a->reason));
+        return o;
+}
+
+static int pass_observe_only(const Config *c, Pass **ret) {
+        _cleanup_(pass_freep) Pass *p = NULL;
+        int r;
+
+        r = pass_new(c, NULL, &p);
+        if (r < 0)
+                return log_error_errno(r, "Out of memory.");
+        p->plan_only = true;
+        r = pass_run(p);
+        if (r < 0 && !p->engine_manager)
+                return log_error("Cannot observe the swarm: %s", p->error[0] ? p->error : strerror(-r)), -ENOTCONN;
+        if (r < 0 && !p->planned)
+                return log_error("Cannot plan: %s", p->error[0] ? p->error : strerror(-r)), r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int verb_plan(Config *c, const ConfigArgs *args, bool json) {
+        _cleanup_(pass_freep) Pass *p = NULL;
+        int r;
+
+        (void) args;
+        r = pass_observe_only(c, &p);
+        if (r == -ENOTCONN)
+                return SK_EXIT_ENGINE;
+        if (r < 0)
+                return SK_EXIT_AWS;
+
+        if (json) {
+                _cleanup_(json_object_putp) json_object *root = json_object_new_object();
+                json_object *arr = json_object_new_array();
+                if (!root || !arr) {
+                        json_object_put(arr);
+                        return log_error_errno(-ENOMEM, "Out of memory."), SK_EXIT_FAILURE;
+                }
+                json_object_object_add(root, "leader", json_object_new_boolean(p->world.leader));
+                json_object_object_add(root, "quorum", json_object_new_boolean(p->world.quorum));
+                json_object_object_add(root, "quorum_loss_mode", json_object_new_boolean(p->plan.quorum_loss_mode));
+                json_object_object_add(root, "dry_run", json_object_new_boolean(p->dry_run));
+                if (overview_print(p, root) < 0)
+                        return log_error_errno(-ENOMEM, "Out of memory."), SK_EXIT_FAILURE;
+                json_object_object_add(root, "actions", arr);
+                for (size_t i = 0; i < p->plan.n; i++)
+                        json_object_array_add(arr, action_json(&p->plan.actions[i]));
+                puts(json_object_to_json_string_ext(root, JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_SPACED |
+                                                                  JSON_C_TO_STRING_NOSLASHESCAPE));
+        } else {
+                (void) overview_print(p, NULL);
+                printf("\nThis node is %s%s.\n", p->world.leader ? "the leader" : "not the leader",
+                       p->world.quorum ? ", a majority of managers is reachable" : ", no majority of managers reachable");
+                if (!p->world.leader && !p->quorum_loss_mode)
+                        printf("Only the leader acts (or a manager after Reconcile.QuorumLossGraceSec without any "
+                               "leader); the plan below is what the planner says for this node.\n");
+                printf("\nPlan (%zu action%s):\n", p->plan.n, p->plan.n == 1 ? "" : "s");
+                for (size_t i = 0; i < p->plan.n; i++) {
+                        char line[512];
+                        rc_action_describe(&p->plan.actions[i], line, sizeof(line));
+                        printf("  %zu. %s\n", i + 1, line);
+                }
+                if (p->plan.n == 0)
+                        printf("  nothing to do.\n");
+        }
+        return fflush(stdout) == 0 ? SK_EXIT_OK : SK_EXIT_FAILURE;
+}
+
+static int read_state_file(json_object **ret) {
+        const char *rt = getenv("RUNTIME_DIRECTORY");
+        _cleanup_(freep) char *path = NULL, *text = NULL;
+        size_t size;
+        int r;
+
+        if (!isempty(rt)) {
+                if (asprintf(&path, "%.*s/state.json", (int) strcspn(rt, ":"), rt) < 0)
+                        return -ENOMEM;
+        } else if (!(path = strdup(RC_STATE_FILE_DEFAULT)))
+                return -ENOMEM;
+        r = read_full_file(path, &text, &size);
+        if (r < 0)
+                return r;
+        *ret = json_tokener_parse(text);
+        return *ret ? 0 : -EBADMSG;
+}
+
+int reconciler_status_overview(const Config *c, json_object *root) {
+        _cleanup_(pass_freep) Pass *p = NULL;
+        _cleanup_(json_object_putp) json_object *state = NULL;
+        uint64_t now = now_usec(CLOCK_REALTIME);
+        int r;
+
+        if (!config_launch_configured(c, ROLE_MANAGER))
+                return 0;
+        r = pass_new(c, NULL, &p);
+        if (r < 0)
+                return r;
+        p->plan_only = true;
+        r = pass_run(p);
+        (void) read_state_file(&state);
+
+        if (root) {
+                json_object *d = json_object_new_object();
+                if (!d)
+                        return -ENOMEM;
+                json_object_object_add(root, "desired", d);
+                if (r < 0 && !p->planned)
+                        json_object_object_add(d, "error", json_object_new_string(p->error[0] ? p->error : strerror(-r)));
+                else if (overview_print(p, d) < 0)
+                        return -ENOMEM;
+                json_object_object_add(root, "reconciler", TAKE_PTR(state));
+                return 0;
+        }
+
+        printf("\nDesired against actual (cluster %s):\n", strempty(c->cluster_name));
+        if (r < 0 && !p->planned)
+                printf("  cannot observe: %s\n", p->error[0] ? p->error : strerror(-r));
+        else
+                (void) overview_print(p, NULL);
+        if (state) {
+                json_object *v, *arr;
+                int64_t t = json_object_object_get_ex(state, "time_usec", &v) ? json_object_get_int64(v) : 0;
+                printf("\nThis host's reconciler (last pass %" PRId64 " s ago): %s\n",
+                       t > 0 && (uint64_t) t <= now ? (int64_t) ((now - (uint64_t) t) / USEC_PER_SEC) : -1,
+                       json_object_object_get_ex(state, "status", &v) && json_object_get_string(v)
+                               ? json_object_get_string(v) : "idle");
+                if (json_object_object_get_ex(state, "inflight", &arr) && json_object_array_length(arr) > 0) {
+                        printf("In flight:\n");
+                        for (size_t i = 0; i < json_object_array_length(arr); i++) {
+                                json_object *e = json_object_array_get_idx(arr, i), *k, *l, *in, *vo, *since;
+                                (void) json_object_object_get_ex(e, "kind", &k);
+                                (void) json_object_object_get_ex(e, "logical_id", &l);
+                                (void) json_object_object_get_ex(e, "instance_id", &in);
+                                (void) json_object_object_get_ex(e, "volume_id", &vo);
+                                (void) json_object_object_get_ex(e, "since_usec", &since);
+                                int64_t s0 = since ? json_object_get_int64(since) : 0;
+                                printf("  %-14s %-16s %-20s %-22s %" PRId64 " s\n", dash(json_object_get_string(k)),
+                                       dash(l ? json_object_get_string(l) : NULL), dash(in ? json_object_get_string(in) : NULL),
+                                       dash(vo ? json_object_get_string(vo) : NULL),
+                                       s0 > 0 && (uint64_t) s0 <= now ? (int64_t) ((now - (uint64_t) s0) / USEC_PER_SEC) : 0);
+                        }
+                } else
+                        printf("Nothing in flight.\n");
+        }
+        return 0;
+}

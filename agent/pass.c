@@ -1,0 +1,415 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * One pass of the reconciler (see pass.h): the Pass object and its clients, then
+ * pass_run(): observe, plan, log what changed, carry out the actions. pass_new() and
+ * pass_free() run on the loop thread, pass_run() on the Job's worker thread (for `plan`
+ * and `status`: all synchronously on the main thread).
+ */
+#include "pass.h"
+
+#include <inttypes.h>
+#include <time.h>
+
+#include "act.h"
+#include "log.h"
+#include "messages.h"
+
+#define RC_LAUNCH_SETTLE_USEC (120 * USEC_PER_SEC)
+#define RC_INFLIGHT_MAX_AGE_USEC (600 * USEC_PER_SEC)
+/* A gap between two node listings above 2 × IntervalSec + this restarts every streak (a
+ * pass itself may take this long: EC2 retries, a slow engine) */
+#define RC_GAP_SLACK_USEC (30 * USEC_PER_SEC)
+#define RC_DOCKER_TIMEOUT_MSEC 5000
+
+void rc_clients_drop_subnets(RcClients *c) {
+        ec2_subnet_list_done(&c->subnets);
+        strv_free(c->subnet_ids);
+        c->subnet_ids = NULL;
+        c->subnets_usec = 0;
+}
+
+void rc_clients_done(RcClients *c) {
+        rc_clients_drop_subnets(c);
+        ec2_client_free(c->ec2);
+        creds_provider_free(c->creds);
+        imds_free(c->imds);
+        free(c->key);
+        *c = (RcClients){};
+}
+
+Pass *pass_free(Pass *p) {
+        if (!p)
+                return NULL;
+        free(p->cluster);
+        strv_free(p->managers);
+        free(p->bootstrap);
+        free(p->socket);
+        free(p->self_instance_id);
+        free(p->region);
+        free(p->endpoint);
+        free(p->metadata_endpoint);
+        rc_launch_conf_done(&p->launch_manager);
+        rc_launch_conf_done(&p->launch_worker);
+        rc_volume_conf_done(&p->volume);
+        free(p->key_name);
+        free(p->user_data_path);
+        strv_free(p->security_groups);
+        strv_free(p->subnet_ids);
+        free(p->conf_manager);
+        free(p->conf_worker);
+        rc_history_done(&p->history);
+        if (p->planned)
+                rc_plan_done(&p->plan);
+        rc_world_done(&p->world);
+        rc_clients_done(&p->clients);
+        docker_free(p->docker);
+        free(p);
+        return NULL;
+}
+
+int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
+        _cleanup_(pass_freep) Pass *p = calloc(1, sizeof(Pass));
+        const char *base = nonempty(c->user_data);
+        int r;
+
+        if (!p)
+                return -ENOMEM;
+        p->workers = c->workers;
+        p->grace_usec = (uint64_t) c->grace_sec * USEC_PER_SEC;
+        p->stable_usec = (uint64_t) c->stable_sec * USEC_PER_SEC;
+        p->quorum_loss_grace_usec = (uint64_t) c->quorum_loss_grace_sec * USEC_PER_SEC;
+        p->seat_deadline_usec = (uint64_t) c->seat_deadline_sec * USEC_PER_SEC;
+        p->interval_usec = (uint64_t) c->interval_sec * USEC_PER_SEC;
+        p->dry_run = c->dry_run;
+        p->allow_plain_http = c->allow_plain_http;
+        p->deadline_usec = now_usec(CLOCK_MONOTONIC) + RC_PASS_DEADLINE_USEC;
+        if ((r = strdup_or_null(c->cluster_name, &p->cluster)) < 0 ||
+            (r = strdup_or_null(c->bootstrap_manager, &p->bootstrap)) < 0 ||
+            (r = strdup_or_null(c->socket, &p->socket)) < 0 ||
+            (r = strdup_or_null(nonempty(c->instance_id), &p->self_instance_id)) < 0 ||
+            (r = strdup_or_null(c->region, &p->region)) < 0 ||
+            (r = strdup_or_null(c->endpoint, &p->endpoint)) < 0 ||
+            (r = strdup_or_null(c->metadata_endpoint, &p->metadata_endpoint)) < 0 ||
+            (r = rc_launch_conf(c, ROLE_MANAGER, &p->launch_manager)) < 0 ||
+            (r = rc_launch_conf(c, ROLE_WORKER, &p->launch_worker)) < 0 ||
+            (r = rc_volume_conf(c, &p->volume)) < 0 ||
+            (r = strdup_or_null(nonempty(c->key_name), &p->key_name)) < 0 ||
+            (r = strdup_or_null(base, &p->user_data_path)) < 0)
+                return r;
+        if (strv_copy(c->security_group_ids, &p->security_groups) < 0 ||
+            strv_copy(c->subnet_ids, &p->subnet_ids) < 0 || strv_copy(c->managers, &p->managers) < 0)
+                return -ENOMEM;
+        if ((r = rc_cluster_conf(c, "manager", NULL, !!base, &p->conf_manager)) < 0 ||
+            (r = rc_cluster_conf(c, "worker", NULL, !!base, &p->conf_worker)) < 0)
+                return r;
+        if (h && (r = rc_history_copy(h, &p->history)) < 0)
+                return r;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
+int pass_fail(Pass *p, const char *fmt, ...) {
+        va_list ap;
+        va_start(ap, fmt);
+        (void) vsnprintf(p->error, sizeof(p->error), fmt, ap);
+        va_end(ap);
+        return -EIO;
+}
+
+bool pass_stopped(const Pass *p) {
+        return (p->cancel && atomic_load(p->cancel)) || now_usec(CLOCK_MONOTONIC) >= p->deadline_usec;
+}
+
+int pass_docker(Pass *p) {
+        int r;
+
+        if (p->docker)
+                return 0;
+        r = docker_new(p->socket, &p->docker);
+        if (r < 0)
+                return r;
+        p->docker->timeout_msec = RC_DOCKER_TIMEOUT_MSEC;
+        docker_set_cancel(p->docker, p->cancel);
+        return docker_ping(p->docker);
+}
+
+/* What the EC2 clients are made from (no secret in it). */
+int pass_clients_key(const Pass *p, char **ret) {
+        return asprintf(ret, "%s|%s|%s|%d", strempty(p->region), strempty(p->endpoint),
+                        strempty(p->metadata_endpoint), p->allow_plain_http) < 0 ? -ENOMEM : 0;
+}
+
+int pass_ec2(Pass *p) {
+        _cleanup_(freep) char *region = NULL;
+        int r;
+
+        if (p->clients.ec2) {
+                /* lent by the loop: this pass's cancel flag */
+                imds_set_cancel(p->clients.imds, p->cancel);
+                ec2_client_set_cancel(p->clients.ec2, p->cancel);
+                return 0;
+        }
+        rc_clients_done(&p->clients);
+        r = imds_new(p->metadata_endpoint, &p->clients.imds);
+        if (r < 0)
+                return pass_fail(p, "cannot use the metadata service at %s", p->metadata_endpoint);
+        imds_set_cancel(p->clients.imds, p->cancel);
+        if (isempty(p->region)) {
+                r = imds_get_value(p->clients.imds, IMDS_REGION, &region);
+                if (r < 0)
+                        return pass_fail(p, "AWS.Region is not set and the metadata service could not tell it: %s",
+                                         strerror(-r));
+        }
+        r = creds_provider_new(p->clients.imds, &p->clients.creds);
+        if (r < 0)
+                return pass_fail(p, "cannot set up AWS credentials: %s", strerror(-r));
+        r = ec2_client_new(region ?: p->region, p->endpoint, p->clients.creds, &p->clients.ec2);
+        if (r < 0)
+                return pass_fail(p, "cannot use EC2 in region '%s' at '%s'", region ?: p->region,
+                                 isempty(p->endpoint) ? "(default endpoint)" : p->endpoint);
+        ec2_client_set_allow_plain_http(p->clients.ec2, p->allow_plain_http);
+        ec2_client_set_cancel(p->clients.ec2, p->cancel);
+        /* short enough for the pass deadline */
+        ec2_client_set_timeouts(p->clients.ec2, 3000, 20000);
+        ec2_client_set_retry(p->clients.ec2, 4, 250 * USEC_PER_MSEC, 5 * USEC_PER_SEC);
+        return pass_clients_key(p, &p->clients.key);
+}
+
+/* Log each action once: only what differs from the last pass's plan. */
+static void pass_log_plan(Pass *p) {
+        _cleanup_(strv_freep) char **keys = NULL;
+
+        for (size_t i = 0; i < p->plan.n; i++) {
+                const RcAction *a = &p->plan.actions[i];
+                char line[512], key[512];
+                size_t k = 0;
+
+                rc_action_describe(a, line, sizeof(line));
+                /* "Ready for 4s of 30s" is the same wait as "for 6s of 30s": the key has
+                 * no digits in the reason */
+                for (const char *c = line, *reason = strstr(line, ": "); *c && k + 1 < sizeof(key); c++)
+                        if (!(reason && c > reason && *c >= '0' && *c <= '9'))
+                                key[k++] = *c;
+                key[k] = 0;
+                (void) strv_extend(&keys, key);
+                if (strv_contains(p->history.logged, key))
+                        continue;
+                p->plan_changed = true;
+                log_struct(a->kind == RC_ACTION_REPORT ? LOG_WARNING : LOG_INFO, 0, SK_MESSAGE_PLAN_ACTION,
+                           LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID", a->logical_id,
+                                      "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID", a->volume_id, "SK_NODE_ID",
+                                      a->node_id, "SK_DRY_RUN", p->dry_run ? "yes" : NULL),
+                           "Plan%s: %s", p->dry_run ? " (DryRun)" : "", line);
+        }
+        if (strv_length(keys) != strv_length(p->history.logged))
+                p->plan_changed = true; /* an action is done or gone */
+        strv_free(p->history.logged);
+        p->history.logged = TAKE_PTR(keys);
+}
+
+static void pass_node_back(Pass *p, uint64_t now) {
+        const RcWorld *w = &p->world;
+
+        for (size_t i = 0; w->nodes_ok && i < w->n_nodes; i++) {
+                const DockerNode *n = &w->nodes[i];
+                const RcNodeMark *m = history_mark(&p->history, n->id);
+                uint64_t started = 0;
+                char secs[32];
+
+                if (!n->logical_id || !m ||
+                    rc_history_recovery_done(&p->history, n->logical_id, m->healthy_since_usec, &started) <= 0)
+                        continue;
+                snprintf(secs, sizeof(secs), "%" PRIu64, (uint64_t) ((now - started + USEC_PER_SEC / 2) / USEC_PER_SEC));
+                log_struct(LOG_NOTICE, 0, SK_MESSAGE_NODE_BACK,
+                           LOG_FIELDS("SK_LOGICAL_ID", n->logical_id, "SK_NODE_ID", n->id, "SK_RECOVERY_SEC", secs),
+                           "Reconcile: manager %s is back as node %s, Ready and Reachable, %s s after its "
+                           "replacement began.", n->logical_id, n->id, secs);
+        }
+}
+
+static bool logical_id_healthy(const RcWorld *w, const char *lid) {
+        for (size_t i = 0; w->nodes_ok && i < w->n_nodes; i++)
+                if (streq_ptr(w->nodes[i].logical_id, lid) && w->nodes[i].manager && node_healthy(&w->nodes[i]))
+                        return true;
+        return false;
+}
+
+static void pass_set_status(Pass *p) {
+        p->status[0] = 0;
+        if (p->quorum_loss_mode) {
+                snprintf(p->status, sizeof(p->status), "no swarm leader: re-creating terminated managers");
+                return;
+        }
+        /* the first change; else the first manager that is not healthy and waits */
+        for (int pick_wait = 0; pick_wait < 2; pick_wait++)
+                for (size_t i = 0; p->planned && i < p->plan.n; i++) {
+                        const RcAction *a = &p->plan.actions[i];
+                        if (a->kind == RC_ACTION_REPORT || (a->kind == RC_ACTION_WAIT) != pick_wait)
+                                continue;
+                        if (a->kind == RC_ACTION_WAIT && (!a->logical_id || logical_id_healthy(&p->world, a->logical_id)))
+                                continue;
+                        snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s",
+                                 a->kind == RC_ACTION_WAIT ? "waiting for" : rc_action_kind_to_string(a->kind),
+                                 a->logical_id ? " " : "", strempty(a->logical_id), p->dry_run ? " (DryRun)" : "");
+                        return;
+                }
+}
+
+/* A REPORT of a seat past its deadline: logged once per incident. */
+static void pass_log_stuck(Pass *p, uint64_t now) {
+        for (size_t i = 0; p->planned && i < p->plan.n; i++) {
+                const RcAction *a = &p->plan.actions[i];
+                RcSeatMemory *s = a->seat_stuck ? rc_history_seat(&p->history, a->logical_id, false) : NULL;
+                char secs[32];
+
+                if (!s || s->stuck_logged)
+                        continue;
+                snprintf(secs, sizeof(secs), "%" PRIu64,
+                         (uint64_t) (s->busy_since_usec && now > s->busy_since_usec ? (now - s->busy_since_usec) / USEC_PER_SEC : 0));
+                log_struct(LOG_WARNING, 0, SK_MESSAGE_SEAT_STUCK,
+                           LOG_FIELDS("SK_LOGICAL_ID", a->logical_id, "SK_BUSY_SEC", secs, "SK_REASON", a->reason),
+                           "Reconcile: the recovery of manager %s has not progressed for %s s; other managers "
+                           "may be repaired first.", a->logical_id, secs);
+                s->stuck_logged = true;
+        }
+}
+
+/*
+ * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
+ * says why when it is not an errno story). Never acts when p->plan_only.
+ */
+int pass_run(Pass *p) {
+        /* every streak, age and deadline on the monotonic clock: a step of the wall clock
+         * neither fences nor waits; EC2's launch times alone are compared with wall */
+        uint64_t now = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
+        char why[256];
+        RcSpec spec;
+        int r;
+
+        p->history.max_gap_usec = 2 * p->interval_usec + RC_GAP_SLACK_USEC;
+
+        r = pass_observe_nodes(p, now);
+        if (r < 0)
+                return r;
+
+        if (!p->world.leader) {
+                bool lost = !p->world.any_leader && p->history.no_leader_since_usec &&
+                            now >= p->history.no_leader_since_usec + p->quorum_loss_grace_usec;
+                if (!lost) {
+                        if (p->history.quorum_lost_logged && p->world.any_leader) {
+                                p->history.quorum_lost_logged = false;
+                                log_struct(LOG_NOTICE, 0, SK_MESSAGE_QUORUM_RESTORED, NULL,
+                                           "The swarm has a leader again.");
+                        }
+                        if (!p->plan_only)
+                                return 0; /* a follower watches, the leader acts */
+                } else {
+                        p->quorum_loss_mode = true;
+                        if (!p->history.quorum_lost_logged) {
+                                char secs[32];
+                                snprintf(secs, sizeof(secs), "%" PRIu64,
+                                         (uint64_t) ((now - p->history.no_leader_since_usec) / USEC_PER_SEC));
+                                log_struct(LOG_WARNING, 0, SK_MESSAGE_QUORUM_LOST, LOG_FIELDS("SK_NO_LEADER_SEC", secs),
+                                           "The swarm has had no leader for %s s: re-creating terminated managers "
+                                           "whose volumes are intact, nothing else.", secs);
+                                p->history.quorum_lost_logged = true;
+                        }
+                }
+        } else if (p->history.quorum_lost_logged) {
+                p->history.quorum_lost_logged = false;
+                log_struct(LOG_NOTICE, 0, SK_MESSAGE_QUORUM_RESTORED, NULL, "The swarm has a leader again.");
+        }
+
+        if (pass_stopped(p))
+                return -ECANCELED;
+        if (!p->plan_only && !p->quorum_loss_mode && p->world.nodes_ok && p->history.n_inflight == 0 &&
+            p->history.n_recovering == 0 && p->history.n_backoff == 0 && !p->history.unmarked_volumes &&
+            now < p->history.ec2_observed_usec + RC_EC2_FULL_INTERVAL_USEC &&
+            rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers)) {
+                log_debug("Reconcile: the swarm is complete; EC2 not asked this pass.");
+                return 0;
+        }
+        p->history.ec2_observed_usec = now;
+        p->amiss = !rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers) ||
+                   p->history.n_inflight > 0 || p->history.n_recovering > 0;
+        r = pass_observe_ec2(p);
+        if (r == -ECANCELED)
+                return r;
+        /* a failed listing is recorded as such: the planner never calls it "missing" */
+        rc_history_prune_inflight(&p->history, &p->world, now, RC_INFLIGHT_MAX_AGE_USEC);
+        pass_node_back(p, now);
+        r = rc_history_remember_volumes(&p->history, &p->world);
+        if (r < 0)
+                return r;
+        if (p->world.volumes_ok)
+                p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->managers);
+        if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok && pass_probe_volumes(p) == -ECANCELED)
+                return -ECANCELED;
+
+        r = rc_world_observe(&p->world, &p->history, now, p->engine_manager, &p->obs);
+        if (r < 0)
+                return r;
+        p->obs.self_instance_id = p->self_instance_id;
+        p->obs.realtime_usec = wall;
+        spec = (RcSpec){
+                .cluster = p->cluster,
+                .managers = (const char *const *) p->managers,
+                .n_managers = strv_length(p->managers),
+                .bootstrap = p->bootstrap,
+                .workers = p->workers,
+                .grace_usec = p->grace_usec,
+                .quorum_loss_grace_usec = p->quorum_loss_grace_usec,
+                .stable_usec = p->stable_usec,
+                .launch_settle_usec = RC_LAUNCH_SETTLE_USEC,
+                .seat_deadline_usec = p->seat_deadline_usec,
+        };
+        r = rc_plan(&spec, &p->obs, &p->plan);
+        if (r < 0)
+                return pass_fail(p, "the planner refused: %s", strerror(-r));
+        p->planned = true;
+        pass_set_status(p);
+        if (p->plan_only)
+                return 0;
+        pass_log_plan(p);
+        /* a seat's deadline counts only passes that planned its managers */
+        if (p->obs.leader && p->obs.quorum && !p->quorum_loss_mode && p->obs.instances_ok && p->obs.volumes_ok &&
+            p->obs.subnets_ok && p->obs.nodes_ok &&
+            !(p->plan.n == 1 && p->plan.actions[0].kind == RC_ACTION_WAIT && !p->plan.actions[0].logical_id)) {
+                pass_log_stuck(p, now);
+                rc_history_update_seats(&p->history, &p->plan, p->managers, now);
+        }
+        if (p->dry_run)
+                return 0;
+
+        for (size_t i = 0; i < p->plan.n; i++) {
+                const RcAction *a = &p->plan.actions[i];
+
+                if (a->kind == RC_ACTION_WAIT || a->kind == RC_ACTION_REPORT)
+                        continue;
+                if (pass_stopped(p))
+                        return -ECANCELED;
+                /* every action left changes EC2 or the swarm */
+                why[0] = 0;
+                r = pass_confirm(p, a, why, sizeof(why));
+                if (r == RC_CONFIRM_SKIP) {
+                        log_struct(LOG_NOTICE, 0, SK_MESSAGE_ACTION_SKIPPED,
+                                   LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID",
+                                              a->logical_id, "SK_NODE_ID", a->node_id, "SK_REASON", why),
+                                   "Reconcile: %s of node %s skipped: %s; the next pass decides again.",
+                                   rc_action_kind_to_string(a->kind), strempty(a->node_id), why);
+                        p->skipped++;
+                        p->plan_changed = true; /* soon again */
+                        continue;
+                }
+                if (r <= 0) {
+                        log_warning("Reconcile: %s not confirmed right before %s; stopping this pass.",
+                                    p->quorum_loss_mode ? "the absence of a leader" : "leadership",
+                                    rc_action_kind_to_string(a->kind));
+                        return -EPERM;
+                }
+                r = pass_act(p, a, now_usec(CLOCK_MONOTONIC));
+                if (r < 0)
+                        return r;
+        }
+        return 0;
+}

@@ -1,0 +1,136 @@
+/* SPDX-License-Identifier: MIT */
+#pragma once
+
+/*
+ * One pass of the reconciler. INTERNAL to the reconcile executor: only pass.c, observe.c,
+ * act.c, reconciler.c and overview.c include it.
+ *
+ * A Pass carries copies of the configuration and the history, and the EC2 clients, into
+ * one pass: pass_run() observes (observe.c), plans (rc_plan(), reconcile.h) and carries
+ * out the actions (act.c). Inside `run` a Pass is made and freed on the loop thread
+ * (reconciler.c) and run on the Job's worker thread; for `plan` and `status`
+ * (overview.c) all of it happens synchronously on the main thread, with plan_only.
+ */
+
+#include <stdatomic.h>
+
+#include "creds.h"
+#include "docker.h"
+#include "ec2.h"
+#include "imds.h"
+#include "rc-history.h"
+#include "user-data.h"
+
+#define RC_PASS_DEADLINE_USEC (300 * USEC_PER_SEC)
+
+struct Reconciler;
+
+/*
+ * What passes keep between them, lent to one pass at a time: the EC2 client with its
+ * credentials provider (credentials fetched once and refreshed before they expire, not
+ * three metadata requests a pass; a metadata service that hiccups does not stop a pass
+ * while they are valid) and the described subnets. key: what made them (region,
+ * endpoints); another key, another set.
+ */
+typedef struct RcClients {
+        char *key;
+        Imds *imds;
+        CredsProvider *creds;
+        Ec2Client *ec2;
+        Ec2SubnetList subnets;
+        char **subnet_ids;              /* what subnets describes */
+        uint64_t subnets_usec;          /* CLOCK_MONOTONIC; 0: none */
+} RcClients;
+
+typedef struct Pass {
+        /* inputs: copies, so that a reload in the loop cannot pull them away */
+        char *cluster;
+        char **managers;
+        char *bootstrap;
+        unsigned workers;
+        uint64_t grace_usec, quorum_loss_grace_usec, stable_usec;
+        uint64_t seat_deadline_usec, interval_usec;
+        char *socket;
+        char *region, *endpoint, *metadata_endpoint;
+        RcLaunchConf launch_manager, launch_worker; /* a worker's: never the managers' template/profile */
+        RcVolumeConf volume;              /* a manager's new data volume */
+        char *key_name, *user_data_path;
+        char **security_groups, **subnet_ids;
+        char *conf_manager, *conf_worker; /* the 50-cluster.conf drop-ins, without a token */
+        char *self_instance_id;           /* Host.InstanceId (NULL: unknown) */
+        bool allow_plain_http;
+        bool dry_run, plan_only;
+        uint64_t deadline_usec;           /* CLOCK_MONOTONIC */
+        const atomic_bool *cancel;
+        struct Reconciler *owner;         /* reconciler.c: the loop side that started it */
+        RcHistory history;                /* in: the loop's copy; out: updated */
+
+        /* outputs */
+        RcWorld world;
+        RcObservation obs;
+        RcPlan plan;
+        bool planned;
+        bool quorum_loss_mode;
+        bool engine_manager;
+        bool amiss;                       /* EC2 was needed: the swarm is not as desired */
+        bool plan_changed;                /* an action planned that the last pass had not */
+        unsigned skipped;                 /* actions whose precondition no longer held */
+        char status[160];
+        char error[256];
+
+        /* clients, made on the thread (the EC2 ones lent by the loop when it has them) */
+        Docker *docker;
+        RcClients clients;
+} Pass;
+
+/* ---- pass.c ------------------------------------------------------------------------------ */
+
+void rc_clients_drop_subnets(RcClients *c);
+void rc_clients_done(RcClients *c);
+
+int pass_new(const Config *c, const RcHistory *h, Pass **ret);
+Pass *pass_free(Pass *p);
+DEFINE_TRIVIAL_CLEANUP_FUNC(Pass *, pass_free);
+
+/* Sets p->error; -EIO. */
+_printf_(2, 3) int pass_fail(Pass *p, const char *fmt, ...);
+/* Cancelled, or past the pass deadline. */
+bool pass_stopped(const Pass *p);
+/* The engine client (made on first use), pinged. */
+int pass_docker(Pass *p);
+/* What the EC2 clients are made from (no secret in it). */
+int pass_clients_key(const Pass *p, char **ret);
+/* The EC2 clients: lent by the loop, or made now. */
+int pass_ec2(Pass *p);
+
+/*
+ * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
+ * says why when it is not an errno story). Never acts when p->plan_only.
+ */
+int pass_run(Pass *p);
+
+/* ---- observe.c --------------------------------------------------------------------------- */
+
+/* GET path (a node listing) → nodes, their instance-id labels. */
+int pass_list_nodes(Pass *p, const char *path, DockerNode **ret, size_t *ret_n, char ***ret_instance_ids,
+                    uint64_t **ret_created);
+int pass_observe_nodes(Pass *p, uint64_t now);
+int pass_observe_ec2(Pass *p);
+
+/* For each manager seat with no volume tagged for it in the listing: DescribeVolumes by
+ * its last known volume id. Only EC2's answer about that id may say "lost for good". */
+int pass_probe_volumes(Pass *p);
+
+/* ---- act.c ------------------------------------------------------------------------------- */
+
+/* The error code of the pass's last EC2 call (EC2_ERR_NONE: none). */
+Ec2ErrorCode ec2_code(const Pass *p);
+
+/*
+ * Right before an action that changes EC2 or the swarm. Normal mode: this node Leader
+ * and a majority Reachable, by one GET /nodes?role=manager. Quorum-loss mode: still no
+ * leader anywhere. 1 yes, 0 no (an error or a timeout counts as no).
+ */
+int pass_confirm(Pass *p, const RcAction *a, char *why, size_t why_size);
+/* Carry out one action (WAIT and REPORT: nothing). */
+int pass_act(Pass *p, const RcAction *a, uint64_t now);
