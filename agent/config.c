@@ -1,13 +1,18 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * Configuration keys and values: the key table (SK_CONFIG_KEYS), one parser per kind of
+ * value, the Config object (new, free, assign, erase a secret) and the dump. Pure: no I/O
+ * besides config_dump()'s FILE. The INI text parser is config-parse.c, the checks across
+ * keys config-verify.c, reading files and drop-ins config-load.c. Runs on the event loop's
+ * thread (Config is never shared with a Job's worker thread).
+ */
 #include "config.h"
 
 #include <ctype.h>
-#include <dirent.h>
-#include <fcntl.h>
 #include <stddef.h>
-#include <sys/stat.h>
 #include <syslog.h>
 
+#include "config-internal.h"
 #include "ec2-parse.h"
 #include "http.h"
 #include "labels.h"
@@ -555,7 +560,7 @@ static const char *echo_value(const char *s) {
         return looks_secret(s) ? "(hidden: looks like a join token)" : s;
 }
 
-static const char *echo_name(const char *s) {
+const char *config_echo_name(const char *s) {
         size_t n = strlen(s);
         if (n == 0 || n > 64 || looks_secret(s) ||
             strspn(s, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789._- ") != n)
@@ -564,7 +569,7 @@ static const char *echo_name(const char *s) {
 }
 
 /* Store value for key id; on a bad value log "origin: Key=value: why". */
-static int config_assign(Config *c, ConfigKeyId id, const char *value, const char *origin) {
+int config_assign(Config *c, ConfigKeyId id, const char *value, const char *origin) {
         const ConfigKey *k = &config_keys[id];
         const char *why = NULL;
         int r;
@@ -607,7 +612,7 @@ int config_new(Config **ret) {
         return 0;
 }
 
-static int config_lookup(const char *section, const char *name, ConfigKeyId *ret) {
+int config_lookup(const char *section, const char *name, ConfigKeyId *ret) {
         for (size_t i = 0; i < _CONFIG_KEY_MAX; i++)
                 if (streq(config_keys[i].section, section) && streq(config_keys[i].name, name)) {
                         *ret = (ConfigKeyId) i;
@@ -616,426 +621,11 @@ static int config_lookup(const char *section, const char *name, ConfigKeyId *ret
         return -ENOENT;
 }
 
-static bool section_known(const char *section) {
+bool config_section_known(const char *section) {
         for (size_t i = 0; i < _CONFIG_KEY_MAX; i++)
                 if (streq(config_keys[i].section, section))
                         return true;
         return false;
-}
-
-/* A growable line buffer for continuation lines: appends are amortised O(1), and the
- * old block is wiped before it is freed (it may hold a secret). */
-typedef struct LineBuf {
-        char *p;
-        size_t n, cap;
-} LineBuf;
-
-static void linebuf_done(LineBuf *b) {
-        erase_and_free_size(b->p, b->cap);
-        *b = (LineBuf) {};
-}
-
-static int linebuf_append(LineBuf *b, const char *s, size_t n) {
-        if (b->n + n + 1 > b->cap) {
-                size_t cap = b->cap ? b->cap : 256;
-                char *np;
-                while (cap < b->n + n + 1)
-                        cap *= 2;
-                np = malloc(cap);
-                if (!np)
-                        return -ENOMEM;
-                if (b->p)
-                        memcpy(np, b->p, b->n);
-                erase_and_free_size(b->p, b->cap);
-                b->p = np;
-                b->cap = cap;
-        }
-        memcpy(b->p + b->n, s, n);
-        b->n += n;
-        b->p[b->n] = 0;
-        return 0;
-}
-
-/* [s, s+n) without leading and trailing ASCII whitespace. */
-static void span_strip(const char **s, size_t *n) {
-        while (*n > 0 && isspace((unsigned char) **s))
-                (*s)++, (*n)--;
-        while (*n > 0 && isspace((unsigned char) (*s)[*n - 1]))
-                (*n)--;
-}
-
-int config_parse_buffer(Config *c, const char *data, size_t size, const char *origin) {
-        _cleanup_(freep) char *section = NULL;
-        _cleanup_(linebuf_done) LineBuf joined = {};
-        const char *p = data, *end = data + size, *nul;
-        unsigned line = 0, start_line = 0;
-        bool continuing = false;
-        int r, ret = 0;
-
-        /* A NUL byte is not text: refuse the whole file rather than parse half of it. */
-        nul = memchr(data, 0, size);
-        if (nul) {
-                unsigned at = 1;
-                for (const char *q = data; q < nul; q++)
-                        at += *q == '\n';
-                return log_error("%s:%u: Contains a NUL byte: not a text file.", origin, at), -EINVAL;
-        }
-
-        while (p < end) {
-                const char *eol = memchr(p, '\n', (size_t) (end - p)), *s = p;
-                size_t n = (eol ? eol : end) - p;
-                char origin_line[512], *l, *eq, *key, *value;
-                bool more = eol && eol + 1 < end;
-
-                p = eol ? eol + 1 : end;
-                line++;
-                span_strip(&s, &n);
-
-                if (!continuing) {
-                        joined.n = 0;
-                        start_line = line;
-                } else if ((r = linebuf_append(&joined, " ", 1)) < 0)
-                        return r;
-                if ((r = linebuf_append(&joined, s, n)) < 0)
-                        return r;
-                /* A trailing backslash joins the next line with a space. */
-                if (joined.n > 0 && joined.p[joined.n - 1] == '\\' && more) {
-                        joined.p[--joined.n] = 0;
-                        continuing = true;
-                        continue;
-                }
-                continuing = false;
-                l = strstrip(joined.p);
-                if (!*l || *l == '#' || *l == ';')
-                        continue;
-                snprintf(origin_line, sizeof(origin_line), "%s:%u", origin, start_line);
-
-                if (*l == '[') {
-                        char *e = strchr(l, ']');
-                        if (!e || e[1]) {
-                                /* The line is not echoed: it may hold anything, a token too. */
-                                log_error("%s: Invalid section header (expected [Section] alone on the line).",
-                                          origin_line);
-                                ret = -EINVAL;
-                                continue;
-                        }
-                        *e = 0;
-                        r = free_and_strdup(&section, l + 1);
-                        if (r < 0)
-                                return r;
-                        if (!section_known(section))
-                                log_warning("%s: Unknown section [%s], ignoring.", origin_line, echo_name(section));
-                        continue;
-                }
-
-                eq = strchr(l, '=');
-                if (!eq) {
-                        log_error("%s: Line is neither a [Section], a Key=Value nor a comment.", origin_line);
-                        ret = -EINVAL;
-                        continue;
-                }
-                *eq = 0;
-                key = strstrip(l);
-                value = strstrip(eq + 1);
-                if (!section) {
-                        log_warning("%s: Key %s outside of any section, ignoring.", origin_line, echo_name(key));
-                        continue;
-                }
-                ConfigKeyId id;
-                if (config_lookup(section, key, &id) < 0) {
-                        if (section_known(section))
-                                log_warning("%s: Unknown key %s in [%s], ignoring.", origin_line, echo_name(key),
-                                            section);
-                        continue;
-                }
-                r = config_assign(c, id, value, origin_line);
-                if (r == -EINVAL)
-                        ret = -EINVAL; /* keep going: report every bad line at once */
-                else if (r < 0)
-                        return r;
-        }
-        return ret;
-}
-
-int config_parse_text(Config *c, const char *text, const char *origin) {
-        return config_parse_buffer(c, text, strlen(text), origin);
-}
-
-int config_set(Config *c, const char *assignment) {
-        _cleanup_(erase_and_freep) char *copy = strdup(assignment);
-        char *dot, *eq;
-        ConfigKeyId id;
-
-        if (!copy)
-                return -ENOMEM;
-        eq = strchr(copy, '=');
-        dot = eq ? memchr(copy, '.', (size_t) (eq - copy)) : NULL;
-        if (!eq || !dot || dot == copy || dot + 1 == eq) {
-                /* Name what stands left of '=' only if it looks like a key: the rest (or all
-                 * of it, when '=' is missing) may be a token. */
-                if (eq)
-                        *eq = 0;
-                return log_error("--set %s%s: expected Section.Key=value.", eq ? echo_name(copy) : "(argument not shown)",
-                                 eq ? "=…" : ""),
-                       -EINVAL;
-        }
-        *dot = *eq = 0;
-        if (config_lookup(copy, dot + 1, &id) < 0) {
-                log_warning("--set %s.%s: Unknown key, ignoring.", echo_name(copy), echo_name(dot + 1));
-                return 0;
-        }
-        return config_assign(c, id, eq + 1, "--set");
-}
-
-static int config_parse_file(Config *c, const char *path, bool must_exist) {
-        _cleanup_(closep) int fd = -1;
-        char *text = NULL;
-        unsigned secrets_before = c->n_secrets_set;
-        size_t size = 0;
-        struct stat st;
-        int r;
-
-        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-        if (fd < 0 && errno == ENOENT && !must_exist)
-                return 0;
-        if (fd < 0 || fstat(fd, &st) < 0)
-                r = -errno;
-        else
-                r = read_full_fd(fd, &text, &size);
-        if (r < 0)
-                return log_error_errno(r, "Failed to read configuration file %s: %m", path), -EINVAL;
-        r = strv_extend(&c->files, path);
-        if (r >= 0)
-                r = config_parse_buffer(c, text, size, path);
-        erase_and_free_size(text, size + 1); /* it may have held a secret */
-        if (r < 0)
-                return r;
-
-        /* As ssh refuses a private key that others can read: a file that holds a secret
-         * must be readable by its owner only, and owned by root or by us. */
-        if (c->n_secrets_set != secrets_before &&
-            ((st.st_mode & 0077) != 0 || (st.st_uid != 0 && st.st_uid != geteuid())))
-                return log_error("%s: holds Cluster.JoinToken but has mode %04o, owner uid %u: refusing "
-                                 "it. Make it readable by its owner only (chmod 0600) and owned by root.",
-                                 path, (unsigned) (st.st_mode & 07777), (unsigned) st.st_uid),
-                       -EINVAL;
-        return 0;
-}
-
-static int dropin_filter(const struct dirent *d) {
-        return d->d_name[0] != '.' && endswith(d->d_name, ".conf");
-}
-
-/* The template a role launches from ("" for none): a worker never uses Launch.Template. */
-static const char *launch_template_of(const Config *c, Role role) {
-        return strempty(role == ROLE_WORKER ? c->worker_launch_template : c->launch_template);
-}
-
-/* What to launch from: the role's template, or an image and an instance type. */
-static bool launch_image_configured(const Config *c, Role role) {
-        return *launch_template_of(c, role) || (!isempty(c->image_id) && !isempty(c->instance_type));
-}
-
-bool config_launch_configured(const Config *c, Role role) {
-        return strv_length(c->managers) > 0 && launch_image_configured(c, role) && strv_length(c->subnet_ids) > 0;
-}
-
-const char *config_launch_missing(const Config *c, Role role) {
-        bool tmpl = *launch_template_of(c, role);
-        bool image = launch_image_configured(c, role);
-        bool subnets = strv_length(c->subnet_ids) > 0;
-        bool half = !tmpl && !isempty(c->image_id); /* ImageId without type */
-        bool w = role == ROLE_WORKER;
-
-        if (strv_length(c->managers) == 0)
-                return "Cluster.Managers=";
-        if (!image && !subnets)
-                return half ? (w ? "Launch.InstanceType= (or Launch.WorkerTemplate=) and Launch.SubnetIds="
-                                 : "Launch.InstanceType= (or Launch.Template=) and Launch.SubnetIds=")
-                            : (w ? "Launch.WorkerTemplate= (or Launch.ImageId= and Launch.InstanceType=) and "
-                                   "Launch.SubnetIds="
-                                 : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=) and "
-                                   "Launch.SubnetIds=");
-        if (!image)
-                return half ? (w ? "Launch.InstanceType= (or Launch.WorkerTemplate=)"
-                                 : "Launch.InstanceType= (or Launch.Template=)")
-                            : (w ? "Launch.WorkerTemplate= (or Launch.ImageId= and Launch.InstanceType=)"
-                                 : "Launch.Template= (or Launch.ImageId= and Launch.InstanceType=)");
-        if (!subnets)
-                return "Launch.SubnetIds=";
-        return "nothing";
-}
-
-/* The name of an instance profile given as a name or an ARN (…:instance-profile/path/name). */
-static const char *instance_profile_name(const char *p) {
-        const char *slash = startswith(p, "arn:") ? strrchr(p, '/') : NULL;
-        return slash ? slash + 1 : p;
-}
-
-/* Cross-key checks of [Volume] (Type, SizeGiB, Encrypted, KmsKeyId). */
-static int config_verify_volume(const Config *c) {
-        static const struct {
-                const char *type;
-                unsigned min, max;
-        } sizes[] = { { "st1", 125, 16384 }, { "sc1", 125, 16384 }, { "standard", 1, 1024 } };
-
-        for (size_t i = 0; i < ELEMENTSOF(sizes); i++)
-                if (streq_ptr(c->volume_type, sizes[i].type) &&
-                    (c->volume_size_gib < sizes[i].min || c->volume_size_gib > sizes[i].max))
-                        return log_error("%s: Volume.SizeGiB=%u is out of range for Volume.Type=%s (%s): "
-                                         "EC2 makes %s volumes of %u to %u GiB.",
-                                         c->source[CONFIG_VOLUME_SIZE], c->volume_size_gib, c->volume_type,
-                                         c->source[CONFIG_VOLUME_TYPE], c->volume_type, sizes[i].min, sizes[i].max),
-                               -EINVAL;
-        if (!isempty(c->volume_kms_key_id) && !c->volume_encrypted)
-                return log_error("%s: Volume.KmsKeyId= is set but Volume.Encrypted=no (%s): a KMS key "
-                                 "only encrypts an encrypted volume (EC2 refuses the pair).",
-                                 c->source[CONFIG_VOLUME_KMS_KEY_ID], c->source[CONFIG_VOLUME_ENCRYPTED]),
-                       -EINVAL;
-        return 0;
-}
-
-/* The managers' template and profile hold the managers' power: never a worker's. */
-static int config_verify_worker_launch(const Config *c) {
-        if (!isempty(c->worker_launch_template) && streq_ptr(c->worker_launch_template, c->launch_template))
-                return log_error("%s: Launch.WorkerTemplate=%s is the managers' Launch.Template= (%s): a "
-                                 "worker must not be launched with the managers' template (it carries their "
-                                 "instance profile); give workers a template of their own.",
-                                 c->source[CONFIG_LAUNCH_WORKER_TEMPLATE], c->worker_launch_template,
-                                 c->source[CONFIG_LAUNCH_TEMPLATE]),
-                       -EINVAL;
-        if (!isempty(c->worker_instance_profile) && !isempty(c->instance_profile) &&
-            streq(instance_profile_name(c->worker_instance_profile), instance_profile_name(c->instance_profile)))
-                return log_error("%s: Launch.WorkerInstanceProfile=%s is the managers' Launch.InstanceProfile= "
-                                 "(%s): workers would hold the managers' AWS power; give workers a separate "
-                                 "profile without it, or none.",
-                                 c->source[CONFIG_LAUNCH_WORKER_INSTANCE_PROFILE], c->worker_instance_profile,
-                                 c->source[CONFIG_LAUNCH_INSTANCE_PROFILE]),
-                       -EINVAL;
-        return 0;
-}
-
-int config_verify(const Config *c) {
-        int r;
-
-        if (!isempty(c->bootstrap_manager) && !strv_contains(c->managers, c->bootstrap_manager))
-                return log_error("%s: Cluster.BootstrapManager=%s is not one of Cluster.Managers= (%s).",
-                                 c->source[CONFIG_CLUSTER_BOOTSTRAP], c->bootstrap_manager,
-                                 c->source[CONFIG_CLUSTER_MANAGERS]),
-                       -EINVAL;
-        if (c->role == ROLE_MANAGER && !isempty(c->private_ip) && strv_length(c->managers) > 0 &&
-            !strv_contains(c->managers, c->private_ip))
-                return log_error("%s: Host.PrivateIp=%s is not one of Cluster.Managers= (%s), "
-                                 "but Cluster.Role=manager.",
-                                 c->source[CONFIG_HOST_PRIVATE_IP], c->private_ip,
-                                 c->source[CONFIG_CLUSTER_MANAGERS]),
-                       -EINVAL;
-
-        size_t n = strv_length(c->managers);
-        if (n > 0 && n % 2 == 0)
-                log_warning("%s: Cluster.Managers= lists %zu managers: an even count adds no fault "
-                            "tolerance (%zu managers survive %zu failures, as %zu do) and makes a split "
-                            "vote more likely; use an odd count.",
-                            c->source[CONFIG_CLUSTER_MANAGERS], n, n, (n - 1) / 2, n - 1);
-        if (n > 7)
-                log_warning("%s: Cluster.Managers= lists %zu managers: more than 7 slows Raft down "
-                            "(every write waits for a majority) without real gain; use 3, 5 or 7.",
-                            c->source[CONFIG_CLUSTER_MANAGERS], n);
-        r = config_verify_volume(c);
-        if (r < 0)
-                return r;
-        r = config_verify_worker_launch(c);
-        if (r < 0)
-                return r;
-        if (c->role == ROLE_MANAGER && n > 0 && !config_launch_configured(c, ROLE_MANAGER))
-                log_warning("No launch configuration (%s): this manager cannot re-create a lost "
-                            "manager when it leads; it will refuse to launch.",
-                            config_launch_missing(c, ROLE_MANAGER));
-        else if (c->role == ROLE_MANAGER && n > 0 && c->workers > 0 && !config_launch_configured(c, ROLE_WORKER))
-                log_warning("%s: Cluster.Workers=%u but no launch configuration for workers (%s; "
-                            "Launch.Template= carries the managers' instance profile and is never used "
-                            "for a worker): no worker will be launched.",
-                            c->source[CONFIG_CLUSTER_WORKERS], c->workers, config_launch_missing(c, ROLE_WORKER));
-        if (isempty(c->launch_template) && !streq(c->launch_template_version, "$Default"))
-                log_warning("%s: Launch.TemplateVersion= without Launch.Template=, ignoring.",
-                            c->source[CONFIG_LAUNCH_TEMPLATE_VERSION]);
-        if (isempty(c->worker_launch_template) && !streq(c->worker_launch_template_version, "$Default"))
-                log_warning("%s: Launch.WorkerTemplateVersion= without Launch.WorkerTemplate=, ignoring.",
-                            c->source[CONFIG_LAUNCH_WORKER_TEMPLATE_VERSION]);
-        return 0;
-}
-
-int config_verify_launch(const Config *c) {
-        if (config_launch_configured(c, ROLE_MANAGER))
-                return 0;
-        if (strv_length(c->managers) == 0)
-                return log_error("%s: Cluster.Managers= lists no manager: refusing to launch.",
-                                 c->source[CONFIG_CLUSTER_MANAGERS]),
-                       -EINVAL;
-        return log_error("Launch configuration incomplete: %s must be set to launch an "
-                         "instance; refusing to launch.",
-                         config_launch_missing(c, ROLE_MANAGER)),
-               -EINVAL;
-}
-
-int config_read_user_data(const Config *c, char **ret, size_t *ret_size) {
-        _cleanup_(closep) int fd = -1;
-        _cleanup_(freep) char *text = NULL;
-        size_t size = 0;
-        struct stat st;
-        int r;
-
-        if (isempty(c->user_data)) {
-                text = strdup("");
-                if (!text)
-                        return -ENOMEM;
-        } else {
-                fd = open(c->user_data, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
-                if (fd < 0)
-                        return -errno;
-                if (fstat(fd, &st) < 0)
-                        return -errno;
-                if (!S_ISREG(st.st_mode))
-                        return -EBADF;
-                if (st.st_size > (off_t) CONFIG_USER_DATA_MAX)
-                        return -EFBIG;
-                r = read_full_fd(fd, &text, &size);
-                if (r < 0)
-                        return r;
-                if (size > CONFIG_USER_DATA_MAX) /* grew while we read */
-                        return -EFBIG;
-        }
-        *ret = TAKE_PTR(text);
-        if (ret_size)
-                *ret_size = size;
-        return 0;
-}
-
-/* Launch.UserData names a file the leader will read: check it now, where an operator
- * sees the error, rather than at the first launch. Workers never launch. */
-static int config_verify_files(const Config *c) {
-        _cleanup_(freep) char *text = NULL;
-        int r;
-
-        if (c->role != ROLE_MANAGER || isempty(c->user_data))
-                return 0;
-        r = config_read_user_data(c, &text, NULL);
-        if (r == -EFBIG)
-                return log_error("%s: Launch.UserData=%s is larger than %u bytes (EC2's limit on "
-                                 "user data).",
-                                 c->source[CONFIG_LAUNCH_USER_DATA], c->user_data, CONFIG_USER_DATA_MAX),
-                       -EINVAL;
-        if (r == -EBADF)
-                return log_error("%s: Launch.UserData=%s is not a regular file.",
-                                 c->source[CONFIG_LAUNCH_USER_DATA], c->user_data),
-                       -EINVAL;
-        if (r == -ENOMEM)
-                return r;
-        if (r < 0)
-                return log_error_errno(r, "%s: Launch.UserData=%s cannot be read: %m",
-                                       c->source[CONFIG_LAUNCH_USER_DATA], c->user_data),
-                       -EINVAL;
-        return 0;
 }
 
 int config_erase_secret(Config *c, ConfigKeyId id) {
@@ -1051,61 +641,6 @@ int config_erase_secret(Config *c, ConfigKeyId id) {
         if (!*field)
                 return -ENOMEM;
         return free_and_strdup(&c->source[id], "erased after use");
-}
-
-int config_load(Config **ret, const char *path, const char *dropin_dir, char *const *sets) {
-        _cleanup_(config_freep) Config *c = NULL;
-        struct dirent **entries = NULL;
-        int r, n, ret_r = 0;
-
-        r = config_new(&c);
-        if (r < 0)
-                return r;
-
-        r = config_parse_file(c, path ?: SK_CONFIG_FILE, path != NULL);
-        if (r < 0 && r != -EINVAL)
-                return r;
-        if (r < 0)
-                ret_r = r;
-
-        if (!dropin_dir)
-                dropin_dir = SK_CONFIG_DROPIN_DIR;
-        /* Every file is read even after a bad one, so that all culprits are named at once. */
-        n = scandir(dropin_dir, &entries, dropin_filter, alphasort);
-        for (int i = 0; i < n; i++) {
-                _cleanup_(freep) char *p = NULL;
-
-                if (asprintf(&p, "%s/%s", dropin_dir, entries[i]->d_name) < 0)
-                        r = -ENOMEM;
-                else
-                        r = config_parse_file(c, p, true);
-                free(entries[i]);
-                if (r < 0 && (ret_r >= 0 || r != -EINVAL))
-                        ret_r = r;
-        }
-        free(entries);
-        if (ret_r < 0 && ret_r != -EINVAL)
-                return ret_r;
-
-        STRV_FOREACH(s, sets) {
-                r = config_set(c, *s);
-                if (r < 0 && r != -EINVAL)
-                        return r;
-                if (r < 0)
-                        ret_r = r;
-        }
-        if (ret_r < 0)
-                return ret_r;
-
-        r = config_verify(c);
-        if (r < 0)
-                return r;
-        r = config_verify_files(c);
-        if (r < 0)
-                return r;
-
-        *ret = TAKE_PTR(c);
-        return 0;
 }
 
 void config_dump(const Config *c, FILE *f) {

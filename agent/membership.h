@@ -4,7 +4,7 @@
 /*
  * Swarm membership, the decision alone: given what the daemon knows of this host and
  * of its engine, what it does next: nothing, wait, join, or initialize a new swarm.
- * A pure function; daemon.c gathers the input and acts on the answer.
+ * A pure function; daemon-membership.c gathers the input and acts on the answer.
  *
  * The rules (never a second swarm):
  *  - An engine in a swarm (active) is left alone; one on its way back (pending, locked,
@@ -17,8 +17,8 @@
  *        other volume may hold the swarm's state;
  *      no other configured manager answers on the swarm port, and none has answered
  *        for init_quiet_usec in a row (with no other manager configured: at once).
- *  - Every other host not in a swarm joins (daemon.c waits while it lacks a token or a
- *    manager to join).
+ *  - Every other host not in a swarm joins (daemon-membership.c waits while it lacks a
+ *    token or a manager to join).
  */
 
 #include <stdbool.h>

@@ -37,5 +37,5 @@
 #define SK_MESSAGE_ACTION_SKIPPED       "21c9060080d641c08d97f1f2d253ad23"
 /* prepare: several volumes tagged for this host's seat (ebs.c) */
 #define SK_MESSAGE_VOLUME_AMBIGUOUS     "4edb4ca6551144c99697585e18960dcf"
-/* run: a manager with no swarm decided not to initialise one (daemon.c); SK_REASON says why */
+/* run: a manager with no swarm decided not to initialise one (daemon-membership.c); SK_REASON says why */
 #define SK_MESSAGE_INIT_WITHHELD        "357eb96424054b30b147051d5a35bd0a"
