@@ -36,6 +36,8 @@
 # leftovers of a killed run never collide.
 
 # shellcheck disable=SC2034,SC2015,SC2013,SC2016
+[ -n "${SK_DOCKER_LIB_SH:-}" ] && return 0
+SK_DOCKER_LIB_SH=1
 DK_TAG=${DK_TAG:-$$}
 DK_BRIDGE=skd${DK_TAG}
 DK_PREFIX=24

@@ -9,15 +9,9 @@
 # check_invariants.py on the fake's state log.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib/common.sh
-. "$HERE/../lib/common.sh"
-# shellcheck source=tests/lib/nspawn.sh
-. "$HERE/../lib/nspawn.sh"
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-require_root
-e2e_deb
-e2e_ami
+e2e_prologue
 
 MS=(10.99.0.21 10.99.0.22 10.99.0.23 10.99.0.24 10.99.0.25)
 HEAL=${E2E_HEAL_TIMEOUT:-240}

@@ -18,10 +18,6 @@
 # shellcheck disable=SC2016  # wait_for eval strings expand when evaluated
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib/common.sh
-. "$HERE/../lib/common.sh"
-# shellcheck source=tests/lib/nspawn.sh
-. "$HERE/../lib/nspawn.sh"
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
 if [ -z "${E2E_DIR:-}" ] || [ ! -d "$E2E_DIR" ]; then die "hook: no E2E_DIR"; fi

@@ -12,15 +12,9 @@
 # with two live instances and no volume attached twice.
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib/common.sh
-. "$HERE/../lib/common.sh"
-# shellcheck source=tests/lib/nspawn.sh
-. "$HERE/../lib/nspawn.sh"
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-require_root
-e2e_deb
-e2e_ami
+e2e_prologue
 
 M1=10.99.0.11 M2=10.99.0.12 M3=10.99.0.13
 e2e_fake_start --pending-delay 0.2 --shutdown-delay 0.5

@@ -1,6 +1,7 @@
 # shellcheck shell=bash disable=SC2016
-# swarmkeeper — the proving ground: the fake EC2 launches real hosts. Source after
-# common.sh and nspawn.sh.
+# swarmkeeper — the proving ground: the fake EC2 launches real hosts. Sources common.sh and
+# nspawn.sh itself; a test's whole prologue is
+#   HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd); . "$HERE/lib.sh"; e2e_prologue
 #
 #   e2e_deb                     SK_DEB=the project's .deb ($SK_DEB, else built once into a
 #                               cache keyed by the tree's git state)
@@ -24,6 +25,10 @@
 
 [ -n "${SK_E2E_SH:-}" ] && return 0
 SK_E2E_SH=1
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=tests/lib/nspawn.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/nspawn.sh"
 E2E_SRC=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 E2E_BRIDGE_IP=${SK_BRIDGE_ADDR%/*}
 E2E_REGION=us-east-1
@@ -355,4 +360,11 @@ e2e_node_back() {
 # e2e_agent_journal NAME : the agent's journal on a host, what an operator reads
 e2e_agent_journal() {
     nspawn_journal "$1" -b -u swarmkeeper.service -o short-precise --no-hostname
+}
+
+# The prologue of every e2e test: root, the package under test, the AMI image.
+e2e_prologue() {
+    require_root
+    e2e_deb
+    e2e_ami
 }

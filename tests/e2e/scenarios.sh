@@ -30,15 +30,9 @@
 # phases there (see phases(); scripts/bench-recovery.sh).
 set -uo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib/common.sh
-. "$HERE/../lib/common.sh"
-# shellcheck source=tests/lib/nspawn.sh
-. "$HERE/../lib/nspawn.sh"
 # shellcheck source=tests/e2e/lib.sh
 . "$HERE/lib.sh"
-require_root
-e2e_deb
-e2e_ami
+e2e_prologue
 
 SCEN=${E2E_SCENARIOS:-grow follower leader agentkill worker scaledown fence volume unkind noprofile claim quorum}
 want() { [[ " $SCEN " == *" $1 "* ]]; }

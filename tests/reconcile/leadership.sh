@@ -15,10 +15,6 @@
 # Every wait is on state: the fake's faults and call log, a's state.json, the engines.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib/common.sh
-. "$HERE/../lib/common.sh"
-# shellcheck source=tests/docker/lib.sh
-. "$HERE/../docker/lib.sh"
 # shellcheck source=tests/reconcile/lib.sh
 . "$HERE/lib.sh"
 

@@ -2,8 +2,9 @@
 # shellcheck disable=SC2054,SC2015,SC2034,SC2013  # commas in --set values; "A && B || die"; globals for the scripts
 # swarmkeeper — the reconcile scenarios' cluster: the fake EC2 on the test bridge, three real
 # dockerd managers a, b, c (10.98.0.11-13) in network namespaces, each with its agent, and a
-# host simulator that plays what EC2 would do to the hosts. Source after tests/lib/common.sh
-# and tests/docker/lib.sh.
+# host simulator that plays what EC2 would do to the hosts. Sources tests/lib/common.sh and
+# tests/docker/lib.sh itself; a scenario's prologue is
+#   HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd); . "$HERE/lib.sh"; rc_up
 #
 #   rc_up                     everything above (RC_FAKE_ARGS: more options for the fake); a inits and
 #                             leads; agents ready
@@ -35,6 +36,10 @@
 # shows), with a deadline generous enough for a loaded 2-core machine; no wait or check reads
 # the wording of a log line. The agents log to a journal of the test's own (DK_AGENT_JOURNAL).
 
+# shellcheck source=tests/lib/common.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+# shellcheck source=tests/docker/lib.sh
+. "$(dirname "${BASH_SOURCE[0]}")/../docker/lib.sh"
 RC_HOSTS=(a b c)
 RC_MANAGERS=10.98.0.11,10.98.0.12,10.98.0.13
 RC_FAKE_DIR=${SK_FAKE_EC2_DIR:-$SK_SOURCE_DIR/tests/fake-ec2}

@@ -16,10 +16,6 @@
 # invariants. Every wait is on state.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
-# shellcheck source=tests/lib/common.sh
-. "$HERE/../lib/common.sh"
-# shellcheck source=tests/docker/lib.sh
-. "$HERE/../docker/lib.sh"
 # shellcheck source=tests/reconcile/lib.sh
 . "$HERE/lib.sh"
 
