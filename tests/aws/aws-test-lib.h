@@ -220,11 +220,14 @@ enum {
         AWS_TEST_GARBAGE = 1 << 1,
 };
 
-/* Starts the servers, runs tests (up to a { NULL } entry) in order, printing each one's
- * result and checks, stops the servers; the exit status of test_done(name). */
-static inline int aws_test_main(const char *name, unsigned servers, const AwsTest *tests) {
-        const char *pending[] = { "--pending-delay", "0.2", "--shutdown-delay", "0.5", "--ip-release-delay", "10",
-                                  NULL };
+/* Starts the servers (the fake with fake_args, NULL: the defaults below), runs tests (up
+ * to a { NULL } entry) in order, printing each one's result and checks, stops the
+ * servers; the exit status of test_done(name). */
+static inline int aws_test_main_args(const char *name, unsigned servers, const AwsTest *tests,
+                                     const char *const *fake_args) {
+        static const char *const defaults[] = { "--pending-delay", "0.2", "--shutdown-delay", "0.5",
+                                                "--ip-release-delay", "10", NULL };
+        const char *const *pending = fake_args ?: defaults;
         int r;
 
         if (getenv("SK_TEST_DEBUG"))
@@ -260,4 +263,8 @@ static inline int aws_test_main(const char *name, unsigned servers, const AwsTes
         fake_stop(&garbage);
         fake_stop(&fake);
         return test_done(name);
+}
+
+static inline int aws_test_main(const char *name, unsigned servers, const AwsTest *tests) {
+        return aws_test_main_args(name, servers, tests, NULL);
 }
