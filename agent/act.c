@@ -196,25 +196,34 @@ static const char *ec2_code_text(const Pass *p) {
         return e && e->error != EC2_ERR_NONE && e->code[0] ? e->code : NULL;
 }
 
-static void log_action_failed(Pass *p, const RcAction *a, int r, const char *what) {
+static void log_action_failed_code(const RcAction *a, int r, const char *ec2_code, const char *what) {
         log_struct(LOG_ERR, r, SK_MESSAGE_ACTION_FAILED,
                    LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID", a->logical_id,
                               "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID", a->volume_id, "SK_NODE_ID", a->node_id,
-                              "SK_EC2_ERROR", ec2_code_text(p)),
+                              "SK_EC2_ERROR", ec2_code),
                    "Reconcile: %s %s failed: %s", rc_action_kind_to_string(a->kind),
                    strempty(a->logical_id ?: a->instance_id ?: a->node_id ?: a->volume_id), what);
 }
 
-static int fail_ec2(Pass *p, const RcAction *a, int r) {
-        const Ec2Error *e = ec2_client_last_error(p->clients.ec2);
+static void log_action_failed(Pass *p, const RcAction *a, int r, const char *what) {
+        log_action_failed_code(a, r, ec2_code_text(p), what);
+}
+
+/* The action failed with EC2's error e (the client's last one, or one saved before a
+ * follow-up call replaced it). */
+static int fail_ec2_error(const RcAction *a, int r, const Ec2Error *e) {
         char what[1024];
 
         if (e && e->code[0])
                 snprintf(what, sizeof(what), "EC2 %s: %s (request %s)", e->code, e->message, e->request_id);
         else
                 snprintf(what, sizeof(what), "%s", strerror(-r));
-        log_action_failed(p, a, r, what);
+        log_action_failed_code(a, r, e && e->error != EC2_ERR_NONE && e->code[0] ? e->code : NULL, what);
         return r;
+}
+
+static int fail_ec2(Pass *p, const RcAction *a, int r) {
+        return fail_ec2_error(a, r, p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL);
 }
 
 static int fail_docker(Pass *p, const RcAction *a, int r) {
@@ -335,6 +344,8 @@ static int act_attach(Pass *p, const RcAction *a, uint64_t now) {
                         return 0;
                 }
                 if (code == EC2_ERR_VOLUME_IN_USE) {
+                        /* the look at the volume below replaces the client's last error */
+                        Ec2Error in_use = *ec2_client_last_error(p->clients.ec2);
                         _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
                         char *ids[] = { (char *) a->volume_id, NULL };
                         if (ec2_describe_volumes(p->clients.ec2, ids, NULL, &l) >= 0 && l.n == 1)
@@ -344,6 +355,7 @@ static int act_attach(Pass *p, const RcAction *a, uint64_t now) {
                                                          "prepare won the race).", a->volume_id, a->instance_id);
                                                 return 0;
                                         }
+                        return fail_ec2_error(a, r, &in_use);
                 }
                 return fail_ec2(p, a, r);
         }

@@ -22,6 +22,21 @@
 #include "log.h"
 #include "test.h"
 
+/* The suite runs at LOG_CRIT, so a logged message is checked only through these:
+ * what the agent logs at `level` and above until capture_end(). */
+static inline void capture_start(TestCapture *c, int level) {
+        setenv("SWARMKEEPER_LOG", "stderr", 1);
+        log_setup();
+        log_set_max_level(level);
+        test_capture_begin(c);
+}
+
+static inline char *capture_end(TestCapture *c) {
+        char *text = test_capture_end(c);
+        log_set_max_level(getenv("SK_TEST_DEBUG") ? LOG_DEBUG : LOG_CRIT);
+        return text;
+}
+
 static Fake fake, garbage;
 
 /* ------------------------------------------------------------ helpers */

@@ -10,21 +10,6 @@
 
 /* ------------------------------------------------------------ ebs */
 
-/* The suite runs at LOG_CRIT, so a logged message is checked only through these:
- * what the agent logs at `level` and above until capture_end(). */
-static void capture_start(TestCapture *c, int level) {
-        setenv("SWARMKEEPER_LOG", "stderr", 1);
-        log_setup();
-        log_set_max_level(level);
-        test_capture_begin(c);
-}
-
-static char *capture_end(TestCapture *c) {
-        char *text = test_capture_end(c);
-        log_set_max_level(getenv("SK_TEST_DEBUG") ? LOG_DEBUG : LOG_CRIT);
-        return text;
-}
-
 /* The whole of Volume.AttachTimeoutSec from now, as prepare gives it. */
 static int ebs_attach(const Config *c, char **ret_volume_id, char **ret_device) {
         return ebs_locate_and_attach(c, now_usec(CLOCK_MONOTONIC) + (uint64_t) c->attach_timeout_sec * USEC_PER_SEC,
