@@ -83,11 +83,9 @@ static int engine_job_work(Job *j, void *userdata) {
         _cleanup_(docker_freep) Docker *d = NULL;
         int r;
 
-        r = docker_new(e->socket, &d);
+        r = docker_new_for_job(e->socket, e->api_version, 0, job_cancel_flag(j), &d);
         if (r < 0)
                 return e->r = r;
-        memcpy(d->api_version, e->api_version, sizeof(d->api_version));
-        docker_set_cancel(d, job_cancel_flag(j));
 
         switch (e->op) {
         case ENGINE_OP_PROBE:

@@ -43,6 +43,23 @@ void docker_set_cancel(Docker *d, const atomic_bool *flag) {
                 d->cancel = flag;
 }
 
+int docker_new_for_job(const char *socket, const char *api_version, uint64_t timeout_msec,
+                       const atomic_bool *cancel, Docker **ret) {
+        _cleanup_(docker_freep) Docker *d = NULL;
+        int r;
+
+        r = docker_new(socket, &d);
+        if (r < 0)
+                return r;
+        if (api_version)
+                (void) snprintf(d->api_version, sizeof(d->api_version), "%s", api_version);
+        if (timeout_msec > 0)
+                d->timeout_msec = timeout_msec;
+        d->cancel = cancel;
+        *ret = TAKE_PTR(d);
+        return 0;
+}
+
 const char *docker_last_error(const Docker *d) {
         return d && d->error ? d->error : "";
 }

@@ -51,6 +51,14 @@ DEFINE_TRIVIAL_CLEANUP_FUNC(Docker *, docker_free);
  */
 void docker_set_cancel(Docker *d, const atomic_bool *flag);
 
+/*
+ * The client a Job's thread talks to the engine with: the loop's socket, the API version
+ * the loop negotiated (NULL or "": none yet, docker_ping() finds it), the total per request
+ * (0: the default) and the Job's cancel flag (job_cancel_flag(); NULL: never).
+ */
+int docker_new_for_job(const char *socket, const char *api_version, uint64_t timeout_msec,
+                       const atomic_bool *cancel, Docker **ret);
+
 /* Text of the last failure ("" if none). */
 const char *docker_last_error(const Docker *d);
 

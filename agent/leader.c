@@ -245,13 +245,9 @@ static int leader_check_work(Job *j, void *userdata) {
         _cleanup_(docker_freep) Docker *d = NULL;
         int r;
 
-        r = docker_new(c->socket, &d);
+        r = docker_new_for_job(c->socket, c->api_version, c->timeout_msec, job_cancel_flag(j), &d);
         if (r < 0)
                 return r;
-        memcpy(d->api_version, c->api_version, sizeof(d->api_version));
-        if (c->timeout_msec > 0)
-                d->timeout_msec = c->timeout_msec;
-        docker_set_cancel(d, job_cancel_flag(j));
         c->r = docker_node_inspect(d, c->node_id, &c->node);
         if (c->r < 0)
                 c->error = strdup(docker_last_error(d));
@@ -382,13 +378,9 @@ static int leader_confirm_work(Job *j, void *userdata) {
         _cleanup_(docker_freep) Docker *d = NULL;
         int r;
 
-        r = docker_new(c->socket, &d);
+        r = docker_new_for_job(c->socket, c->api_version, c->timeout_msec, job_cancel_flag(j), &d);
         if (r < 0)
                 return c->r = r;
-        memcpy(d->api_version, c->api_version, sizeof(d->api_version));
-        if (c->timeout_msec > 0)
-                d->timeout_msec = c->timeout_msec;
-        docker_set_cancel(d, job_cancel_flag(j));
         return c->r = leader_confirm_blocking(d, c->node_id, &c->quorum);
 }
 

@@ -125,11 +125,9 @@ int pass_docker(Pass *p) {
 
         if (p->docker)
                 return 0;
-        r = docker_new(p->socket, &p->docker);
+        r = docker_new_for_job(p->socket, NULL, RC_DOCKER_TIMEOUT_MSEC, p->cancel, &p->docker);
         if (r < 0)
                 return r;
-        p->docker->timeout_msec = RC_DOCKER_TIMEOUT_MSEC;
-        docker_set_cancel(p->docker, p->cancel);
         return docker_ping(p->docker);
 }
 

@@ -264,6 +264,36 @@ static void test_version_negotiation(void) {
         }
 }
 
+/* docker_new_for_job(): the one way a Job's thread gets its engine client. */
+static void test_new_for_job(void) {
+        static const atomic_bool flag = false;
+        Docker *d = NULL;
+
+        CHECK_INT(docker_new_for_job("/run/x.sock", "1.41", 1500, &flag, &d), 0);
+        CHECK(d != NULL);
+        if (d) {
+                CHECK_STR(d->socket, "/run/x.sock");
+                CHECK_STR(d->api_version, "1.41");
+                CHECK_INT(d->timeout_msec, 1500);
+                CHECK(d->cancel == &flag);
+        }
+        d = docker_free(d);
+        /* no version yet, the default timeout, no cancel flag */
+        CHECK_INT(docker_new_for_job("/run/x.sock", NULL, 0, NULL, &d), 0);
+        if (d) {
+                CHECK_STR(d->api_version, "");
+                CHECK_INT(d->timeout_msec, 5000);
+                CHECK(d->cancel == NULL);
+        }
+        d = docker_free(d);
+        CHECK_INT(docker_new_for_job("/run/x.sock", "", 0, NULL, &d), 0);
+        if (d)
+                CHECK_STR(d->api_version, "");
+        d = docker_free(d);
+        CHECK_INT(docker_new_for_job("", "1.41", 0, NULL, &d), -EINVAL);
+        CHECK(d == NULL);
+}
+
 int main(void) {
         log_setup();
         log_set_max_level(LOG_WARNING);
@@ -272,5 +302,6 @@ int main(void) {
         test_errors();
         test_client();
         test_version_negotiation();
+        test_new_for_job();
         return test_done("test-docker");
 }
