@@ -253,13 +253,11 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                 log_debug("Reconcile: %s: backing off before the next launch.", key);
                 return 0;
         }
-        if (a->client_token[0])
-                snprintf(token, sizeof(token), "%s", a->client_token);
-        else {
-                r = rc_client_token(p->cluster, key, a->replaces, token, sizeof(token));
-                if (r < 0)
-                        return log_action_failed(p, a, r, "cannot derive the ClientToken"), r;
-        }
+        /* the planner alone derives ClientTokens: without one a launch would not be
+         * idempotent, and a token made here could differ from the one the planner checks */
+        if (!a->client_token[0])
+                return log_action_failed(p, a, -EINVAL, "the plan gave it no ClientToken"), -EINVAL;
+        snprintf(token, sizeof(token), "%s", a->client_token);
         r = pass_user_data(p, manager, a->join_fresh, &user_data, &ud_size);
         if (r < 0) {
                 log_action_failed(p, a, r, p->error[0] ? p->error : strerror(-r));
@@ -417,13 +415,9 @@ static int act_create_volume(Pass *p, const RcAction *a, uint64_t now) {
 
         if (!a->logical_id || !a->availability_zone)
                 return -EINVAL;
-        if (a->client_token[0])
-                snprintf(token, sizeof(token), "%s", a->client_token);
-        else {
-                r = rc_client_token(p->cluster, a->logical_id, a->replaces ?: "volume", token, sizeof(token));
-                if (r < 0)
-                        return r;
-        }
+        if (!a->client_token[0]) /* the planner alone derives ClientTokens */
+                return log_action_failed(p, a, -EINVAL, "the plan gave it no ClientToken"), -EINVAL;
+        snprintf(token, sizeof(token), "%s", a->client_token);
         Ec2VolumeSpec spec = {
                 .availability_zone = a->availability_zone,
                 .size_gib = p->volume.size_gib,

@@ -180,6 +180,15 @@ static void setup_launch_manager(Ids *ids, RcAction *a, RcHistory *h) {
         launch_manager(ids, a);
 }
 
+/* An action without the planner's ClientToken: the executor never makes one up. */
+static void setup_launch_manager_no_token(Ids *ids, RcAction *a, RcHistory *h) {
+        (void) h;
+        launch_manager(ids, a);
+        a->client_token[0] = 0;
+}
+
+static void setup_create_volume_no_token(Ids *ids, RcAction *a, RcHistory *h);
+
 /* The in-flight entry is the instance the fake launched for the token, at the seat's address. */
 static void check_launched(const Ids *ids, const RcAction *a, Pass *p) {
         _cleanup_(json_object_putp) struct json_object *i = instance_of_token(a);
@@ -510,6 +519,12 @@ static void setup_create_volume(Ids *ids, RcAction *a, RcHistory *h) {
         create_volume(ids, a);
 }
 
+static void setup_create_volume_no_token(Ids *ids, RcAction *a, RcHistory *h) {
+        (void) h;
+        create_volume(ids, a);
+        a->client_token[0] = 0;
+}
+
 static void check_volume_created(const Ids *ids, const RcAction *a, Pass *p) {
         _cleanup_(json_object_putp) struct json_object *v = NULL;
 
@@ -692,6 +707,8 @@ static const Row rows[] = {
         /* RunInstances: a manager (rejoins from its volume: no engine needed) */
         { "launch manager: OK", ENGINE_NONE, setup_launch_manager, NULL,
           0, RC_INFLIGHT_LAUNCH, false, false, true, check_launch_ok_one_call },
+        { "launch manager: no ClientToken in the action: refused, EC2 not asked", ENGINE_NONE,
+          setup_launch_manager_no_token, NULL, -EINVAL, NO_INFLIGHT, false, false, false, check_no_call },
         { "launch manager: OK clears a backoff run out", ENGINE_NONE, setup_launch_manager_old_backoff, NULL,
           0, RC_INFLIGHT_LAUNCH, false, false, true, check_backoff_gone },
         { "launch manager: backing off, EC2 not asked", ENGINE_NONE, setup_launch_manager_backing_off, NULL,
@@ -786,6 +803,8 @@ static const Row rows[] = {
         /* CreateVolume */
         { "create volume: OK", ENGINE_NONE, setup_create_volume, NULL,
           0, RC_INFLIGHT_CREATE_VOLUME, false, false, false, check_volume_created },
+        { "create volume: no ClientToken in the action: refused, EC2 not asked", ENGINE_NONE,
+          setup_create_volume_no_token, NULL, -EINVAL, NO_INFLIGHT, false, false, false, check_no_call },
         { "create volume: 500 after the create, once", ENGINE_NONE, setup_create_volume, LOST("CreateVolume", 1),
           0, RC_INFLIGHT_CREATE_VOLUME, false, false, false, check_volume_lost_answer },
         { "create volume: RequestLimitExceeded throughout", ENGINE_NONE, setup_create_volume, THROTTLED("CreateVolume"),
