@@ -18,6 +18,25 @@
  * or after a launch that failed. */
 #define RC_SUBNETS_MAX_AGE_USEC (300 * USEC_PER_SEC)
 
+/* The planner's view a previous rc_world_observe() built (set to NULL: a failure before
+ * the next one is built leaves nothing to free twice). */
+static void world_drop_observation(RcWorld *w) {
+        free(w->rc_instances);
+        w->rc_instances = NULL;
+        free(w->rc_volumes);
+        w->rc_volumes = NULL;
+        free(w->rc_attached);
+        w->rc_attached = NULL;
+        free(w->rc_subnets);
+        w->rc_subnets = NULL;
+        free(w->rc_nodes);
+        w->rc_nodes = NULL;
+        free(w->rc_inflight);
+        w->rc_inflight = NULL;
+        free(w->rc_seats);
+        w->rc_seats = NULL;
+}
+
 void rc_world_done(RcWorld *w) {
         ec2_instance_list_done(&w->instances);
         ec2_volume_list_done(&w->volumes);
@@ -33,13 +52,7 @@ void rc_world_done(RcWorld *w) {
         free(w->node_instance_ids);
         free(w->node_created_usec);
         free(w->self_node_id);
-        free(w->rc_instances);
-        free(w->rc_volumes);
-        free(w->rc_attached);
-        free(w->rc_subnets);
-        free(w->rc_nodes);
-        free(w->rc_inflight);
-        free(w->rc_seats);
+        world_drop_observation(w);
         *w = (RcWorld){};
 }
 
@@ -156,13 +169,7 @@ uint64_t volume_generation(const char *s) {
 int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_manager, RcObservation *ret) {
         size_t n_att = 0, k = 0;
 
-        free(w->rc_instances);
-        free(w->rc_volumes);
-        free(w->rc_attached);
-        free(w->rc_subnets);
-        free(w->rc_nodes);
-        free(w->rc_inflight);
-        free(w->rc_seats);
+        world_drop_observation(w);
         w->rc_seats = calloc(h->n_seats + 1, sizeof(RcSeat));
         if (!w->rc_seats)
                 return -ENOMEM;
