@@ -186,27 +186,33 @@ static int pass_user_data(Pass *p, bool manager, bool join_fresh, char **ret, si
         return r;
 }
 
+/* EC2's error of the pass's last call (NULL: no EC2 client). */
+static const Ec2Error *last_ec2_error(const Pass *p) {
+        return p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL;
+}
+
 Ec2ErrorCode ec2_code(const Pass *p) {
-        const Ec2Error *e = p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL;
+        const Ec2Error *e = last_ec2_error(p);
         return e ? e->error : EC2_ERR_NONE;
 }
 
-static const char *ec2_code_text(const Pass *p) {
-        const Ec2Error *e = p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL;
+/* SK_EC2_ERROR: EC2's code, NULL if e carries none. */
+static const char *ec2_code_text(const Ec2Error *e) {
         return e && e->error != EC2_ERR_NONE && e->code[0] ? e->code : NULL;
 }
 
-static void log_action_failed_code(const RcAction *a, int r, const char *ec2_code, const char *what) {
+/* ACTION_FAILED, with EC2's error e as SK_EC2_ERROR (NULL: none). */
+static void log_action_failed_ec2(const RcAction *a, int r, const Ec2Error *e, const char *what) {
         log_struct(LOG_ERR, r, SK_MESSAGE_ACTION_FAILED,
                    LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID", a->logical_id,
                               "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID", a->volume_id, "SK_NODE_ID", a->node_id,
-                              "SK_EC2_ERROR", ec2_code),
+                              "SK_EC2_ERROR", ec2_code_text(e)),
                    "Reconcile: %s %s failed: %s", rc_action_kind_to_string(a->kind),
                    strempty(a->logical_id ?: a->instance_id ?: a->node_id ?: a->volume_id), what);
 }
 
 static void log_action_failed(Pass *p, const RcAction *a, int r, const char *what) {
-        log_action_failed_code(a, r, ec2_code_text(p), what);
+        log_action_failed_ec2(a, r, last_ec2_error(p), what);
 }
 
 /* The action failed with EC2's error e (the client's last one, or one saved before a
@@ -218,12 +224,12 @@ static int fail_ec2_error(const RcAction *a, int r, const Ec2Error *e) {
                 snprintf(what, sizeof(what), "EC2 %s: %s (request %s)", e->code, e->message, e->request_id);
         else
                 snprintf(what, sizeof(what), "%s", strerror(-r));
-        log_action_failed_code(a, r, e && e->error != EC2_ERR_NONE && e->code[0] ? e->code : NULL, what);
+        log_action_failed_ec2(a, r, e, what);
         return r;
 }
 
 static int fail_ec2(Pass *p, const RcAction *a, int r) {
-        return fail_ec2_error(a, r, p->clients.ec2 ? ec2_client_last_error(p->clients.ec2) : NULL);
+        return fail_ec2_error(a, r, last_ec2_error(p));
 }
 
 static int fail_docker(Pass *p, const RcAction *a, int r) {
