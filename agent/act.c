@@ -109,6 +109,12 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
         PART("subnet", a->subnet_id);
         PART("az", a->availability_zone);
         PART("replaces", a->replaces);
+        PART("generation", a->generation[0] ? a->generation : NULL); /* a worker launch's */
+        if (a->kind == RC_ACTION_WAIT) {
+                PART("wait", rc_wait_code_to_string(a->wait));
+                PART("for", a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH
+                                    ? rc_action_kind_to_string(a->waits_for) : NULL);
+        }
 #undef PART
         if ((a->kind == RC_ACTION_SET_GENERATION || a->kind == RC_ACTION_LAUNCH_MANAGER) && n >= 0 && (size_t) n < size)
                 n += snprintf(buf + n, size - (size_t) n, " generation=%" PRIu64, a->volume_generation);
@@ -248,17 +254,8 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
 
         if (!key)
                 return -EINVAL;
-        if (!lc->configured) {
-                /* config_verify() warned: a worker has no launch path of its own (only the
-                 * managers' template is set, and that one is never a worker's) */
-                log_debug("Reconcile: %s: launching a %s is not configured; not launched.", key,
-                          manager ? "manager" : "worker");
-                return 0;
-        }
-        if (!rc_history_backoff_ready(&p->history, key, now)) {
-                log_debug("Reconcile: %s: backing off before the next launch.", key);
-                return 0;
-        }
+        /* whether to launch at all (a launch path, backoff) is the planner's: it made a
+         * WAIT of what may not happen now */
         /* the planner alone derives ClientTokens: without one a launch would not be
          * idempotent, and a token made here could differ from the one the planner checks */
         if (!a->client_token[0])
@@ -309,20 +306,18 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                         (void) rc_history_backoff_fail_cap(&p->history, key, now, RC_BACKOFF_IP_IN_USE_CAP_USEC);
                         log_info("Reconcile: %s is still held by the old instance (InvalidIPAddress.InUse); "
                                  "retrying in a later pass.", key);
-                        return 0;
+                        return RC_ACT_NOT_YET;
                 }
                 if (code == EC2_ERR_IDEMPOTENT_INSTANCE_TERMINATED) {
                         /* remembered for the planner: it moves the seat to its next generation */
                         (void) rc_history_add_dead_token(&p->history, token);
                         log_notice("Reconcile: the launch for %s with ClientToken %s ran an instance that is "
                                    "terminated already; the next pass uses a new token.", key, token);
-                        return 0;
+                        return RC_ACT_NOT_YET;
                 }
-                (void) rc_history_backoff_fail(&p->history, key, now);
                 rc_clients_drop_subnets(&p->clients); /* described again next pass */
-                return fail_ec2(p, a, r);
+                return fail_ec2(p, a, r); /* the caller backs key off */
         }
-        rc_history_backoff_reset(&p->history, key);
         (void) rc_history_add_inflight(&p->history, RC_INFLIGHT_LAUNCH, a->logical_id, inst.instance_id,
                                        a->volume_id, now);
         if (manager)
@@ -345,7 +340,7 @@ static int act_attach(Pass *p, const RcAction *a, uint64_t now) {
                 if (code == EC2_ERR_INCORRECT_STATE || code == EC2_ERR_INCORRECT_INSTANCE_STATE) {
                         log_info("Reconcile: %s cannot take %s yet (%s); retrying in a later pass.", a->instance_id,
                                  a->volume_id, ec2_error_code_to_string(code));
-                        return 0;
+                        return RC_ACT_NOT_YET;
                 }
                 if (code == EC2_ERR_VOLUME_IN_USE) {
                         /* the look at the volume below replaces the client's last error */
@@ -386,6 +381,12 @@ static int act_terminate(Pass *p, const RcAction *a, uint64_t now) {
                    "Reconcile: terminating %s %s%s%s: %s", fence ? "manager instance" : "worker", a->instance_id,
                    fence ? " of " : "", fence ? strempty(a->logical_id) : "", a->reason);
         r = ec2_terminate_instances(p->clients.ec2, ids);
+        if (r < 0 && ec2_code(p) == EC2_ERR_INVALID_INSTANCE_ID_NOT_FOUND) {
+                /* EC2 has forgotten it (terminated long enough ago): what the terminate was
+                 * for is true; the next listing shows the seat without it */
+                log_info("Reconcile: %s is unknown to EC2 (InvalidInstanceID.NotFound): gone already.", a->instance_id);
+                return RC_ACT_DONE;
+        }
         if (r < 0)
                 return fail_ec2(p, a, r);
         if (fence) {
@@ -561,7 +562,7 @@ static int act_rotate_tokens(Pass *p, const RcAction *a) {
         return 0;
 }
 
-int pass_act(Pass *p, const RcAction *a, uint64_t now) {
+static int act_dispatch(Pass *p, const RcAction *a, uint64_t now) {
         switch (a->kind) {
         case RC_ACTION_LAUNCH_MANAGER:
                 return act_launch(p, a, true, now);
@@ -596,4 +597,24 @@ int pass_act(Pass *p, const RcAction *a, uint64_t now) {
         default:
                 return 0;
         }
+}
+
+int pass_act(Pass *p, const RcAction *a, uint64_t now) {
+        const char *key = rc_action_backoff_key(a);
+        int r;
+
+        if (a->kind == RC_ACTION_WAIT || a->kind == RC_ACTION_REPORT)
+                return RC_ACT_DONE;
+        r = act_dispatch(p, a, now);
+        if (r == RC_ACT_DONE)
+                rc_history_backoff_reset(&p->history, key);
+        else if (r < 0 && r != -ECANCELED)
+                /* the planner turns the key's next tries into WAITs until then: a launch
+                 * backs off up to RC_BACKOFF_CAP_USEC, anything else is retried within
+                 * RC_BACKOFF_RETRY_CAP_USEC */
+                (void) rc_history_backoff_fail_cap(&p->history, key, now,
+                                                   a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER
+                                                           ? RC_BACKOFF_CAP_USEC
+                                                           : RC_BACKOFF_RETRY_CAP_USEC);
+        return r;
 }

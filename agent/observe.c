@@ -35,6 +35,8 @@ static void world_drop_observation(RcWorld *w) {
         w->rc_inflight = NULL;
         free(w->rc_seats);
         w->rc_seats = NULL;
+        free(w->rc_backoff);
+        w->rc_backoff = NULL;
 }
 
 void rc_world_done(RcWorld *w) {
@@ -166,7 +168,8 @@ uint64_t volume_generation(const char *s) {
         return v;
 }
 
-int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_manager, RcObservation *ret) {
+int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_manager, bool ec2_listed,
+                     RcObservation *ret_obs, RcMemory *ret_mem) {
         size_t n_att = 0, k = 0;
 
         world_drop_observation(w);
@@ -188,9 +191,15 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
         w->rc_subnets = calloc(w->n_subnets + 1, sizeof(RcSubnet));
         w->rc_nodes = calloc(w->n_nodes + 1, sizeof(RcNode));
         w->rc_inflight = calloc(h->n_inflight + 1, sizeof(RcInflight));
+        w->rc_backoff = calloc(h->n_backoff + 1, sizeof(RcBackoffEntry));
         if (!w->rc_instances || !w->rc_volumes || !w->rc_attached || !w->rc_subnets || !w->rc_nodes ||
-            !w->rc_inflight)
+            !w->rc_inflight || !w->rc_backoff)
                 return -ENOMEM;
+        for (size_t i = 0; i < h->n_backoff; i++)
+                w->rc_backoff[i] = (RcBackoffEntry){
+                        .key = h->backoff[i].key,
+                        .not_before_usec = h->backoff[i].not_before_usec,
+                };
 
         for (size_t i = 0; i < w->instances.n; i++) {
                 const Ec2Instance *e = &w->instances.items[i];
@@ -260,7 +269,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .since_usec = h->inflight[i].since_usec,
                 };
 
-        *ret = (RcObservation){
+        *ret_obs = (RcObservation){
                 .now_usec = now,
                 .instances_ok = w->instances_ok,
                 .instances = w->rc_instances,
@@ -276,17 +285,25 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 .n_nodes = w->nodes_ok ? w->n_nodes : 0,
                 .leader = w->leader,
                 .quorum = w->quorum,
+                .self_manager = self_manager,
+                .ec2_listed = ec2_listed,
+        };
+        *ret_mem = (RcMemory){
                 .no_leader_since_usec = h->no_leader_since_usec,
                 .inflight = w->rc_inflight,
                 .n_inflight = h->n_inflight,
-                .self_manager = self_manager,
-                .tokens_rotated_usec = h->tokens_rotated_usec,
                 .seats = w->rc_seats,
-                .tokens_rotated_swarm_usec = h->tokens_rotated_swarm_usec,
-                .tokens_rotated_launch_usec = h->tokens_rotated_launch_usec,
                 .n_seats = h->n_seats,
                 .dead_client_tokens = (const char *const *) h->dead_tokens,
                 .n_dead_client_tokens = strv_length(h->dead_tokens),
+                .tokens_rotated_usec = h->tokens_rotated_usec,
+                .tokens_rotated_swarm_usec = h->tokens_rotated_swarm_usec,
+                .tokens_rotated_launch_usec = h->tokens_rotated_launch_usec,
+                .backoff = w->rc_backoff,
+                .n_backoff = h->n_backoff,
+                .n_recovering = h->n_recovering,
+                .ec2_observed_usec = h->ec2_observed_usec,
+                .unmarked_volumes = h->unmarked_volumes,
         };
         return 0;
 }
@@ -308,26 +325,6 @@ bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers) {
         return false;
 }
 
-bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers, unsigned workers) {
-        unsigned n_workers = 0;
-
-        for (size_t i = 0; i < n; i++) {
-                if (!node_healthy(&nodes[i]))
-                        return false;
-                if (!nodes[i].manager)
-                        n_workers++;
-        }
-        if (n_workers != workers)
-                return false;
-        STRV_FOREACH(m, managers) {
-                bool found = false;
-                for (size_t i = 0; i < n && !found; i++)
-                        found = nodes[i].manager && streq_ptr(nodes[i].logical_id, *m);
-                if (!found)
-                        return false;
-        }
-        return true;
-}
 
 /* ---- the pass's observing I/O (on the Job's worker thread) -------------------------------- */
 

@@ -48,6 +48,7 @@ typedef struct RcWorld {
         RcNode *rc_nodes;
         RcInflight *rc_inflight;
         RcSeat *rc_seats;             /* from the history's seats */
+        RcBackoffEntry *rc_backoff;   /* from the history's backoff */
 } RcWorld;
 
 void rc_world_done(RcWorld *w);
@@ -60,23 +61,17 @@ void rc_world_done(RcWorld *w);
 void rc_leadership_from_nodes(const DockerNode *nodes, size_t n, const char *self_id, bool *ret_leader,
                               bool *ret_quorum, bool *ret_any_leader);
 
-/* Fill obs from w and h (obs points into both; valid while both live). self_manager:
- * this agent's engine is a manager. now_usec: CLOCK_MONOTONIC (obs.realtime_usec is left 0:
- * the caller sets it). */
-int rc_world_observe(RcWorld *w, const struct RcHistory *h, uint64_t now_usec, bool self_manager,
-                     RcObservation *ret);
+/* The planner's input: obs from what w saw (ec2_listed: w's EC2 listings were asked this
+ * pass), mem from what h remembers (the node streaks joined onto obs's nodes). Both point
+ * into w and h, valid while both live. self_manager: this agent's engine is a manager.
+ * now_usec: CLOCK_MONOTONIC (obs.realtime_usec and self_instance_id are left for the
+ * caller). */
+int rc_world_observe(RcWorld *w, const struct RcHistory *h, uint64_t now_usec, bool self_manager, bool ec2_listed,
+                     RcObservation *ret_obs, RcMemory *ret_mem);
 
-/*
- * Does the node listing alone show the desired state: every configured manager a Ready,
- * Reachable manager node with its logical id, every node Ready, the desired number of
- * worker nodes? Then a pass need not ask EC2 (beyond one full observation every
- * RC_EC2_FULL_INTERVAL_USEC): at steady state the cluster costs almost no EC2 calls.
- */
-#define RC_EC2_FULL_INTERVAL_USEC (300 * USEC_PER_SEC)
 /* A complete volume listing shows an intact volume of one of managers (logical ids) that is
  * not tagged swarmkeeper:has-state=yes. */
 bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers);
-bool rc_swarm_complete(const DockerNode *nodes, size_t n, char *const *managers, unsigned workers);
 
 /* A node as the planner classifies it (shared by observe.c, rc-history.c, act.c, pass.c):
  * its state and manager status; bad = Down (and Unreachable for a manager); healthy =

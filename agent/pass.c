@@ -173,30 +173,29 @@ int pass_ec2(Pass *p) {
         return pass_clients_key(p, &p->clients.key);
 }
 
-/* Log each action once: only what differs from the last pass's plan. */
+/* Log each action once: only what differs from the last pass's plan, by the action's
+ * identity (rc_action_identity(): kind, wait code, ids; not its reason text). The steady
+ * WAITs of a follower and of a complete swarm are not logged. */
 static void pass_log_plan(Pass *p) {
         _cleanup_(strv_freep) char **keys = NULL;
 
         for (size_t i = 0; i < p->plan.n; i++) {
                 const RcAction *a = &p->plan.actions[i];
-                char line[512], key[512];
-                size_t k = 0;
+                char line[512], key[RC_ACTION_IDENTITY_MAX];
 
-                rc_action_describe(a, line, sizeof(line));
-                /* "Ready for 4s of 30s" is the same wait as "for 6s of 30s": the key has
-                 * no digits in the reason */
-                for (const char *c = line, *reason = strstr(line, ": "); *c && k + 1 < sizeof(key); c++)
-                        if (!(reason && c > reason && *c >= '0' && *c <= '9'))
-                                key[k++] = *c;
-                key[k] = 0;
+                rc_action_identity(a, key, sizeof(key));
                 (void) strv_extend(&keys, key);
                 if (strv_contains(p->history.logged, key))
                         continue;
                 p->plan_changed = true;
+                if (a->wait == RC_WAIT_FOLLOWER || a->wait == RC_WAIT_SWARM_COMPLETE)
+                        continue;
+                rc_action_describe(a, line, sizeof(line));
                 log_struct(a->kind == RC_ACTION_REPORT ? LOG_WARNING : LOG_INFO, 0, SK_MESSAGE_PLAN_ACTION,
-                           LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID", a->logical_id,
-                                      "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID", a->volume_id, "SK_NODE_ID",
-                                      a->node_id, "SK_DRY_RUN", p->dry_run ? "yes" : NULL),
+                           LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_WAIT",
+                                      a->kind == RC_ACTION_WAIT ? rc_wait_code_to_string(a->wait) : NULL,
+                                      "SK_LOGICAL_ID", a->logical_id, "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID",
+                                      a->volume_id, "SK_NODE_ID", a->node_id, "SK_DRY_RUN", p->dry_run ? "yes" : NULL),
                            "Plan%s: %s", p->dry_run ? " (DryRun)" : "", line);
         }
         if (strv_length(keys) != strv_length(p->history.logged))
@@ -272,84 +271,18 @@ static void pass_log_stuck(Pass *p, uint64_t now) {
         }
 }
 
-/*
- * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
- * says why when it is not an errno story). Never acts when p->plan_only.
- */
-int pass_run(Pass *p) {
-        /* every streak, age and deadline on the monotonic clock: a step of the wall clock
-         * neither fences nor waits; EC2's launch times alone are compared with wall */
-        uint64_t now = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
-        char why[256];
-        RcSpec spec;
-        int r;
-
-        p->history.max_gap_usec = 2 * p->interval_usec + RC_GAP_SLACK_USEC;
-
-        r = pass_observe_nodes(p, now);
-        if (r < 0)
-                return r;
-
-        if (!p->world.leader) {
-                bool lost = !p->world.any_leader && p->history.no_leader_since_usec &&
-                            now >= p->history.no_leader_since_usec + p->quorum_loss_grace_usec;
-                if (!lost) {
-                        if (p->history.quorum_lost_logged && p->world.any_leader) {
-                                p->history.quorum_lost_logged = false;
-                                log_struct(LOG_NOTICE, 0, SK_MESSAGE_QUORUM_RESTORED, NULL,
-                                           "The swarm has a leader again.");
-                        }
-                        if (!p->plan_only)
-                                return 0; /* a follower watches, the leader acts */
-                } else {
-                        p->quorum_loss_mode = true;
-                        if (!p->history.quorum_lost_logged) {
-                                char secs[32];
-                                snprintf(secs, sizeof(secs), "%" PRIu64,
-                                         (uint64_t) ((now - p->history.no_leader_since_usec) / USEC_PER_SEC));
-                                log_struct(LOG_WARNING, 0, SK_MESSAGE_QUORUM_LOST, LOG_FIELDS("SK_NO_LEADER_SEC", secs),
-                                           "The swarm has had no leader for %s s: re-creating terminated managers "
-                                           "whose volumes are intact, nothing else.", secs);
-                                p->history.quorum_lost_logged = true;
-                        }
-                }
-        } else if (p->history.quorum_lost_logged) {
-                p->history.quorum_lost_logged = false;
-                log_struct(LOG_NOTICE, 0, SK_MESSAGE_QUORUM_RESTORED, NULL, "The swarm has a leader again.");
-        }
-
-        if (pass_stopped(p))
-                return -ECANCELED;
-        if (!p->plan_only && !p->quorum_loss_mode && p->world.nodes_ok && p->history.n_inflight == 0 &&
-            p->history.n_recovering == 0 && p->history.n_backoff == 0 && !p->history.unmarked_volumes &&
-            now < p->history.ec2_observed_usec + RC_EC2_FULL_INTERVAL_USEC &&
-            rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers)) {
-                log_debug("Reconcile: the swarm is complete; EC2 not asked this pass.");
-                return 0;
-        }
-        p->history.ec2_observed_usec = now;
-        p->amiss = !rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers) ||
-                   p->history.n_inflight > 0 || p->history.n_recovering > 0;
-        r = pass_observe_ec2(p);
-        if (r == -ECANCELED)
-                return r;
-        /* a failed listing is recorded as such: the planner never calls it "missing" */
-        rc_history_prune_inflight(&p->history, &p->world, now, RC_INFLIGHT_MAX_AGE_USEC);
-        pass_node_back(p, now);
-        r = rc_history_remember_volumes(&p->history, &p->world);
-        if (r < 0)
-                return r;
-        if (p->world.volumes_ok)
-                p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->managers);
-        if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok && pass_probe_volumes(p) == -ECANCELED)
-                return -ECANCELED;
-
-        r = rc_world_observe(&p->world, &p->history, now, p->engine_manager, &p->obs);
+/* The planner's view of what this pass saw and what is remembered. */
+static int pass_view(Pass *p, uint64_t now, uint64_t wall, bool ec2_listed) {
+        int r = rc_world_observe(&p->world, &p->history, now, p->engine_manager, ec2_listed, &p->obs, &p->mem);
         if (r < 0)
                 return r;
         p->obs.self_instance_id = p->self_instance_id;
         p->obs.realtime_usec = wall;
-        spec = (RcSpec){
+        return 0;
+}
+
+static RcSpec pass_spec(const Pass *p) {
+        return (RcSpec){
                 .cluster = p->cluster,
                 .managers = (const char *const *) p->managers,
                 .n_managers = strv_length(p->managers),
@@ -360,17 +293,99 @@ int pass_run(Pass *p) {
                 .stable_usec = p->stable_usec,
                 .launch_settle_usec = RC_LAUNCH_SETTLE_USEC,
                 .seat_deadline_usec = p->seat_deadline_usec,
+                .no_launch_manager = !p->launch_manager.configured,
+                .no_launch_worker = !p->launch_worker.configured,
         };
-        r = rc_plan(&spec, &p->obs, &p->plan);
+}
+
+/* QUORUM_LOST when the mode turns to quorum-loss, QUORUM_RESTORED when a leader is back. */
+static void pass_log_mode(Pass *p, uint64_t now) {
+        if (p->mode == RC_MODE_QUORUM_LOSS) {
+                if (!p->history.quorum_lost_logged) {
+                        char secs[32];
+                        snprintf(secs, sizeof(secs), "%" PRIu64,
+                                 (uint64_t) ((now - p->history.no_leader_since_usec) / USEC_PER_SEC));
+                        log_struct(LOG_WARNING, 0, SK_MESSAGE_QUORUM_LOST, LOG_FIELDS("SK_NO_LEADER_SEC", secs),
+                                   "The swarm has had no leader for %s s: re-creating terminated managers "
+                                   "whose volumes are intact, nothing else.", secs);
+                        p->history.quorum_lost_logged = true;
+                }
+        } else if (p->history.quorum_lost_logged && (p->world.leader || p->world.any_leader)) {
+                p->history.quorum_lost_logged = false;
+                log_struct(LOG_NOTICE, 0, SK_MESSAGE_QUORUM_RESTORED, NULL, "The swarm has a leader again.");
+        }
+}
+
+/*
+ * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
+ * says why when it is not an errno story). Never acts when p->plan_only.
+ *
+ * The planner decides everything: the mode (rc_mode()), whether EC2 is listed
+ * (rc_plan_needs_ec2()), and every action, including what is not done now (a WAIT with
+ * its reason code). The executor observes, and carries out every change of the plan in
+ * order; it skips one only when the re-check right before it shows that its precondition
+ * no longer holds (ACTION_SKIPPED: the world changed since the listing).
+ */
+int pass_run(Pass *p) {
+        /* every streak, age and deadline on the monotonic clock: a step of the wall clock
+         * neither fences nor waits; EC2's launch times alone are compared with wall */
+        uint64_t now = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
+        RcSpec spec = pass_spec(p);
+        bool need_ec2;
+        char why[256];
+        int r;
+
+        p->history.max_gap_usec = 2 * p->interval_usec + RC_GAP_SLACK_USEC;
+
+        r = pass_observe_nodes(p, now);
+        if (r < 0)
+                return r;
+        r = pass_view(p, now, wall, false);
+        if (r < 0)
+                return r;
+        p->mode = rc_mode(&spec, &p->obs, &p->mem);
+        p->quorum_loss_mode = p->mode == RC_MODE_QUORUM_LOSS;
+        pass_log_mode(p, now);
+        need_ec2 = rc_plan_needs_ec2(&spec, &p->obs, &p->mem);
+        p->amiss = need_ec2 && p->mode != RC_MODE_FOLLOWER;
+
+        if (pass_stopped(p))
+                return -ECANCELED;
+        /* `plan` and `status` show the listings whatever the plan needs */
+        if (need_ec2 || p->plan_only) {
+                if (!p->plan_only)
+                        p->history.ec2_observed_usec = now;
+                r = pass_observe_ec2(p);
+                if (r == -ECANCELED)
+                        return r;
+                /* a failed listing is recorded as such: the planner never calls it "missing" */
+                rc_history_prune_inflight(&p->history, &p->world, now, RC_INFLIGHT_MAX_AGE_USEC);
+                pass_node_back(p, now);
+                r = rc_history_remember_volumes(&p->history, &p->world);
+                if (r < 0)
+                        return r;
+                if (p->world.volumes_ok)
+                        p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->managers);
+                if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok &&
+                    pass_probe_volumes(p) == -ECANCELED)
+                        return -ECANCELED;
+                r = pass_view(p, now, wall, need_ec2);
+                if (r < 0)
+                        return r;
+        } else
+                log_debug("Reconcile: %s; EC2 not asked this pass.",
+                          p->mode == RC_MODE_FOLLOWER ? "another node leads" : "the swarm is complete");
+
+        r = rc_plan(&spec, &p->obs, &p->mem, &p->plan);
         if (r < 0)
                 return pass_fail(p, "the planner refused: %s", strerror(-r));
         p->planned = true;
         pass_set_status(p);
-        if (p->plan_only)
-                return 0;
+        if (p->plan_only || p->mode == RC_MODE_FOLLOWER)
+                return 0; /* a follower watches, the leader acts */
         pass_log_plan(p);
         /* a seat's deadline counts only passes that planned its managers */
-        if (p->obs.leader && p->obs.quorum && !p->quorum_loss_mode && p->obs.instances_ok && p->obs.volumes_ok &&
+        if (p->mode == RC_MODE_LEADER && p->obs.quorum && p->obs.instances_ok && p->obs.volumes_ok &&
             p->obs.subnets_ok && p->obs.nodes_ok &&
             !(p->plan.n == 1 && p->plan.actions[0].kind == RC_ACTION_WAIT && !p->plan.actions[0].logical_id)) {
                 pass_log_stuck(p, now);
@@ -406,8 +421,13 @@ int pass_run(Pass *p) {
                         return -EPERM;
                 }
                 r = pass_act(p, a, now_usec(CLOCK_MONOTONIC));
+                if (r == RC_ACT_NOT_YET) {
+                        p->not_yet++;
+                        p->plan_changed = true; /* soon again */
+                        continue;
+                }
                 if (r < 0)
-                        return r;
+                        return r; /* logged, its key backed off: the next pass decides again */
         }
         return 0;
 }

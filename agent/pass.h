@@ -68,13 +68,16 @@ typedef struct Pass {
         /* outputs */
         RcWorld world;
         RcObservation obs;
+        RcMemory mem;
         RcPlan plan;
         bool planned;
-        bool quorum_loss_mode;
+        RcMode mode;                      /* rc_mode(): the executor obeys it */
+        bool quorum_loss_mode;            /* mode == RC_MODE_QUORUM_LOSS */
         bool engine_manager;
         bool amiss;                       /* EC2 was needed: the swarm is not as desired */
         bool plan_changed;                /* an action planned that the last pass had not */
         unsigned skipped;                 /* actions whose precondition no longer held */
+        unsigned not_yet;                 /* actions EC2 or the engine said "not yet" to */
         char status[160];
         char error[256];
 
@@ -132,5 +135,15 @@ Ec2ErrorCode ec2_code(const Pass *p);
  * leader anywhere. 1 yes, 0 no (an error or a timeout counts as no).
  */
 int pass_confirm(Pass *p, const RcAction *a, char *why, size_t why_size);
-/* Carry out one action (WAIT and REPORT: nothing). */
+/*
+ * Carry out one action (WAIT and REPORT: nothing), as planned: the executor never
+ * decides whether to (the planner turned what may not happen now into a WAIT).
+ * RC_ACT_DONE (the action's backoff key cleared); RC_ACT_NOT_YET: EC2 or the engine said
+ * "not yet" (what it said is in the memory where the planner needs it: an address still
+ * held backs off, a dead ClientToken is remembered), no error; negative: failed, logged
+ * once, and its key (rc_action_backoff_key()) backed off, which the planner turns into a
+ * WAIT (backoff) until it runs out.
+ */
+#define RC_ACT_DONE 0
+#define RC_ACT_NOT_YET 1
 int pass_act(Pass *p, const RcAction *a, uint64_t now);

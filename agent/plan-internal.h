@@ -15,6 +15,7 @@
 #define DEFAULT_DRAIN_USEC (60 * USEC_PER_SEC)
 #define DEFAULT_JOIN_TIMEOUT_USEC (15 * 60 * USEC_PER_SEC)
 #define DEFAULT_SEAT_DEADLINE_USEC (300 * USEC_PER_SEC)
+#define DEFAULT_EC2_FULL_INTERVAL_USEC (300 * USEC_PER_SEC)
 #define RC_INFLIGHT_KINDS (RC_INFLIGHT_DRAIN + 1)
 
 typedef struct Slot {
@@ -45,6 +46,7 @@ typedef struct Slot {
 typedef struct Planner {
         const RcSpec *spec;
         const RcObservation *obs;
+        const RcMemory *mem;            /* NULL: nothing remembered */
         uint64_t now;                   /* CLOCK_MONOTONIC: every "since" */
         uint64_t wall;                  /* CLOCK_REALTIME: only for EC2's launch times */
 
@@ -122,9 +124,13 @@ void planner_done(Planner *p);
 
 /* Append an action; the pointer is valid until the next append. */
 _printf_(4, 5) RcAction *plan_add(Planner *p, RcActionKind kind, const char *lid, const char *fmt, ...);
+/* Append a WAIT with its reason code. */
+_printf_(4, 5) RcAction *plan_wait(Planner *p, RcWaitCode code, const char *lid, const char *fmt, ...);
 void plan_push(Planner *p, const RcAction *src);
 /* Set a manager's step (what it needs now) and whether its recovery is in progress. */
 _printf_(5, 6) RcAction *slot_step(Slot *s, RcActionKind kind, bool busy, const char *lid, const char *fmt, ...);
+/* The same for a WAIT with its reason code. */
+_printf_(5, 6) RcAction *slot_wait(Slot *s, RcWaitCode code, bool busy, const char *lid, const char *fmt, ...);
 /* a->client_token from (cluster, a->slot, a->replaces); empty on failure. */
 void set_token(Planner *p, RcAction *a);
 

@@ -36,7 +36,9 @@ static bool carries_token(const Planner *p, const RcInstance *i) {
 
 void plan_rotate(Planner *p) {
         const RcObservation *obs = p->obs;
-        uint64_t rotated = obs->tokens_rotated_swarm_usec ?: obs->tokens_rotated_usec;
+        const RcMemory *mem = p->mem;
+        size_t n_inflight = mem ? mem->n_inflight : 0;
+        uint64_t rotated = mem ? mem->tokens_rotated_swarm_usec ?: mem->tokens_rotated_usec : 0;
         uint64_t join_timeout = p->spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC;
         const RcNode *joined = NULL;
         const RcInstance *done = NULL, *waiting = NULL;
@@ -54,7 +56,7 @@ void plan_rotate(Planner *p) {
                 InstanceNodes in;
 
                 if (!carries_token(p, i) ||
-                    !(obs->tokens_rotated_launch_usec ? i->launch_usec > obs->tokens_rotated_launch_usec
+                    !(mem && mem->tokens_rotated_launch_usec ? i->launch_usec > mem->tokens_rotated_launch_usec
                                                       : launched_since(i->launch_usec, rotated)))
                         continue;
                 if (i->state != RC_INSTANCE_SHUTTING_DOWN && i->state != RC_INSTANCE_TERMINATED &&
@@ -78,14 +80,14 @@ void plan_rotate(Planner *p) {
         why = joined ? joined->id : done->id;
         if (waiting)
                 what = waiting->id;
-        for (size_t k = 0; k < obs->n_inflight && !what; k++) {
-                const RcInflight *f = &obs->inflight[k];
+        for (size_t k = 0; k < n_inflight && !what; k++) {
+                const RcInflight *f = &mem->inflight[k];
 
                 if (f->kind == RC_INFLIGHT_LAUNCH && inflight_fresh(p, f) && !(f->instance_id && instance_by_id(p, f->instance_id)))
                         what = f->instance_id ?: "a launched instance";
         }
         if (what) {
-                plan_add(p, RC_ACTION_WAIT, NULL, "%s %s used the current join token; rotating it once %s has joined or gone.",
+                plan_wait(p, RC_WAIT_JOIN, NULL, "%s %s used the current join token; rotating it once %s has joined or gone.",
                          joined ? "Node" : "Instance", why, what);
                 return;
         }

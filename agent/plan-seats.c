@@ -87,13 +87,13 @@ static bool volumes_plausible(const Planner *p) {
 
 /* Was token used by an instance that is terminated (listed, or as RunInstances said)? */
 static bool token_dead(const Planner *p, const char *token) {
-        const RcObservation *obs = p->obs;
+        size_t n_dead = p->mem ? p->mem->n_dead_client_tokens : 0;
 
         for (size_t k = 0; k < p->n_inst_by_id; k++)
                 if (p->inst_by_id[k]->state == RC_INSTANCE_TERMINATED && streq_ptr(p->inst_by_id[k]->client_token, token))
                         return true;
-        for (size_t k = 0; k < obs->n_dead_client_tokens; k++)
-                if (streq_ptr(obs->dead_client_tokens[k], token))
+        for (size_t k = 0; k < n_dead; k++)
+                if (streq_ptr(p->mem->dead_client_tokens[k], token))
                         return true;
         return false;
 }
@@ -102,7 +102,7 @@ static bool token_dead(const Planner *p, const char *token) {
  * token in tok. false (tok empty): none within reach (a tag near UINT64_MAX). */
 static bool seat_generation(const Planner *p, const Slot *s, const RcVolume *v, uint64_t *ret,
                             char tok[static RC_CLIENT_TOKEN_MAX + 1]) {
-        size_t tries = p->n_inst_by_id + p->obs->n_dead_client_tokens + 1;
+        size_t tries = p->n_inst_by_id + (p->mem ? p->mem->n_dead_client_tokens : 0) + 1;
 
         for (uint64_t g = v->generation; tries > 0 && g >= v->generation; g++, tries--) {
                 if (rc_seat_token(p->spec->cluster, s->lid, v->id, g, tok, RC_CLIENT_TOKEN_MAX + 1) < 0)
@@ -218,7 +218,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 const RcNode *n = s->member;
 
                 if (!n->manager) {
-                        slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                        slot_wait(s, RC_WAIT_NODE, true, s->lid,
                                   "%s: node %s is demoted; waiting until it has no ManagerStatus before removing it.",
                                   s->lid, n->id);
                         return;
@@ -230,7 +230,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                         return;
                 }
                 if (!volumes_plausible(p)) {
-                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                        slot_wait(s, RC_WAIT_SAFETY, false, s->lid,
                                   "%s: no volume listed for it, but none for any manager either: not demoting node %s on that listing.",
                                   s->lid, n->id);
                         return;
@@ -249,7 +249,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                                 return;
                         }
                         if (!vid || (probe != RC_VOLUME_PROBE_NOT_FOUND && probe != RC_VOLUME_PROBE_ERROR)) {
-                                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                                slot_wait(s, RC_WAIT_SAFETY, false, s->lid,
                                           "%s: no volume listed for it, but %s%s: not demoting node %s before EC2 says that volume is gone.",
                                           s->lid, vid ? "nothing is known yet of its volume " : "no volume id is known to ask EC2 about",
                                           strempty(vid), n->id);
@@ -257,7 +257,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                         }
                 }
                 if (!can_remove_member(p, n)) {
-                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                        slot_wait(s, RC_WAIT_SAFETY, false, s->lid,
                                   "%s: volume lost, but demoting node %s now would cost quorum (%zu of %zu managers reachable).",
                                   s->lid, n->id, p->raft_reachable, p->raft_members);
                         return;
@@ -273,7 +273,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 const RcNode *n = s->other;
 
                 if (n->state != RC_NODE_DOWN) {
-                        slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                        slot_wait(s, RC_WAIT_NODE, true, s->lid,
                                   "%s: old node %s is out of Raft but %s: waiting until it is Down to remove it.", s->lid,
                                   n->id, node_state_name(n->state));
                         return;
@@ -290,7 +290,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 return;
         }
         if (f) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                slot_wait(s, RC_WAIT_IN_FLIGHT, true, s->lid,
                           "%s: CreateVolume sent %llus ago (%s), not listed yet.", s->lid, secs(age(p, f->since_usec)),
                           f->volume_id ?: "no id yet");
                 return;
@@ -363,7 +363,7 @@ static void step_evict_worker(Planner *p, Slot *s, const RcInstance *i) {
         }
         if (!streq_ptr(node->availability, "drain")) {
                 if (f && inflight_fresh(p, f)) {
-                        slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                        slot_wait(s, RC_WAIT_IN_FLIGHT, true, s->lid,
                                   "%s: worker instance %s holds its address; drain of node %s sent %llus ago.", s->lid,
                                   i->id, node->id, secs(age(p, f->since_usec)));
                         return;
@@ -384,7 +384,7 @@ static void step_evict_worker(Planner *p, Slot *s, const RcInstance *i) {
                 a->node_id = node->id;
                 return;
         }
-        slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: worker instance %s holds its address; node %s drained for %llus of %llus.",
+        slot_wait(s, RC_WAIT_DRAIN, true, s->lid, "%s: worker instance %s holds its address; node %s drained for %llus of %llus.",
                   s->lid, i->id, node->id, secs(age(p, since)), secs(drain_usec));
 }
 
@@ -394,7 +394,7 @@ static void eval_missing(Planner *p, Slot *s) {
         const RcSubnet *sub;
 
         if (f && !(f->instance_id && listed_terminated(p, f->instance_id))) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                slot_wait(s, RC_WAIT_IN_FLIGHT, true, s->lid,
                           "%s: launched %s %llus ago, not listed yet (EC2 is eventually consistent): not missing.", s->lid,
                           f->instance_id ?: "an instance", secs(age(p, f->since_usec)));
                 return;
@@ -404,18 +404,18 @@ static void eval_missing(Planner *p, Slot *s) {
                 return;
         }
         if (v->state == RC_VOLUME_CREATING) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: volume %s is being created.", s->lid, v->id);
+                slot_wait(s, RC_WAIT_EC2, true, s->lid, "%s: volume %s is being created.", s->lid, v->id);
                 return;
         }
         if (v->state == RC_VOLUME_IN_USE || v->n_attached > 0) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                slot_wait(s, RC_WAIT_EC2, true, s->lid,
                           "%s: its instance is gone but volume %s is still attached to %s: waiting for it to detach.", s->lid,
                           v->id, first_attachment(v));
                 return;
         }
         if (s->member && !s->member->manager) {
                 /* Demoted (the volume-lost sequence, or by hand) and still in Raft. */
-                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                slot_wait(s, RC_WAIT_NODE, true, s->lid,
                           "%s: node %s is demoted; waiting until it has no ManagerStatus.", s->lid, s->member->id);
                 return;
         }
@@ -430,7 +430,7 @@ static void eval_missing(Planner *p, Slot *s) {
                 return;
         }
         if (s->ip_holder) {
-                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                slot_wait(s, RC_WAIT_SAFETY, false, s->lid,
                           "%s: the address is held by instance %s (%s, tagged %s): nothing is launched while it is.",
                           s->lid, s->ip_holder->id, instance_state_name(s->ip_holder->state),
                           s->ip_holder->role ?: "without a role");
@@ -444,7 +444,7 @@ static void eval_missing(Planner *p, Slot *s) {
                  * Ready/Reachable is only late (a node goes Down a few heartbeats after its
                  * engine, Raft calls a peer Unreachable once its connection times out):
                  * terminated is final, and the volume was checked detached above. */
-                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                slot_wait(s, RC_WAIT_NODE, false, s->lid,
                           "%s: no live instance is listed, yet node %s is %s and Reachable: waiting.", s->lid,
                           s->member->id, node_state_name(s->member->state));
                 return;
@@ -465,7 +465,7 @@ static void eval_running(Planner *p, Slot *s) {
 
         f = s->inflight[RC_INFLIGHT_FENCE];
         if (f && streq_ptr(f->instance_id, i->id)) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: terminate of %s sent %llus ago: waiting for it to end.",
+                slot_wait(s, RC_WAIT_IN_FLIGHT, true, s->lid, "%s: terminate of %s sent %llus ago: waiting for it to end.",
                           s->lid, i->id, secs(age(p, f->since_usec)));
                 return;
         }
@@ -497,11 +497,11 @@ static void eval_running(Planner *p, Slot *s) {
                         return;
                 }
                 if (n->bad_since_usec != 0 && bad >= spec->grace_usec)
-                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                        slot_wait(s, RC_WAIT_GRACE, false, s->lid,
                                   "%s: node %s is Down and Unreachable but instance %s is up only %llus: not fenced before %llus.",
                                   s->lid, n->id, i->id, secs(wall_age(p, i->launch_usec)), secs(spec->grace_usec));
                 else
-                        slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                        slot_wait(s, RC_WAIT_GRACE, false, s->lid,
                                   "%s: node %s Down and Unreachable for %llus: fenced once that lasts %llus.", s->lid,
                                   n->id, secs(bad), secs(spec->grace_usec));
                 return;
@@ -513,13 +513,13 @@ static void eval_running(Planner *p, Slot *s) {
                 return;
         }
         if (v->state == RC_VOLUME_CREATING) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: volume %s is being created.", s->lid, v->id);
+                slot_wait(s, RC_WAIT_EC2, true, s->lid, "%s: volume %s is being created.", s->lid, v->id);
                 return;
         }
         if (v->state == RC_VOLUME_AVAILABLE && v->n_attached == 0) {
                 f = s->inflight[RC_INFLIGHT_ATTACH];
                 if (f && streq_ptr(f->instance_id, i->id)) {
-                        slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: attach of %s to %s sent %llus ago.", s->lid, v->id,
+                        slot_wait(s, RC_WAIT_IN_FLIGHT, true, s->lid, "%s: attach of %s to %s sent %llus ago.", s->lid, v->id,
                                   i->id, secs(age(p, f->since_usec)));
                         return;
                 }
@@ -536,7 +536,7 @@ static void eval_running(Planner *p, Slot *s) {
                 return;
         }
         if (v->n_attached > 0 && !attached_to(v, i->id)) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: volume %s is attached to %s, not to its instance %s.",
+                slot_wait(s, RC_WAIT_EC2, true, s->lid, "%s: volume %s is attached to %s, not to its instance %s.",
                           s->lid, v->id, first_attachment(v), i->id);
                 return;
         }
@@ -551,7 +551,7 @@ static void eval_running(Planner *p, Slot *s) {
                 return;
         }
         if (!h) {
-                slot_step(s, RC_ACTION_WAIT, true, s->lid,
+                slot_wait(s, RC_WAIT_NODE, true, s->lid,
                           "%s: instance %s runs with volume %s: waiting for its node (up %llus).", s->lid, i->id, v->id,
                           secs(wall_age(p, i->launch_usec)));
                 return;
@@ -575,7 +575,7 @@ static void eval_running(Planner *p, Slot *s) {
 
                 if (h->healthy_since_usec != 0 && ok >= spec->stable_usec)
                         return; /* healthy */
-                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: node %s is Ready and Reachable for %llus of %llus.",
+                slot_wait(s, RC_WAIT_STABLE, true, s->lid, "%s: node %s is Ready and Reachable for %llus of %llus.",
                           s->lid, h->id, secs(ok), secs(spec->stable_usec));
                 return;
         }
@@ -590,12 +590,12 @@ static void eval_running(Planner *p, Slot *s) {
                 return;
         }
         if (h->state == RC_NODE_DOWN && h->reachability == RC_REACH_UNREACHABLE) {
-                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                slot_wait(s, RC_WAIT_SAFETY, false, s->lid,
                           "%s: node %s is Down and Unreachable but has no instance label: not fencing %s.", s->lid, h->id,
                           i->id);
                 return;
         }
-        slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: node %s is %s, %s.", s->lid, h->id, node_state_name(h->state),
+        slot_wait(s, RC_WAIT_NODE, true, s->lid, "%s: node %s is %s, %s.", s->lid, h->id, node_state_name(h->state),
                   reach_name(h->reachability));
 }
 
@@ -629,11 +629,11 @@ static void eval_manager(Planner *p, Slot *s) {
                 eval_running(p, s);
                 return;
         case RC_INSTANCE_STOPPED:
-                slot_step(s, RC_ACTION_WAIT, false, s->lid,
+                slot_wait(s, RC_WAIT_STOPPED, false, s->lid,
                           "%s: instance %s is stopped (not by swarmkeeper): present, so nothing is launched.", s->lid, i->id);
                 return;
         default:
-                slot_step(s, RC_ACTION_WAIT, true, s->lid, "%s: instance %s is %s: present, not missing.", s->lid, i->id,
+                slot_wait(s, RC_WAIT_EC2, true, s->lid, "%s: instance %s is %s: present, not missing.", s->lid, i->id,
                           instance_state_name(i->state));
                 return;
         }
@@ -691,7 +691,7 @@ void plan_managers(Planner *p) {
                 if (slot_change(s) && !cur)
                         cur = s;
                 if (slot_change(s) && cur != s) {
-                        RcAction *a = plan_add(p, RC_ACTION_WAIT, s->lid, "%s: waits for %s (one manager at a time): %s",
+                        RcAction *a = plan_wait(p, RC_WAIT_ONE_AT_A_TIME, s->lid, "%s: waits for %s (one manager at a time): %s",
                                                s->lid, cur->lid, rc_action_kind_to_string(s->step.kind));
                         a->seat_pending = true;
                         continue;
@@ -735,30 +735,30 @@ void plan_quorum_loss(Planner *p) {
                                 a->instance_id = i->id;
                                 a->volume_id = v->id;
                         } else if (i->state != RC_INSTANCE_RUNNING)
-                                plan_add(p, RC_ACTION_WAIT, s->lid, "%s: quorum lost; instance %s is %s.", s->lid, i->id,
+                                plan_wait(p, RC_WAIT_EC2, s->lid, "%s: quorum lost; instance %s is %s.", s->lid, i->id,
                                          instance_state_name(i->state));
                         continue;
                 }
                 if (f && !(f->instance_id && listed_terminated(p, f->instance_id))) {
-                        plan_add(p, RC_ACTION_WAIT, s->lid, "%s: quorum lost; launched %s %llus ago, not listed yet.",
+                        plan_wait(p, RC_WAIT_IN_FLIGHT, s->lid, "%s: quorum lost; launched %s %llus ago, not listed yet.",
                                  s->lid, f->instance_id ?: "an instance", secs(age(p, f->since_usec)));
                         continue;
                 }
                 if (s->n_good_vol != 1) {
-                        plan_add(p, RC_ACTION_WAIT, s->lid,
+                        plan_wait(p, RC_WAIT_QUORUM_LOSS, s->lid,
                                  "%s: quorum lost; its volume is %s: replacing it needs a leader.", s->lid,
                                  s->n_good_vol ? "ambiguous" : "lost");
                         continue;
                 }
                 if (v->state != RC_VOLUME_AVAILABLE || v->n_attached > 0) {
-                        plan_add(p, RC_ACTION_WAIT, s->lid, "%s: quorum lost; volume %s is %s: waiting.", s->lid, v->id,
+                        plan_wait(p, RC_WAIT_EC2, s->lid, "%s: quorum lost; volume %s is %s: waiting.", s->lid, v->id,
                                  volume_state_name(v->state));
                         continue;
                 }
                 if (!v->has_state) {
                         /* e.g. created for a fresh join whose host never joined: nothing to
                          * bring back, and a host on it could only start another swarm */
-                        plan_add(p, RC_ACTION_WAIT, s->lid,
+                        plan_wait(p, RC_WAIT_QUORUM_LOSS, s->lid,
                                  "%s: quorum lost; volume %s has never held swarm state: re-creating it needs a leader.",
                                  s->lid, v->id);
                         continue;

@@ -102,7 +102,7 @@ static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
                 }
                 if (!v[k].draining) {
                         if (f && inflight_fresh(p, f)) {
-                                plan_add(p, RC_ACTION_WAIT, NULL, "Worker %s: drain of node %s sent %llus ago.", i->id,
+                                plan_wait(p, RC_WAIT_IN_FLIGHT, NULL, "Worker %s: drain of node %s sent %llus ago.", i->id,
                                          node->id, secs(age(p, f->since_usec)));
                                 continue;
                         }
@@ -127,7 +127,7 @@ static void plan_scale_down(Planner *p, size_t excess, size_t n_live) {
                         a->node_id = node->id;
                         continue;
                 }
-                plan_add(p, RC_ACTION_WAIT, NULL, "Worker %s: node %s drained for %llus of %llus.", i->id, node->id,
+                plan_wait(p, RC_WAIT_DRAIN, NULL, "Worker %s: node %s drained for %llus of %llus.", i->id, node->id,
                          secs(age(p, since)), secs(drain_usec));
         }
 }
@@ -202,7 +202,7 @@ static void plan_dead_worker_nodes(Planner *p) {
                 if (i && i->state != RC_INSTANCE_TERMINATED)
                         continue;
                 if (n->state != RC_NODE_DOWN) {
-                        plan_add(p, RC_ACTION_WAIT, NULL, "Worker node %s: instance %s is %s: waiting for the node to be Down.",
+                        plan_wait(p, RC_WAIT_NODE, NULL, "Worker node %s: instance %s is %s: waiting for the node to be Down.",
                                  n->id, n->instance_id, i ? "terminated" : "gone");
                         continue;
                 }
@@ -230,10 +230,9 @@ static void report_worker_labels(Planner *p) {
 }
 
 void plan_workers(Planner *p) {
-        const RcObservation *obs = p->obs;
         uint64_t join_timeout = p->spec->join_timeout_usec ?: DEFAULT_JOIN_TIMEOUT_USEC;
         uint64_t gen = 0;
-        size_t listed = 0, unlisted = 0, n_live;
+        size_t listed = 0, unlisted = 0, n_live, n_inflight = p->mem ? p->mem->n_inflight : 0;
 
         report_worker_labels(p);
         for (size_t k = 0; k < p->n_workers; k++) {
@@ -252,8 +251,8 @@ void plan_workers(Planner *p) {
                 else if (i->state == RC_INSTANCE_STOPPED)
                         plan_add(p, RC_ACTION_REPORT, NULL, "Worker instance %s is stopped: not counted, not touched.", i->id);
         }
-        for (size_t k = 0; k < obs->n_inflight; k++) {
-                const RcInflight *f = &obs->inflight[k];
+        for (size_t k = 0; k < n_inflight; k++) {
+                const RcInflight *f = &p->mem->inflight[k];
 
                 if (f->kind != RC_INFLIGHT_LAUNCH || f->logical_id || !inflight_fresh(p, f))
                         continue;

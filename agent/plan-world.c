@@ -99,6 +99,17 @@ RcAction *plan_add(Planner *p, RcActionKind kind, const char *lid, const char *f
         return a;
 }
 
+RcAction *plan_wait(Planner *p, RcWaitCode code, const char *lid, const char *fmt, ...) {
+        RcAction *a = plan_slot(p);
+        va_list ap;
+
+        va_start(ap, fmt);
+        action_init(a, RC_ACTION_WAIT, lid, fmt, ap);
+        va_end(ap);
+        a->wait = code;
+        return a;
+}
+
 void plan_push(Planner *p, const RcAction *src) {
         RcAction *a = plan_slot(p);
 
@@ -113,6 +124,18 @@ RcAction *slot_step(Slot *s, RcActionKind kind, bool busy, const char *lid, cons
         va_start(ap, fmt);
         action_init(&s->step, kind, lid, fmt, ap);
         va_end(ap);
+        s->has_step = true;
+        s->busy = busy;
+        return &s->step;
+}
+
+RcAction *slot_wait(Slot *s, RcWaitCode code, bool busy, const char *lid, const char *fmt, ...) {
+        va_list ap;
+
+        va_start(ap, fmt);
+        action_init(&s->step, RC_ACTION_WAIT, lid, fmt, ap);
+        va_end(ap);
+        s->step.wait = code;
         s->has_step = true;
         s->busy = busy;
         return &s->step;
@@ -288,10 +311,10 @@ int index_spec(Planner *p) {
         for (size_t i = 1; i < spec->n_managers; i++)
                 if (streq(p->by_lid[i - 1]->lid, p->by_lid[i]->lid))
                         return -EINVAL; /* a logical id twice */
-        for (size_t i = 0; i < p->obs->n_seats; i++) {
-                Slot *s = find_slot(p, p->obs->seats[i].logical_id);
+        for (size_t i = 0; i < (p->mem ? p->mem->n_seats : 0); i++) {
+                Slot *s = find_slot(p, p->mem->seats[i].logical_id);
                 if (s && !s->seat)
-                        s->seat = &p->obs->seats[i];
+                        s->seat = &p->mem->seats[i];
         }
         return 0;
 }
@@ -494,14 +517,14 @@ int index_nodes(Planner *p) {
 }
 
 int index_inflight(Planner *p) {
-        const RcObservation *obs = p->obs;
+        size_t n_inflight = p->mem ? p->mem->n_inflight : 0;
 
-        p->drains = malloc(sizeof(RcInflight *) * (obs->n_inflight + 1));
+        p->drains = malloc(sizeof(RcInflight *) * (n_inflight + 1));
         if (!p->drains)
                 return -ENOMEM;
 
-        for (size_t k = 0; k < obs->n_inflight; k++) {
-                const RcInflight *f = &obs->inflight[k];
+        for (size_t k = 0; k < n_inflight; k++) {
+                const RcInflight *f = &p->mem->inflight[k];
                 Slot *s;
 
                 if ((unsigned) f->kind >= RC_INFLIGHT_KINDS)

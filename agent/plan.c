@@ -156,6 +156,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <stdarg.h>
+
 #include "plan-internal.h"
 
 /* ---- SHA-256 (FIPS 180-4): only for ClientTokens --------------------------------------- */
@@ -319,14 +321,14 @@ static bool listings_plausible(Planner *p, bool leader_mode) {
                         if (obs->nodes[k].leader)
                                 leader = &obs->nodes[k];
                 if (!leader) {
-                        plan_add(p, RC_ACTION_WAIT, NULL, "The node listing shows no Leader: taking it as partial, changing nothing.");
+                        plan_wait(p, RC_WAIT_LISTING, NULL, "The node listing shows no Leader: taking it as partial, changing nothing.");
                         return false;
                 }
                 if (!self)
                         self = leader->instance_id;
                 /* The executor confirmed a majority; the listing must not say otherwise. */
                 if (p->raft_members > 0 && !quorum_has_majority(p->raft_reachable, p->raft_members)) {
-                        plan_add(p, RC_ACTION_WAIT, NULL,
+                        plan_wait(p, RC_WAIT_NO_QUORUM, NULL,
                                  "The node listing shows only %zu of %zu managers Reachable: no majority, changing nothing.",
                                  p->raft_reachable, p->raft_members);
                         return false;
@@ -335,7 +337,7 @@ static bool listings_plausible(Planner *p, bool leader_mode) {
         if (self) {
                 i = instance_by_id(p, self);
                 if (!i || i->state == RC_INSTANCE_TERMINATED) {
-                        plan_add(p, RC_ACTION_WAIT, NULL,
+                        plan_wait(p, RC_WAIT_LISTING, NULL,
                                  "The instance listing does not show this agent's own instance %s live: taking it as partial, changing nothing.",
                                  self);
                         return false;
@@ -345,7 +347,7 @@ static bool listings_plausible(Planner *p, bool leader_mode) {
         for (size_t k = 0; k < p->spec->n_managers; k++)
                 live += p->slots[k].n_present;
         if (live == 0) {
-                plan_add(p, RC_ACTION_WAIT, NULL,
+                plan_wait(p, RC_WAIT_LISTING, NULL,
                          "The instance listing shows no live manager, not even this agent's: taking it as partial, changing nothing.");
                 return false;
         }
@@ -363,15 +365,186 @@ static int spec_valid(const RcSpec *spec) {
         return 0;
 }
 
-int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
+static const char *const wait_code_table[_RC_WAIT_CODE_MAX] = {
+        [RC_WAIT_NONE] = "none",
+        [RC_WAIT_FOLLOWER] = "follower",
+        [RC_WAIT_NO_QUORUM] = "no-quorum",
+        [RC_WAIT_LISTING] = "listing",
+        [RC_WAIT_SWARM_COMPLETE] = "swarm-complete",
+        [RC_WAIT_BACKOFF] = "backoff",
+        [RC_WAIT_NO_LAUNCH_PATH] = "no-launch-path",
+        [RC_WAIT_ONE_AT_A_TIME] = "one-at-a-time",
+        [RC_WAIT_IN_FLIGHT] = "in-flight",
+        [RC_WAIT_EC2] = "ec2",
+        [RC_WAIT_NODE] = "node",
+        [RC_WAIT_GRACE] = "grace",
+        [RC_WAIT_STABLE] = "stable",
+        [RC_WAIT_DRAIN] = "drain",
+        [RC_WAIT_SAFETY] = "safety",
+        [RC_WAIT_STOPPED] = "stopped",
+        [RC_WAIT_JOIN] = "join",
+        [RC_WAIT_QUORUM_LOSS] = "quorum-loss",
+};
+
+const char *rc_wait_code_to_string(RcWaitCode c) {
+        if ((unsigned) c >= _RC_WAIT_CODE_MAX)
+                return NULL;
+        return wait_code_table[c];
+}
+
+const char *rc_mode_to_string(RcMode m) {
+        switch (m) {
+        case RC_MODE_FOLLOWER:
+                return "follower";
+        case RC_MODE_LEADER:
+                return "leader";
+        case RC_MODE_QUORUM_LOSS:
+                return "quorum-loss";
+        default:
+                return NULL;
+        }
+}
+
+/* ---- who acts, and whether EC2 is needed ------------------------------------------------- */
+
+RcMode rc_mode(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem) {
+        uint64_t since = mem ? mem->no_leader_since_usec : 0;
+
+        if (obs->leader)
+                return RC_MODE_LEADER;
+        /* no_leader_since is 0 while any manager is Leader in the listing */
+        if (obs->self_manager && since != 0 && obs->now_usec >= since &&
+            obs->now_usec - since >= spec->quorum_loss_grace_usec)
+                return RC_MODE_QUORUM_LOSS;
+        return RC_MODE_FOLLOWER;
+}
+
+static bool node_is_healthy(const RcNode *n) {
+        return n->state == RC_NODE_READY && (!n->manager || n->reachability == RC_REACH_REACHABLE);
+}
+
+/* The node listing alone shows the desired state: every configured manager a Ready,
+ * Reachable manager node with its logical id, every node Ready, the desired number of
+ * worker nodes. */
+static bool swarm_complete(const RcSpec *spec, const RcObservation *obs) {
+        unsigned n_workers = 0;
+
+        if (!obs->nodes_ok)
+                return false;
+        for (size_t i = 0; i < obs->n_nodes; i++) {
+                if (!node_is_healthy(&obs->nodes[i]))
+                        return false;
+                if (!obs->nodes[i].manager)
+                        n_workers++;
+        }
+        if (n_workers != spec->workers)
+                return false;
+        for (size_t m = 0; m < spec->n_managers; m++) {
+                bool found = false;
+                for (size_t i = 0; i < obs->n_nodes && !found; i++)
+                        found = obs->nodes[i].manager && streq_ptr(obs->nodes[i].logical_id, spec->managers[m]);
+                if (!found)
+                        return false;
+        }
+        return true;
+}
+
+bool rc_plan_needs_ec2(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem) {
+        uint64_t full = spec->ec2_full_interval_usec ?: DEFAULT_EC2_FULL_INTERVAL_USEC;
+
+        if (rc_mode(spec, obs, mem) == RC_MODE_FOLLOWER)
+                return false;
+        if (rc_mode(spec, obs, mem) == RC_MODE_QUORUM_LOSS || !mem)
+                return true;
+        return mem->n_inflight > 0 || mem->n_recovering > 0 || mem->n_backoff > 0 || mem->unmarked_volumes ||
+               mem->ec2_observed_usec == 0 || obs->now_usec >= mem->ec2_observed_usec + full ||
+               !swarm_complete(spec, obs);
+}
+
+/* ---- keys ----------------------------------------------------------------------------------- */
+
+const char *rc_action_backoff_key(const RcAction *a) {
+        if (a->logical_id)
+                return a->logical_id;
+        if (a->slot[0])
+                return a->slot;
+        if (a->instance_id)
+                return a->instance_id;
+        if (a->node_id)
+                return a->node_id;
+        return rc_action_kind_to_string(a->kind);
+}
+
+void rc_action_identity(const RcAction *a, char *buf, size_t size) {
+        (void) snprintf(buf, size, "%s/%s/%s|%.64s|%.64s|%.64s|%.64s|%.64s|%s|%s",
+                        strempty(rc_action_kind_to_string(a->kind)), strempty(rc_wait_code_to_string(a->wait)),
+                        a->kind == RC_ACTION_WAIT && (a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH)
+                                ? strempty(rc_action_kind_to_string(a->waits_for)) : "",
+                        strempty(a->logical_id), strempty(a->instance_id), strempty(a->volume_id), strempty(a->node_id),
+                        strempty(a->subnet_id), a->slot, a->client_token);
+}
+
+/* ---- the gate: what the memory forbids this pass becomes a WAIT ---------------------------- */
+
+static const RcBackoffEntry *backoff_of(const Planner *p, const char *key) {
+        for (size_t i = 0; p->mem && i < p->mem->n_backoff; i++)
+                if (streq_ptr(p->mem->backoff[i].key, key) && p->now < p->mem->backoff[i].not_before_usec)
+                        return &p->mem->backoff[i];
+        return NULL;
+}
+
+/* a stays what it is (its ids, its slot, its seat) but is not carried out this pass. */
+_printf_(3, 4) static void to_wait(RcAction *a, RcWaitCode code, const char *fmt, ...) {
+        char was[sizeof(a->reason)], why[sizeof(a->reason)];
+        va_list ap;
+
+        memcpy(was, a->reason, sizeof(was));
+        va_start(ap, fmt);
+        (void) vsnprintf(why, sizeof(why), fmt, ap);
+        va_end(ap);
+        a->waits_for = a->kind;
+        a->kind = RC_ACTION_WAIT;
+        a->wait = code;
+        a->destructive = false;
+        /* "<why>; <what it would have done>", cut to fit */
+        char both[sizeof(why) + 2 + sizeof(was)];
+        (void) snprintf(both, sizeof(both), "%s; %s", why, was);
+        (void) snprintf(a->reason, sizeof(a->reason), "%.*s", (int) sizeof(a->reason) - 1, both);
+}
+
+/* After the rules: a launch whose role has no launch path, and any change whose key backs
+ * off after a failure, are WAITs, so that the plan shows what the executor will do (it
+ * carries out every change it is given). Run after planning, so that what follows from the
+ * change being planned (the one-at-a-time slot, the token rotation held back) is as if it
+ * were carried out: it is only postponed. */
+static void plan_gate(Planner *p) {
+        for (size_t i = 0; i < p->n; i++) {
+                RcAction *a = &p->actions[i];
+                const RcBackoffEntry *b;
+
+                if (!is_change(a->kind))
+                        continue;
+                if ((a->kind == RC_ACTION_LAUNCH_MANAGER && p->spec->no_launch_manager) ||
+                    (a->kind == RC_ACTION_LAUNCH_WORKER && p->spec->no_launch_worker))
+                        to_wait(a, RC_WAIT_NO_LAUNCH_PATH, "%s: launching a %s is not configured",
+                                rc_action_backoff_key(a), a->kind == RC_ACTION_LAUNCH_MANAGER ? "manager" : "worker");
+                else if ((b = backoff_of(p, rc_action_backoff_key(a))))
+                        to_wait(a, RC_WAIT_BACKOFF, "%s: %s backs off after a failure, %llus left",
+                                rc_action_backoff_key(a), rc_action_kind_to_string(a->kind),
+                                secs(b->not_before_usec - p->now + USEC_PER_SEC - 1));
+        }
+}
+
+int rc_plan(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem, RcPlan *ret) {
         _cleanup_(planner_done) Planner p = {};
-        bool quorum_loss;
+        RcMode mode;
         int r;
 
         if (spec_valid(spec) < 0 || !obs || !ret)
                 return -EINVAL;
         p.spec = spec;
         p.obs = obs;
+        p.mem = mem;
         p.now = obs->now_usec;
         p.wall = obs->realtime_usec ?: obs->now_usec;
 
@@ -379,16 +552,13 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
         if (r < 0)
                 return r;
 
-        quorum_loss = obs->self_manager && !obs->leader && obs->no_leader_since_usec != 0 &&
-                      obs->now_usec >= obs->no_leader_since_usec &&
-                      obs->now_usec - obs->no_leader_since_usec >= spec->quorum_loss_grace_usec;
-
-        if (quorum_loss) {
+        mode = rc_mode(spec, obs, mem);
+        if (mode == RC_MODE_QUORUM_LOSS) {
                 if (!obs->instances_ok || !obs->volumes_ok || !obs->subnets_ok)
-                        plan_add(&p, RC_ACTION_WAIT, NULL,
-                                 "Quorum lost, but the%s%s%s listing failed or is partial: changing nothing.",
-                                 obs->instances_ok ? "" : " instance", obs->volumes_ok ? "" : " volume",
-                                 obs->subnets_ok ? "" : " subnet");
+                        plan_wait(&p, RC_WAIT_LISTING, NULL,
+                                  "Quorum lost, but the%s%s%s listing failed or is partial: changing nothing.",
+                                  obs->instances_ok ? "" : " instance", obs->volumes_ok ? "" : " volume",
+                                  obs->subnets_ok ? "" : " subnet");
                 else if ((r = index_instances(&p)) < 0 || (r = index_inflight(&p)) < 0)
                         return r;
                 else {
@@ -396,15 +566,19 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
                         if (listings_plausible(&p, false))
                                 plan_quorum_loss(&p);
                 }
-        } else if (!obs->leader)
-                ; /* a follower plans nothing */
+        } else if (mode == RC_MODE_FOLLOWER)
+                plan_wait(&p, RC_WAIT_FOLLOWER, NULL, "This node is not Leader: the leader's agent acts.");
         else if (!obs->quorum)
-                plan_add(&p, RC_ACTION_WAIT, NULL,
-                         "This node is Leader but a majority of managers is not Reachable: changing nothing.");
+                plan_wait(&p, RC_WAIT_NO_QUORUM, NULL,
+                          "This node is Leader but a majority of managers is not Reachable: changing nothing.");
+        else if (!obs->ec2_listed && !rc_plan_needs_ec2(spec, obs, mem))
+                plan_wait(&p, RC_WAIT_SWARM_COMPLETE, NULL,
+                          "The swarm is complete (%zu managers and %u workers Ready) and nothing is pending: EC2 not asked this pass.",
+                          spec->n_managers, spec->workers);
         else if (!obs->instances_ok || !obs->volumes_ok || !obs->subnets_ok || !obs->nodes_ok)
-                plan_add(&p, RC_ACTION_WAIT, NULL, "The%s%s%s%s listing failed or is partial: changing nothing.",
-                         obs->instances_ok ? "" : " instance", obs->volumes_ok ? "" : " volume",
-                         obs->subnets_ok ? "" : " subnet", obs->nodes_ok ? "" : " node");
+                plan_wait(&p, RC_WAIT_LISTING, NULL, "The%s%s%s%s listing failed or is partial: changing nothing.",
+                          obs->instances_ok ? "" : " instance", obs->volumes_ok ? "" : " volume",
+                          obs->subnets_ok ? "" : " subnet", obs->nodes_ok ? "" : " node");
         else {
                 if ((r = index_instances(&p)) < 0 || (r = index_nodes(&p)) < 0 || (r = index_inflight(&p)) < 0)
                         return r;
@@ -417,16 +591,19 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret) {
         }
         if (p.error < 0)
                 return p.error;
+        plan_gate(&p);
 
-        /* The array moved as it grew: point each worker launch at its own generation now. */
+        /* No action points into itself: a worker launch's generation is its own field. */
         for (size_t i = 0; i < p.n; i++)
-                if (p.actions[i].kind == RC_ACTION_LAUNCH_WORKER)
-                        p.actions[i].replaces = p.actions[i].generation;
+                if (p.actions[i].kind == RC_ACTION_LAUNCH_WORKER ||
+                    (p.actions[i].kind == RC_ACTION_WAIT && p.actions[i].waits_for == RC_ACTION_LAUNCH_WORKER))
+                        p.actions[i].replaces = NULL;
 
         *ret = (RcPlan) {
                 .actions = TAKE_PTR(p.actions),
                 .n = p.n,
-                .quorum_loss_mode = quorum_loss,
+                .quorum_loss_mode = mode == RC_MODE_QUORUM_LOSS,
+                .mode = mode,
         };
         return 0;
 }

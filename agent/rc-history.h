@@ -59,7 +59,7 @@ typedef struct RcHistory {
         size_t n_recovering;
         uint64_t no_leader_since_usec;
         uint64_t tokens_rotated_usec; /* when this agent last rotated the join tokens */
-        uint64_t ec2_observed_usec;   /* the last EC2 observation (see rc_swarm_complete()) */
+        uint64_t ec2_observed_usec;   /* the last EC2 observation (see rc_plan_needs_ec2()) */
         char **logged;                /* the actions logged last pass (log changes only) */
         bool quorum_lost_logged;
         /* Added by issue 14. Every time above is CLOCK_MONOTONIC but tokens_rotated_usec. */
@@ -78,7 +78,7 @@ typedef struct RcHistory {
         uint64_t tokens_rotated_launch_usec; /* EC2's newest LaunchTime listed at that rotation */
         bool unmarked_volumes;        /* the last volume listing showed a seat's volume not yet
                                        * tagged swarmkeeper:has-state: EC2 is asked every pass
-                                       * (not only every RC_EC2_FULL_INTERVAL_USEC) until the
+                                       * (not only every RcSpec.ec2_full_interval_usec) until the
                                        * leader has marked it */
 } RcHistory;
 
@@ -103,6 +103,8 @@ bool rc_history_backoff_ready(const RcHistory *h, const char *key, uint64_t now_
 int rc_history_backoff_fail(RcHistory *h, const char *key, uint64_t now_usec);
 /* The same, the delay never above cap_usec (at least the base) */
 #define RC_BACKOFF_IP_IN_USE_CAP_USEC (15 * USEC_PER_SEC)
+/* Any other action than a launch that failed: retried after 10-15 s, never hammered */
+#define RC_BACKOFF_RETRY_CAP_USEC (15 * USEC_PER_SEC)
 int rc_history_backoff_fail_cap(RcHistory *h, const char *key, uint64_t now_usec, uint64_t cap_usec);
 void rc_history_backoff_reset(RcHistory *h, const char *key);
 

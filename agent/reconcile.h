@@ -45,6 +45,13 @@ typedef struct RcSpec {
         uint64_t seat_deadline_usec;   /* Reconcile.SeatDeadlineSec: a manager that has held the
                                         * one-at-a-time slot this long (RcSeat.busy_since_usec) is
                                         * stuck: REPORT, and it no longer holds the slot [300 s] */
+        /* Added by issue 15: */
+        bool no_launch_manager;        /* launching a manager is not configured (config_verify()
+                                        * warned): a launch is a WAIT (no-launch-path) */
+        bool no_launch_worker;         /* the same for workers (they never use the managers'
+                                        * template) */
+        uint64_t ec2_full_interval_usec; /* a complete swarm is checked against EC2 this often
+                                        * (rc_plan_needs_ec2()) [300 s] */
 } RcSpec;
 
 /* ---- observed --------------------------------------------------------------------- */
@@ -178,8 +185,8 @@ typedef struct RcSeat {
 
 typedef struct RcObservation {
         uint64_t now_usec;             /* CLOCK_MONOTONIC (CLOCK_REALTIME before issue 14): every
-                                        * "since" below (nodes, in flight, seats, no leader) is on
-                                        * this clock. Only EC2 launch times use realtime_usec. */
+                                        * "since" (nodes, in flight, seats, no leader) is on this
+                                        * clock. Only EC2 launch times use realtime_usec. */
 
         /* Each listing: ok == false means failed/partial/not taken: never "missing". */
         bool instances_ok;
@@ -198,19 +205,10 @@ typedef struct RcObservation {
         /* Leadership, as confirmed by one GET /nodes?role=manager. */
         bool leader;                   /* this node is Leader */
         bool quorum;                   /* a majority of managers Reachable */
-        uint64_t no_leader_since_usec; /* 0: a leader is known; else since when none */
-
-        const RcInflight *inflight;
-        size_t n_inflight;
 
         /* Added after the first contract: */
         bool self_manager;             /* this agent's node is a manager: only then may the
                                         * quorum-loss exception apply (false: it never does) */
-        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated, this host's wall
-                                        * clock (0: not since this agent started); only when
-                                        * tokens_rotated_swarm_usec is 0. ROTATE_TOKENS once a host
-                                        * launched (or a node created) after it carries the current
-                                        * token and every such host has joined or gone */
         const char *self_instance_id;  /* this agent's own instance (NULL: unknown; then the
                                         * leader node's instance label). A listing that does not
                                         * show it live, or its logical id without an intact
@@ -218,12 +216,41 @@ typedef struct RcObservation {
         /* Added by issue 14: */
         uint64_t realtime_usec;        /* CLOCK_REALTIME now, compared only with EC2's launch times
                                         * (RcInstance.launch_usec); 0: now_usec is used */
+        /* Added by issue 15: */
+        bool ec2_listed;               /* the EC2 listings above were asked for this pass (false:
+                                        * only the nodes were; see rc_plan_needs_ec2()) */
+} RcObservation;
+
+/* ---- remembered ------------------------------------------------------------------- */
+
+/* A key (rc_action_backoff_key()) whose last action failed: none before not_before_usec. */
+typedef struct RcBackoffEntry {
+        const char *key;
+        uint64_t not_before_usec;      /* CLOCK_MONOTONIC */
+} RcBackoffEntry;
+
+/*
+ * What the executor remembers across passes (issue 15: apart from what was seen): the
+ * planner reads it, the executor updates it (rc-history.h). Every time is CLOCK_MONOTONIC
+ * but tokens_rotated_usec (this host's wall clock) and the two EC2/swarm clocks named.
+ * The node streaks (RcNode.bad_since_usec, …) are the executor's marks joined onto the
+ * nodes by node id.
+ */
+typedef struct RcMemory {
+        uint64_t no_leader_since_usec; /* 0: a leader is known; else since when none */
+        const RcInflight *inflight;
+        size_t n_inflight;
         const RcSeat *seats;           /* per manager seat, any order; a seat not listed: nothing
                                         * remembered */
         size_t n_seats;
         const char *const *dead_client_tokens; /* ClientTokens RunInstances answered with
                                         * IdempotentInstanceTerminated (kept by the executor) */
         size_t n_dead_client_tokens;
+        uint64_t tokens_rotated_usec;  /* when the join tokens were last rotated, this host's wall
+                                        * clock (0: not since this agent started); only when
+                                        * tokens_rotated_swarm_usec is 0. ROTATE_TOKENS once a host
+                                        * launched (or a node created) after it carries the current
+                                        * token and every such host has joined or gone */
         uint64_t tokens_rotated_swarm_usec; /* the swarm's UpdatedAt (GET /swarm) read right after
                                         * this agent rotated the join tokens: the managers' clock,
                                         * as node CreatedAt (0: unknown, then tokens_rotated_usec) */
@@ -231,7 +258,14 @@ typedef struct RcObservation {
                                         * rotated: an instance launched since has a later one, on
                                         * EC2's own clock (0: unknown, then the swarm's time with
                                         * RC_LAUNCH_CLOCK_SKEW_USEC to spare) */
-} RcObservation;
+        /* Added by issue 15: */
+        const RcBackoffEntry *backoff; /* keys whose last action failed */
+        size_t n_backoff;
+        size_t n_recovering;           /* managers whose replacement has not reported back */
+        uint64_t ec2_observed_usec;    /* the last pass that listed EC2 (0: none) */
+        bool unmarked_volumes;         /* the last volume listing showed a seat's volume not yet
+                                        * tagged swarmkeeper:has-state */
+} RcMemory;
 
 /* ---- plan ------------------------------------------------------------------------- */
 
@@ -259,6 +293,36 @@ typedef enum RcActionKind {
                                         * the volume attached */
         _RC_ACTION_KIND_MAX,
 } RcActionKind;
+
+/*
+ * Why a WAIT: every decision not to act now is one (issue 15), so that `plan` and STATUS
+ * show what the next pass does. Stable names (rc_wait_code_to_string()), in the journal as
+ * SK_WAIT.
+ */
+typedef enum RcWaitCode {
+        RC_WAIT_NONE,                  /* not a WAIT */
+        RC_WAIT_FOLLOWER,              /* "follower": another node leads; it acts */
+        RC_WAIT_NO_QUORUM,             /* "no-quorum": Leader without a Reachable majority */
+        RC_WAIT_LISTING,               /* "listing": a listing failed, is partial or implausible */
+        RC_WAIT_SWARM_COMPLETE,        /* "swarm-complete": the nodes show the desired state and
+                                        * nothing is pending: EC2 is not asked this pass */
+        RC_WAIT_BACKOFF,               /* "backoff": the last try of this key failed */
+        RC_WAIT_NO_LAUNCH_PATH,        /* "no-launch-path": launching this role is not configured */
+        RC_WAIT_ONE_AT_A_TIME,         /* "one-at-a-time": another manager holds the slot */
+        RC_WAIT_IN_FLIGHT,             /* "in-flight": our own action was sent, its effect not seen */
+        RC_WAIT_EC2,                   /* "ec2": an instance or volume is between EC2 states */
+        RC_WAIT_NODE,                  /* "node": a node must change state first */
+        RC_WAIT_GRACE,                 /* "grace": Down and Unreachable, not yet for GraceSec */
+        RC_WAIT_STABLE,                /* "stable": Ready and Reachable, not yet for StableSec */
+        RC_WAIT_DRAIN,                 /* "drain": drained, not yet for the drain time */
+        RC_WAIT_SAFETY,                /* "safety": the evidence does not allow it (quorum, a
+                                        * volume not proven lost, an address held, no label) */
+        RC_WAIT_STOPPED,               /* "stopped": an instance stopped not by swarmkeeper */
+        RC_WAIT_JOIN,                  /* "join": a host with the current join token has not
+                                        * joined or gone yet */
+        RC_WAIT_QUORUM_LOSS,           /* "quorum-loss": not repaired without a leader */
+        _RC_WAIT_CODE_MAX,
+} RcWaitCode;
 
 typedef struct RcAction {
         RcActionKind kind;
@@ -293,15 +357,64 @@ typedef struct RcAction {
         uint64_t volume_generation;    /* LAUNCH_MANAGER: the generation of volume_id its
                                         * client_token derives from (rc_seat_token(), not replaces);
                                         * SET_GENERATION: the value to write */
+        /* Added by issue 15: */
+        RcWaitCode wait;               /* WAIT: why (never RC_WAIT_NONE); else RC_WAIT_NONE */
+        RcActionKind waits_for;        /* WAIT for backoff or no-launch-path: the action it stands
+                                        * for (else 0) */
 } RcAction;
+
+/* Who acts: the planner's mode (rc_mode()), the executor obeys it. */
+typedef enum RcMode {
+        RC_MODE_FOLLOWER,              /* another node leads (or none, not yet for long): watch */
+        RC_MODE_LEADER,                /* this node is Leader: the full rules */
+        RC_MODE_QUORUM_LOSS,           /* no leader for QuorumLossGraceSec, this node a manager:
+                                        * only terminated managers are re-created */
+} RcMode;
 
 typedef struct RcPlan {
         RcAction *actions;
         size_t n;
         bool quorum_loss_mode;         /* planned under the quorum-loss exception */
+        RcMode mode;                   /* Added by issue 15 */
 } RcPlan;
 
 const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … */
+const char *rc_wait_code_to_string(RcWaitCode c);     /* "backoff", … */
+const char *rc_mode_to_string(RcMode m);              /* "follower", "leader", "quorum-loss" */
+
+/*
+ * The mode for this observation and memory: the one rule for who acts. Reads only the
+ * node side of obs (leader, self_manager, now_usec), so the executor asks it before it
+ * lists EC2.
+ */
+RcMode rc_mode(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem);
+
+/*
+ * Must this pass list EC2? Not when this node leads, the node listing (obs: nodes only)
+ * shows every configured manager a Ready, Reachable manager node with its logical id and
+ * exactly spec->workers Ready worker nodes, nothing is in flight, recovering, backing off
+ * or unmarked, and EC2 was listed within spec->ec2_full_interval_usec. Then rc_plan() on
+ * an observation without EC2 (ec2_listed false) plans one WAIT (swarm-complete). Pure.
+ */
+bool rc_plan_needs_ec2(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem);
+
+/*
+ * The key an action's failures back off under (rc-history.c keeps them, the planner turns
+ * an action whose key is backing off into a WAIT): the logical id for a manager's
+ * actions, the slot for a worker launch, the instance for a worker's, the node for a node
+ * action, else the kind's name. Points into a or is static.
+ */
+const char *rc_action_backoff_key(const RcAction *a);
+
+/*
+ * The action's identity as text: kind, wait code, the kind it stands for, the ids, the
+ * slot and the ClientToken; never the reason with its counters ("Ready for 4s of 30s" is
+ * the same wait as "for 6s of 30s"). Whether the plan changed is decided by this (it sets
+ * the EC2 polling rate). buf: at least RC_ACTION_IDENTITY_MAX bytes; truncated ids make
+ * no two identities equal that differ in their first 64 characters.
+ */
+#define RC_ACTION_IDENTITY_MAX 512
+void rc_action_identity(const RcAction *a, char *buf, size_t size);
 
 /*
  * Plan one pass. 0 on success (ret filled; possibly no actions), -EINVAL on a bad spec
@@ -320,7 +433,7 @@ const char *rc_action_kind_to_string(RcActionKind k); /* "launch-manager", … *
  * A LAUNCH_WORKER's replaces points into its own generation[]: when copying an RcAction,
  * keep the plan alive or use client_token, which is self-contained.
  */
-int rc_plan(const RcSpec *spec, const RcObservation *obs, RcPlan *ret);
+int rc_plan(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem, RcPlan *ret);
 void rc_plan_done(RcPlan *p);
 
 /*

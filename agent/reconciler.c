@@ -12,6 +12,7 @@
 #include <stdatomic.h>
 #include <time.h>
 
+#include "act.h"
 #include "event-util.h"
 #include "job.h"
 #include "json-util.h"
@@ -51,6 +52,7 @@ struct Reconciler {
         char *status;
         bool idle_logged;
         char *state_file;
+        char **plan_lines;          /* the last plan, as rc_action_describe() says it */
 
         ReconcilerStatusHandler status_cb;
         void *status_userdata;
@@ -107,7 +109,7 @@ static void reconciler_write_state(Reconciler *r, const Pass *p, int result) {
                 json_object_array_add(inflight, x);
         }
         json_object_object_add(o, "inflight", inflight);
-        STRV_FOREACH(l, r->history.logged)
+        STRV_FOREACH(l, r->plan_lines)
                 json_object_array_add(plan, json_object_new_string(*l));
         json_object_object_add(o, "plan", plan);
         {
@@ -145,6 +147,20 @@ static void reconciler_done(Job *j, int result, void *userdata) {
                 log_debug("Reconcile: pass stopped: %s", why);
         (void) free_and_strdup(&r->last_error, why[0] ? why : NULL);
         reconciler_set_status_text(r, result == -ECANCELED ? NULL : p->status);
+        if (p->planned) {
+                _cleanup_(strv_freep) char **lines = NULL;
+                bool oom = false;
+
+                for (size_t i = 0; i < p->plan.n && !oom; i++) {
+                        char line[512];
+                        rc_action_describe(&p->plan.actions[i], line, sizeof(line));
+                        oom = strv_extend(&lines, line) < 0;
+                }
+                if (!oom) {
+                        strv_free(r->plan_lines);
+                        r->plan_lines = TAKE_PTR(lines);
+                }
+        }
         reconciler_write_state(r, p, result);
         r->pass_amiss = p->amiss;
         if (p->plan_changed)
@@ -312,6 +328,7 @@ Reconciler *reconciler_free(Reconciler *r) {
         free(r->status);
         free(r->last_error);
         free(r->state_file);
+        strv_free(r->plan_lines);
         free(r);
         return NULL;
 }

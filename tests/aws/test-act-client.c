@@ -8,8 +8,11 @@
  * backoff, dead ClientTokens, recoveries) holds afterwards. The Pass is made as the
  * loop makes it (pass_new() from a Config, pass_ec2()), with static keys and the EC2
  * client's retry sleeps recorded, not slept; the fake's lifecycle delays are long, so
- * nothing a row seeded changes state by itself during the row. The rows assert today's
- * behaviour; those marked NOTE are behaviour worth a second look (see the comments).
+ * nothing a row seeded changes state by itself during the row. pass_act() carries out what
+ * it is given (whether to act is the planner's: backoff and a missing launch path are its
+ * WAITs) and returns done, not yet (RC_ACT_NOT_YET: EC2 said so, the memory holds what it
+ * said) or a failure, which backs the action's key off (rc_action_backoff_key()). Rows
+ * marked NOTE are behaviour worth a second look (see the comments).
  */
 #include "aws-test-lib.h"
 #include "canned-engine.h"
@@ -708,13 +711,18 @@ static const Row rows[] = {
         { "launch manager: OK", ENGINE_NONE, setup_launch_manager, NULL,
           0, RC_INFLIGHT_LAUNCH, false, false, true, check_launch_ok_one_call },
         { "launch manager: no ClientToken in the action: refused, EC2 not asked", ENGINE_NONE,
-          setup_launch_manager_no_token, NULL, -EINVAL, NO_INFLIGHT, false, false, false, check_no_call },
+          setup_launch_manager_no_token, NULL, -EINVAL, NO_INFLIGHT, true, false, false, check_no_call },
         { "launch manager: OK clears a backoff run out", ENGINE_NONE, setup_launch_manager_old_backoff, NULL,
           0, RC_INFLIGHT_LAUNCH, false, false, true, check_backoff_gone },
-        { "launch manager: backing off, EC2 not asked", ENGINE_NONE, setup_launch_manager_backing_off, NULL,
-          0, NO_INFLIGHT, true, false, false, check_no_call },
+        /* issue 15: the executor never skips an action on its own: a key backing off is the
+         * planner's WAIT (test-reconcile.c, backoff rows); given the action, it acts, and a
+         * success clears the backoff */
+        { "launch manager: a backoff in memory does not stop the executor", ENGINE_NONE,
+          setup_launch_manager_backing_off, NULL, RC_ACT_DONE, RC_INFLIGHT_LAUNCH, false, false, true,
+          check_backoff_gone },
+        /* "not yet": EC2 said so; the dead token is in the memory, no error */
         { "launch manager: IdempotentInstanceTerminated", ENGINE_NONE, setup_launch_manager_token_dead, NULL,
-          0, NO_INFLIGHT, false, true, false, check_token_dead },
+          RC_ACT_NOT_YET, NO_INFLIGHT, false, true, false, check_token_dead },
         /* NOTE: the seat's token was used by a launch with other parameters (the user-data
          * changed with a reload) whose instance is terminated: the fake says
          * IdempotentParameterMismatch (it compares the parameters first; EC2's order is
@@ -726,7 +734,7 @@ static const Row rows[] = {
         /* the same code injected: the same handling */
         { "launch manager: IdempotentInstanceTerminated (injected)", ENGINE_NONE, setup_launch_manager,
           "{\"action\": \"RunInstances\", \"code\": \"IdempotentInstanceTerminated\"}",
-          0, NO_INFLIGHT, false, true, false, NULL },
+          RC_ACT_NOT_YET, NO_INFLIGHT, false, true, false, NULL },
         /* retried by the client (4 attempts), then: a backoff, and the error passed up
          * (pass_run() stops the pass) */
         { "launch manager: RequestLimitExceeded throughout", ENGINE_NONE, setup_launch_manager, THROTTLED("RunInstances"),
@@ -744,22 +752,22 @@ static const Row rows[] = {
         { "launch manager: 500 after the launch, every attempt", ENGINE_NONE, setup_launch_manager,
           LOST("RunInstances", 100), -EAGAIN, NO_INFLIGHT, true, false, false, check_lost_every_answer },
         { "launch manager: InvalidIPAddress.InUse", ENGINE_NONE, setup_launch_manager_ip_in_use, NULL,
-          0, NO_INFLIGHT, true, false, false, check_ip_in_use },
+          RC_ACT_NOT_YET, NO_INFLIGHT, true, false, false, check_ip_in_use },
         { "launch manager: InvalidSubnetID.NotFound (a final 4xx)", ENGINE_NONE, setup_launch_manager_no_subnet, NULL,
           -ENOENT, NO_INFLIGHT, true, false, false, check_final_4xx },
         /* a worker that joins fresh: its join token from the engine */
         { "launch worker: OK (join token from the engine)", ENGINE_OK, setup_launch_worker, NULL,
           0, RC_INFLIGHT_LAUNCH, false, false, false, check_worker_launched },
-        /* NOTE: no join token from the engine: -EIO, and no backoff armed (only EC2
-         * failures arm one) */
+        /* no join token from the engine: -EIO, and its slot backs off (issue 15: every
+         * failure arms one, not only EC2's) */
         { "launch worker: engine has no swarm", ENGINE_NO_SWARM, setup_launch_worker, NULL,
-          -EIO, NO_INFLIGHT, false, false, false, check_no_ec2_call },
+          -EIO, NO_INFLIGHT, true, false, false, check_no_ec2_call },
 
         /* the engine's node calls (no EC2) */
         { "drain worker: OK", ENGINE_OK, setup_drain, NULL,
           0, RC_INFLIGHT_DRAIN, false, false, false, check_drained },
         { "drain worker: node gone (404)", ENGINE_OK, setup_drain_gone, NULL,
-          -ENOENT, NO_INFLIGHT, false, false, false, check_node_gone },
+          -ENOENT, NO_INFLIGHT, true, false, false, check_node_gone },
         { "demote: OK (nothing in flight)", ENGINE_OK, setup_demote, NULL,
           0, NO_INFLIGHT, false, false, false, check_demoted },
         { "remove node: OK", ENGINE_OK, setup_remove, NULL,
@@ -768,33 +776,34 @@ static const Row rows[] = {
         /* AttachVolume */
         { "attach: OK", ENGINE_NONE, setup_attach, NULL,
           0, RC_INFLIGHT_ATTACH, false, false, false, check_attached },
+        /* "not yet": the next pass plans it again from EC2's state */
         { "attach: instance pending (IncorrectState)", ENGINE_NONE, setup_attach_pending, NULL,
-          0, NO_INFLIGHT, false, false, false, check_incorrect_state },
+          RC_ACT_NOT_YET, NO_INFLIGHT, false, false, false, check_incorrect_state },
         { "attach: volume creating (IncorrectState)", ENGINE_NONE, setup_attach_creating, NULL,
-          0, NO_INFLIGHT, false, false, false, check_incorrect_state },
+          RC_ACT_NOT_YET, NO_INFLIGHT, false, false, false, check_incorrect_state },
         { "attach: VolumeInUse by another instance", ENGINE_NONE, setup_attach_in_use_elsewhere, NULL,
-          -EREMOTEIO, NO_INFLIGHT, false, false, false, check_in_use_elsewhere },
+          -EREMOTEIO, NO_INFLIGHT, true, false, false, check_in_use_elsewhere },
         /* NOTE: done, but nothing recorded in flight (a later pass sees the attachment) */
         { "attach: VolumeInUse by this instance", ENGINE_NONE, setup_attach_in_use_here, NULL,
           0, NO_INFLIGHT, false, false, false, check_in_use_here },
         { "attach: 500 after the attach", ENGINE_NONE, setup_attach, LOST("AttachVolume", 1),
           0, NO_INFLIGHT, false, false, false, check_attach_lost_answer },
-        /* NOTE: the executor has no backoff for attach, terminate, create or tag: the next
-         * pass (IntervalSec later) asks again */
+        /* issue 15: every failed action backs its key off (a launch up to 300 s, anything
+         * else 10-15 s), where attach, terminate, create and tag had none */
         { "attach: RequestLimitExceeded throughout", ENGINE_NONE, setup_attach, THROTTLED("AttachVolume"),
-          -EAGAIN, NO_INFLIGHT, false, false, false, NULL },
+          -EAGAIN, NO_INFLIGHT, true, false, false, NULL },
 
         /* TerminateInstances */
         { "fence: OK", ENGINE_NONE, setup_fence, NULL,
           0, RC_INFLIGHT_FENCE, false, false, true, check_shutting_down },
         { "fence: already terminated", ENGINE_NONE, setup_fence_terminated, NULL,
           0, RC_INFLIGHT_FENCE, false, false, true, check_terminated_still },
-        /* NOTE: EC2 forgot the instance (past its listing TTL between listing and fence):
-         * -ENOENT stops the pass, where "gone" is what a fence wants */
+        /* EC2 forgot the instance (past its listing TTL between listing and fence): "gone"
+         * is what a fence wants: done (issue 15; it was -ENOENT, which stopped the pass) */
         { "fence: InvalidInstanceID.NotFound", ENGINE_NONE, setup_fence_forgotten, NULL,
-          -ENOENT, NO_INFLIGHT, false, false, false, check_not_found },
+          RC_ACT_DONE, NO_INFLIGHT, false, false, false, check_not_found },
         { "fence: RequestLimitExceeded throughout", ENGINE_NONE, setup_fence, THROTTLED("TerminateInstances"),
-          -EAGAIN, NO_INFLIGHT, false, false, false, check_terminate_throttled },
+          -EAGAIN, NO_INFLIGHT, true, false, false, check_terminate_throttled },
         { "terminate worker: OK (nothing in flight)", ENGINE_NONE, setup_terminate_worker, NULL,
           0, NO_INFLIGHT, false, false, false, check_shutting_down },
         { "terminate worker: already terminated", ENGINE_NONE, setup_terminate_worker_terminated, NULL,
@@ -804,11 +813,11 @@ static const Row rows[] = {
         { "create volume: OK", ENGINE_NONE, setup_create_volume, NULL,
           0, RC_INFLIGHT_CREATE_VOLUME, false, false, false, check_volume_created },
         { "create volume: no ClientToken in the action: refused, EC2 not asked", ENGINE_NONE,
-          setup_create_volume_no_token, NULL, -EINVAL, NO_INFLIGHT, false, false, false, check_no_call },
+          setup_create_volume_no_token, NULL, -EINVAL, NO_INFLIGHT, true, false, false, check_no_call },
         { "create volume: 500 after the create, once", ENGINE_NONE, setup_create_volume, LOST("CreateVolume", 1),
           0, RC_INFLIGHT_CREATE_VOLUME, false, false, false, check_volume_lost_answer },
         { "create volume: RequestLimitExceeded throughout", ENGINE_NONE, setup_create_volume, THROTTLED("CreateVolume"),
-          -EAGAIN, NO_INFLIGHT, false, false, false, check_volume_throttled },
+          -EAGAIN, NO_INFLIGHT, true, false, false, check_volume_throttled },
 
         /* CreateTags */
         { "set generation: OK", ENGINE_NONE, setup_set_generation, NULL,
@@ -816,16 +825,16 @@ static const Row rows[] = {
         { "set generation: volume at a later one already", ENGINE_NONE, setup_set_generation_later, NULL,
           0, NO_INFLIGHT, false, false, false, check_generation_kept },
         { "set generation: volume gone (NotFound)", ENGINE_NONE, setup_set_generation_gone, NULL,
-          -ENOENT, NO_INFLIGHT, false, false, false, check_volume_not_found },
+          -ENOENT, NO_INFLIGHT, true, false, false, check_volume_not_found },
         { "mark volume: OK", ENGINE_NONE, setup_mark_volume, NULL,
           0, NO_INFLIGHT, false, false, false, check_marked },
         { "mark volume: OK, node labelled first", ENGINE_OK, setup_mark_volume_node, NULL,
           0, NO_INFLIGHT, false, false, false, check_marked_node },
         { "mark volume: UnauthorizedOperation", ENGINE_NONE, setup_mark_volume,
           "{\"action\": \"CreateTags\", \"code\": \"UnauthorizedOperation\"}",
-          -EACCES, NO_INFLIGHT, false, false, false, check_mark_refused },
+          -EACCES, NO_INFLIGHT, true, false, false, check_mark_refused },
         { "mark volume: RequestLimitExceeded throughout", ENGINE_NONE, setup_mark_volume, THROTTLED("CreateTags"),
-          -EAGAIN, NO_INFLIGHT, false, false, false, check_tag_throttled },
+          -EAGAIN, NO_INFLIGHT, true, false, false, check_tag_throttled },
 };
 
 /* ------------------------------------------------------------ running a row */
@@ -880,13 +889,6 @@ static Config *act_config(Engine e) {
         return c;
 }
 
-static const char *backoff_key(const RcAction *a) {
-        if (a->kind == RC_ACTION_LAUNCH_MANAGER)
-                return a->logical_id;
-        if (a->kind == RC_ACTION_LAUNCH_WORKER)
-                return a->slot[0] ? a->slot : "worker";
-        return a->logical_id ?: "worker";
-}
 
 static void run_row(const Row *row) {
         _cleanup_(rc_history_done) RcHistory h = {};
@@ -938,7 +940,7 @@ static void run_row(const Row *row) {
                         CHECK_INT(p->history.inflight[0].since_usec, now);
                 }
         }
-        CHECK_INT(!rc_history_backoff_ready(&p->history, backoff_key(&a), now), row->backoff);
+        CHECK_INT(!rc_history_backoff_ready(&p->history, rc_action_backoff_key(&a), now), row->backoff);
         CHECK_INT(strv_contains(p->history.dead_tokens, a.client_token), row->dead_token);
         if (!row->dead_token)
                 CHECK_INT(strv_length(p->history.dead_tokens), 0);

@@ -30,6 +30,7 @@ typedef struct Bench {
         char ids[N_MANAGERS][3][32];
         RcSpec spec;
         RcObservation obs;
+        RcMemory mem;
         RcInstance *inst;
         size_t n_inst;
         RcVolume vol[N_MANAGERS];
@@ -115,8 +116,8 @@ static int build(Bench *b, unsigned wanted, size_t running, size_t terminated) {
         b->obs = (RcObservation) { .now_usec = NOW, .instances_ok = true, .instances = b->inst, .n_instances = b->n_inst,
                                    .volumes_ok = true, .volumes = b->vol, .n_volumes = N_MANAGERS, .subnets_ok = true,
                                    .subnets = b->sub, .n_subnets = 3, .nodes_ok = true, .nodes = b->node,
-                                   .n_nodes = b->n_node, .leader = true, .quorum = true, .self_manager = true,
-                                   .tokens_rotated_usec = NOW - SEC(3600) };
+                                   .n_nodes = b->n_node, .leader = true, .quorum = true, .self_manager = true };
+        b->mem = (RcMemory) { .tokens_rotated_usec = NOW - SEC(3600) };
         return 0;
 }
 
@@ -137,7 +138,7 @@ static int measure(const char *name, Bench *b, unsigned runs, RcActionKind kind,
                 return -ENOMEM;
         for (unsigned r = 0; r < runs; r++) {
                 uint64_t t0 = now_ns();
-                int e = rc_plan(&b->spec, &b->obs, &plan);
+                int e = rc_plan(&b->spec, &b->obs, &b->mem, &plan);
                 t[r] = now_ns() - t0;
                 if (e < 0) {
                         fprintf(stderr, "%s: rc_plan: %s\n", name, strerror(-e));

@@ -40,6 +40,7 @@ typedef struct World {
         RcInflight fl[8];
         size_t n_fl;
         RcObservation obs;
+        RcMemory mem;
         RcPlan plan;
         char names[MAXI][3][24];
         RcSeat seat[8];
@@ -151,7 +152,8 @@ static void world_n(size_t n, unsigned workers) {
         add_workers(workers, NOW - SEC(7200));
         W.obs = (RcObservation) { .now_usec = NOW, .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
                                   .nodes_ok = true, .leader = true, .quorum = true, .self_manager = true,
-                                  .tokens_rotated_usec = NOW - SEC(3600), .self_instance_id = "i-m0" };
+                                  .self_instance_id = "i-m0" };
+        W.mem = (RcMemory) { .tokens_rotated_usec = NOW - SEC(3600) };
 }
 
 static void world(unsigned workers) {
@@ -185,7 +187,7 @@ static void quorum_loss(void) {
         W.obs.leader = false;
         W.obs.quorum = false;
         W.obs.nodes_ok = false;
-        W.obs.no_leader_since_usec = NOW - QLGRACE - SEC(1);
+        W.mem.no_leader_since_usec = NOW - QLGRACE - SEC(1);
 }
 
 static int run(void) {
@@ -194,10 +196,10 @@ static int run(void) {
         W.obs.volumes = W.vol, W.obs.n_volumes = W.n_vol;
         W.obs.subnets = W.sub, W.obs.n_subnets = W.n_sub;
         W.obs.nodes = W.node, W.obs.n_nodes = W.n_node;
-        W.obs.inflight = W.fl, W.obs.n_inflight = W.n_fl;
-        W.obs.seats = W.seat, W.obs.n_seats = W.n_seat;
-        W.obs.dead_client_tokens = W.dead, W.obs.n_dead_client_tokens = W.n_dead;
-        return rc_plan(&W.spec, &W.obs, &W.plan);
+        W.mem.inflight = W.fl, W.mem.n_inflight = W.n_fl;
+        W.mem.seats = W.seat, W.mem.n_seats = W.n_seat;
+        W.mem.dead_client_tokens = W.dead, W.mem.n_dead_client_tokens = W.n_dead;
+        return rc_plan(&W.spec, &W.obs, &W.mem, &W.plan);
 }
 
 static const char *signature(void) {
@@ -223,8 +225,8 @@ static const RcAction *find(RcActionKind kind, size_t nth) {
 /* ---- the rows ------------------------------------------------------------------------- */
 
 static void r_healthy(void) { world(2); }
-static void r_not_leader(void) { world(2); lose(1); W.obs.leader = false; W.obs.no_leader_since_usec = 0; }
-static void r_follower_no_leader_under_grace(void) { world(2); lose(1); quorum_loss(); W.obs.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
+static void r_not_leader(void) { world(2); lose(1); W.obs.leader = false; W.mem.no_leader_since_usec = 0; }
+static void r_follower_no_leader_under_grace(void) { world(2); lose(1); quorum_loss(); W.mem.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
 static void r_leader_no_quorum(void) { world(2); lose(1); W.obs.quorum = false; }
 static void r_instances_failed(void) { world(2); lose(1); W.obs.instances_ok = false; }
 static void r_instances_partial(void) { world(2); W.n_inst = 1; W.obs.instances_ok = false; }
@@ -354,7 +356,7 @@ static void c_fence(void) {
         const RcAction *a = find(RC_ACTION_FENCE, 0);
         CHECK(a && streq(a->instance_id, "i-m1") && streq(a->node_id, "n-m1") && a->destructive);
 }
-static void r_fence_young_instance(void) { r_fence(); W.inst[1].launch_usec = NOW - GRACE + SEC(5); W.obs.tokens_rotated_usec = NOW - SEC(30); }
+static void r_fence_young_instance(void) { r_fence(); W.inst[1].launch_usec = NOW - GRACE + SEC(5); W.mem.tokens_rotated_usec = NOW - SEC(30); }
 static void r_missing_node_still_alive(void) { world(2); lose(1); W.node[1].state = RC_NODE_READY, W.node[1].reachability = RC_REACH_REACHABLE; }
 static void r_missing_node_down_reachable(void) { world(2); lose(1); W.node[1].reachability = RC_REACH_REACHABLE; }
 /* Reachable, and its node names no instance EC2 calls terminated: wait for Swarm. */
@@ -510,7 +512,7 @@ static void r_ql_volume_lost(void) { r_vl_demote(); quorum_loss(); }
 /* Its terminated instance aged out of the listing: the volume has held state, that is enough. */
 static void r_ql_instance_aged_out(void) { world(2); lose(1); W.inst[1].cluster = "other"; quorum_loss(); }
 static void r_ql_not_manager(void) { r_ql_relaunch(); W.obs.self_manager = false; }
-static void r_ql_under_grace(void) { r_ql_relaunch(); W.obs.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
+static void r_ql_under_grace(void) { r_ql_relaunch(); W.mem.no_leader_since_usec = NOW - QLGRACE + SEC(1); }
 static void r_ql_listing_failed(void) { r_ql_relaunch(); W.obs.volumes_ok = false; }
 static void r_ql_attach(void) {
         world(2); quorum_loss();
@@ -557,7 +559,7 @@ static void r_rotate_waits_for_pending(void) {
 static void r_rotate_after_join_timeout(void) {
         r_rotate_waits_for_pending();
         W.inst[W.n_inst - 1].launch_usec = NOW - SEC(3600);
-        W.obs.tokens_rotated_usec = NOW - SEC(7200);
+        W.mem.tokens_rotated_usec = NOW - SEC(7200);
 }
 static void r_no_rotate_unknown_created(void) { r_grow_joined_rotate(); W.node[1].created_usec = 0; W.inst[1].launch_usec = NOW - SEC(4000); }
 
@@ -577,7 +579,8 @@ static void c_workers_launch(void) {
         CHECK_STR(c->subnet_id, "subnet-a");
         CHECK_STR(a->slot, "worker-0");
         CHECK_STR(b->slot, "worker-1");
-        CHECK(a->replaces == a->generation && startswith(a->generation, "gen-"));
+        /* issue 15: no interior pointer: the generation is the worker launch's own field */
+        CHECK(a->replaces == NULL && startswith(a->generation, "gen-"));
         /* a worker keeps no state: it always joins fresh (its token in its user-data) */
         CHECK(a->join_fresh && b->join_fresh && c->join_fresh);
         CHECK(strcmp(a->client_token, b->client_token) != 0 && strcmp(b->client_token, c->client_token) != 0);
@@ -792,15 +795,15 @@ static void r_rotate_dead_before_join(void) {
 static void r_rotate_swarm_clock(void) {
         r_grow_joined_rotate();
         W.inst[1].launch_usec = NOW - SEC(4000); /* EC2 says: before the rotation */
-        W.obs.tokens_rotated_usec = NOW + SEC(3600);
-        W.obs.tokens_rotated_swarm_usec = NOW - SEC(3600);
+        W.mem.tokens_rotated_usec = NOW + SEC(3600);
+        W.mem.tokens_rotated_swarm_usec = NOW - SEC(3600);
 }
 /* ... and no rotation when the swarm's clock says the node is older than the rotation,
  * whatever this host's clock said */
 static void r_rotate_swarm_clock_older(void) {
         r_rotate_swarm_clock();
-        W.obs.tokens_rotated_usec = NOW - SEC(7200);
-        W.obs.tokens_rotated_swarm_usec = NOW - SEC(10);
+        W.mem.tokens_rotated_usec = NOW - SEC(7200);
+        W.mem.tokens_rotated_swarm_usec = NOW - SEC(10);
 }
 
 /* This agent rotated 5 s ago; i-w1 was launched 30 s before that (within
@@ -810,8 +813,8 @@ static void r_rotate_once(void) {
         world(2);
         W.inst[4].launch_usec = NOW - SEC(30);
         W.node[4].created_usec = NOW - SEC(20);
-        W.obs.tokens_rotated_swarm_usec = NOW - SEC(5);
-        W.obs.tokens_rotated_launch_usec = NOW - SEC(30);
+        W.mem.tokens_rotated_swarm_usec = NOW - SEC(5);
+        W.mem.tokens_rotated_launch_usec = NOW - SEC(30);
 }
 /* ... a worker launched after it (a later LaunchTime) that has joined: rotated again */
 static void r_rotate_once_later(void) {
@@ -833,8 +836,8 @@ typedef struct Row {
 static const Row rows[] = {
         ROW(healthy, ""),
         /* leadership and listings */
-        ROW(not_leader, ""),
-        ROW(follower_no_leader_under_grace, ""),
+        ROW(not_leader, "wait"), /* issue 15: a follower's plan says so (WAIT follower); it was empty */
+        ROW(follower_no_leader_under_grace, "wait"), /* issue 15: a follower's plan says so (WAIT follower); it was empty */
         ROW(leader_no_quorum, "wait"),
         ROW(instances_failed, "wait"),
         ROW(instances_partial, "wait"),
@@ -951,8 +954,8 @@ static const Row rows[] = {
         ROW(ql_never_fences, ""),
         ROW(ql_volume_lost, "wait:" M1),
         ROW(ql_instance_aged_out, "launch-manager:" M1),
-        ROW(ql_not_manager, ""),
-        ROW(ql_under_grace, ""),
+        ROW(ql_not_manager, "wait"), /* issue 15: a follower's plan says so (WAIT follower); it was empty */
+        ROW(ql_under_grace, "wait"), /* issue 15: a follower's plan says so (WAIT follower); it was empty */
         ROW(ql_listing_failed, "wait"),
         ROW(ql_attach, "attach-volume:" M1),
         ROW(ql_inflight, "wait:" M1 " launch-manager:" M2),
@@ -1059,7 +1062,11 @@ static void check_invariants(const Row *row) {
                 if (a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER ||
                     a->kind == RC_ACTION_CREATE_VOLUME) {
                         CHECK(startswith(a->client_token, "sk-") && strlen(a->client_token) <= RC_CLIENT_TOKEN_MAX);
-                        CHECK(a->subnet_id && a->replaces);
+                        /* a worker launch's generation is its own field (issue 15: replaces
+                         * no longer points into the action) */
+                        CHECK(a->subnet_id && (a->kind == RC_ACTION_LAUNCH_WORKER
+                                                       ? !a->replaces && startswith(a->generation, "gen-")
+                                                       : !!a->replaces));
                 }
                 if (a->kind == RC_ACTION_LAUNCH_MANAGER)
                         for (size_t k = 0; k < 3; k++)
@@ -1090,7 +1097,7 @@ static void test_rows(void) {
 
                 /* Pure: the same input gives the same plan, byte for byte. */
                 snprintf(first, sizeof(first), "%s", signature());
-                CHECK_INT(rc_plan(&W.spec, &W.obs, &again), 0);
+                CHECK_INT(rc_plan(&W.spec, &W.obs, &W.mem, &again), 0);
                 CHECK_INT(again.n, W.plan.n);
                 for (size_t i = 0; i < again.n && i < W.plan.n; i++) {
                         CHECK_INT(again.actions[i].kind, W.plan.actions[i].kind);
@@ -1226,12 +1233,12 @@ static void random_world(void) {
         W.obs.leader = chance(80);
         W.obs.quorum = chance(85);
         W.obs.self_manager = chance(90);
-        W.obs.no_leader_since_usec = W.obs.leader ? 0 : chance(70) ? NOW - SEC(rnd(600)) : 0;
+        W.mem.no_leader_since_usec = W.obs.leader ? 0 : chance(70) ? NOW - SEC(rnd(600)) : 0;
         W.obs.instances_ok = chance(90);
         W.obs.volumes_ok = chance(90);
         W.obs.subnets_ok = chance(95);
         W.obs.nodes_ok = chance(90);
-        W.obs.tokens_rotated_usec = NOW - SEC(rnd(7200));
+        W.mem.tokens_rotated_usec = NOW - SEC(rnd(7200));
         /* identity: tokens, generations, state marks, addresses */
         for (size_t k = 0; k < 5; k++) {
                 RcVolume *v = &W.vol[k];
@@ -1261,7 +1268,7 @@ static void random_world(void) {
         if (chance(20))
                 W.obs.self_instance_id = NULL;
         if (chance(50))
-                W.obs.tokens_rotated_swarm_usec = NOW - SEC(rnd(7200));
+                W.mem.tokens_rotated_swarm_usec = NOW - SEC(rnd(7200));
         /* what the executor remembers per seat: busy since, a volume asked by id */
         for (size_t k = 0; k < 5; k++)
                 if (chance(30))
@@ -1580,7 +1587,7 @@ static void check_random_plan(unsigned seed) {
          * without a node: it would never join */
         for (size_t i = 0; rotations && i < W.n_inst; i++) {
                 const RcInstance *w = &W.inst[i];
-                uint64_t rotated = W.obs.tokens_rotated_swarm_usec ?: W.obs.tokens_rotated_usec;
+                uint64_t rotated = W.mem.tokens_rotated_swarm_usec ?: W.mem.tokens_rotated_usec;
                 bool has_node = false;
 
                 if (!streq_ptr(w->cluster, "prod") || !streq_ptr(w->role, "worker") || w->launch_usec <= rotated ||
@@ -1601,6 +1608,67 @@ static void check_random_plan(unsigned seed) {
                 }
 }
 
+/*
+ * Issue 15, the proof that the plan shows what the executor will not do: the same world
+ * planned again with some of its actions' keys backing off (some run out already) and the
+ * launch paths switched off at random. Each action of the first plan is in the second at
+ * the same place: the same, or, where its key backs off or its role has no launch path, a
+ * WAIT with that reason code standing for it (its kind in waits_for, its ids kept, nothing
+ * destructive). And no change in any plan has a key backing off or a missing launch path:
+ * the executor, which carries out every change it is given, never has to skip one.
+ */
+static void check_gate(unsigned seed) {
+        RcBackoffEntry b[8];
+        size_t nb = 0;
+        RcSpec spec = W.spec;
+        RcMemory mem = W.mem;
+        RcPlan gated = {};
+
+        for (size_t i = 0; i < W.plan.n; i++) {
+                const RcAction *a = &W.plan.actions[i];
+                CHECK((a->kind == RC_ACTION_WAIT) == (a->wait != RC_WAIT_NONE));
+                CHECK(rc_wait_code_to_string(a->wait) != NULL);
+                if (a->kind != RC_ACTION_WAIT && a->kind != RC_ACTION_REPORT && nb < ELEMENTSOF(b) && chance(40))
+                        b[nb++] = (RcBackoffEntry){ .key = rc_action_backoff_key(a),
+                                                    .not_before_usec = chance(80) ? NOW + SEC(1 + rnd(300))
+                                                                                  : NOW - SEC(rnd(10)) };
+        }
+        if (nb < ELEMENTSOF(b) && chance(20))
+                b[nb++] = (RcBackoffEntry){ .key = "10.0.9.9", .not_before_usec = NOW + SEC(60) }; /* no such seat */
+        spec.no_launch_manager = chance(15);
+        spec.no_launch_worker = chance(15);
+        mem.backoff = b;
+        mem.n_backoff = nb;
+        CHECK_INT(rc_plan(&spec, &W.obs, &mem, &gated), 0);
+        CHECK_INT(gated.n, W.plan.n);
+        for (size_t i = 0; i < gated.n && i < W.plan.n; i++) {
+                const RcAction *u = &W.plan.actions[i], *g = &gated.actions[i];
+                bool change = u->kind != RC_ACTION_WAIT && u->kind != RC_ACTION_REPORT, backing = false;
+                bool no_path = (u->kind == RC_ACTION_LAUNCH_MANAGER && spec.no_launch_manager) ||
+                               (u->kind == RC_ACTION_LAUNCH_WORKER && spec.no_launch_worker);
+
+                for (size_t k = 0; k < nb; k++)
+                        backing |= streq(b[k].key, rc_action_backoff_key(u)) && b[k].not_before_usec > NOW;
+                if (change && (no_path || backing)) {
+                        CHECK(g->kind == RC_ACTION_WAIT && !g->destructive && g->waits_for == u->kind);
+                        CHECK_INT(g->wait, no_path ? RC_WAIT_NO_LAUNCH_PATH : RC_WAIT_BACKOFF);
+                        CHECK(streq_ptr(g->logical_id, u->logical_id) && streq_ptr(g->instance_id, u->instance_id) &&
+                              streq_ptr(g->volume_id, u->volume_id) && streq_ptr(g->node_id, u->node_id) &&
+                              g->holds_slot == u->holds_slot && g->seat_pending == u->seat_pending);
+                } else
+                        CHECK(g->kind == u->kind && g->wait == u->wait && streq(g->reason, u->reason));
+                if (g->kind != RC_ACTION_WAIT && g->kind != RC_ACTION_REPORT) {
+                        for (size_t k = 0; k < nb; k++)
+                                CHECK(!(streq(b[k].key, rc_action_backoff_key(g)) && b[k].not_before_usec > NOW));
+                        CHECK(!(g->kind == RC_ACTION_LAUNCH_MANAGER && spec.no_launch_manager));
+                        CHECK(!(g->kind == RC_ACTION_LAUNCH_WORKER && spec.no_launch_worker));
+                }
+        }
+        if (test_failures)
+                fprintf(stderr, "seed %u: the gated plan\n", seed);
+        rc_plan_done(&gated);
+}
+
 static void test_random_worlds(void) {
         unsigned n = getenv("SK_RECONCILE_WORLDS") ? (unsigned) atoi(getenv("SK_RECONCILE_WORLDS")) : 20000;
         size_t kinds[_RC_ACTION_KIND_MAX][2] = {};
@@ -1612,10 +1680,11 @@ static void test_random_worlds(void) {
                 random_world();
                 CHECK_INT(run(), 0);
                 check_random_plan(seed);
+                check_gate(seed);
                 if (getenv("SK_RECONCILE_STATS"))
                         for (size_t i = 0; i < W.plan.n; i++)
                                 kinds[W.plan.actions[i].kind][W.plan.quorum_loss_mode]++;
-                CHECK_INT(rc_plan(&W.spec, &W.obs, &again), 0);
+                CHECK_INT(rc_plan(&W.spec, &W.obs, &W.mem, &again), 0);
                 CHECK_INT(again.n, W.plan.n);
                 for (size_t i = 0; i < again.n && i < W.plan.n; i++)
                         CHECK(again.actions[i].kind == W.plan.actions[i].kind &&
@@ -1667,8 +1736,9 @@ static void test_worker_token_subnet(void) {
         rc_plan_done(&W.plan);
 }
 
-/* Many launches: the plan grows (reallocates) while being built; replaces must still
- * point into each action's own generation (ASan catches a stale pointer). */
+/* Many launches: the plan grows (reallocates) while being built; no action points into
+ * itself (issue 15: replaces is NULL, the generation its own field), and each token is
+ * derived from its own generation. */
 static void test_many_worker_launches(void) {
         world(0);
         W.spec.workers = 100;
@@ -1678,8 +1748,8 @@ static void test_many_worker_launches(void) {
                 const RcAction *a = &W.plan.actions[i];
                 char tok[RC_CLIENT_TOKEN_MAX + 1];
 
-                CHECK(a->kind == RC_ACTION_LAUNCH_WORKER && a->replaces == a->generation);
-                CHECK_INT(rc_client_token("prod", a->slot, a->replaces, tok, sizeof(tok)), 0);
+                CHECK(a->kind == RC_ACTION_LAUNCH_WORKER && a->replaces == NULL);
+                CHECK_INT(rc_client_token("prod", a->slot, a->generation, tok, sizeof(tok)), 0);
                 CHECK_STR(a->client_token, tok);
                 if (i > 0)
                         CHECK(!streq(a->client_token, W.plan.actions[i - 1].client_token));
@@ -1693,16 +1763,16 @@ static void test_bad_spec(void) {
         world(0);
         run();
         W.managers[2] = M1;
-        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &W.mem, &p), -EINVAL);
         W.managers[2] = "10.0.3.256";
-        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &W.mem, &p), -EINVAL);
         W.managers[2] = M2;
         W.spec.cluster = "";
-        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &W.mem, &p), -EINVAL);
         W.spec.cluster = "prod";
         W.spec.n_managers = 0;
-        CHECK_INT(rc_plan(&W.spec, &W.obs, &p), -EINVAL);
-        CHECK_INT(rc_plan(NULL, &W.obs, &p), -EINVAL);
+        CHECK_INT(rc_plan(&W.spec, &W.obs, &W.mem, &p), -EINVAL);
+        CHECK_INT(rc_plan(NULL, &W.obs, &W.mem, &p), -EINVAL);
         CHECK(p.actions == NULL && p.n == 0);
         rc_plan_done(&W.plan);
 }
@@ -1788,6 +1858,166 @@ static void test_kind_names(void) {
         CHECK_STR(rc_action_kind_to_string(RC_ACTION_LAUNCH_MANAGER), "launch-manager");
 }
 
+/* Issue 15: the one mode rule (rc_mode()). */
+static void test_mode(void) {
+        world(2);
+        CHECK_INT(rc_mode(&W.spec, &W.obs, &W.mem), RC_MODE_LEADER);
+        W.obs.quorum = false; /* a Leader without quorum is still the one to decide (a WAIT) */
+        CHECK_INT(rc_mode(&W.spec, &W.obs, &W.mem), RC_MODE_LEADER);
+        W.obs.leader = false;
+        W.mem.no_leader_since_usec = 0; /* another node leads */
+        CHECK_INT(rc_mode(&W.spec, &W.obs, &W.mem), RC_MODE_FOLLOWER);
+        W.mem.no_leader_since_usec = NOW - QLGRACE + SEC(1);
+        CHECK_INT(rc_mode(&W.spec, &W.obs, &W.mem), RC_MODE_FOLLOWER);
+        W.mem.no_leader_since_usec = NOW - QLGRACE;
+        CHECK_INT(rc_mode(&W.spec, &W.obs, &W.mem), RC_MODE_QUORUM_LOSS);
+        W.obs.self_manager = false;
+        CHECK_INT(rc_mode(&W.spec, &W.obs, &W.mem), RC_MODE_FOLLOWER);
+        CHECK_INT(rc_mode(&W.spec, &W.obs, NULL), RC_MODE_FOLLOWER);
+        CHECK_STR(rc_mode_to_string(RC_MODE_QUORUM_LOSS), "quorum-loss");
+        CHECK_INT(run(), 0);
+        CHECK_INT(W.plan.mode, RC_MODE_FOLLOWER);
+        CHECK(W.plan.n == 1 && W.plan.actions[0].wait == RC_WAIT_FOLLOWER);
+        rc_plan_done(&W.plan);
+}
+
+/* Issue 15: "the swarm is complete: EC2 not asked" is the planner's rule. */
+static void test_needs_ec2(void) {
+        world(2);
+        W.spec.workers = 2;
+        W.mem.ec2_observed_usec = NOW - SEC(10);
+        W.obs.instances_ok = W.obs.volumes_ok = W.obs.subnets_ok = false; /* not listed */
+        W.obs.nodes = W.node, W.obs.n_nodes = W.n_node;
+        CHECK(!rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        CHECK_INT(run(), 0);
+        CHECK(W.plan.n == 1 && W.plan.actions[0].kind == RC_ACTION_WAIT &&
+              W.plan.actions[0].wait == RC_WAIT_SWARM_COMPLETE);
+        /* listed after all (`status`): the full rules, whatever it needed */
+        W.obs.ec2_listed = true;
+        W.obs.instances_ok = W.obs.volumes_ok = W.obs.subnets_ok = true;
+        CHECK_INT(run(), 0);
+        for (size_t i = 0; i < W.plan.n; i++)
+                CHECK(W.plan.actions[i].wait != RC_WAIT_SWARM_COMPLETE);
+        W.obs.ec2_listed = false;
+        W.mem.ec2_observed_usec = NOW - SEC(300); /* the full check is due */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.ec2_observed_usec = 0;              /* never listed */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.ec2_observed_usec = NOW - SEC(10);
+        W.spec.ec2_full_interval_usec = SEC(5);   /* a shorter interval, configured */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.spec.ec2_full_interval_usec = 0;
+        W.mem.n_inflight = 1;                     /* something in flight */
+        W.mem.inflight = W.fl;
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.n_inflight = 0;
+        W.mem.n_recovering = 1;
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.n_recovering = 0;
+        W.mem.unmarked_volumes = true;
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.unmarked_volumes = false;
+        W.mem.n_backoff = 1;
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.n_backoff = 0;
+        CHECK(!rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.spec.workers = 3;                       /* a worker short */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.spec.workers = 2;
+        W.node[1].reachability = RC_REACH_UNREACHABLE; /* a manager Unreachable */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.node[1].reachability = RC_REACH_REACHABLE;
+        W.node[W.n_node - 1].state = RC_NODE_DOWN; /* a Down worker */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.node[W.n_node - 1].state = RC_NODE_READY;
+        W.obs.n_nodes = W.n_node - 1;              /* a node missing */
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.obs.n_nodes = W.n_node;
+        W.obs.nodes_ok = false;
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.obs.nodes_ok = true;
+        W.mem.no_leader_since_usec = NOW - QLGRACE; /* quorum-loss mode always lists */
+        W.obs.leader = false;
+        CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        W.mem.no_leader_since_usec = 0;           /* a follower never does */
+        CHECK(!rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        rc_plan_done(&W.plan);
+}
+
+/* Issue 15: a launch backing off, or without a launch path, is a WAIT in the plan. */
+static void test_gate_rows(void) {
+        RcBackoffEntry b[2];
+        const RcAction *a;
+
+        world(0);
+        lose(1);
+        CHECK_INT(run(), 0);
+        a = find(RC_ACTION_LAUNCH_MANAGER, 0);
+        CHECK(a && streq_ptr(a->logical_id, W.managers[1]));
+        b[0] = (RcBackoffEntry){ .key = W.managers[1], .not_before_usec = NOW + SEC(42) };
+        W.mem.backoff = b, W.mem.n_backoff = 1;
+        CHECK_INT(run(), 0);
+        CHECK(!find(RC_ACTION_LAUNCH_MANAGER, 0));
+        a = find(RC_ACTION_WAIT, 0);
+        while (a && a->wait != RC_WAIT_BACKOFF)
+                a = a + 1 < W.plan.actions + W.plan.n ? a + 1 : NULL;
+        CHECK(a && a->waits_for == RC_ACTION_LAUNCH_MANAGER && streq_ptr(a->logical_id, W.managers[1]) && a->holds_slot);
+        CHECK(a && strstr(a->reason, "42s left"));
+        b[0].not_before_usec = NOW; /* run out */
+        CHECK_INT(run(), 0);
+        CHECK(find(RC_ACTION_LAUNCH_MANAGER, 0) != NULL);
+        W.mem.n_backoff = 0;
+        W.spec.no_launch_manager = true;
+        CHECK_INT(run(), 0);
+        CHECK(!find(RC_ACTION_LAUNCH_MANAGER, 0));
+        for (size_t i = 0; i < W.plan.n; i++)
+                if (W.plan.actions[i].wait == RC_WAIT_NO_LAUNCH_PATH)
+                        CHECK(W.plan.actions[i].waits_for == RC_ACTION_LAUNCH_MANAGER);
+        /* workers: one slot backing off, the others launched */
+        world(0);
+        W.spec.workers = 3;
+        CHECK_INT(run(), 0);
+        CHECK(find(RC_ACTION_LAUNCH_WORKER, 2) != NULL);
+        b[1] = (RcBackoffEntry){ .key = "worker-1", .not_before_usec = NOW + SEC(5) };
+        W.mem.backoff = b + 1, W.mem.n_backoff = 1;
+        CHECK_INT(run(), 0);
+        CHECK(find(RC_ACTION_LAUNCH_WORKER, 1) != NULL && !find(RC_ACTION_LAUNCH_WORKER, 2));
+        a = find(RC_ACTION_WAIT, 0);
+        CHECK(a && a->wait == RC_WAIT_BACKOFF && streq(a->slot, "worker-1") && !a->replaces);
+        W.mem.n_backoff = 0;
+        W.spec.no_launch_worker = true;
+        CHECK_INT(run(), 0);
+        CHECK(!find(RC_ACTION_LAUNCH_WORKER, 0));
+        rc_plan_done(&W.plan);
+}
+
+/* Issue 15: whether the plan changed is the actions' identity, not their text. */
+static void test_identity(void) {
+        RcAction a = { .kind = RC_ACTION_WAIT, .wait = RC_WAIT_STABLE, .logical_id = "10.0.1.10", .node_id = "n1" };
+        RcAction b = a;
+        char ka[RC_ACTION_IDENTITY_MAX], kb[RC_ACTION_IDENTITY_MAX];
+
+        snprintf(a.reason, sizeof(a.reason), "10.0.1.10: node n1 is Ready and Reachable for 4s of 30s.");
+        snprintf(b.reason, sizeof(b.reason), "10.0.1.10: node n1 is Ready and Reachable for 16s of 30s.");
+        rc_action_identity(&a, ka, sizeof(ka));
+        rc_action_identity(&b, kb, sizeof(kb));
+        CHECK_STR(ka, kb);
+        b.wait = RC_WAIT_GRACE;
+        rc_action_identity(&b, kb, sizeof(kb));
+        CHECK(!streq(ka, kb));
+        b = a;
+        b.node_id = "n2";
+        rc_action_identity(&b, kb, sizeof(kb));
+        CHECK(!streq(ka, kb));
+        b = a;
+        b.kind = RC_ACTION_FENCE, b.wait = RC_WAIT_NONE;
+        rc_action_identity(&b, kb, sizeof(kb));
+        CHECK(!streq(ka, kb));
+        for (unsigned c = 0; c < _RC_WAIT_CODE_MAX; c++)
+                CHECK(rc_wait_code_to_string(c) != NULL);
+        CHECK(rc_wait_code_to_string(_RC_WAIT_CODE_MAX) == NULL);
+}
+
 int main(void) {
         test_rows();
         test_worker_tokens();
@@ -1798,5 +2028,9 @@ int main(void) {
         test_ip_in_subnet();
         test_client_token();
         test_kind_names();
+        test_mode();
+        test_needs_ec2();
+        test_gate_rows();
+        test_identity();
         return test_done("test-reconcile");
 }

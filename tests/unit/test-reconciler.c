@@ -347,6 +347,7 @@ static void test_observation(void) {
         _cleanup_(rc_world_done) RcWorld w = {};
         _cleanup_(rc_history_done) RcHistory h = {};
         RcObservation o;
+        RcMemory m;
 
         w.instances_ok = w.volumes_ok = w.subnets_ok = w.nodes_ok = true;
         w.instances.n = 3;
@@ -382,7 +383,7 @@ static void test_observation(void) {
         CHECK_INT(rc_history_add_inflight(&h, RC_INFLIGHT_LAUNCH, "10.0.1.12", "i-0ddd", "vol-2", 900), 0);
         h.no_leader_since_usec = 0;
 
-        CHECK_INT(rc_world_observe(&w, &h, 2000, true, &o), 0);
+        CHECK_INT(rc_world_observe(&w, &h, 2000, true, true, &o, &m), 0);
         CHECK_INT(o.now_usec, 2000);
         CHECK(o.instances_ok && o.volumes_ok && o.subnets_ok && o.nodes_ok && o.self_manager);
         CHECK_INT(o.n_instances, 3);
@@ -416,13 +417,13 @@ static void test_observation(void) {
         CHECK_INT(o.nodes[1].bad_since_usec, 1000);
         CHECK_INT(o.nodes[2].reachability, RC_REACH_NONE);
         CHECK(!o.nodes[2].manager);
-        CHECK_INT(o.n_inflight, 1);
-        CHECK_STR(o.inflight[0].instance_id, "i-0ddd");
-        CHECK_INT(o.inflight[0].since_usec, 900);
+        CHECK_INT(m.n_inflight, 1);
+        CHECK_STR(m.inflight[0].instance_id, "i-0ddd");
+        CHECK_INT(m.inflight[0].since_usec, 900);
 
         /* a failed listing is "not taken", never "nothing there" */
         w.instances_ok = false;
-        CHECK_INT(rc_world_observe(&w, &h, 2000, false, &o), 0);
+        CHECK_INT(rc_world_observe(&w, &h, 2000, false, true, &o, &m), 0);
         CHECK(!o.instances_ok);
         CHECK_INT(o.n_instances, 0);
         CHECK(!o.self_manager);
@@ -523,9 +524,10 @@ static void test_history(void) {
                 _cleanup_(rc_world_done) RcWorld w = { .instances_ok = true, .volumes_ok = true, .subnets_ok = true,
                                                        .nodes_ok = true };
                 RcObservation o;
+                RcMemory m;
 
-                CHECK_INT(rc_world_observe(&w, &copy, 5000, true, &o), 0);
-                CHECK_INT(o.tokens_rotated_swarm_usec, 4242);
+                CHECK_INT(rc_world_observe(&w, &copy, 5000, true, true, &o, &m), 0);
+                CHECK_INT(m.tokens_rotated_swarm_usec, 4242);
         }
         CHECK_INT(copy.n_recovering, 1);
         CHECK_INT(copy.n_inflight, 1);
@@ -544,6 +546,7 @@ static void test_observation_identity(void) {
         _cleanup_(rc_world_done) RcWorld w = {};
         _cleanup_(rc_history_done) RcHistory h = {}, copy = {};
         RcObservation o;
+        RcMemory m;
         char t[40];
 
         w.instances_ok = w.volumes_ok = w.subnets_ok = w.nodes_ok = true;
@@ -591,7 +594,7 @@ static void test_observation_identity(void) {
         CHECK_INT(rc_history_copy(&h, &copy), 0);
         CHECK_INT(strv_length(copy.dead_tokens), RC_DEAD_TOKENS_MAX);
 
-        CHECK_INT(rc_world_observe(&w, &copy, 2000, true, &o), 0);
+        CHECK_INT(rc_world_observe(&w, &copy, 2000, true, true, &o, &m), 0);
         CHECK_STR(o.instances[0].client_token, "sk-0123");
         CHECK(o.instances[1].client_token == NULL);
         CHECK(o.volumes[0].has_state);
@@ -603,29 +606,10 @@ static void test_observation_identity(void) {
         CHECK_STR(o.nodes[0].manager_addr, "10.0.1.11:2377");
         CHECK_STR(o.nodes[0].addr, "10.0.1.11");
         CHECK(o.nodes[1].manager_addr == NULL);
-        CHECK_INT(o.n_dead_client_tokens, RC_DEAD_TOKENS_MAX);
-        CHECK_STR(o.dead_client_tokens[RC_DEAD_TOKENS_MAX - 1], "sk-dead-65");
+        CHECK_INT(m.n_dead_client_tokens, RC_DEAD_TOKENS_MAX);
+        CHECK_STR(m.dead_client_tokens[RC_DEAD_TOKENS_MAX - 1], "sk-dead-65");
 }
 
-static void test_swarm_complete(void) {
-        DockerNode n[3];
-        char *managers[] = { (char *) "10.0.1.11", (char *) "10.0.1.12", NULL };
-
-        node(&n[0], "n1", "10.0.1.11", true, "ready", "reachable", true);
-        node(&n[1], "n2", "10.0.1.12", true, "ready", "reachable", false);
-        node(&n[2], "n3", NULL, false, "ready", NULL, false);
-        CHECK(rc_swarm_complete(n, 3, managers, 1));
-        CHECK(!rc_swarm_complete(n, 3, managers, 2));  /* a worker short */
-        CHECK(!rc_swarm_complete(n, 2, managers, 1));
-        CHECK(!rc_swarm_complete(n + 1, 2, managers, 1)); /* a manager missing */
-        CHECK_INT(free_and_strdup(&n[1].reachability, "unreachable"), 0);
-        CHECK(!rc_swarm_complete(n, 3, managers, 1));   /* Unreachable */
-        CHECK_INT(free_and_strdup(&n[1].reachability, "reachable"), 0);
-        CHECK_INT(free_and_strdup(&n[2].state, "down"), 0);
-        CHECK(!rc_swarm_complete(n, 3, managers, 1));   /* a Down worker */
-        for (size_t i = 0; i < 3; i++)
-                docker_node_done(&n[i]);
-}
 
 static void test_prune_inflight(void) {
         _cleanup_(rc_world_done) RcWorld w = {};
@@ -705,6 +689,7 @@ static void test_far_apart_no_fence(void) {
         RcSpec spec = { .cluster = "prod", .managers = managers, .n_managers = 3, .grace_usec = 120 * USEC_PER_SEC,
                         .stable_usec = 30 * USEC_PER_SEC, .launch_settle_usec = 90 * USEC_PER_SEC };
         RcObservation o;
+        RcMemory m;
         RcPlan plan = {};
 
         w.instances_ok = w.volumes_ok = w.subnets_ok = w.nodes_ok = w.leader = w.quorum = true;
@@ -734,10 +719,10 @@ static void test_far_apart_no_fence(void) {
         }
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t0), 0);
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t1), 0);
-        CHECK_INT(rc_world_observe(&w, &h, t1, true, &o), 0);
+        CHECK_INT(rc_world_observe(&w, &h, t1, true, true, &o, &m), 0);
         o.self_instance_id = "i-0";
-        o.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC; /* after the launches: no rotation due */
-        CHECK_INT(rc_plan(&spec, &o, &plan), 0);
+        m.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC; /* after the launches: no rotation due */
+        CHECK_INT(rc_plan(&spec, &o, &m, &plan), 0);
         for (size_t i = 0; i < plan.n; i++) {
                 CHECK(plan.actions[i].kind == RC_ACTION_WAIT);
                 if (streq_ptr(plan.actions[i].logical_id, "10.0.1.12"))
@@ -749,10 +734,10 @@ static void test_far_apart_no_fence(void) {
         /* watched throughout (every 60 s): fenced once GraceSec has passed */
         for (uint64_t t = t1 + 60 * USEC_PER_SEC; t <= t1 + 180 * USEC_PER_SEC; t += 60 * USEC_PER_SEC)
                 CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t), 0);
-        CHECK_INT(rc_world_observe(&w, &h, t1 + 180 * USEC_PER_SEC, true, &o), 0);
+        CHECK_INT(rc_world_observe(&w, &h, t1 + 180 * USEC_PER_SEC, true, true, &o, &m), 0);
         o.self_instance_id = "i-0";
-        o.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC;
-        CHECK_INT(rc_plan(&spec, &o, &plan), 0);
+        m.tokens_rotated_swarm_usec = 1000 * USEC_PER_SEC;
+        CHECK_INT(rc_plan(&spec, &o, &m, &plan), 0);
         CHECK(plan.n == 1 && plan.actions[0].kind == RC_ACTION_FENCE);
         rc_plan_done(&plan);
 }
@@ -983,6 +968,5 @@ int main(void) {
         test_observation_identity();
         test_history();
         test_prune_inflight();
-        test_swarm_complete();
         return test_done("reconciler");
 }
