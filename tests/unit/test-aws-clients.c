@@ -3,8 +3,8 @@
  * The chain metadata service → credentials → EC2 client (aws-clients.c) that `prepare`
  * and the reconciler's pass share: what it makes from which inputs, what it refuses and
  * which key or variable its message names, and what it asks the metadata service (a
- * server on 127.0.0.1 in a child process; nothing unless AWS.Region is empty). No
- * request goes to an EC2 endpoint.
+ * server on 127.0.0.1 in a child process; nothing unless AWS.Region is empty); and that
+ * the reconciler's pass makes its clients through it. No request goes to an EC2 endpoint.
  */
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -12,7 +12,9 @@
 #include <sys/wait.h>
 
 #include "aws-clients.h"
+#include "config.h"
 #include "log.h"
+#include "pass.h"
 #include "test.h"
 
 static char server_url[64], log_path[] = "/tmp/test-aws-clients-log-XXXXXX";
@@ -205,10 +207,48 @@ static void test_cancel(void) {
         CHECK(strstr(msg, "AWS.Region") != NULL);
 }
 
+/* The pass (pass_ec2()) applies the same chain: plain http elsewhere refused with the
+ * chain's message unless allowed; its clients kept for the next call. */
+static void test_pass(void) {
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(pass_freep) Pass *p = NULL, *q = NULL;
+        Ec2Client *first;
+
+        static_keys();
+        CHECK_INT(config_new(&c), 0);
+        if (!c)
+                return;
+        CHECK_INT(config_set_value(c, CONFIG_AWS_REGION, "us-east-1", "test"), 0);
+        CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, "http://127.0.0.1:1", "test"), 0);
+        CHECK_INT(config_set_value(c, CONFIG_AWS_ENDPOINT, "http://10.98.0.1:8080", "test"), 0);
+
+        CHECK_INT(pass_new(c, NULL, &p), 0);
+        if (!p)
+                return;
+        CHECK_INT(pass_ec2(p), -EIO);
+        CHECK(strstr(p->error, "AWS.Endpoint=http://10.98.0.1:8080") != NULL);
+        CHECK(!p->clients.imds && !p->clients.creds && !p->clients.ec2 && !p->clients.key);
+
+        CHECK_INT(config_set_value(c, CONFIG_AWS_ALLOW_PLAIN_HTTP, "yes", "test"), 0);
+        CHECK_INT(pass_new(c, NULL, &q), 0);
+        if (!q)
+                return;
+        CHECK_INT(pass_ec2(q), 0);
+        CHECK_STR(q->error, "");
+        CHECK(q->clients.imds && q->clients.creds && q->clients.ec2 && q->clients.key);
+        if (!q->clients.ec2)
+                return;
+        CHECK(ec2_client_endpoint_plain(q->clients.ec2));
+        first = q->clients.ec2;
+        CHECK_INT(pass_ec2(q), 0); /* lent: the same clients */
+        CHECK(q->clients.ec2 == first);
+}
+
 int main(void) {
         log_set_max_level(LOG_CRIT);
         test_chain();
         test_no_msg();
         test_cancel();
+        test_pass();
         return test_done("aws-clients");
 }
