@@ -3,8 +3,7 @@
 
 #include <time.h>
 
-#include "ec2.h"
-#include "imds.h"
+#include "aws-clients.h"
 #include "log.h"
 #include "messages.h"
 #include "volume.h"
@@ -16,71 +15,30 @@
 
 typedef struct Ebs {
         const Config *config;
-        Imds *imds;
-        CredsProvider *creds;
-        Ec2Client *ec2;
+        AwsClients aws;
 } Ebs;
 
 static void ebs_done(Ebs *e) {
-        e->ec2 = ec2_client_free(e->ec2);
-        e->creds = creds_provider_free(e->creds);
-        e->imds = imds_free(e->imds);
-}
-
-int ebs_ec2_client_new(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret) {
-        _cleanup_(ec2_client_freep) Ec2Client *c = NULL;
-        const char *rg = region ?: config->region;
-        int r;
-
-        r = ec2_client_new(rg, config->endpoint, creds, &c);
-        if (r == -EINVAL)
-                return log_error("Cannot use EC2 in region '%s' at '%s' (AWS.Region, AWS.Endpoint: an http:// or "
-                                 "https:// URL with a host and no user information).", strempty(rg),
-                                 isempty(config->endpoint) ? "(default endpoint)" : config->endpoint),
-                       -EINVAL;
-        if (r < 0)
-                return log_error_errno(r, "Failed to set up the EC2 client: %m");
-        if (ec2_client_endpoint_plain(c)) {
-                if (!config->allow_plain_http)
-                        return log_error("AWS.Endpoint=%s is plain http to a host that is not loopback: requests "
-                                         "would carry the session token in clear. Use https, or set "
-                                         "AWS.AllowPlainHttp=yes for a test setup.", config->endpoint),
-                               -EPROTONOSUPPORT;
-                log_warning("AWS.AllowPlainHttp=yes: EC2 requests to %s go over plain http, session token "
-                            "in clear. For test setups only.", config->endpoint);
-                ec2_client_set_allow_plain_http(c, true);
-        }
-        *ret = TAKE_PTR(c);
-        return 0;
+        aws_clients_done(&e->aws);
 }
 
 static int ebs_connect(Ebs *e) {
         const Config *c = e->config;
-        _cleanup_(freep) char *region = NULL;
+        const AwsClientsSpec spec = {
+                .region = c->region,
+                .endpoint = c->endpoint,
+                .metadata_endpoint = c->metadata_endpoint,
+                .allow_plain_http = c->allow_plain_http,
+        };
+        char msg[512];
         int r;
 
-        /* Creating these contacts nothing; the metadata service is only asked for a
-         * region nobody configured, or for the role's credentials when the
-         * environment has none. */
-        r = imds_new(c->metadata_endpoint, &e->imds);
+        r = aws_clients_new(&spec, &e->aws, msg, sizeof(msg));
         if (r < 0)
-                return log_error_errno(r, "Cannot use the metadata service at %s: %m", c->metadata_endpoint);
-
-        if (isempty(c->region)) {
-                r = imds_get_value(e->imds, IMDS_REGION, &region);
-                if (r < 0)
-                        return log_error_errno(r, "AWS.Region is not set and the metadata service at %s could not "
-                                               "tell it: %m", c->metadata_endpoint);
-        }
-
-        r = creds_provider_new(e->imds, &e->creds);
-        if (r == -EINVAL)
-                return log_error("AWS_ACCESS_KEY_ID is set in the environment, but AWS_SECRET_ACCESS_KEY is not."),
-                       -EINVAL;
-        if (r < 0)
-                return log_error_errno(r, "Cannot set up AWS credentials: %m");
-
-        return ebs_ec2_client_new(c, region, e->creds, &e->ec2); /* logs */
+                return log_error_errno(r, "%s.", msg);
+        if (r > 0)
+                log_warning("%s.", msg);
+        return 0;
 }
 
 int ebs_choose_volume(const Ec2Volume *volumes, size_t n, size_t *ret_index) {
@@ -106,16 +64,16 @@ static int ebs_find(Ebs *e, Ec2Volume *ret) {
         size_t pick = SIZE_MAX;
         int r;
 
-        r = ec2_describe_volumes(e->ec2, NULL, filters, &l);
+        r = ec2_describe_volumes(e->aws.ec2, NULL, filters, &l);
         if (r < 0)
-                return ec2_log_error(e->ec2, LOG_ERR, r, "Failed to look for this host's volume");
+                return ec2_log_error(e->aws.ec2, LOG_ERR, r, "Failed to look for this host's volume");
 
         if (l.n == 0) {
                 _cleanup_(ec2_volume_list_done) Ec2VolumeList elsewhere = {};
                 const Ec2Filter anywhere[] = { filters[0], filters[1], {} };
 
                 /* A better message if it exists in another zone. */
-                if (ec2_describe_volumes(e->ec2, NULL, anywhere, &elsewhere) >= 0 && elsewhere.n > 0)
+                if (ec2_describe_volumes(e->aws.ec2, NULL, anywhere, &elsewhere) >= 0 && elsewhere.n > 0)
                         return log_error("Volume %s tagged %s=%s, %s=%s is in %s, but this instance is in %s: "
                                          "EBS volumes attach only within their zone.",
                                          elsewhere.items[0].volume_id, EC2_TAG_CLUSTER, c->cluster_name,
@@ -176,9 +134,9 @@ static int ebs_pick_device(Ebs *e, char *const *tried, char **ret) {
         char *const ids[] = { e->config->instance_id, NULL };
         int r;
 
-        r = ec2_describe_instances(e->ec2, ids, NULL, &l);
+        r = ec2_describe_instances(e->aws.ec2, ids, NULL, &l);
         if (r < 0)
-                return ec2_log_error(e->ec2, LOG_ERR, r, "Failed to list this instance's devices");
+                return ec2_log_error(e->aws.ec2, LOG_ERR, r, "Failed to list this instance's devices");
         if (l.n != 1)
                 return log_error("EC2 does not know this instance (%s).", e->config->instance_id), -ENOENT;
 
@@ -306,8 +264,8 @@ int ebs_locate_and_attach(const Config *c, uint64_t deadline, char **ret_volume_
                         if (r < 0)
                                 return r;
                         log_info("Attaching volume %s to instance %s as %s.", v.volume_id, c->instance_id, dev);
-                        r = ec2_attach_volume(e.ec2, v.volume_id, c->instance_id, dev, NULL);
-                        err = ec2_client_last_error(e.ec2);
+                        r = ec2_attach_volume(e.aws.ec2, v.volume_id, c->instance_id, dev, NULL);
+                        err = ec2_client_last_error(e.aws.ec2);
                         if (r >= 0)
                                 attached_by_us = true;
                         else if (err->error == EC2_ERR_VOLUME_IN_USE || err->error == EC2_ERR_INCORRECT_STATE)
@@ -318,10 +276,10 @@ int ebs_locate_and_attach(const Config *c, uint64_t deadline, char **ret_volume_
                                 if (strv_extend(&tried, dev) < 0)
                                         return log_oom();
                                 if (strv_length(tried) > 8)
-                                        return ec2_log_error(e.ec2, LOG_ERR, r, "Failed to attach the volume");
+                                        return ec2_log_error(e.aws.ec2, LOG_ERR, r, "Failed to attach the volume");
                                 continue;
                         } else
-                                return ec2_log_error(e.ec2, LOG_ERR, r, "Failed to attach the volume");
+                                return ec2_log_error(e.aws.ec2, LOG_ERR, r, "Failed to attach the volume");
                 } else if (v.state == EC2_VOLUME_IN_USE || v.state == EC2_VOLUME_CREATING) {
                         /* Attaching to us, or still held by a dying instance: its volumes detach
                          * by themselves once it is terminated. Never forced away from another. */

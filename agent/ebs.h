@@ -4,15 +4,6 @@
 #include "ec2.h"
 
 /*
- * The EC2 client for prepare: AWS.Region (or region, when not NULL: from IMDS),
- * AWS.Endpoint, AWS.AllowPlainHttp. Logs (once, here: this is the start of what uses
- * it): an error for a bad endpoint (-EINVAL) or plain http to a non-loopback endpoint
- * without AllowPlainHttp (-EPROTONOSUPPORT); a warning naming the endpoint when
- * AllowPlainHttp lets it through.
- */
-int ebs_ec2_client_new(const Config *config, const char *region, CredsProvider *creds, Ec2Client **ret);
-
-/*
  * Find this host's EBS volume by its tags (swarmkeeper:cluster = Cluster.Name,
  * swarmkeeper:logical-id = Host.PrivateIp) in Host.AvailabilityZone and attach it
  * to this instance if it is available. Returns the volume id and the device name

@@ -11,6 +11,7 @@
 #include <time.h>
 
 #include "act.h"
+#include "aws-clients.h"
 #include "log.h"
 #include "messages.h"
 
@@ -29,10 +30,10 @@ void rc_clients_drop_subnets(RcClients *c) {
 }
 
 void rc_clients_done(RcClients *c) {
+        AwsClients aws = { .imds = c->imds, .creds = c->creds, .ec2 = c->ec2 };
+
         rc_clients_drop_subnets(c);
-        ec2_client_free(c->ec2);
-        creds_provider_free(c->creds);
-        imds_free(c->imds);
+        aws_clients_done(&aws);
         free(c->key);
         *c = (RcClients){};
 }
@@ -138,7 +139,15 @@ int pass_clients_key(const Pass *p, char **ret) {
 }
 
 int pass_ec2(Pass *p) {
-        _cleanup_(freep) char *region = NULL;
+        const AwsClientsSpec spec = {
+                .region = p->region,
+                .endpoint = p->endpoint,
+                .metadata_endpoint = p->metadata_endpoint,
+                .allow_plain_http = p->allow_plain_http,
+                .cancel = p->cancel,
+        };
+        AwsClients aws;
+        char msg[sizeof(p->error)];
         int r;
 
         if (p->clients.ec2) {
@@ -148,25 +157,16 @@ int pass_ec2(Pass *p) {
                 return 0;
         }
         rc_clients_done(&p->clients);
-        r = imds_new(p->metadata_endpoint, &p->clients.imds);
+        r = aws_clients_new(&spec, &aws, msg, sizeof(msg));
+        if (r == -ECANCELED)
+                return r; /* asking the metadata service for the region was cut short */
         if (r < 0)
-                return pass_fail(p, "cannot use the metadata service at %s", p->metadata_endpoint);
-        imds_set_cancel(p->clients.imds, p->cancel);
-        if (isempty(p->region)) {
-                r = imds_get_value(p->clients.imds, IMDS_REGION, &region);
-                if (r < 0)
-                        return pass_fail(p, "AWS.Region is not set and the metadata service could not tell it: %s",
-                                         strerror(-r));
-        }
-        r = creds_provider_new(p->clients.imds, &p->clients.creds);
-        if (r < 0)
-                return pass_fail(p, "cannot set up AWS credentials: %s", strerror(-r));
-        r = ec2_client_new(region ?: p->region, p->endpoint, p->clients.creds, &p->clients.ec2);
-        if (r < 0)
-                return pass_fail(p, "cannot use EC2 in region '%s' at '%s'", region ?: p->region,
-                                 isempty(p->endpoint) ? "(default endpoint)" : p->endpoint);
-        ec2_client_set_allow_plain_http(p->clients.ec2, p->allow_plain_http);
-        ec2_client_set_cancel(p->clients.ec2, p->cancel);
+                return pass_fail(p, "%s", msg);
+        if (r > 0) /* once per set of clients: they are kept across passes */
+                log_warning("Reconcile: %s.", msg);
+        p->clients.imds = aws.imds;
+        p->clients.creds = aws.creds;
+        p->clients.ec2 = aws.ec2;
         /* short enough for the pass deadline */
         ec2_client_set_timeouts(p->clients.ec2, 3000, 20000);
         ec2_client_set_retry(p->clients.ec2, 4, 250 * USEC_PER_MSEC, 5 * USEC_PER_SEC);

@@ -30,7 +30,8 @@ struct Reconciler;
  * credentials provider (credentials fetched once and refreshed before they expire, not
  * three metadata requests a pass; a metadata service that hiccups does not stop a pass
  * while they are valid) and the described subnets. key: what made them (region,
- * endpoints); another key, another set.
+ * endpoints); another key, another set. imds, creds, ec2: an AwsClients (aws-clients.h,
+ * aws_clients_new()) taken apart, freed by rc_clients_done() in its order.
  */
 typedef struct RcClients {
         char *key;
