@@ -14,7 +14,6 @@
 #include "log.h"
 #include "messages.h"
 
-#define RC_LAUNCH_SETTLE_USEC (120 * USEC_PER_SEC)
 #define RC_INFLIGHT_MAX_AGE_USEC (600 * USEC_PER_SEC)
 /* A gap between two node listings above 2 × IntervalSec + this restarts every streak (a
  * pass itself may take this long: EC2 retries, a slow engine) */
@@ -40,23 +39,7 @@ void rc_clients_done(RcClients *c) {
 Pass *pass_free(Pass *p) {
         if (!p)
                 return NULL;
-        free(p->cluster);
-        strv_free(p->managers);
-        free(p->bootstrap);
-        free(p->socket);
-        free(p->self_instance_id);
-        free(p->region);
-        free(p->endpoint);
-        free(p->metadata_endpoint);
-        rc_launch_conf_done(&p->launch_manager);
-        rc_launch_conf_done(&p->launch_worker);
-        rc_volume_conf_done(&p->volume);
-        free(p->key_name);
-        free(p->user_data_path);
-        strv_free(p->security_groups);
-        strv_free(p->subnet_ids);
-        free(p->conf_manager);
-        free(p->conf_worker);
+        rc_settings_unref(p->settings);
         rc_history_done(&p->history);
         if (p->planned)
                 rc_plan_done(&p->plan);
@@ -67,41 +50,14 @@ Pass *pass_free(Pass *p) {
         return NULL;
 }
 
-int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
+int pass_new(RcSettings *settings, const RcHistory *h, Pass **ret) {
         _cleanup_(pass_freep) Pass *p = calloc(1, sizeof(Pass));
-        const char *base = nonempty(c->user_data);
         int r;
 
         if (!p)
                 return -ENOMEM;
-        p->workers = c->workers;
-        p->grace_usec = (uint64_t) c->grace_sec * USEC_PER_SEC;
-        p->stable_usec = (uint64_t) c->stable_sec * USEC_PER_SEC;
-        p->quorum_loss_grace_usec = (uint64_t) c->quorum_loss_grace_sec * USEC_PER_SEC;
-        p->seat_deadline_usec = (uint64_t) c->seat_deadline_sec * USEC_PER_SEC;
-        p->interval_usec = (uint64_t) c->interval_sec * USEC_PER_SEC;
-        p->dry_run = c->dry_run;
-        p->allow_plain_http = c->allow_plain_http;
+        p->settings = rc_settings_ref(settings);
         p->deadline_usec = now_usec(CLOCK_MONOTONIC) + RC_PASS_DEADLINE_USEC;
-        if ((r = strdup_or_null(c->cluster_name, &p->cluster)) < 0 ||
-            (r = strdup_or_null(c->bootstrap_manager, &p->bootstrap)) < 0 ||
-            (r = strdup_or_null(c->socket, &p->socket)) < 0 ||
-            (r = strdup_or_null(nonempty(c->instance_id), &p->self_instance_id)) < 0 ||
-            (r = strdup_or_null(c->region, &p->region)) < 0 ||
-            (r = strdup_or_null(c->endpoint, &p->endpoint)) < 0 ||
-            (r = strdup_or_null(c->metadata_endpoint, &p->metadata_endpoint)) < 0 ||
-            (r = rc_launch_conf(c, ROLE_MANAGER, &p->launch_manager)) < 0 ||
-            (r = rc_launch_conf(c, ROLE_WORKER, &p->launch_worker)) < 0 ||
-            (r = rc_volume_conf(c, &p->volume)) < 0 ||
-            (r = strdup_or_null(nonempty(c->key_name), &p->key_name)) < 0 ||
-            (r = strdup_or_null(base, &p->user_data_path)) < 0)
-                return r;
-        if (strv_copy(c->security_group_ids, &p->security_groups) < 0 ||
-            strv_copy(c->subnet_ids, &p->subnet_ids) < 0 || strv_copy(c->managers, &p->managers) < 0)
-                return -ENOMEM;
-        if ((r = rc_cluster_conf(c, "manager", NULL, !!base, &p->conf_manager)) < 0 ||
-            (r = rc_cluster_conf(c, "worker", NULL, !!base, &p->conf_worker)) < 0)
-                return r;
         if (h && (r = rc_history_copy(h, &p->history)) < 0)
                 return r;
         *ret = TAKE_PTR(p);
@@ -125,7 +81,7 @@ int pass_docker(Pass *p) {
 
         if (p->docker)
                 return 0;
-        r = docker_new_for_job(p->socket, NULL, RC_DOCKER_TIMEOUT_MSEC, p->cancel, &p->docker);
+        r = docker_new_for_job(p->settings->socket, NULL, RC_DOCKER_TIMEOUT_MSEC, p->cancel, &p->docker);
         if (r < 0)
                 return r;
         return docker_ping(p->docker);
@@ -133,8 +89,8 @@ int pass_docker(Pass *p) {
 
 /* What the EC2 clients are made from (no secret in it). */
 int pass_clients_key(const Pass *p, char **ret) {
-        return asprintf(ret, "%s|%s|%s|%d", strempty(p->region), strempty(p->endpoint),
-                        strempty(p->metadata_endpoint), p->allow_plain_http) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s|%s|%s|%d", strempty(p->settings->region), strempty(p->settings->endpoint),
+                        strempty(p->settings->metadata_endpoint), p->settings->allow_plain_http) < 0 ? -ENOMEM : 0;
 }
 
 int pass_ec2(Pass *p) {
@@ -148,11 +104,11 @@ int pass_ec2(Pass *p) {
                 return 0;
         }
         rc_clients_done(&p->clients);
-        r = imds_new(p->metadata_endpoint, &p->clients.imds);
+        r = imds_new(p->settings->metadata_endpoint, &p->clients.imds);
         if (r < 0)
-                return pass_fail(p, "cannot use the metadata service at %s", p->metadata_endpoint);
+                return pass_fail(p, "cannot use the metadata service at %s", p->settings->metadata_endpoint);
         imds_set_cancel(p->clients.imds, p->cancel);
-        if (isempty(p->region)) {
+        if (isempty(p->settings->region)) {
                 r = imds_get_value(p->clients.imds, IMDS_REGION, &region);
                 if (r < 0)
                         return pass_fail(p, "AWS.Region is not set and the metadata service could not tell it: %s",
@@ -161,11 +117,11 @@ int pass_ec2(Pass *p) {
         r = creds_provider_new(p->clients.imds, &p->clients.creds);
         if (r < 0)
                 return pass_fail(p, "cannot set up AWS credentials: %s", strerror(-r));
-        r = ec2_client_new(region ?: p->region, p->endpoint, p->clients.creds, &p->clients.ec2);
+        r = ec2_client_new(region ?: p->settings->region, p->settings->endpoint, p->clients.creds, &p->clients.ec2);
         if (r < 0)
-                return pass_fail(p, "cannot use EC2 in region '%s' at '%s'", region ?: p->region,
-                                 isempty(p->endpoint) ? "(default endpoint)" : p->endpoint);
-        ec2_client_set_allow_plain_http(p->clients.ec2, p->allow_plain_http);
+                return pass_fail(p, "cannot use EC2 in region '%s' at '%s'", region ?: p->settings->region,
+                                 isempty(p->settings->endpoint) ? "(default endpoint)" : p->settings->endpoint);
+        ec2_client_set_allow_plain_http(p->clients.ec2, p->settings->allow_plain_http);
         ec2_client_set_cancel(p->clients.ec2, p->cancel);
         /* short enough for the pass deadline */
         ec2_client_set_timeouts(p->clients.ec2, 3000, 20000);
@@ -196,8 +152,8 @@ static void pass_log_plan(Pass *p) {
                 log_struct(a->kind == RC_ACTION_REPORT ? LOG_WARNING : LOG_INFO, 0, SK_MESSAGE_PLAN_ACTION,
                            LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_LOGICAL_ID", a->logical_id,
                                       "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID", a->volume_id, "SK_NODE_ID",
-                                      a->node_id, "SK_DRY_RUN", p->dry_run ? "yes" : NULL),
-                           "Plan%s: %s", p->dry_run ? " (DryRun)" : "", line);
+                                      a->node_id, "SK_DRY_RUN", p->settings->dry_run ? "yes" : NULL),
+                           "Plan%s: %s", p->settings->dry_run ? " (DryRun)" : "", line);
         }
         if (strv_length(keys) != strv_length(p->history.logged))
                 p->plan_changed = true; /* an action is done or gone */
@@ -248,7 +204,7 @@ static void pass_set_status(Pass *p) {
                                 continue;
                         snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s",
                                  a->kind == RC_ACTION_WAIT ? "waiting for" : rc_action_kind_to_string(a->kind),
-                                 a->logical_id ? " " : "", strempty(a->logical_id), p->dry_run ? " (DryRun)" : "");
+                                 a->logical_id ? " " : "", strempty(a->logical_id), p->settings->dry_run ? " (DryRun)" : "");
                         return;
                 }
 }
@@ -284,7 +240,7 @@ int pass_run(Pass *p) {
         RcSpec spec;
         int r;
 
-        p->history.max_gap_usec = 2 * p->interval_usec + RC_GAP_SLACK_USEC;
+        p->history.max_gap_usec = 2 * p->settings->interval_usec + RC_GAP_SLACK_USEC;
 
         r = pass_observe_nodes(p, now);
         if (r < 0)
@@ -292,7 +248,7 @@ int pass_run(Pass *p) {
 
         if (!p->world.leader) {
                 bool lost = !p->world.any_leader && p->history.no_leader_since_usec &&
-                            now >= p->history.no_leader_since_usec + p->quorum_loss_grace_usec;
+                            now >= p->history.no_leader_since_usec + p->settings->quorum_loss_grace_usec;
                 if (!lost) {
                         if (p->history.quorum_lost_logged && p->world.any_leader) {
                                 p->history.quorum_lost_logged = false;
@@ -323,12 +279,12 @@ int pass_run(Pass *p) {
         if (!p->plan_only && !p->quorum_loss_mode && p->world.nodes_ok && p->history.n_inflight == 0 &&
             p->history.n_recovering == 0 && p->history.n_backoff == 0 && !p->history.unmarked_volumes &&
             now < p->history.ec2_observed_usec + RC_EC2_FULL_INTERVAL_USEC &&
-            rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers)) {
+            rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->settings->managers, p->settings->workers)) {
                 log_debug("Reconcile: the swarm is complete; EC2 not asked this pass.");
                 return 0;
         }
         p->history.ec2_observed_usec = now;
-        p->amiss = !rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->managers, p->workers) ||
+        p->amiss = !rc_swarm_complete(p->world.nodes, p->world.n_nodes, p->settings->managers, p->settings->workers) ||
                    p->history.n_inflight > 0 || p->history.n_recovering > 0;
         r = pass_observe_ec2(p);
         if (r == -ECANCELED)
@@ -340,26 +296,26 @@ int pass_run(Pass *p) {
         if (r < 0)
                 return r;
         if (p->world.volumes_ok)
-                p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->managers);
+                p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->settings->managers);
         if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok && pass_probe_volumes(p) == -ECANCELED)
                 return -ECANCELED;
 
         r = rc_world_observe(&p->world, &p->history, now, p->engine_manager, &p->obs);
         if (r < 0)
                 return r;
-        p->obs.self_instance_id = p->self_instance_id;
+        p->obs.self_instance_id = p->settings->self_instance_id;
         p->obs.realtime_usec = wall;
         spec = (RcSpec){
-                .cluster = p->cluster,
-                .managers = (const char *const *) p->managers,
-                .n_managers = strv_length(p->managers),
-                .bootstrap = p->bootstrap,
-                .workers = p->workers,
-                .grace_usec = p->grace_usec,
-                .quorum_loss_grace_usec = p->quorum_loss_grace_usec,
-                .stable_usec = p->stable_usec,
+                .cluster = p->settings->cluster,
+                .managers = (const char *const *) p->settings->managers,
+                .n_managers = strv_length(p->settings->managers),
+                .bootstrap = p->settings->bootstrap,
+                .workers = p->settings->workers,
+                .grace_usec = p->settings->grace_usec,
+                .quorum_loss_grace_usec = p->settings->quorum_loss_grace_usec,
+                .stable_usec = p->settings->stable_usec,
                 .launch_settle_usec = RC_LAUNCH_SETTLE_USEC,
-                .seat_deadline_usec = p->seat_deadline_usec,
+                .seat_deadline_usec = p->settings->seat_deadline_usec,
         };
         r = rc_plan(&spec, &p->obs, &p->plan);
         if (r < 0)
@@ -374,9 +330,9 @@ int pass_run(Pass *p) {
             p->obs.subnets_ok && p->obs.nodes_ok &&
             !(p->plan.n == 1 && p->plan.actions[0].kind == RC_ACTION_WAIT && !p->plan.actions[0].logical_id)) {
                 pass_log_stuck(p, now);
-                rc_history_update_seats(&p->history, &p->plan, p->managers, now);
+                rc_history_update_seats(&p->history, &p->plan, p->settings->managers, now);
         }
-        if (p->dry_run)
+        if (p->settings->dry_run)
                 return 0;
 
         for (size_t i = 0; i < p->plan.n; i++) {

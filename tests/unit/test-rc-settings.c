@@ -2,10 +2,11 @@
 /*
  * The reconcile executor's settings (agent/rc-settings.c): every value taken from a
  * Config, none of it pointing into that Config (a reload frees it), the same after the
- * Config is changed or freed, shared by reference, and the planner's RcSpec borrowed from
- * it.
+ * Config is changed or freed, shared by reference (a pass in flight keeps the settings it
+ * started with while a reload makes new ones), and the planner's RcSpec borrowed from it.
  */
 #include "config.h"
+#include "pass.h"
 #include "rc-settings.h"
 #include "test.h"
 
@@ -198,6 +199,38 @@ static void test_ref(void) {
         CHECK(rc_settings_unref(s) == NULL); /* the last: freed (a leak checker sees it) */
 }
 
+/* A pass holds its own reference: the loop drops its settings on a reload and makes new
+ * ones, and the pass in flight still reads the old. */
+static void test_pass_keeps_settings(void) {
+        _cleanup_(config_freep) Config *reloaded = NULL;
+        _cleanup_(rc_settings_unrefp) RcSettings *loop = NULL;
+        _cleanup_(pass_freep) Pass *p = NULL;
+        _cleanup_(config_freep) Config *c = config_from_text(full_text);
+
+        if (!c)
+                return;
+        CHECK_INT(rc_settings_new(c, &loop), 0);
+        if (!loop)
+                return;
+        CHECK_INT(pass_new(loop, NULL, &p), 0);
+        if (!p)
+                return;
+        CHECK(p->settings == loop);
+        CHECK_INT(atomic_load(&loop->n_ref), 2);
+
+        /* the reload: a new Config, the old freed, the loop's settings replaced */
+        reloaded = config_from_text("[Cluster]\nName=reloaded\nManagers=10.0.9.1\nWorkers=1\n");
+        c = config_free(c);
+        loop = rc_settings_unref(loop);
+        CHECK_INT(rc_settings_new(reloaded, &loop), 0);
+        if (!loop)
+                return;
+        CHECK_STR(loop->cluster, "reloaded");
+        CHECK(p->settings != loop);
+        CHECK_INT(atomic_load(&p->settings->n_ref), 1); /* the pass's alone */
+        check_full(p->settings);
+}
+
 /* The planner's spec: the settings' values, its strings borrowed. */
 static void test_spec(void) {
         _cleanup_(config_freep) Config *c = config_from_text(full_text);
@@ -230,6 +263,7 @@ int main(void) {
         test_unset();
         test_immutable();
         test_ref();
+        test_pass_keeps_settings();
         test_spec();
         return test_done("rc-settings");
 }
