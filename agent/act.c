@@ -162,6 +162,7 @@ int pass_confirm(Pass *p, const RcAction *a, char *why, size_t why_size) {
 static int pass_user_data(Pass *p, bool manager, bool join_fresh, char **ret, size_t *ret_size) {
         _cleanup_(docker_swarm_done) DockerSwarm sw = {};
         _cleanup_(erase_and_freep) char *conf = NULL, *base = NULL;
+        const RcSettings *s = p->settings;
         size_t base_size = 0;
         int r;
 
@@ -170,25 +171,25 @@ static int pass_user_data(Pass *p, bool manager, bool join_fresh, char **ret, si
                 if (r < 0)
                         return pass_fail(p, "cannot read the swarm's join tokens: %s", docker_last_error(p->docker));
         }
-        r = conf_with_token(manager ? p->conf_manager : p->conf_worker,
+        r = conf_with_token(manager ? s->conf_manager : s->conf_worker,
                             join_fresh ? (manager ? sw.join_token_manager : sw.join_token_worker) : NULL, &conf);
         if (r < 0)
                 return r;
-        if (p->user_data_path) {
-                r = read_full_file(p->user_data_path, &base, &base_size);
+        if (s->user_data_path) {
+                r = read_full_file(s->user_data_path, &base, &base_size);
                 if (r < 0)
-                        return pass_fail(p, "cannot read Launch.UserData=%s: %s", p->user_data_path, strerror(-r));
+                        return pass_fail(p, "cannot read Launch.UserData=%s: %s", s->user_data_path, strerror(-r));
         }
         r = rc_user_data_build(conf, base, base_size, ret, ret_size);
         if (r == -EMEDIUMTYPE)
                 return pass_fail(p, "Launch.UserData=%s starts with neither #cloud-config, #!, #include, "
-                                 "#cloud-boothook nor MIME headers", p->user_data_path);
+                                 "#cloud-boothook nor MIME headers", s->user_data_path);
         if (r == -E2BIG)
                 return pass_fail(p, "the user-data (with Launch.UserData=%s) exceeds EC2's 16 KiB",
-                                 strempty(p->user_data_path));
+                                 strempty(s->user_data_path));
         if (r == -EBADMSG)
                 return pass_fail(p, "Launch.UserData=%s contains the MIME boundary " RC_MIME_BOUNDARY,
-                                 p->user_data_path);
+                                 s->user_data_path);
         return r;
 }
 
@@ -247,7 +248,7 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
         _cleanup_(erase_and_freep) char *user_data = NULL;
         _cleanup_(ec2_instance_done) Ec2Instance inst = {};
         const char *key = manager ? a->logical_id : (a->slot[0] ? a->slot : "worker");
-        const RcLaunchConf *lc = manager ? &p->launch_manager : &p->launch_worker;
+        const RcLaunchConf *lc = manager ? &p->settings->launch_manager : &p->settings->launch_worker;
         char token[RC_CLIENT_TOKEN_MAX + 1];
         size_t ud_size = 0;
         int r;
@@ -267,12 +268,12 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                 return r;
         }
 
-        char *instance_tags[] = { EC2_TAG_CLUSTER, p->cluster, EC2_TAG_ROLE, manager ? "manager" : "worker",
+        char *instance_tags[] = { EC2_TAG_CLUSTER, p->settings->cluster, EC2_TAG_ROLE, manager ? "manager" : "worker",
                                   manager ? EC2_TAG_LOGICAL_ID : NULL, (char *) a->logical_id, NULL };
         /* The volumes created with the instance (its root volume) carry the cluster and the
          * role, never the logical id: that tag marks the one data volume of a manager, and a
          * root volume with it would be a second "volume" of that logical id. */
-        char *volume_tags[] = { EC2_TAG_CLUSTER, p->cluster, EC2_TAG_ROLE, manager ? "manager" : "worker", NULL };
+        char *volume_tags[] = { EC2_TAG_CLUSTER, p->settings->cluster, EC2_TAG_ROLE, manager ? "manager" : "worker", NULL };
         Ec2RunSpec spec = {
                 .launch_template_id = lc->template_id,
                 .launch_template_name = lc->template_name,
@@ -280,9 +281,9 @@ static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
                 .image_id = lc->image_id,
                 .instance_type = lc->instance_type,
                 .subnet_id = a->subnet_id,
-                .security_group_ids = p->security_groups,
+                .security_group_ids = p->settings->security_groups,
                 .iam_instance_profile = lc->instance_profile,
-                .key_name = p->key_name,
+                .key_name = p->settings->key_name,
                 .user_data = user_data,
                 .user_data_size = ud_size,
                 .private_ip = manager ? (a->private_ip ?: a->logical_id) : NULL,
@@ -415,8 +416,9 @@ static int act_node_update(Pass *p, const RcAction *a, const char *role, const c
 
 static int act_create_volume(Pass *p, const RcAction *a, uint64_t now) {
         _cleanup_(ec2_volume_done) Ec2Volume v = {};
+        const RcVolumeConf *vc = &p->settings->volume;
         char token[RC_CLIENT_TOKEN_MAX + 1];
-        char *tags[] = { EC2_TAG_CLUSTER, p->cluster, EC2_TAG_LOGICAL_ID, (char *) a->logical_id, EC2_TAG_ROLE,
+        char *tags[] = { EC2_TAG_CLUSTER, p->settings->cluster, EC2_TAG_LOGICAL_ID, (char *) a->logical_id, EC2_TAG_ROLE,
                          "manager", NULL };
         int r;
 
@@ -427,10 +429,10 @@ static int act_create_volume(Pass *p, const RcAction *a, uint64_t now) {
         snprintf(token, sizeof(token), "%s", a->client_token);
         Ec2VolumeSpec spec = {
                 .availability_zone = a->availability_zone,
-                .size_gib = p->volume.size_gib,
-                .volume_type = p->volume.type,
-                .encrypted = p->volume.encrypted,
-                .kms_key_id = p->volume.kms_key_id,
+                .size_gib = vc->size_gib,
+                .volume_type = vc->type,
+                .encrypted = vc->encrypted,
+                .kms_key_id = vc->kms_key_id,
                 .tags = tags,
                 .client_token = token,
         };

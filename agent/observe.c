@@ -384,7 +384,7 @@ int pass_observe_nodes(Pass *p, uint64_t now) {
 
         r = pass_docker(p);
         if (r < 0)
-                return pass_fail(p, "the Docker engine at %s is unreachable: %s", p->socket,
+                return pass_fail(p, "the Docker engine at %s is unreachable: %s", p->settings->socket,
                                  p->docker ? docker_last_error(p->docker) : strerror(-r));
         r = docker_info(p->docker, &info);
         if (r < 0)
@@ -414,7 +414,7 @@ int pass_observe_nodes(Pass *p, uint64_t now) {
 }
 
 static const char *cluster_filter_value(const Pass *p) {
-        return p->cluster;
+        return p->settings->cluster;
 }
 
 int pass_observe_ec2(Pass *p) {
@@ -440,7 +440,7 @@ int pass_observe_ec2(Pass *p) {
                 return ec2_log_error(p->clients.ec2, LOG_WARNING, r, "Reconcile: cannot list the cluster's volumes");
         if (pass_stopped(p))
                 return -ECANCELED;
-        if (!p->subnet_ids) {
+        if (!p->settings->subnet_ids) {
                 /* nothing to look up: the planner refuses launches that need a subnet */
                 w->subnets_ok = true;
                 return 0;
@@ -450,14 +450,14 @@ int pass_observe_ec2(Pass *p) {
                 uint64_t mono = now_usec(CLOCK_MONOTONIC);
 
                 if (!c->subnets_usec || mono >= c->subnets_usec + RC_SUBNETS_MAX_AGE_USEC ||
-                    !strv_equal(c->subnet_ids, p->subnet_ids)) {
+                    !strv_equal(c->subnet_ids, p->settings->subnet_ids)) {
                         rc_clients_drop_subnets(c);
-                        r = ec2_describe_subnets(c->ec2, p->subnet_ids, NULL, &c->subnets);
+                        r = ec2_describe_subnets(c->ec2, p->settings->subnet_ids, NULL, &c->subnets);
                         if (r < 0) {
                                 rc_clients_drop_subnets(c);
                                 return ec2_log_error(c->ec2, LOG_WARNING, r, "Reconcile: cannot describe Launch.SubnetIds");
                         }
-                        if (strv_copy(p->subnet_ids, &c->subnet_ids) < 0) {
+                        if (strv_copy(p->settings->subnet_ids, &c->subnet_ids) < 0) {
                                 rc_clients_drop_subnets(c);
                                 return -ENOMEM;
                         }
@@ -488,7 +488,7 @@ int pass_probe_volumes(Pass *p) {
                 p->history.seats[i].volume_probe = RC_VOLUME_PROBE_UNKNOWN;
         if (!w->volumes_ok)
                 return 0;
-        STRV_FOREACH(m, p->managers) {
+        STRV_FOREACH(m, p->settings->managers) {
                 _cleanup_(ec2_volume_list_done) Ec2VolumeList l = {};
                 RcSeatMemory *s = rc_history_seat(&p->history, *m, false);
                 bool listed = false;

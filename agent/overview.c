@@ -78,7 +78,7 @@ static int overview_print(const Pass *p, json_object *root) {
                         json_object_put(wo);
                         return -ENOMEM;
                 }
-                STRV_FOREACH(m, p->managers) {
+                STRV_FOREACH(m, p->settings->managers) {
                         const Ec2Instance *i = overview_instance(w, *m);
                         const Ec2Volume *v = overview_volume(w, *m);
                         const DockerNode *n = overview_node(w, *m);
@@ -100,7 +100,7 @@ static int overview_print(const Pass *p, json_object *root) {
                         json_object_array_add(arr, o);
                 }
                 json_object_object_add(root, "managers", arr);
-                json_object_object_add(wo, "desired", json_object_new_int((int) p->workers));
+                json_object_object_add(wo, "desired", json_object_new_int((int) p->settings->workers));
                 json_object_object_add(wo, "instances", json_object_new_int((int) wi));
                 json_object_object_add(wo, "ready_nodes", json_object_new_int((int) wn));
                 json_object_object_add(root, "workers", wo);
@@ -113,7 +113,7 @@ static int overview_print(const Pass *p, json_object *root) {
 
         printf("%-16s %-20s %-14s %-22s %-10s %-26s %-8s %-12s %s\n", "LOGICAL-ID", "INSTANCE", "STATE", "VOLUME",
                "VOL-STATE", "NODE-ID", "NODE", "MANAGER", "LEADER");
-        STRV_FOREACH(m, p->managers) {
+        STRV_FOREACH(m, p->settings->managers) {
                 const Ec2Instance *i = overview_instance(w, *m);
                 const Ec2Volume *v = overview_volume(w, *m);
                 const DockerNode *n = overview_node(w, *m);
@@ -124,7 +124,7 @@ static int overview_print(const Pass *p, json_object *root) {
                        dash(n ? n->id : NULL), !w->nodes_ok ? "?" : dash(n ? n->state : NULL),
                        dash(n ? n->reachability : NULL), n && n->leader ? "yes" : "-");
         }
-        printf("\nWorkers: %u desired, %u instances running or pending, %u nodes ready.\n", p->workers, wi, wn);
+        printf("\nWorkers: %u desired, %u instances running or pending, %u nodes ready.\n", p->settings->workers, wi, wn);
         if (!w->instances_ok || !w->volumes_ok || !w->subnets_ok || !w->nodes_ok)
                 printf("Incomplete observation:%s%s%s%s (never read as \"missing\").\n",
                        w->instances_ok ? "" : " instances", w->volumes_ok ? "" : " volumes",
@@ -151,14 +151,30 @@ static json_object *action_json(const RcAction *a) {
         return o;
 }
 
+/* A plan-only pass with the settings made from c, once: the command's one pass. */
+static int overview_pass(const Config *c, Pass **ret) {
+        _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
+        _cleanup_(pass_freep) Pass *p = NULL;
+        int r;
+
+        r = rc_settings_new(c, &s);
+        if (r < 0)
+                return r;
+        r = pass_new(s, NULL, &p);
+        if (r < 0)
+                return r;
+        p->plan_only = true;
+        *ret = TAKE_PTR(p);
+        return 0;
+}
+
 static int pass_observe_only(const Config *c, Pass **ret) {
         _cleanup_(pass_freep) Pass *p = NULL;
         int r;
 
-        r = pass_new(c, NULL, &p);
+        r = overview_pass(c, &p);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
-        p->plan_only = true;
         r = pass_run(p);
         if (r < 0 && !p->engine_manager)
                 return log_error("Cannot observe the swarm: %s", p->error[0] ? p->error : strerror(-r)), -ENOTCONN;
@@ -189,7 +205,7 @@ int verb_plan(Config *c, const ConfigArgs *args, bool json) {
                 json_object_object_add(root, "leader", json_object_new_boolean(p->world.leader));
                 json_object_object_add(root, "quorum", json_object_new_boolean(p->world.quorum));
                 json_object_object_add(root, "quorum_loss_mode", json_object_new_boolean(p->plan.quorum_loss_mode));
-                json_object_object_add(root, "dry_run", json_object_new_boolean(p->dry_run));
+                json_object_object_add(root, "dry_run", json_object_new_boolean(p->settings->dry_run));
                 if (overview_print(p, root) < 0)
                         return log_error_errno(-ENOMEM, "Out of memory."), SK_EXIT_FAILURE;
                 json_object_object_add(root, "actions", arr);
@@ -242,10 +258,9 @@ int reconciler_status_overview(const Config *c, json_object *root) {
 
         if (!config_launch_configured(c, ROLE_MANAGER))
                 return 0;
-        r = pass_new(c, NULL, &p);
+        r = overview_pass(c, &p);
         if (r < 0)
                 return r;
-        p->plan_only = true;
         r = pass_run(p);
         (void) read_state_file(&state);
 

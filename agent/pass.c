@@ -15,7 +15,6 @@
 #include "log.h"
 #include "messages.h"
 
-#define RC_LAUNCH_SETTLE_USEC (120 * USEC_PER_SEC)
 #define RC_INFLIGHT_MAX_AGE_USEC (600 * USEC_PER_SEC)
 /* A gap between two node listings above 2 × IntervalSec + this restarts every streak (a
  * pass itself may take this long: EC2 retries, a slow engine) */
@@ -41,23 +40,7 @@ void rc_clients_done(RcClients *c) {
 Pass *pass_free(Pass *p) {
         if (!p)
                 return NULL;
-        free(p->cluster);
-        strv_free(p->managers);
-        free(p->bootstrap);
-        free(p->socket);
-        free(p->self_instance_id);
-        free(p->region);
-        free(p->endpoint);
-        free(p->metadata_endpoint);
-        rc_launch_conf_done(&p->launch_manager);
-        rc_launch_conf_done(&p->launch_worker);
-        rc_volume_conf_done(&p->volume);
-        free(p->key_name);
-        free(p->user_data_path);
-        strv_free(p->security_groups);
-        strv_free(p->subnet_ids);
-        free(p->conf_manager);
-        free(p->conf_worker);
+        rc_settings_unref(p->settings);
         rc_history_done(&p->history);
         if (p->planned)
                 rc_plan_done(&p->plan);
@@ -68,41 +51,14 @@ Pass *pass_free(Pass *p) {
         return NULL;
 }
 
-int pass_new(const Config *c, const RcHistory *h, Pass **ret) {
+int pass_new(RcSettings *settings, const RcHistory *h, Pass **ret) {
         _cleanup_(pass_freep) Pass *p = calloc(1, sizeof(Pass));
-        const char *base = nonempty(c->user_data);
         int r;
 
         if (!p)
                 return -ENOMEM;
-        p->workers = c->workers;
-        p->grace_usec = (uint64_t) c->grace_sec * USEC_PER_SEC;
-        p->stable_usec = (uint64_t) c->stable_sec * USEC_PER_SEC;
-        p->quorum_loss_grace_usec = (uint64_t) c->quorum_loss_grace_sec * USEC_PER_SEC;
-        p->seat_deadline_usec = (uint64_t) c->seat_deadline_sec * USEC_PER_SEC;
-        p->interval_usec = (uint64_t) c->interval_sec * USEC_PER_SEC;
-        p->dry_run = c->dry_run;
-        p->allow_plain_http = c->allow_plain_http;
+        p->settings = rc_settings_ref(settings);
         p->deadline_usec = now_usec(CLOCK_MONOTONIC) + RC_PASS_DEADLINE_USEC;
-        if ((r = strdup_or_null(c->cluster_name, &p->cluster)) < 0 ||
-            (r = strdup_or_null(c->bootstrap_manager, &p->bootstrap)) < 0 ||
-            (r = strdup_or_null(c->socket, &p->socket)) < 0 ||
-            (r = strdup_or_null(nonempty(c->instance_id), &p->self_instance_id)) < 0 ||
-            (r = strdup_or_null(c->region, &p->region)) < 0 ||
-            (r = strdup_or_null(c->endpoint, &p->endpoint)) < 0 ||
-            (r = strdup_or_null(c->metadata_endpoint, &p->metadata_endpoint)) < 0 ||
-            (r = rc_launch_conf(c, ROLE_MANAGER, &p->launch_manager)) < 0 ||
-            (r = rc_launch_conf(c, ROLE_WORKER, &p->launch_worker)) < 0 ||
-            (r = rc_volume_conf(c, &p->volume)) < 0 ||
-            (r = strdup_or_null(nonempty(c->key_name), &p->key_name)) < 0 ||
-            (r = strdup_or_null(base, &p->user_data_path)) < 0)
-                return r;
-        if (strv_copy(c->security_group_ids, &p->security_groups) < 0 ||
-            strv_copy(c->subnet_ids, &p->subnet_ids) < 0 || strv_copy(c->managers, &p->managers) < 0)
-                return -ENOMEM;
-        if ((r = rc_cluster_conf(c, "manager", NULL, !!base, &p->conf_manager)) < 0 ||
-            (r = rc_cluster_conf(c, "worker", NULL, !!base, &p->conf_worker)) < 0)
-                return r;
         if (h && (r = rc_history_copy(h, &p->history)) < 0)
                 return r;
         *ret = TAKE_PTR(p);
@@ -126,7 +82,7 @@ int pass_docker(Pass *p) {
 
         if (p->docker)
                 return 0;
-        r = docker_new_for_job(p->socket, NULL, RC_DOCKER_TIMEOUT_MSEC, p->cancel, &p->docker);
+        r = docker_new_for_job(p->settings->socket, NULL, RC_DOCKER_TIMEOUT_MSEC, p->cancel, &p->docker);
         if (r < 0)
                 return r;
         return docker_ping(p->docker);
@@ -134,16 +90,16 @@ int pass_docker(Pass *p) {
 
 /* What the EC2 clients are made from (no secret in it). */
 int pass_clients_key(const Pass *p, char **ret) {
-        return asprintf(ret, "%s|%s|%s|%d", strempty(p->region), strempty(p->endpoint),
-                        strempty(p->metadata_endpoint), p->allow_plain_http) < 0 ? -ENOMEM : 0;
+        return asprintf(ret, "%s|%s|%s|%d", strempty(p->settings->region), strempty(p->settings->endpoint),
+                        strempty(p->settings->metadata_endpoint), p->settings->allow_plain_http) < 0 ? -ENOMEM : 0;
 }
 
 int pass_ec2(Pass *p) {
         const AwsClientsSpec spec = {
-                .region = p->region,
-                .endpoint = p->endpoint,
-                .metadata_endpoint = p->metadata_endpoint,
-                .allow_plain_http = p->allow_plain_http,
+                .region = p->settings->region,
+                .endpoint = p->settings->endpoint,
+                .metadata_endpoint = p->settings->metadata_endpoint,
+                .allow_plain_http = p->settings->allow_plain_http,
                 .cancel = p->cancel,
         };
         AwsClients aws;
@@ -195,8 +151,8 @@ static void pass_log_plan(Pass *p) {
                            LOG_FIELDS("SK_ACTION", rc_action_kind_to_string(a->kind), "SK_WAIT",
                                       a->kind == RC_ACTION_WAIT ? rc_wait_code_to_string(a->wait) : NULL,
                                       "SK_LOGICAL_ID", a->logical_id, "SK_INSTANCE_ID", a->instance_id, "SK_VOLUME_ID",
-                                      a->volume_id, "SK_NODE_ID", a->node_id, "SK_DRY_RUN", p->dry_run ? "yes" : NULL),
-                           "Plan%s: %s", p->dry_run ? " (DryRun)" : "", line);
+                                      a->volume_id, "SK_NODE_ID", a->node_id, "SK_DRY_RUN", p->settings->dry_run ? "yes" : NULL),
+                           "Plan%s: %s", p->settings->dry_run ? " (DryRun)" : "", line);
         }
         if (strv_length(keys) != strv_length(p->history.logged))
                 p->plan_changed = true; /* an action is done or gone */
@@ -247,7 +203,7 @@ static void pass_set_status(Pass *p) {
                                 continue;
                         snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s",
                                  a->kind == RC_ACTION_WAIT ? "waiting for" : rc_action_kind_to_string(a->kind),
-                                 a->logical_id ? " " : "", strempty(a->logical_id), p->dry_run ? " (DryRun)" : "");
+                                 a->logical_id ? " " : "", strempty(a->logical_id), p->settings->dry_run ? " (DryRun)" : "");
                         return;
                 }
 }
@@ -276,27 +232,11 @@ static int pass_view(Pass *p, uint64_t now, uint64_t wall, bool ec2_listed) {
         int r = rc_world_observe(&p->world, &p->history, now, p->engine_manager, ec2_listed, &p->obs, &p->mem);
         if (r < 0)
                 return r;
-        p->obs.self_instance_id = p->self_instance_id;
+        p->obs.self_instance_id = p->settings->self_instance_id;
         p->obs.realtime_usec = wall;
         return 0;
 }
 
-static RcSpec pass_spec(const Pass *p) {
-        return (RcSpec){
-                .cluster = p->cluster,
-                .managers = (const char *const *) p->managers,
-                .n_managers = strv_length(p->managers),
-                .bootstrap = p->bootstrap,
-                .workers = p->workers,
-                .grace_usec = p->grace_usec,
-                .quorum_loss_grace_usec = p->quorum_loss_grace_usec,
-                .stable_usec = p->stable_usec,
-                .launch_settle_usec = RC_LAUNCH_SETTLE_USEC,
-                .seat_deadline_usec = p->seat_deadline_usec,
-                .no_launch_manager = !p->launch_manager.configured,
-                .no_launch_worker = !p->launch_worker.configured,
-        };
-}
 
 /* QUORUM_LOST when the mode turns to quorum-loss, QUORUM_RESTORED when a leader is back. */
 static void pass_log_mode(Pass *p, uint64_t now) {
@@ -330,12 +270,13 @@ int pass_run(Pass *p) {
         /* every streak, age and deadline on the monotonic clock: a step of the wall clock
          * neither fences nor waits; EC2's launch times alone are compared with wall */
         uint64_t now = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
-        RcSpec spec = pass_spec(p);
+        RcSpec spec;
         bool need_ec2;
         char why[256];
         int r;
 
-        p->history.max_gap_usec = 2 * p->interval_usec + RC_GAP_SLACK_USEC;
+        rc_settings_spec(p->settings, &spec);
+        p->history.max_gap_usec = 2 * p->settings->interval_usec + RC_GAP_SLACK_USEC;
 
         r = pass_observe_nodes(p, now);
         if (r < 0)
@@ -365,7 +306,7 @@ int pass_run(Pass *p) {
                 if (r < 0)
                         return r;
                 if (p->world.volumes_ok)
-                        p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->managers);
+                        p->history.unmarked_volumes = rc_world_unmarked_volumes(&p->world, p->settings->managers);
                 if (p->world.instances_ok && p->world.volumes_ok && p->world.subnets_ok &&
                     pass_probe_volumes(p) == -ECANCELED)
                         return -ECANCELED;
@@ -389,9 +330,9 @@ int pass_run(Pass *p) {
             p->obs.subnets_ok && p->obs.nodes_ok &&
             !(p->plan.n == 1 && p->plan.actions[0].kind == RC_ACTION_WAIT && !p->plan.actions[0].logical_id)) {
                 pass_log_stuck(p, now);
-                rc_history_update_seats(&p->history, &p->plan, p->managers, now);
+                rc_history_update_seats(&p->history, &p->plan, p->settings->managers, now);
         }
-        if (p->dry_run)
+        if (p->settings->dry_run)
                 return 0;
 
         for (size_t i = 0; i < p->plan.n; i++) {

@@ -5,11 +5,12 @@
  * One pass of the reconciler. INTERNAL to the reconcile executor: only pass.c, observe.c,
  * act.c, reconciler.c and overview.c include it.
  *
- * A Pass carries copies of the configuration and the history, and the EC2 clients, into
- * one pass: pass_run() observes (observe.c), plans (rc_plan(), reconcile.h) and carries
- * out the actions (act.c). Inside `run` a Pass is made and freed on the loop thread
- * (reconciler.c) and run on the Job's worker thread; for `plan` and `status`
- * (overview.c) all of it happens synchronously on the main thread, with plan_only.
+ * A Pass carries a reference to the settings (rc-settings.h: built once per configuration
+ * load), a copy of the history, and the EC2 clients into one pass: pass_run() observes
+ * (observe.c), plans (rc_plan(), reconcile.h) and carries out the actions (act.c).
+ * Inside `run` a Pass is made and freed on the loop thread (reconciler.c) and run on the
+ * Job's worker thread; for `plan` and `status` (overview.c) all of it happens
+ * synchronously on the main thread, with plan_only.
  */
 
 #include <stdatomic.h>
@@ -19,6 +20,7 @@
 #include "ec2.h"
 #include "imds.h"
 #include "rc-history.h"
+#include "rc-settings.h"
 #include "user-data.h"
 
 #define RC_PASS_DEADLINE_USEC (300 * USEC_PER_SEC)
@@ -44,23 +46,10 @@ typedef struct RcClients {
 } RcClients;
 
 typedef struct Pass {
-        /* inputs: copies, so that a reload in the loop cannot pull them away */
-        char *cluster;
-        char **managers;
-        char *bootstrap;
-        unsigned workers;
-        uint64_t grace_usec, quorum_loss_grace_usec, stable_usec;
-        uint64_t seat_deadline_usec, interval_usec;
-        char *socket;
-        char *region, *endpoint, *metadata_endpoint;
-        RcLaunchConf launch_manager, launch_worker; /* a worker's: never the managers' template/profile */
-        RcVolumeConf volume;              /* a manager's new data volume */
-        char *key_name, *user_data_path;
-        char **security_groups, **subnet_ids;
-        char *conf_manager, *conf_worker; /* the 50-cluster.conf drop-ins, without a token */
-        char *self_instance_id;           /* Host.InstanceId (NULL: unknown) */
-        bool allow_plain_http;
-        bool dry_run, plan_only;
+        /* inputs: the settings are shared and never change, so a reload in the loop
+         * (which makes new ones) cannot pull them away */
+        RcSettings *settings;             /* a reference */
+        bool plan_only;                   /* `plan`, `status`: observe and plan, never act */
         uint64_t deadline_usec;           /* CLOCK_MONOTONIC */
         const atomic_bool *cancel;
         struct Reconciler *owner;         /* reconciler.c: the loop side that started it */
@@ -92,7 +81,8 @@ typedef struct Pass {
 void rc_clients_drop_subnets(RcClients *c);
 void rc_clients_done(RcClients *c);
 
-int pass_new(const Config *c, const RcHistory *h, Pass **ret);
+/* Takes a reference to settings; h (NULL: none) is copied. */
+int pass_new(RcSettings *settings, const RcHistory *h, Pass **ret);
 Pass *pass_free(Pass *p);
 DEFINE_TRIVIAL_CLEANUP_FUNC(Pass *, pass_free);
 

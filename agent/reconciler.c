@@ -34,6 +34,7 @@ struct Reconciler {
         sd_event *event;
         Leader *leader;
         const Config *config;
+        RcSettings *settings;       /* from config, made once per load (NULL: making them failed) */
         char *node_id;
         bool manager;
         bool was_leader;
@@ -229,7 +230,13 @@ static int reconciler_on_timer(sd_event_source *s, uint64_t usec, void *userdata
                 reconciler_schedule(r, (uint64_t) r->config->interval_sec * USEC_PER_SEC);
                 return 0;
         }
-        k = pass_new(r->config, &r->history, &p);
+        /* after a reload that could not make them: again now */
+        if (!r->settings && (k = rc_settings_new(r->config, &r->settings)) < 0) {
+                log_warning_errno(k, "Reconcile: cannot take the settings from the configuration: %m");
+                reconciler_schedule(r, (uint64_t) r->config->interval_sec * USEC_PER_SEC);
+                return 0;
+        }
+        k = pass_new(r->settings, &r->history, &p);
         if (k < 0) {
                 log_warning_errno(k, "Reconcile: cannot prepare a pass: %m");
                 reconciler_schedule(r, (uint64_t) r->config->interval_sec * USEC_PER_SEC);
@@ -290,6 +297,9 @@ int reconciler_new(sd_event *event, Leader *leader, const Config *config, Reconc
         r->event = sd_event_ref(event);
         r->leader = leader;
         r->config = config;
+        k = rc_settings_new(config, &r->settings);
+        if (k < 0)
+                return k;
         if (!isempty(rt)) {
                 /* RUNTIME_DIRECTORY may list several, separated by ':' */
                 size_t n = strcspn(rt, ":");
@@ -324,6 +334,7 @@ Reconciler *reconciler_free(Reconciler *r) {
         sd_event_unref(r->event);
         rc_history_done(&r->history);
         rc_clients_done(&r->clients);
+        rc_settings_unref(r->settings);
         free(r->node_id);
         free(r->status);
         free(r->last_error);
@@ -339,7 +350,14 @@ void reconciler_set_status_handler(Reconciler *r, ReconcilerStatusHandler cb, vo
 }
 
 void reconciler_set_config(Reconciler *r, const Config *config) {
+        int k;
+
         r->config = config;
+        /* a pass in flight keeps the settings it holds; the next one takes these */
+        r->settings = rc_settings_unref(r->settings);
+        k = rc_settings_new(config, &r->settings);
+        if (k < 0)
+                log_warning_errno(k, "Reconcile: cannot take the settings from the configuration: %m");
         r->idle_logged = false;
         reconciler_schedule(r, RC_KICK_DELAY_USEC);
 }

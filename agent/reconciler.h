@@ -20,6 +20,7 @@
  *   observe.[ch]     what one pass saw and its join into RcObservation (pure), and the
  *                    pass's observing I/O
  *   rc-history.[ch]  the memory across passes: streaks, in flight, backoff, seats (pure)
+ *   rc-settings.[ch] what a pass takes from the configuration, made once per load
  *   act.[ch]         carrying out the actions, the re-check right before one (I/O)
  *   pass.[ch]        one pass: observe, plan, act (internal to these files)
  *   overview.[ch]    `plan` and the desired-against-actual part of `status`
@@ -38,7 +39,8 @@ typedef struct Reconciler Reconciler;
 /* Called in the loop when reconciler_status() changed. */
 typedef void (*ReconcilerStatusHandler)(Reconciler *r, void *userdata);
 
-/* config: borrowed (reconciler_set_config() on reload). leader: borrowed; subscribed to. */
+/* config: borrowed (reconciler_set_config() on reload); the settings of the passes
+ * (rc-settings.h) are made from it here and on each reload. leader: borrowed; subscribed to. */
 int reconciler_new(sd_event *event, Leader *leader, const Config *config, Reconciler **ret);
 /* Raise the cancel flag of a pass in flight (at shutdown: before the grace waits start). */
 void reconciler_cancel(Reconciler *r);

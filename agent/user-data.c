@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * What a launched host is given (see user-data.h): the drop-in, the multipart
- * user-data, the launch and volume parameters. Pure, no I/O; the loop thread (pass_new())
+ * user-data, the launch and volume parameters. Pure, no I/O; the loop thread (rc_settings_new())
  * and the Job's worker thread (act_launch()) call it.
  */
 #include "user-data.h"

@@ -7,8 +7,9 @@
  * role's launch parameters and a manager's new data volume copied out of the
  * configuration.
  *
- * Pure: no I/O. Called on the loop thread (a pass is prepared there, pass_new()) and on
- * the Job's worker thread (a launch builds its user-data there, act.c).
+ * Pure: no I/O. Called on the loop thread (the settings are made there,
+ * rc_settings_new()) and on the Job's worker thread (a launch builds its user-data
+ * there, act.c).
  */
 
 #include "config.h"

@@ -6,13 +6,14 @@
  * 5xx after the action was carried out, IdempotentInstanceTerminated, NotFound, ...)
  * with the return of pass_act() and what the pass's memory (RcHistory: in flight,
  * backoff, dead ClientTokens, recoveries) holds afterwards. The Pass is made as the
- * loop makes it (pass_new() from a Config, pass_ec2()), with static keys and the EC2
- * client's retry sleeps recorded, not slept; the fake's lifecycle delays are long, so
- * nothing a row seeded changes state by itself during the row. pass_act() carries out what
- * it is given (whether to act is the planner's: backoff and a missing launch path are its
- * WAITs) and returns done, not yet (RC_ACT_NOT_YET: EC2 said so, the memory holds what it
- * said) or a failure, which backs the action's key off (rc_action_backoff_key()). Rows
- * marked NOTE are behaviour worth a second look (see the comments).
+ * loop makes it (rc_settings_new() from a Config, pass_new(), pass_ec2()), with static
+ * keys and the EC2 client's retry sleeps recorded, not slept; the fake's lifecycle
+ * delays are long, so nothing a row seeded changes state by itself during the row.
+ * pass_act() carries out what it is given (whether to act is the planner's: backoff and a
+ * missing launch path are its WAITs) and returns done, not yet (RC_ACT_NOT_YET: EC2 said
+ * so, the memory holds what it said) or a failure, which backs the action's key off
+ * (rc_action_backoff_key()). Rows marked NOTE are behaviour worth a second look (see the
+ * comments).
  */
 #include "aws-test-lib.h"
 #include "canned-engine.h"
@@ -238,13 +239,24 @@ static void check_no_call(const Ids *ids, const RcAction *a, Pass *p) {
 
 static Config *act_config(Engine e);
 
+/* As the loop makes a pass: the settings from c, the pass holding its reference. */
+static int pass_from_config(const Config *c, const RcHistory *h, Pass **ret) {
+        _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
+        int r;
+
+        r = rc_settings_new(c, &s);
+        if (r < 0)
+                return r;
+        return pass_new(s, h, ret);
+}
+
 /* An earlier pass (with config c) launched with a's token; the instance is terminated since. */
 static void earlier_launch_terminated(const RcAction *a, Config *c) {
         _cleanup_(pass_freep) Pass *earlier = NULL;
         _cleanup_(json_object_putp) struct json_object *i = NULL;
         char path[128];
 
-        CHECK_INT(pass_new(c, NULL, &earlier), 0);
+        CHECK_INT(pass_from_config(c, NULL, &earlier), 0);
         if (!earlier)
                 return;
         CHECK_INT(pass_ec2(earlier), 0);
@@ -906,7 +918,7 @@ static void run_row(const Row *row) {
         row->setup(&ids, &a, &h);
         c = act_config(row->engine);
 
-        CHECK_INT(pass_new(c, &h, &p), 0);
+        CHECK_INT(pass_from_config(c, &h, &p), 0);
         if (!p)
                 goto finish;
         CHECK_INT(pass_ec2(p), 0);
@@ -988,7 +1000,7 @@ static void test_act_nothing(void) {
                        report = { .kind = RC_ACTION_REPORT, .logical_id = SEAT };
 
         reset_fake();
-        CHECK_INT(pass_new(c, NULL, &p), 0);
+        CHECK_INT(pass_from_config(c, NULL, &p), 0);
         CHECK_INT(pass_ec2(p), 0);
         CHECK_INT(pass_act(p, &wait, 1), 0);
         CHECK_INT(pass_act(p, &report, 1), 0);

@@ -15,6 +15,7 @@
 #include "config.h"
 #include "log.h"
 #include "pass.h"
+#include "rc-settings.h"
 #include "test.h"
 
 static char server_url[64], log_path[] = "/tmp/test-aws-clients-log-XXXXXX";
@@ -209,6 +210,12 @@ static void test_cancel(void) {
 
 /* The pass (pass_ec2()) applies the same chain: plain http elsewhere refused with the
  * chain's message unless allowed; its clients kept for the next call. */
+static int pass_from_config(const Config *c, Pass **ret) {
+        _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
+        int r = rc_settings_new(c, &s);
+        return r < 0 ? r : pass_new(s, NULL, ret);
+}
+
 static void test_pass(void) {
         _cleanup_(config_freep) Config *c = NULL;
         _cleanup_(pass_freep) Pass *p = NULL, *q = NULL;
@@ -222,7 +229,7 @@ static void test_pass(void) {
         CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, "http://127.0.0.1:1", "test"), 0);
         CHECK_INT(config_set_value(c, CONFIG_AWS_ENDPOINT, "http://10.98.0.1:8080", "test"), 0);
 
-        CHECK_INT(pass_new(c, NULL, &p), 0);
+        CHECK_INT(pass_from_config(c, &p), 0);
         if (!p)
                 return;
         CHECK_INT(pass_ec2(p), -EIO);
@@ -230,7 +237,7 @@ static void test_pass(void) {
         CHECK(!p->clients.imds && !p->clients.creds && !p->clients.ec2 && !p->clients.key);
 
         CHECK_INT(config_set_value(c, CONFIG_AWS_ALLOW_PLAIN_HTTP, "yes", "test"), 0);
-        CHECK_INT(pass_new(c, NULL, &q), 0);
+        CHECK_INT(pass_from_config(c, &q), 0);
         if (!q)
                 return;
         CHECK_INT(pass_ec2(q), 0);
