@@ -120,8 +120,6 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
 
 /* ---- right before an action, and the actions themselves (on the Job's worker thread) --------- */
 
-#define NODES_MANAGERS_PATH "/nodes?filters=%7B%22role%22%3A%5B%22manager%22%5D%7D"
-
 /*
  * Right before an action that changes EC2 or the swarm. Normal mode: this node Leader
  * and a majority Reachable, by one GET /nodes?role=manager. Quorum-loss mode: still no
@@ -143,7 +141,7 @@ int pass_confirm(Pass *p, const RcAction *a, char *why, size_t why_size) {
         }
         /* no leader still: the manager listing names none (or fails), and this engine is up
          * as a manager */
-        if (pass_list_nodes(p, NODES_MANAGERS_PATH, &nodes, &n, NULL, NULL) >= 0) {
+        if (docker_nodes_list_managers(p->docker, &nodes, &n) >= 0) {
                 rc_leadership_from_nodes(nodes, n, p->world.self_node_id, NULL, NULL, &any);
                 docker_nodes_free(nodes, n);
                 if (any)

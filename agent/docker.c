@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "creds.h" /* aws_parse_timestamp(): the engine writes RFC 3339 as AWS does */
 #include "http.h"
 #include "json-util.h"
 #include "log.h"
@@ -358,6 +359,7 @@ void docker_node_done(DockerNode *n) {
         free(n->reachability);
         free(n->manager_addr);
         free(n->logical_id);
+        free(n->instance_id);
         free(n->spec_json);
         free(n->volume_id);
         *n = (DockerNode){};
@@ -389,6 +391,7 @@ static int node_from_json(json_object *o, DockerNode *ret) {
             (r = jdup(JPATH(o, "Status", "State"), &n.state)) < 0 ||
             (r = jdup(JPATH(o, "Status", "Addr"), &n.addr)) < 0 ||
             (r = jdup(JPATH(o, "Description", "Engine", "Labels", SK_LABEL_LOGICAL_ID), &n.logical_id)) < 0 ||
+            (r = jdup(JPATH(o, "Description", "Engine", "Labels", SK_LABEL_INSTANCE_ID), &n.instance_id)) < 0 ||
             (r = jdup(JPATH(spec, "Labels", SK_NODE_LABEL_VOLUME_ID), &n.volume_id)) < 0)
                 return r;
         if (json_object_is_type(ms, json_type_object)) {
@@ -398,6 +401,8 @@ static int node_from_json(json_object *o, DockerNode *ret) {
                     (r = jdup(JPATH(ms, "Addr"), &n.manager_addr)) < 0)
                         return r;
         }
+        /* missing or unreadable: 0, "unknown" (the node is listed all the same) */
+        (void) aws_parse_timestamp(jstr(JPATH(o, "CreatedAt")), &n.created_usec);
         n.spec_json = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
         if (!n.spec_json)
                 return -ENOMEM;

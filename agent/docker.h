@@ -129,6 +129,10 @@ typedef struct DockerNode {
         char *reachability;       /* ManagerStatus.Reachability (NULL for workers) */
         char *manager_addr;       /* ManagerStatus.Addr */
         char *logical_id;         /* engine label swarmkeeper.logical-id (NULL if none) */
+        char *instance_id;        /* engine label swarmkeeper.instance-id: the host's EC2 instance
+                                   * as the host said it (NULL if none; a hint, not proof) */
+        uint64_t created_usec;    /* CreatedAt, µs since the epoch on the managers' clock (0:
+                                   * missing or unreadable) */
         char *spec_json;          /* the Spec object as sent back by updates */
         char *volume_id;          /* node (Spec) label swarmkeeper.volume-id: the data volume the
                                    * leader saw this manager run on (NULL if none); in Raft, so it

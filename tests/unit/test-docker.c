@@ -19,10 +19,10 @@ static const char info_active_manager[] =
         "{\"NodeID\":\"def\",\"Addr\":\"10.0.0.2:2377\"}],\"Cluster\":{\"ID\":\"clu\"}}}";
 
 static const char node_json[] =
-        "{\"ID\":\"abc123\",\"Version\":{\"Index\":42},"
+        "{\"ID\":\"abc123\",\"Version\":{\"Index\":42},\"CreatedAt\":\"2024-03-01T10:00:00.123456789Z\","
         "\"Spec\":{\"Labels\":{},\"Role\":\"manager\",\"Availability\":\"active\"},"
         "\"Description\":{\"Hostname\":\"mgr1\",\"Engine\":{\"EngineVersion\":\"20.10\","
-        "\"Labels\":{\"swarmkeeper.logical-id\":\"10.0.0.1\"}}},"
+        "\"Labels\":{\"swarmkeeper.logical-id\":\"10.0.0.1\",\"swarmkeeper.instance-id\":\"i-0abc\"}}},"
         "\"Status\":{\"State\":\"ready\",\"Addr\":\"10.0.0.1\"},"
         "\"ManagerStatus\":{\"Leader\":true,\"Reachability\":\"reachable\",\"Addr\":\"10.0.0.1:2377\"}}";
 
@@ -70,6 +70,9 @@ static void test_parse_nodes(void) {
         CHECK(n.leader);
         CHECK_STR(n.reachability, "reachable");
         CHECK_STR(n.logical_id, "10.0.0.1");
+        /* the observation's node facts come from this one parse (issue 14: CreatedAt) */
+        CHECK_STR(n.instance_id, "i-0abc");
+        CHECK_INT(n.created_usec, UINT64_C(1709287200) * USEC_PER_SEC + 123456);
         CHECK(n.spec_json && strstr(n.spec_json, "\"Role\":\"manager\""));
         docker_node_done(&n);
 
@@ -77,7 +80,19 @@ static void test_parse_nodes(void) {
         CHECK_INT(docker_parse_node("{\"ID\":\"w1\",\"Version\":{\"Index\":1},\"Spec\":{\"Role\":\"worker\"},"
                                     "\"Status\":{\"State\":\"down\"}}", &n), 0);
         CHECK(!n.manager && !n.leader && !n.reachability && !n.logical_id);
+        CHECK(!n.instance_id && n.created_usec == 0);
         CHECK_STR(n.state, "down");
+        docker_node_done(&n);
+
+        /* CreatedAt unreadable, the instance label not a string: unknown, the node listed all the same */
+        CHECK_INT(docker_parse_node("{\"ID\":\"w2\",\"Version\":{\"Index\":1},\"Spec\":{},\"CreatedAt\":\"yesterday\","
+                                    "\"Description\":{\"Engine\":{\"Labels\":{\"swarmkeeper.instance-id\":7}}}}", &n), 0);
+        CHECK(!n.instance_id && n.created_usec == 0);
+        docker_node_done(&n);
+        /* the label is the engine's (the host's word), not a Spec label */
+        CHECK_INT(docker_parse_node("{\"ID\":\"w3\",\"Version\":{\"Index\":1},"
+                                    "\"Spec\":{\"Labels\":{\"swarmkeeper.instance-id\":\"i-spec\"}}}", &n), 0);
+        CHECK(!n.instance_id);
         docker_node_done(&n);
 
         /* the leader's record of a manager's volume: a Spec label (not an engine label) */
@@ -96,6 +111,8 @@ static void test_parse_nodes(void) {
         CHECK_INT(docker_parse_nodes(text, &l, &count), 0);
         CHECK_INT(count, 2);
         CHECK_STR(l[1].id, "abc123");
+        CHECK_STR(l[1].instance_id, "i-0abc");
+        CHECK(l[1].created_usec > 0);
         docker_nodes_free(l, count);
         free(text);
         CHECK_INT(docker_parse_nodes("[]", &l, &count), 0);
