@@ -168,6 +168,18 @@ void docker_swarm_erase(DockerSwarm *s);
 void docker_swarm_done(DockerSwarm *s); /* erases the tokens, then frees */
 int docker_swarm_inspect(Docker *d, DockerSwarm *ret);
 
+/*
+ * Rotate both join tokens: GET /swarm, then POST /swarm/update?version=<Version.Index>
+ * &rotateWorkerToken=true&rotateManagerToken=true with the swarm's own Spec, so that
+ * nothing but the tokens changes (the version makes the engine refuse it if the swarm
+ * changed in between). json-c's copies of the old tokens are wiped; nothing keeps them.
+ * -EBADMSG (nothing sent): the swarm description has no Spec or Version.
+ * ret_updated_usec (may be NULL): the swarm's UpdatedAt read right after the rotation
+ * (one more GET /swarm) — the managers' clock, the one node CreatedAt is on; 0 when it
+ * cannot be read (docker_last_error() says why), which does not fail the rotation.
+ */
+int docker_swarm_rotate_join_tokens(Docker *d, uint64_t *ret_updated_usec);
+
 /* POST /swarm/init advertising addr (listen 0.0.0.0:2377). ret_node_id may be NULL. */
 int docker_swarm_init(Docker *d, const char *advertise_addr, char **ret_node_id);
 

@@ -281,6 +281,64 @@ static void test_version_negotiation(void) {
         }
 }
 
+/* Run docker_swarm_rotate_join_tokens() against an engine whose GET /swarm answers
+ * swarm_json and POST /swarm/update answers update (NULL: 404); the server's log back. */
+static char *rotate_run(const char *swarm_json, const char *update, int want, uint64_t *ret_updated) {
+        _cleanup_(freep) char *swarm = http_ok(swarm_json);
+        const Canned table[] = {
+                { "GET /v1.41/swarm ", swarm },
+                { "POST /v1.41/swarm/update", update ?: "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}" },
+        };
+        _cleanup_(docker_freep) Docker *d = NULL;
+        char *log;
+
+        server_start(table, ELEMENTSOF(table));
+        CHECK_INT(docker_new(sock_path, &d), 0);
+        *ret_updated = 99;
+        CHECK_INT(docker_swarm_rotate_join_tokens(d, ret_updated), want);
+        if (want >= 0 && *ret_updated == 0)
+                CHECK(!isempty(docker_last_error(d))); /* the caller's warning says why */
+        server_stop();
+        log = server_log();
+        unlink(log_path);
+        return log;
+}
+
+/* Token rotation: the swarm's own Spec back at its Version with both rotate flags; the
+ * swarm's UpdatedAt read after it; nothing sent without a Spec and a Version. */
+static void test_rotate_join_tokens(void) {
+        static const char swarm_json[] =
+                "{\"ID\":\"sw\",\"Version\":{\"Index\":77},\"UpdatedAt\":\"2024-03-01T10:00:05.5Z\","
+                "\"Spec\":{\"Name\":\"default\",\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}},"
+                "\"JoinTokens\":{\"Worker\":\"SWMTKN-1-w\",\"Manager\":\"SWMTKN-1-m\"}}";
+        _cleanup_(freep) char *empty = http_ok(""), *log = NULL;
+        uint64_t updated;
+
+        log = rotate_run(swarm_json, empty, 0, &updated);
+        CHECK_INT(updated, UINT64_C(1709287205) * USEC_PER_SEC + 500000);
+        CHECK(log && strstr(log, "POST /v1.41/swarm/update?version=77&rotateWorkerToken=true&rotateManagerToken=true "
+                                 "HTTP/1.1 {\"Name\":\"default\",\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}}\n"));
+        CHECK(log && !strstr(log, "SWMTKN")); /* the tokens are never sent back */
+        free(log);
+
+        /* no UpdatedAt after the rotation: done, the time unknown (0) */
+        log = rotate_run("{\"ID\":\"sw\",\"Version\":{\"Index\":3},\"Spec\":{}}", empty, 0, &updated);
+        CHECK_INT(updated, 0);
+        CHECK(log && strstr(log, "POST /v1.41/swarm/update?version=3&rotateWorkerToken=true&rotateManagerToken=true "));
+        free(log);
+
+        /* no Version, no Spec: -EBADMSG, nothing posted */
+        log = rotate_run("{\"ID\":\"sw\",\"Spec\":{},\"UpdatedAt\":\"2024-03-01T10:00:05Z\"}", empty, -EBADMSG, &updated);
+        CHECK(log && !strstr(log, "POST"));
+        free(log);
+        log = rotate_run("{\"ID\":\"sw\",\"Version\":{\"Index\":3}}", empty, -EBADMSG, &updated);
+        CHECK(log && !strstr(log, "POST"));
+        free(log);
+        /* the engine refuses the update (an out-of-date version): its error, no time */
+        log = rotate_run(swarm_json, NULL, -ENOENT, &updated);
+        CHECK(log && strstr(log, "POST /v1.41/swarm/update?version=77&"));
+}
+
 /* docker_new_for_job(): the one way a Job's thread gets its engine client. */
 static void test_new_for_job(void) {
         static const atomic_bool flag = false;
@@ -319,6 +377,7 @@ int main(void) {
         test_errors();
         test_client();
         test_version_negotiation();
+        test_rotate_join_tokens();
         test_new_for_job();
         return test_done("test-docker");
 }
