@@ -11,7 +11,6 @@
 #include <inttypes.h>
 #include <time.h>
 
-#include "json-util.h"
 #include "leader.h"
 #include "log.h"
 #include "messages.h"
@@ -126,8 +125,6 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
 
 /* ---- right before an action, and the actions themselves (on the Job's worker thread) --------- */
 
-#define NODES_MANAGERS_PATH "/nodes?filters=%7B%22role%22%3A%5B%22manager%22%5D%7D"
-
 /*
  * Right before an action that changes EC2 or the swarm. Normal mode: this node Leader
  * and a majority Reachable, by one GET /nodes?role=manager. Quorum-loss mode: still no
@@ -149,7 +146,7 @@ int pass_confirm(Pass *p, const RcAction *a, char *why, size_t why_size) {
         }
         /* no leader still: the manager listing names none (or fails), and this engine is up
          * as a manager */
-        if (pass_list_nodes(p, NODES_MANAGERS_PATH, &nodes, &n, NULL, NULL) >= 0) {
+        if (docker_nodes_list_managers(p->docker, &nodes, &n) >= 0) {
                 rc_leadership_from_nodes(nodes, n, p->world.self_node_id, NULL, NULL, &any);
                 docker_nodes_free(nodes, n);
                 if (any)
@@ -497,53 +494,13 @@ static int act_tag_volume(Pass *p, const RcAction *a) {
         return 0;
 }
 
-/* GET /swarm: its UpdatedAt (the managers' clock, as node CreatedAt), the tokens wiped. */
-static int swarm_updated_usec(Pass *p, uint64_t *ret) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        json_object *jt, *u;
-        int r;
-
-        r = docker_call(p->docker, "GET", "/swarm", NULL, 0, &o);
-        if (r < 0)
-                return r;
-        if (json_object_object_get_ex(o, "JoinTokens", &jt)) {
-                json_object_object_foreach(jt, k, t) {
-                        (void) k;
-                        if (json_object_is_type(t, json_type_string))
-                                explicit_bzero((char *) json_object_get_string(t), (size_t) json_object_get_string_len(t));
-                }
-        }
-        if (!json_object_object_get_ex(o, "UpdatedAt", &u) || !json_object_is_type(u, json_type_string))
-                return -EBADMSG;
-        return aws_parse_timestamp(json_object_get_string(u), ret);
-}
-
-/* POST /swarm/update?rotate…: the current spec back, at the current version. */
+/* Both join tokens rotated (docker_swarm_rotate_join_tokens()), then this agent's record
+ * of when. */
 static int act_rotate_tokens(Pass *p, const RcAction *a) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_(freep) char *path = NULL;
-        json_object *spec, *v, *jt;
+        uint64_t swarm_usec = 0;
         int r;
 
-        r = docker_call(p->docker, "GET", "/swarm", NULL, 0, &o);
-        if (r < 0)
-                return fail_docker(p, a, r);
-        /* the answer carries both tokens: wipe json-c's copies before anything else */
-        if (json_object_object_get_ex(o, "JoinTokens", &jt)) {
-                json_object_object_foreach(jt, k, t) {
-                        (void) k;
-                        if (json_object_is_type(t, json_type_string))
-                                explicit_bzero((char *) json_object_get_string(t), (size_t) json_object_get_string_len(t));
-                }
-        }
-        if (!json_object_object_get_ex(o, "Spec", &spec) || !json_object_object_get_ex(o, "Version", &v) ||
-            !json_object_object_get_ex(v, "Index", &v) || !json_object_is_type(v, json_type_int))
-                return log_action_failed(p, a, -EBADMSG, "the engine's swarm description has no Spec/Version"),
-                       -EBADMSG;
-        if (asprintf(&path, "/swarm/update?version=%" PRId64 "&rotateWorkerToken=true&rotateManagerToken=true",
-                     json_object_get_int64(v)) < 0)
-                return -ENOMEM;
-        r = docker_call(p->docker, "POST", path, json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN), 0, NULL);
+        r = docker_swarm_rotate_join_tokens(p->docker, &swarm_usec);
         if (r < 0)
                 return fail_docker(p, a, r);
         p->history.tokens_rotated_usec = now_usec(CLOCK_REALTIME);
@@ -554,12 +511,11 @@ static int act_rotate_tokens(Pass *p, const RcAction *a) {
                 if (p->world.instances.items[i].launch_time_usec > p->history.tokens_rotated_launch_usec)
                         p->history.tokens_rotated_launch_usec = p->world.instances.items[i].launch_time_usec;
         /* when on the swarm's clock: the planner compares it with node CreatedAt (issue 14);
-         * not readable: this host's clock stands in (tokens_rotated_usec) */
-        if (swarm_updated_usec(p, &p->history.tokens_rotated_swarm_usec) < 0) {
-                p->history.tokens_rotated_swarm_usec = 0;
+         * not readable (0): this host's clock stands in (tokens_rotated_usec) */
+        p->history.tokens_rotated_swarm_usec = swarm_usec;
+        if (swarm_usec == 0)
                 log_warning("Reconcile: rotated the swarm's join tokens but cannot read the swarm's UpdatedAt: %s",
                             docker_last_error(p->docker));
-        }
         log_notice("Reconcile: rotated the swarm's join tokens (%s).", a->reason);
         return 0;
 }

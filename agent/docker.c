@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <sys/un.h>
 
+#include "creds.h" /* aws_parse_timestamp(): the engine writes RFC 3339 as AWS does */
 #include "http.h"
 #include "json-util.h"
 #include "log.h"
@@ -358,6 +359,7 @@ void docker_node_done(DockerNode *n) {
         free(n->reachability);
         free(n->manager_addr);
         free(n->logical_id);
+        free(n->instance_id);
         free(n->spec_json);
         free(n->volume_id);
         *n = (DockerNode){};
@@ -389,6 +391,7 @@ static int node_from_json(json_object *o, DockerNode *ret) {
             (r = jdup(JPATH(o, "Status", "State"), &n.state)) < 0 ||
             (r = jdup(JPATH(o, "Status", "Addr"), &n.addr)) < 0 ||
             (r = jdup(JPATH(o, "Description", "Engine", "Labels", SK_LABEL_LOGICAL_ID), &n.logical_id)) < 0 ||
+            (r = jdup(JPATH(o, "Description", "Engine", "Labels", SK_LABEL_INSTANCE_ID), &n.instance_id)) < 0 ||
             (r = jdup(JPATH(spec, "Labels", SK_NODE_LABEL_VOLUME_ID), &n.volume_id)) < 0)
                 return r;
         if (json_object_is_type(ms, json_type_object)) {
@@ -398,6 +401,8 @@ static int node_from_json(json_object *o, DockerNode *ret) {
                     (r = jdup(JPATH(ms, "Addr"), &n.manager_addr)) < 0)
                         return r;
         }
+        /* missing or unreadable: 0, "unknown" (the node is listed all the same) */
+        (void) aws_parse_timestamp(jstr(JPATH(o, "CreatedAt")), &n.created_usec);
         n.spec_json = strdup(json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN));
         if (!n.spec_json)
                 return -ENOMEM;
@@ -578,6 +583,19 @@ void docker_swarm_done(DockerSwarm *s) {
         *s = (DockerSwarm){};
 }
 
+/* json-c's copies of the join tokens in a GET /swarm answer, wiped in place (before the
+ * object goes back to the allocator). */
+static void swarm_json_erase_tokens(json_object *o) {
+        json_object *jt = JPATH(o, "JoinTokens");
+
+        if (!json_object_is_type(jt, json_type_object))
+                return;
+        json_object_object_foreach(jt, k, t) {
+                (void) k;
+                json_string_erase(t);
+        }
+}
+
 int docker_swarm_inspect(Docker *d, DockerSwarm *ret) {
         _cleanup_(json_object_putp) json_object *o = NULL;
         _cleanup_(docker_swarm_done) DockerSwarm s = {};
@@ -594,12 +612,66 @@ int docker_swarm_inspect(Docker *d, DockerSwarm *ret) {
             (r = jdup(JPATH(o, "JoinTokens", "Worker"), &s.join_token_worker)) >= 0)
                 r = jdup(JPATH(o, "JoinTokens", "Manager"), &s.join_token_manager);
         /* json-c's copy of the tokens goes with the object; scrub it first */
-        json_string_erase(JPATH(o, "JoinTokens", "Worker"));
-        json_string_erase(JPATH(o, "JoinTokens", "Manager"));
+        swarm_json_erase_tokens(o);
         if (r < 0)
                 return r;
         *ret = s;
         s = (DockerSwarm){};
+        return 0;
+}
+
+/* GET /swarm: its UpdatedAt, the tokens in the answer wiped. */
+static int swarm_updated_usec(Docker *d, uint64_t *ret) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        int r;
+
+        r = docker_call(d, "GET", "/swarm", NULL, 0, &o);
+        if (r < 0)
+                return r;
+        swarm_json_erase_tokens(o);
+        r = aws_parse_timestamp(jstr(JPATH(o, "UpdatedAt")), ret);
+        if (r < 0) {
+                docker_set_error(d, "engine's swarm description has no readable UpdatedAt");
+                return -EBADMSG;
+        }
+        return 0;
+}
+
+int docker_swarm_rotate_join_tokens(Docker *d, uint64_t *ret_updated_usec) {
+        _cleanup_(json_object_putp) json_object *o = NULL;
+        _cleanup_(freep) char *path = NULL;
+        json_object *spec, *v;
+        const char *body;
+        uint64_t updated = 0;
+        int r;
+
+        r = docker_call(d, "GET", "/swarm", NULL, 0, &o);
+        if (r < 0)
+                return r;
+        /* the answer carries both tokens: wipe json-c's copies before anything else */
+        swarm_json_erase_tokens(o);
+        spec = JPATH(o, "Spec");
+        v = JPATH(o, "Version", "Index");
+        if (!json_object_is_type(spec, json_type_object) || !json_object_is_type(v, json_type_int) ||
+            json_object_get_int64(v) < 0) {
+                docker_set_error(d, "engine's swarm description has no Spec/Version");
+                return -EBADMSG;
+        }
+        if (asprintf(&path, "/swarm/update?version=%" PRId64 "&rotateWorkerToken=true&rotateManagerToken=true",
+                     json_object_get_int64(v)) < 0)
+                return -ENOMEM;
+        /* the Spec as the engine gave it, so nothing but the tokens changes */
+        body = json_object_to_json_string_ext(spec, JSON_C_TO_STRING_PLAIN);
+        if (!body)
+                return -ENOMEM;
+        r = docker_call(d, "POST", path, body, 0, NULL);
+        if (r < 0)
+                return r;
+        if (ret_updated_usec) {
+                if (swarm_updated_usec(d, &updated) < 0)
+                        updated = 0;
+                *ret_updated_usec = updated;
+        }
         return 0;
 }
 

@@ -129,6 +129,10 @@ typedef struct DockerNode {
         char *reachability;       /* ManagerStatus.Reachability (NULL for workers) */
         char *manager_addr;       /* ManagerStatus.Addr */
         char *logical_id;         /* engine label swarmkeeper.logical-id (NULL if none) */
+        char *instance_id;        /* engine label swarmkeeper.instance-id: the host's EC2 instance
+                                   * as the host said it (NULL if none; a hint, not proof) */
+        uint64_t created_usec;    /* CreatedAt, µs since the epoch on the managers' clock (0:
+                                   * missing or unreadable) */
         char *spec_json;          /* the Spec object as sent back by updates */
         char *volume_id;          /* node (Spec) label swarmkeeper.volume-id: the data volume the
                                    * leader saw this manager run on (NULL if none); in Raft, so it
@@ -163,6 +167,18 @@ typedef struct DockerSwarm {
 void docker_swarm_erase(DockerSwarm *s);
 void docker_swarm_done(DockerSwarm *s); /* erases the tokens, then frees */
 int docker_swarm_inspect(Docker *d, DockerSwarm *ret);
+
+/*
+ * Rotate both join tokens: GET /swarm, then POST /swarm/update?version=<Version.Index>
+ * &rotateWorkerToken=true&rotateManagerToken=true with the swarm's own Spec, so that
+ * nothing but the tokens changes (the version makes the engine refuse it if the swarm
+ * changed in between). json-c's copies of the old tokens are wiped; nothing keeps them.
+ * -EBADMSG (nothing sent): the swarm description has no Spec or Version.
+ * ret_updated_usec (may be NULL): the swarm's UpdatedAt read right after the rotation
+ * (one more GET /swarm) — the managers' clock, the one node CreatedAt is on; 0 when it
+ * cannot be read (docker_last_error() says why), which does not fail the rotation.
+ */
+int docker_swarm_rotate_join_tokens(Docker *d, uint64_t *ret_updated_usec);
 
 /* POST /swarm/init advertising addr (listen 0.0.0.0:2377). ret_node_id may be NULL. */
 int docker_swarm_init(Docker *d, const char *advertise_addr, char **ret_node_id);

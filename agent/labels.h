@@ -4,7 +4,7 @@
 /*
  * The Docker labels swarmkeeper owns, one spelling each for the writer and the reader.
  * Engine labels (daemon.json "labels", Description.Engine.Labels of a node): written by
- * engine_labels_for(), read by docker.c (logical id) and the reconciler (instance id).
+ * engine_labels_for(), read by docker.c (logical id, instance id).
  * Node labels (Spec.Labels, kept in Raft): written and read by the reconciler and
  * docker.c. Operators' own labels (Engine.Labels=) may not use the namespace.
  */

@@ -9,7 +9,6 @@
 
 #include <time.h>
 
-#include "json-util.h"
 #include "log.h"
 #include "pass.h"
 #include "rc-history.h"
@@ -49,10 +48,6 @@ void rc_world_done(RcWorld *w) {
         }
         free(w->subnets);
         docker_nodes_free(w->nodes, w->n_nodes);
-        for (size_t i = 0; w->node_instance_ids && i < w->n_nodes; i++)
-                free(w->node_instance_ids[i]);
-        free(w->node_instance_ids);
-        free(w->node_created_usec);
         free(w->self_node_id);
         world_drop_observation(w);
         *w = (RcWorld){};
@@ -246,7 +241,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 w->rc_nodes[i] = (RcNode){
                         .id = d->id,
                         .logical_id = d->logical_id,
-                        .instance_id = w->node_instance_ids ? w->node_instance_ids[i] : NULL,
+                        .instance_id = d->instance_id,
                         .addr = d->addr,
                         .manager = streq_ptr(d->role, "manager"),
                         .leader = d->leader,
@@ -255,7 +250,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .availability = d->availability,
                         .bad_since_usec = m ? m->bad_since_usec : 0,
                         .healthy_since_usec = m ? m->healthy_since_usec : 0,
-                        .created_usec = w->node_created_usec ? w->node_created_usec[i] : 0,
+                        .created_usec = d->created_usec,
                         .drained_since_usec = m ? m->drained_since_usec : 0,
                         .manager_addr = d->manager ? d->manager_addr : NULL,
                 };
@@ -328,55 +323,6 @@ bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers) {
 
 /* ---- the pass's observing I/O (on the Job's worker thread) -------------------------------- */
 
-/* GET path (a node listing) → nodes, their instance-id labels. */
-int pass_list_nodes(Pass *p, const char *path, DockerNode **ret, size_t *ret_n, char ***ret_instance_ids,
-                    uint64_t **ret_created) {
-        _cleanup_(json_object_putp) json_object *o = NULL;
-        _cleanup_(strv_freep) char **ids = NULL;
-        _cleanup_(freep) uint64_t *created = NULL;
-        DockerNode *nodes = NULL;
-        size_t n = 0;
-        int r;
-
-        r = docker_call(p->docker, "GET", path, NULL, 0, &o);
-        if (r < 0)
-                return r;
-        if (!json_object_is_type(o, json_type_array))
-                return -EBADMSG;
-        r = docker_parse_nodes(json_object_to_json_string_ext(o, JSON_C_TO_STRING_PLAIN), &nodes, &n);
-        if (r < 0)
-                return r;
-        if (ret_instance_ids) {
-                ids = calloc(n + 1, sizeof(char *));
-                created = calloc(n + 1, sizeof(uint64_t));
-                if (!ids || !created) {
-                        docker_nodes_free(nodes, n);
-                        return -ENOMEM;
-                }
-                for (size_t i = 0; i < n && i < json_object_array_length(o); i++) {
-                        json_object *e = json_object_array_get_idx(o, i), *d, *en, *l, *v, *ca;
-                        if (json_object_object_get_ex(e, "CreatedAt", &ca) && json_object_is_type(ca, json_type_string))
-                                (void) aws_parse_timestamp(json_object_get_string(ca), &created[i]);
-                        if (json_object_object_get_ex(e, "Description", &d) &&
-                            json_object_object_get_ex(d, "Engine", &en) &&
-                            json_object_object_get_ex(en, "Labels", &l) &&
-                            json_object_object_get_ex(l, SK_LABEL_INSTANCE_ID, &v) &&
-                            json_object_is_type(v, json_type_string)) {
-                                ids[i] = strdup(json_object_get_string(v));
-                                if (!ids[i]) {
-                                        docker_nodes_free(nodes, n);
-                                        return -ENOMEM;
-                                }
-                        }
-                }
-                *ret_instance_ids = TAKE_PTR(ids);
-                *ret_created = TAKE_PTR(created);
-        }
-        *ret = nodes;
-        *ret_n = n;
-        return 0;
-}
-
 int pass_observe_nodes(Pass *p, uint64_t now) {
         _cleanup_(docker_info_done) DockerInfo info = {};
         RcWorld *w = &p->world;
@@ -395,7 +341,7 @@ int pass_observe_nodes(Pass *p, uint64_t now) {
                                  docker_swarm_state_to_string(info.state));
         w->self_node_id = TAKE_PTR(info.node_id);
 
-        r = pass_list_nodes(p, "/nodes", &w->nodes, &w->n_nodes, &w->node_instance_ids, &w->node_created_usec);
+        r = docker_nodes_list(p->docker, &w->nodes, &w->n_nodes);
         w->nodes_ok = r >= 0;
         if (w->nodes_ok) {
                 rc_leadership_from_nodes(w->nodes, w->n_nodes, w->self_node_id, &w->leader, &w->quorum,

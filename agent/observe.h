@@ -33,8 +33,6 @@ typedef struct RcWorld {
         RcSubnetInfo *subnets;
         size_t n_subnets;
         DockerNode *nodes;
-        char **node_instance_ids;     /* engine label swarmkeeper.instance-id per node (NULL: none) */
-        uint64_t *node_created_usec;  /* CreatedAt per node (0: unknown) */
         size_t n_nodes;
         char *self_node_id;
         bool leader, quorum;          /* from the node listing */

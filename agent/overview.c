@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "pass.h"
+#include "status.h"
 
 /* The instance that speaks for logical id: a live one first, else the newest. */
 static const Ec2Instance *overview_instance(const RcWorld *w, const char *lid) {
@@ -59,9 +60,10 @@ static void overview_workers(const RcWorld *w, unsigned *ret_instances, unsigned
         *ret_nodes = nn;
 }
 
-static const char *dash(const char *s) {
-        return isempty(s) ? "-" : s;
-}
+/* Every string the tables print comes from outside (EC2, the engine, the state file, the
+ * pass's error built from their answers): only through status_cell(), as `status` prints
+ * its own table, so no escape sequence or control character reaches the terminal. */
+#define CELL(buf, s) status_cell((buf), sizeof(buf), (s))
 
 #define JSTR(s) ((s) ? json_object_new_string(s) : NULL)
 
@@ -117,12 +119,14 @@ static int overview_print(const Pass *p, json_object *root) {
                 const Ec2Instance *i = overview_instance(w, *m);
                 const Ec2Volume *v = overview_volume(w, *m);
                 const DockerNode *n = overview_node(w, *m);
-                printf("%-16s %-20s %-14s %-22s %-10s %-26s %-8s %-12s %s\n", *m, dash(i ? i->instance_id : NULL),
-                       !w->instances_ok ? "?" : dash(i ? ec2_instance_state_to_string(i->state) : NULL),
-                       dash(v ? v->volume_id : NULL),
-                       !w->volumes_ok ? "?" : dash(v ? ec2_volume_state_to_string(v->state) : NULL),
-                       dash(n ? n->id : NULL), !w->nodes_ok ? "?" : dash(n ? n->state : NULL),
-                       dash(n ? n->reachability : NULL), n && n->leader ? "yes" : "-");
+                char b[8][128];
+                printf("%-16s %-20s %-14s %-22s %-10s %-26s %-8s %-12s %s\n", CELL(b[0], *m),
+                       CELL(b[1], i ? i->instance_id : NULL),
+                       !w->instances_ok ? "?" : CELL(b[2], i ? ec2_instance_state_to_string(i->state) : NULL),
+                       CELL(b[3], v ? v->volume_id : NULL),
+                       !w->volumes_ok ? "?" : CELL(b[4], v ? ec2_volume_state_to_string(v->state) : NULL),
+                       CELL(b[5], n ? n->id : NULL), !w->nodes_ok ? "?" : CELL(b[6], n ? n->state : NULL),
+                       CELL(b[7], n ? n->reachability : NULL), n && n->leader ? "yes" : "-");
         }
         printf("\nWorkers: %u desired, %u instances running or pending, %u nodes ready.\n", p->settings->workers, wi, wn);
         if (!w->instances_ok || !w->volumes_ok || !w->subnets_ok || !w->nodes_ok)
@@ -222,9 +226,10 @@ int verb_plan(Config *c, const ConfigArgs *args, bool json) {
                                "leader); the plan below is what the planner says for this node.\n");
                 printf("\nPlan (%zu action%s):\n", p->plan.n, p->plan.n == 1 ? "" : "s");
                 for (size_t i = 0; i < p->plan.n; i++) {
-                        char line[512];
+                        char line[512], safe[512];
+                        /* ids, subnets, AZs: EC2's and the engine's words */
                         rc_action_describe(&p->plan.actions[i], line, sizeof(line));
-                        printf("  %zu. %s\n", i + 1, line);
+                        printf("  %zu. %s\n", i + 1, CELL(safe, line));
                 }
                 if (p->plan.n == 0)
                         printf("  nothing to do.\n");
@@ -254,6 +259,7 @@ int reconciler_status_overview(const Config *c, json_object *root) {
         _cleanup_(pass_freep) Pass *p = NULL;
         _cleanup_(json_object_putp) json_object *state = NULL;
         uint64_t now = now_usec(CLOCK_REALTIME);
+        char b[5][sizeof(p->error)];
         int r;
 
         if (!config_launch_configured(c, ROLE_MANAGER))
@@ -277,9 +283,9 @@ int reconciler_status_overview(const Config *c, json_object *root) {
                 return 0;
         }
 
-        printf("\nDesired against actual (cluster %s):\n", strempty(c->cluster_name));
+        printf("\nDesired against actual (cluster %s):\n", CELL(b[0], c->cluster_name));
         if (r < 0 && !p->planned)
-                printf("  cannot observe: %s\n", p->error[0] ? p->error : strerror(-r));
+                printf("  cannot observe: %s\n", CELL(b[0], p->error[0] ? p->error : strerror(-r)));
         else
                 (void) overview_print(p, NULL);
         if (state) {
@@ -288,7 +294,7 @@ int reconciler_status_overview(const Config *c, json_object *root) {
                 printf("\nThis host's reconciler (last pass %" PRId64 " s ago): %s\n",
                        t > 0 && (uint64_t) t <= now ? (int64_t) ((now - (uint64_t) t) / USEC_PER_SEC) : -1,
                        json_object_object_get_ex(state, "status", &v) && json_object_get_string(v)
-                               ? json_object_get_string(v) : "idle");
+                               ? CELL(b[0], json_object_get_string(v)) : "idle");
                 if (json_object_object_get_ex(state, "inflight", &arr) && json_object_array_length(arr) > 0) {
                         printf("In flight:\n");
                         for (size_t i = 0; i < json_object_array_length(arr); i++) {
@@ -299,9 +305,10 @@ int reconciler_status_overview(const Config *c, json_object *root) {
                                 (void) json_object_object_get_ex(e, "volume_id", &vo);
                                 (void) json_object_object_get_ex(e, "since_usec", &since);
                                 int64_t s0 = since ? json_object_get_int64(since) : 0;
-                                printf("  %-14s %-16s %-20s %-22s %" PRId64 " s\n", dash(json_object_get_string(k)),
-                                       dash(l ? json_object_get_string(l) : NULL), dash(in ? json_object_get_string(in) : NULL),
-                                       dash(vo ? json_object_get_string(vo) : NULL),
+                                printf("  %-14s %-16s %-20s %-22s %" PRId64 " s\n", CELL(b[1], json_object_get_string(k)),
+                                       CELL(b[2], l ? json_object_get_string(l) : NULL),
+                                       CELL(b[3], in ? json_object_get_string(in) : NULL),
+                                       CELL(b[4], vo ? json_object_get_string(vo) : NULL),
                                        s0 > 0 && (uint64_t) s0 <= now ? (int64_t) ((now - (uint64_t) s0) / USEC_PER_SEC) : 0);
                         }
                 } else

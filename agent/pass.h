@@ -105,9 +105,6 @@ int pass_run(Pass *p);
 
 /* ---- observe.c --------------------------------------------------------------------------- */
 
-/* GET path (a node listing) → nodes, their instance-id labels. */
-int pass_list_nodes(Pass *p, const char *path, DockerNode **ret, size_t *ret_n, char ***ret_instance_ids,
-                    uint64_t **ret_created);
 int pass_observe_nodes(Pass *p, uint64_t now);
 int pass_observe_ec2(Pass *p);
 

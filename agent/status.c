@@ -46,7 +46,7 @@ void status_printable(char *dst, size_t size, const char *s) {
 
 /* What the engine said, fit for a terminal: "-" for nothing, '?' for anything that is
  * not printable ASCII (escape sequences, control characters, other scripts' lookalikes). */
-static const char *cell(char *buf, size_t size, const char *s) {
+const char *status_cell(char *buf, size_t size, const char *s) {
         if (isempty(s))
                 return "-";
         status_printable(buf, size, s);
@@ -100,12 +100,12 @@ static void print_table(const DockerInfo *info, const NodeList *l) {
         for (size_t i = 0; i < l->count; i++) {
                 const DockerNode *n = &l->nodes[i];
                 char id[144], b[7][128];
-                snprintf(id, sizeof(id), "%s%s", cell(b[0], sizeof(b[0]), n->id),
+                snprintf(id, sizeof(id), "%s%s", status_cell(b[0], sizeof(b[0]), n->id),
                          streq_ptr(n->id, info->node_id) ? " *" : "");
-                printf("%-16s %-27s %-20s %-8s %-8s %-12s %-12s %s\n", cell(b[1], sizeof(b[1]), n->logical_id), id,
-                       cell(b[2], sizeof(b[2]), n->hostname), cell(b[3], sizeof(b[3]), n->role),
-                       cell(b[4], sizeof(b[4]), n->state), cell(b[5], sizeof(b[5]), n->availability),
-                       cell(b[6], sizeof(b[6]), n->reachability), n->leader ? "yes" : "-");
+                printf("%-16s %-27s %-20s %-8s %-8s %-12s %-12s %s\n", status_cell(b[1], sizeof(b[1]), n->logical_id), id,
+                       status_cell(b[2], sizeof(b[2]), n->hostname), status_cell(b[3], sizeof(b[3]), n->role),
+                       status_cell(b[4], sizeof(b[4]), n->state), status_cell(b[5], sizeof(b[5]), n->availability),
+                       status_cell(b[6], sizeof(b[6]), n->reachability), n->leader ? "yes" : "-");
         }
         printf("\n%zu node%s; * = this node.\n", l->count, l->count == 1 ? "" : "s");
 }

@@ -44,7 +44,7 @@ static void ids_done(Ids *ids) {
 
 typedef enum Engine {
         ENGINE_NONE,
-        ENGINE_OK,       /* ping, GET /swarm, node abc123 inspect and update */
+        ENGINE_OK,       /* ping, GET /swarm, POST /swarm/update, node abc123 inspect and update */
         ENGINE_NO_SWARM, /* ping; GET /swarm: 503 not a swarm manager */
 } Engine;
 
@@ -713,6 +713,38 @@ static void check_node_gone(const Ids *ids, const RcAction *a, Pass *p) {
         check_engine_log("GET /v1.41/nodes/gone HTTP/1.1");
 }
 
+/* ------------------------------------------------------------ rows: join token rotation */
+
+/* the swarm's UpdatedAt in engine_swarm, and a rotation this agent made before the row */
+#define SWARM_UPDATED_USEC (UINT64_C(1709287205) * USEC_PER_SEC + 500000)
+#define EARLIER_USEC (UINT64_C(1600000000) * USEC_PER_SEC)
+
+static void setup_rotate(Ids *ids, RcAction *a, RcHistory *h) {
+        (void) ids;
+        *a = (RcAction){ .kind = RC_ACTION_ROTATE_TOKENS, .reason = "a host joined fresh" };
+        h->tokens_rotated_usec = h->tokens_rotated_swarm_usec = h->tokens_rotated_launch_usec = EARLIER_USEC;
+}
+
+static void check_rotated(const Ids *ids, const RcAction *a, Pass *p) {
+        (void) ids, (void) a;
+        /* the swarm's own Spec back at its Version, both tokens rotated */
+        check_engine_log("POST /v1.41/swarm/update?version=77&rotateWorkerToken=true&rotateManagerToken=true "
+                         "HTTP/1.1 {\"Name\":\"default\",\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}}");
+        CHECK(p->history.tokens_rotated_usec > EARLIER_USEC);
+        CHECK_INT(p->history.tokens_rotated_swarm_usec, SWARM_UPDATED_USEC);
+        CHECK_INT(p->history.tokens_rotated_launch_usec, 0); /* no instance listing in the row */
+}
+
+static void check_not_rotated(const Ids *ids, const RcAction *a, Pass *p) {
+        _cleanup_(freep) char *log = server_log();
+        (void) ids, (void) a;
+        CHECK(log && !strstr(log, "POST"));
+        CHECK_INT(p->history.tokens_rotated_usec, EARLIER_USEC);
+        CHECK_INT(p->history.tokens_rotated_swarm_usec, EARLIER_USEC);
+        CHECK_INT(p->history.tokens_rotated_launch_usec, EARLIER_USEC);
+        CHECK(act_log && strstr(act_log, rc_action_kind_to_string(RC_ACTION_ROTATE_TOKENS)));
+}
+
 /* ------------------------------------------------------------ the table */
 
 #define THROTTLED(action) "{\"action\": \"" action "\", \"code\": \"RequestLimitExceeded\", \"count\": 100}"
@@ -784,6 +816,12 @@ static const Row rows[] = {
           0, NO_INFLIGHT, false, false, false, check_demoted },
         { "remove node: OK", ENGINE_OK, setup_remove, NULL,
           0, NO_INFLIGHT, false, false, false, check_removed },
+
+        /* the join tokens (no EC2) */
+        { "rotate tokens: OK", ENGINE_OK, setup_rotate, NULL,
+          0, NO_INFLIGHT, false, false, false, check_rotated },
+        { "rotate tokens: engine has no swarm", ENGINE_NO_SWARM, setup_rotate, NULL,
+          -ENOTCONN, NO_INFLIGHT, false, false, false, check_not_rotated },
 
         /* AttachVolume */
         { "attach: OK", ENGINE_NONE, setup_attach, NULL,
@@ -867,6 +905,7 @@ static void engine_start(Engine e) {
                 { "GET /_ping", engine_ping },
                 { "GET /version", engine_version },
                 { "GET /v1.41/swarm ", engine_swarm },
+                { "POST /v1.41/swarm/update?", engine_empty },
                 { "GET /v1.41/nodes/abc123 ", engine_node },
                 { "POST /v1.41/nodes/abc123/update?version=42 ", engine_empty },
                 { "DELETE /v1.41/nodes/abc123 ", engine_empty },
@@ -977,7 +1016,9 @@ static void test_act_rows(void) {
         use_static_keys();
         engine_ping = http_ok("OK");
         engine_version = http_ok("{\"ApiVersion\":\"1.43\",\"MinAPIVersion\":\"1.12\"}");
-        engine_swarm = http_ok("{\"ID\":\"sw\",\"JoinTokens\":{\"Worker\":\"SWMTKN-1-w\",\"Manager\":\"SWMTKN-1-m\"}}");
+        engine_swarm = http_ok("{\"ID\":\"sw\",\"Version\":{\"Index\":77},\"UpdatedAt\":\"2024-03-01T10:00:05.5Z\","
+                               "\"Spec\":{\"Name\":\"default\",\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}},"
+                               "\"JoinTokens\":{\"Worker\":\"SWMTKN-1-w\",\"Manager\":\"SWMTKN-1-m\"}}");
         engine_node = http_ok(node_json);
         engine_empty = http_ok("");
         for (size_t i = 0; i < ELEMENTSOF(rows); i++) {

@@ -19,10 +19,10 @@ static const char info_active_manager[] =
         "{\"NodeID\":\"def\",\"Addr\":\"10.0.0.2:2377\"}],\"Cluster\":{\"ID\":\"clu\"}}}";
 
 static const char node_json[] =
-        "{\"ID\":\"abc123\",\"Version\":{\"Index\":42},"
+        "{\"ID\":\"abc123\",\"Version\":{\"Index\":42},\"CreatedAt\":\"2024-03-01T10:00:00.123456789Z\","
         "\"Spec\":{\"Labels\":{},\"Role\":\"manager\",\"Availability\":\"active\"},"
         "\"Description\":{\"Hostname\":\"mgr1\",\"Engine\":{\"EngineVersion\":\"20.10\","
-        "\"Labels\":{\"swarmkeeper.logical-id\":\"10.0.0.1\"}}},"
+        "\"Labels\":{\"swarmkeeper.logical-id\":\"10.0.0.1\",\"swarmkeeper.instance-id\":\"i-0abc\"}}},"
         "\"Status\":{\"State\":\"ready\",\"Addr\":\"10.0.0.1\"},"
         "\"ManagerStatus\":{\"Leader\":true,\"Reachability\":\"reachable\",\"Addr\":\"10.0.0.1:2377\"}}";
 
@@ -70,6 +70,9 @@ static void test_parse_nodes(void) {
         CHECK(n.leader);
         CHECK_STR(n.reachability, "reachable");
         CHECK_STR(n.logical_id, "10.0.0.1");
+        /* the observation's node facts come from this one parse (issue 14: CreatedAt) */
+        CHECK_STR(n.instance_id, "i-0abc");
+        CHECK_INT(n.created_usec, UINT64_C(1709287200) * USEC_PER_SEC + 123456);
         CHECK(n.spec_json && strstr(n.spec_json, "\"Role\":\"manager\""));
         docker_node_done(&n);
 
@@ -77,7 +80,19 @@ static void test_parse_nodes(void) {
         CHECK_INT(docker_parse_node("{\"ID\":\"w1\",\"Version\":{\"Index\":1},\"Spec\":{\"Role\":\"worker\"},"
                                     "\"Status\":{\"State\":\"down\"}}", &n), 0);
         CHECK(!n.manager && !n.leader && !n.reachability && !n.logical_id);
+        CHECK(!n.instance_id && n.created_usec == 0);
         CHECK_STR(n.state, "down");
+        docker_node_done(&n);
+
+        /* CreatedAt unreadable, the instance label not a string: unknown, the node listed all the same */
+        CHECK_INT(docker_parse_node("{\"ID\":\"w2\",\"Version\":{\"Index\":1},\"Spec\":{},\"CreatedAt\":\"yesterday\","
+                                    "\"Description\":{\"Engine\":{\"Labels\":{\"swarmkeeper.instance-id\":7}}}}", &n), 0);
+        CHECK(!n.instance_id && n.created_usec == 0);
+        docker_node_done(&n);
+        /* the label is the engine's (the host's word), not a Spec label */
+        CHECK_INT(docker_parse_node("{\"ID\":\"w3\",\"Version\":{\"Index\":1},"
+                                    "\"Spec\":{\"Labels\":{\"swarmkeeper.instance-id\":\"i-spec\"}}}", &n), 0);
+        CHECK(!n.instance_id);
         docker_node_done(&n);
 
         /* the leader's record of a manager's volume: a Spec label (not an engine label) */
@@ -96,6 +111,8 @@ static void test_parse_nodes(void) {
         CHECK_INT(docker_parse_nodes(text, &l, &count), 0);
         CHECK_INT(count, 2);
         CHECK_STR(l[1].id, "abc123");
+        CHECK_STR(l[1].instance_id, "i-0abc");
+        CHECK(l[1].created_usec > 0);
         docker_nodes_free(l, count);
         free(text);
         CHECK_INT(docker_parse_nodes("[]", &l, &count), 0);
@@ -264,6 +281,64 @@ static void test_version_negotiation(void) {
         }
 }
 
+/* Run docker_swarm_rotate_join_tokens() against an engine whose GET /swarm answers
+ * swarm_json and POST /swarm/update answers update (NULL: 404); the server's log back. */
+static char *rotate_run(const char *swarm_json, const char *update, int want, uint64_t *ret_updated) {
+        _cleanup_(freep) char *swarm = http_ok(swarm_json);
+        const Canned table[] = {
+                { "GET /v1.41/swarm ", swarm },
+                { "POST /v1.41/swarm/update", update ?: "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}" },
+        };
+        _cleanup_(docker_freep) Docker *d = NULL;
+        char *log;
+
+        server_start(table, ELEMENTSOF(table));
+        CHECK_INT(docker_new(sock_path, &d), 0);
+        *ret_updated = 99;
+        CHECK_INT(docker_swarm_rotate_join_tokens(d, ret_updated), want);
+        if (want >= 0 && *ret_updated == 0)
+                CHECK(!isempty(docker_last_error(d))); /* the caller's warning says why */
+        server_stop();
+        log = server_log();
+        unlink(log_path);
+        return log;
+}
+
+/* Token rotation: the swarm's own Spec back at its Version with both rotate flags; the
+ * swarm's UpdatedAt read after it; nothing sent without a Spec and a Version. */
+static void test_rotate_join_tokens(void) {
+        static const char swarm_json[] =
+                "{\"ID\":\"sw\",\"Version\":{\"Index\":77},\"UpdatedAt\":\"2024-03-01T10:00:05.5Z\","
+                "\"Spec\":{\"Name\":\"default\",\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}},"
+                "\"JoinTokens\":{\"Worker\":\"SWMTKN-1-w\",\"Manager\":\"SWMTKN-1-m\"}}";
+        _cleanup_(freep) char *empty = http_ok(""), *log = NULL;
+        uint64_t updated;
+
+        log = rotate_run(swarm_json, empty, 0, &updated);
+        CHECK_INT(updated, UINT64_C(1709287205) * USEC_PER_SEC + 500000);
+        CHECK(log && strstr(log, "POST /v1.41/swarm/update?version=77&rotateWorkerToken=true&rotateManagerToken=true "
+                                 "HTTP/1.1 {\"Name\":\"default\",\"Orchestration\":{\"TaskHistoryRetentionLimit\":5}}\n"));
+        CHECK(log && !strstr(log, "SWMTKN")); /* the tokens are never sent back */
+        free(log);
+
+        /* no UpdatedAt after the rotation: done, the time unknown (0) */
+        log = rotate_run("{\"ID\":\"sw\",\"Version\":{\"Index\":3},\"Spec\":{}}", empty, 0, &updated);
+        CHECK_INT(updated, 0);
+        CHECK(log && strstr(log, "POST /v1.41/swarm/update?version=3&rotateWorkerToken=true&rotateManagerToken=true "));
+        free(log);
+
+        /* no Version, no Spec: -EBADMSG, nothing posted */
+        log = rotate_run("{\"ID\":\"sw\",\"Spec\":{},\"UpdatedAt\":\"2024-03-01T10:00:05Z\"}", empty, -EBADMSG, &updated);
+        CHECK(log && !strstr(log, "POST"));
+        free(log);
+        log = rotate_run("{\"ID\":\"sw\",\"Version\":{\"Index\":3}}", empty, -EBADMSG, &updated);
+        CHECK(log && !strstr(log, "POST"));
+        free(log);
+        /* the engine refuses the update (an out-of-date version): its error, no time */
+        log = rotate_run(swarm_json, NULL, -ENOENT, &updated);
+        CHECK(log && strstr(log, "POST /v1.41/swarm/update?version=77&"));
+}
+
 /* docker_new_for_job(): the one way a Job's thread gets its engine client. */
 static void test_new_for_job(void) {
         static const atomic_bool flag = false;
@@ -302,6 +377,7 @@ int main(void) {
         test_errors();
         test_client();
         test_version_negotiation();
+        test_rotate_join_tokens();
         test_new_for_job();
         return test_done("test-docker");
 }

@@ -376,8 +376,8 @@ static void test_observation(void) {
         node(&w.nodes[0], "n1", "10.0.1.11", true, "ready", "reachable", true);
         node(&w.nodes[1], "n2", "10.0.1.12", true, "down", "unreachable", false);
         node(&w.nodes[2], "n3", NULL, false, "ready", NULL, false);
-        w.node_instance_ids = calloc(3, sizeof(char *));
-        w.node_instance_ids[0] = S("i-0aaa");
+        w.nodes[0].instance_id = S("i-0aaa");
+        w.nodes[0].created_usec = 1234 * USEC_PER_SEC;
 
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, w.n_nodes, 1000), 0);
         CHECK_INT(rc_history_add_inflight(&h, RC_INFLIGHT_LAUNCH, "10.0.1.12", "i-0ddd", "vol-2", 900), 0);
@@ -410,6 +410,8 @@ static void test_observation(void) {
         CHECK_INT(o.nodes[0].state, RC_NODE_READY);
         CHECK_INT(o.nodes[0].reachability, RC_REACH_REACHABLE);
         CHECK_STR(o.nodes[0].instance_id, "i-0aaa");
+        CHECK_INT(o.nodes[0].created_usec, 1234 * USEC_PER_SEC); /* issue 14: CreatedAt reaches the planner */
+        CHECK(!o.nodes[1].instance_id && o.nodes[1].created_usec == 0);
         CHECK_INT(o.nodes[0].healthy_since_usec, 1000);
         CHECK_INT(o.nodes[0].bad_since_usec, 0);
         CHECK_INT(o.nodes[1].state, RC_NODE_DOWN);
@@ -697,7 +699,6 @@ static void test_far_apart_no_fence(void) {
         w.instances.items = calloc(3, sizeof(Ec2Instance));
         w.volumes.items = calloc(3, sizeof(Ec2Volume));
         w.nodes = calloc(3, sizeof(DockerNode));
-        w.node_instance_ids = calloc(3, sizeof(char *));
         for (size_t i = 0; i < 3; i++) {
                 char iid[16], vid[16], nid[16];
                 snprintf(iid, sizeof(iid), "i-%zu", i);
@@ -715,7 +716,7 @@ static void test_far_apart_no_fence(void) {
                 w.volumes.items[i].attachments[0] = (Ec2Attachment){ .volume_id = S(vid), .instance_id = S(iid),
                                                                      .state = EC2_ATTACHMENT_ATTACHED };
                 node(&w.nodes[i], nid, managers[i], true, i == 1 ? "down" : "ready", i == 1 ? "unreachable" : "reachable", i == 0);
-                w.node_instance_ids[i] = S(iid);
+                w.nodes[i].instance_id = S(iid);
         }
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t0), 0);
         CHECK_INT(rc_history_update_nodes(&h, w.nodes, 3, t1), 0);
