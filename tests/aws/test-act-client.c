@@ -821,7 +821,7 @@ static const Row rows[] = {
         { "rotate tokens: OK", ENGINE_OK, setup_rotate, NULL,
           0, NO_INFLIGHT, false, false, false, check_rotated },
         { "rotate tokens: engine has no swarm", ENGINE_NO_SWARM, setup_rotate, NULL,
-          -ENOTCONN, NO_INFLIGHT, false, false, false, check_not_rotated },
+          -ENOTCONN, NO_INFLIGHT, true, false, false, check_not_rotated },
 
         /* AttachVolume */
         { "attach: OK", ENGINE_NONE, setup_attach, NULL,
