@@ -179,7 +179,7 @@ static int pass_observe_only(const Config *c, Pass **ret) {
         r = overview_pass(c, &p);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
-        r = pass_run(p);
+        r = pass_plan(p); /* observe and plan: never the executor's acting part */
         if (r < 0 && !p->engine_manager)
                 return log_error("Cannot observe the swarm: %s", p->error[0] ? p->error : strerror(-r)), -ENOTCONN;
         if (r < 0 && !p->planned)
@@ -267,7 +267,7 @@ int reconciler_status_overview(const Config *c, json_object *root) {
         r = overview_pass(c, &p);
         if (r < 0)
                 return r;
-        r = pass_run(p);
+        r = pass_plan(p); /* observe and plan: never the executor's acting part */
         (void) read_state_file(&state);
 
         if (root) {

@@ -257,8 +257,7 @@ static void pass_log_mode(Pass *p, uint64_t now) {
 }
 
 /*
- * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
- * says why when it is not an errno story). Never acts when p->plan_only.
+ * pass_plan() observes and plans, pass_run() then acts (pass.h).
  *
  * The planner decides everything: the mode (rc_mode()), whether EC2 is listed
  * (rc_plan_needs_ec2()), and every action, including what is not done now (a WAIT with
@@ -266,15 +265,15 @@ static void pass_log_mode(Pass *p, uint64_t now) {
  * order; it skips one only when the re-check right before it shows that its precondition
  * no longer holds (ACTION_SKIPPED: the world changed since the listing).
  */
-int pass_run(Pass *p) {
+int pass_plan(Pass *p) {
         /* every streak, age and deadline on the monotonic clock: a step of the wall clock
          * neither fences nor waits; EC2's launch times alone are compared with wall */
         uint64_t now = now_usec(CLOCK_MONOTONIC), wall = now_usec(CLOCK_REALTIME);
         RcSpec spec;
         bool need_ec2;
-        char why[256];
         int r;
 
+        p->now_usec = now;
         rc_settings_spec(p->settings, &spec);
         p->history.max_gap_usec = 2 * p->settings->interval_usec + RC_GAP_SLACK_USEC;
 
@@ -286,7 +285,8 @@ int pass_run(Pass *p) {
                 return r;
         p->mode = rc_mode(&spec, &p->obs, &p->mem);
         p->quorum_loss_mode = p->mode == RC_MODE_QUORUM_LOSS;
-        pass_log_mode(p, now);
+        if (!p->plan_only)
+                pass_log_mode(p, now);
         need_ec2 = rc_plan_needs_ec2(&spec, &p->obs, &p->mem);
         p->amiss = need_ec2 && p->mode != RC_MODE_FOLLOWER;
 
@@ -301,7 +301,8 @@ int pass_run(Pass *p) {
                         return r;
                 /* a failed listing is recorded as such: the planner never calls it "missing" */
                 rc_history_prune_inflight(&p->history, &p->world, now, RC_INFLIGHT_MAX_AGE_USEC);
-                pass_node_back(p, now);
+                if (!p->plan_only)
+                        pass_node_back(p, now);
                 r = rc_history_remember_volumes(&p->history, &p->world);
                 if (r < 0)
                         return r;
@@ -322,6 +323,18 @@ int pass_run(Pass *p) {
                 return pass_fail(p, "the planner refused: %s", strerror(-r));
         p->planned = true;
         pass_set_status(p);
+        return 0;
+}
+
+int pass_run(Pass *p) {
+        uint64_t now;
+        char why[256];
+        int r, failed = 0;
+
+        r = pass_plan(p);
+        if (r < 0)
+                return r;
+        now = p->now_usec;
         if (p->plan_only || p->mode == RC_MODE_FOLLOWER)
                 return 0; /* a follower watches, the leader acts */
         pass_log_plan(p);
@@ -367,8 +380,12 @@ int pass_run(Pass *p) {
                         p->plan_changed = true; /* soon again */
                         continue;
                 }
-                if (r < 0)
-                        return r; /* logged, its key backed off: the next pass decides again */
+                if (r == -ECANCELED)
+                        return r;
+                /* logged, its key backed off (the next passes plan it as a WAIT until then);
+                 * the other actions do not wait for it: a failing seat starves no other */
+                if (r < 0 && failed == 0)
+                        failed = r;
         }
-        return 0;
+        return failed;
 }

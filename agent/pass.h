@@ -61,6 +61,7 @@ typedef struct Pass {
         RcMemory mem;
         RcPlan plan;
         bool planned;
+        uint64_t now_usec;                /* CLOCK_MONOTONIC: when the pass observed */
         RcMode mode;                      /* rc_mode(): the executor obeys it */
         bool quorum_loss_mode;            /* mode == RC_MODE_QUORUM_LOSS */
         bool engine_manager;
@@ -98,8 +99,15 @@ int pass_clients_key(const Pass *p, char **ret);
 int pass_ec2(Pass *p);
 
 /*
- * One pass. 0: done (possibly with nothing to do), negative: stopped early (p->error
- * says why when it is not an errno story). Never acts when p->plan_only.
+ * Observe and plan (`plan` and `status` stop here: with p->plan_only EC2 is always listed
+ * and nothing is logged to the journal). 0: p->plan is set (p->planned), negative:
+ * stopped early (p->error says why when it is not an errno story).
+ */
+int pass_plan(Pass *p);
+/*
+ * One pass: pass_plan(), then log what changed and carry out the plan's changes in order.
+ * 0: done (possibly with nothing to do), negative: stopped early. Never acts when
+ * p->plan_only.
  */
 int pass_run(Pass *p);
 
