@@ -288,7 +288,13 @@ int pass_plan(Pass *p) {
         if (!p->plan_only)
                 pass_log_mode(p, now);
         need_ec2 = rc_plan_needs_ec2(&spec, &p->obs, &p->mem);
-        p->amiss = need_ec2 && p->mode != RC_MODE_FOLLOWER;
+        {
+                /* amiss (passes follow each other faster): EC2 needed for another reason
+                 * than the periodic full look at a complete swarm */
+                RcMemory fresh = p->mem;
+                fresh.ec2_observed_usec = now;
+                p->amiss = p->mode != RC_MODE_FOLLOWER && rc_plan_needs_ec2(&spec, &p->obs, &fresh);
+        }
 
         if (pass_stopped(p))
                 return -ECANCELED;
