@@ -36,6 +36,8 @@ static void world_drop_observation(RcWorld *w) {
         w->rc_seats = NULL;
         free(w->rc_backoff);
         w->rc_backoff = NULL;
+        free(w->rc_streaks);
+        w->rc_streaks = NULL;
 }
 
 void rc_world_done(RcWorld *w) {
@@ -187,9 +189,17 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
         w->rc_nodes = calloc(w->n_nodes + 1, sizeof(RcNode));
         w->rc_inflight = calloc(h->n_inflight + 1, sizeof(RcInflight));
         w->rc_backoff = calloc(h->n_backoff + 1, sizeof(RcBackoffEntry));
+        w->rc_streaks = calloc(h->n_marks + 1, sizeof(RcNodeStreak));
         if (!w->rc_instances || !w->rc_volumes || !w->rc_attached || !w->rc_subnets || !w->rc_nodes ||
-            !w->rc_inflight || !w->rc_backoff)
+            !w->rc_inflight || !w->rc_backoff || !w->rc_streaks)
                 return -ENOMEM;
+        for (size_t i = 0; i < h->n_marks; i++)
+                w->rc_streaks[i] = (RcNodeStreak){
+                        .node_id = h->marks[i].node_id,
+                        .bad_since_usec = h->marks[i].bad_since_usec,
+                        .healthy_since_usec = h->marks[i].healthy_since_usec,
+                        .drained_since_usec = h->marks[i].drained_since_usec,
+                };
         for (size_t i = 0; i < h->n_backoff; i++)
                 w->rc_backoff[i] = (RcBackoffEntry){
                         .key = h->backoff[i].key,
@@ -237,7 +247,6 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 };
         for (size_t i = 0; i < w->n_nodes; i++) {
                 const DockerNode *d = &w->nodes[i];
-                const RcNodeMark *m = history_mark(h, d->id);
                 w->rc_nodes[i] = (RcNode){
                         .id = d->id,
                         .logical_id = d->logical_id,
@@ -248,10 +257,7 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .state = node_state(d->state),
                         .reachability = node_reach(d),
                         .availability = d->availability,
-                        .bad_since_usec = m ? m->bad_since_usec : 0,
-                        .healthy_since_usec = m ? m->healthy_since_usec : 0,
                         .created_usec = d->created_usec,
-                        .drained_since_usec = m ? m->drained_since_usec : 0,
                         .manager_addr = d->manager ? d->manager_addr : NULL,
                 };
         }
@@ -285,6 +291,8 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
         };
         *ret_mem = (RcMemory){
                 .no_leader_since_usec = h->no_leader_since_usec,
+                .streaks = w->rc_streaks,
+                .n_streaks = h->n_marks,
                 .inflight = w->rc_inflight,
                 .n_inflight = h->n_inflight,
                 .seats = w->rc_seats,

@@ -47,6 +47,7 @@ typedef struct RcWorld {
         RcInflight *rc_inflight;
         RcSeat *rc_seats;             /* from the history's seats */
         RcBackoffEntry *rc_backoff;   /* from the history's backoff */
+        RcNodeStreak *rc_streaks;     /* from the history's node marks */
 } RcWorld;
 
 void rc_world_done(RcWorld *w);

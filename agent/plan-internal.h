@@ -67,6 +67,8 @@ typedef struct Planner {
         size_t n_node_by_inst;
         const RcInflight **drains;      /* in-flight DRAINs, sorted by instance id */
         size_t n_drains;
+        const RcNodeStreak **streaks;   /* the memory's streaks, sorted by node id */
+        size_t n_streaks;
         const RcNode **node_by_addr;    /* nodes with a known Status.Addr, sorted by it */
         size_t n_node_by_addr;
 
@@ -119,6 +121,13 @@ static inline bool worker_live(const RcInstance *i) {
 }
 
 /* ---- plan-world.c: the working state, appending actions, lookups, indexing ------------ */
+
+/* What the memory holds of node n (since when Down and Unreachable, healthy, drained; 0:
+ * not so, or nothing remembered). */
+uint64_t node_bad_since(const Planner *p, const RcNode *n);
+uint64_t node_healthy_since(const Planner *p, const RcNode *n);
+uint64_t node_drained_since(const Planner *p, const RcNode *n);
+int index_streaks(Planner *p);
 
 void planner_done(Planner *p);
 

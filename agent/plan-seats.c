@@ -375,7 +375,7 @@ static void step_evict_worker(Planner *p, Slot *s, const RcInstance *i) {
                 a->node_id = node->id;
                 return;
         }
-        since = node->drained_since_usec ?: f ? f->since_usec : 0;
+        since = node_drained_since(p, node) ?: f ? f->since_usec : 0;
         if (since != 0 && age(p, since) >= drain_usec) {
                 a = slot_step(s, RC_ACTION_TERMINATE_WORKER, true, s->lid,
                               "%s: worker instance %s holds its address; node %s drained for %llus: terminating it.",
@@ -485,9 +485,9 @@ static void eval_running(Planner *p, Slot *s) {
 
         /* Fencing only through the node whose engine label names this very instance. */
         if (n && n->state == RC_NODE_DOWN && n->reachability == RC_REACH_UNREACHABLE) {
-                uint64_t bad = age(p, n->bad_since_usec);
+                uint64_t bad_since = node_bad_since(p, n), bad = age(p, bad_since);
 
-                if (n->bad_since_usec != 0 && bad >= spec->grace_usec &&
+                if (bad_since != 0 && bad >= spec->grace_usec &&
                     (i->launch_usec == 0 || wall_age(p, i->launch_usec) >= spec->grace_usec)) {
                         a = slot_step(s, RC_ACTION_FENCE, false, s->lid,
                                       "%s: node %s has been Down and Unreachable for %llus (GraceSec %llus) while %s runs: terminating it.",
@@ -496,7 +496,7 @@ static void eval_running(Planner *p, Slot *s) {
                         a->node_id = n->id;
                         return;
                 }
-                if (n->bad_since_usec != 0 && bad >= spec->grace_usec)
+                if (bad_since != 0 && bad >= spec->grace_usec)
                         slot_wait(s, RC_WAIT_GRACE, false, s->lid,
                                   "%s: node %s is Down and Unreachable but instance %s is up only %llus: not fenced before %llus.",
                                   s->lid, n->id, i->id, secs(wall_age(p, i->launch_usec)), secs(spec->grace_usec));
@@ -557,14 +557,14 @@ static void eval_running(Planner *p, Slot *s) {
                 return;
         }
         if (h->state == RC_NODE_READY && h->reachability == RC_REACH_REACHABLE) {
-                uint64_t ok = age(p, h->healthy_since_usec);
+                uint64_t healthy_since = node_healthy_since(p, h), ok = age(p, healthy_since);
 
                 if (!v->has_state && h->manager && attached_to(v, i->id)) {
                         /* Its host has joined (or inited) on this volume: from now on it holds
                          * swarm state, and quorum-loss mode may re-create the seat on it. Not
                          * stable yet: still busy (the others wait as before); stable: marked
                          * beside whatever another seat does (slot_change()). */
-                        a = slot_step(s, RC_ACTION_MARK_VOLUME, !(h->healthy_since_usec != 0 && ok >= spec->stable_usec), s->lid,
+                        a = slot_step(s, RC_ACTION_MARK_VOLUME, !(healthy_since != 0 && ok >= spec->stable_usec), s->lid,
                                       "%s: node %s is a Ready, Reachable manager on instance %s with volume %s: marking the volume as holding swarm state.",
                                       s->lid, h->id, i->id, v->id);
                         a->volume_id = v->id;
@@ -573,14 +573,14 @@ static void eval_running(Planner *p, Slot *s) {
                         return;
                 }
 
-                if (h->healthy_since_usec != 0 && ok >= spec->stable_usec)
+                if (healthy_since != 0 && ok >= spec->stable_usec)
                         return; /* healthy */
                 slot_wait(s, RC_WAIT_STABLE, true, s->lid, "%s: node %s is Ready and Reachable for %llus of %llus.",
                           s->lid, h->id, secs(ok), secs(spec->stable_usec));
                 return;
         }
-        if (h->state == RC_NODE_UNKNOWN && h->reachability == RC_REACH_REACHABLE && h->healthy_since_usec != 0 &&
-            age(p, h->healthy_since_usec) >= spec->stable_usec)
+        if (h->state == RC_NODE_UNKNOWN && h->reachability == RC_REACH_REACHABLE && node_healthy_since(p, h) != 0 &&
+            age(p, node_healthy_since(p, h)) >= spec->stable_usec)
                 /* Right after an election the new leader has not heard from the node yet
                  * ("unknown") while Raft reaches it: stable as it was, not a recovery. */
                 return;

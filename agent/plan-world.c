@@ -59,6 +59,7 @@ void planner_done(Planner *p) {
         free(p->node_by_inst);
         free(p->drains);
         free(p->node_by_addr);
+        free(p->streaks);
 }
 
 _printf_(4, 0) static void action_init(RcAction *a, RcActionKind kind, const char *lid, const char *fmt, va_list ap) {
@@ -149,6 +150,56 @@ void set_token(Planner *p, RcAction *a) {
 }
 
 /* ---- lookups ---------------------------------------------------------------------------- */
+
+static int streak_cmp(const void *a, const void *b) {
+        return strcmp((*(const RcNodeStreak *const *) a)->node_id, (*(const RcNodeStreak *const *) b)->node_id);
+}
+
+int index_streaks(Planner *p) {
+        size_t n = p->mem ? p->mem->n_streaks : 0;
+
+        p->streaks = malloc(sizeof(RcNodeStreak *) * (n + 1));
+        if (!p->streaks)
+                return -ENOMEM;
+        for (size_t i = 0; i < n; i++)
+                if (p->mem->streaks[i].node_id)
+                        p->streaks[p->n_streaks++] = &p->mem->streaks[i];
+        qsort(p->streaks, p->n_streaks, sizeof(RcNodeStreak *), streak_cmp);
+        return 0;
+}
+
+static const RcNodeStreak *streak_of(const Planner *p, const RcNode *n) {
+        size_t lo = 0, hi = p->n_streaks;
+
+        if (!n->id)
+                return NULL;
+        while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = strcmp(n->id, p->streaks[mid]->node_id);
+                if (c == 0)
+                        return p->streaks[mid];
+                if (c < 0)
+                        hi = mid;
+                else
+                        lo = mid + 1;
+        }
+        return NULL;
+}
+
+uint64_t node_bad_since(const Planner *p, const RcNode *n) {
+        const RcNodeStreak *s = streak_of(p, n);
+        return s ? s->bad_since_usec : 0;
+}
+
+uint64_t node_healthy_since(const Planner *p, const RcNode *n) {
+        const RcNodeStreak *s = streak_of(p, n);
+        return s ? s->healthy_since_usec : 0;
+}
+
+uint64_t node_drained_since(const Planner *p, const RcNode *n) {
+        const RcNodeStreak *s = streak_of(p, n);
+        return s ? s->drained_since_usec : 0;
+}
 
 static int slot_cmp(const void *a, const void *b) {
         return strcmp((*(Slot *const *) a)->lid, (*(Slot *const *) b)->lid);
@@ -562,7 +613,7 @@ static bool node_of(const RcNode *n, const RcInstance *i) {
         return streq_ptr(n->instance_id, i->id);
 }
 
-static void instance_node_add(InstanceNodes *r, const RcNode *n) {
+static void instance_node_add(const Planner *p, InstanceNodes *r, const RcNode *n) {
         bool up = n->state != RC_NODE_DOWN, drained = up && streq_ptr(n->availability, "drain");
         int rank = up && !drained ? 2 : up ? 1 : 0;
         int first_rank = !r->first ? -1 :
@@ -582,12 +633,13 @@ static void instance_node_add(InstanceNodes *r, const RcNode *n) {
                         r->undrained[r->n_undrained++] = n;
                 return;
         }
+        uint64_t since = node_drained_since(p, n);
         if (r->n_up_drained++ == 0)
-                r->drained_since_usec = n->drained_since_usec;
-        else if (n->drained_since_usec == 0 || r->drained_since_usec == 0)
+                r->drained_since_usec = since;
+        else if (since == 0 || r->drained_since_usec == 0)
                 r->drained_since_usec = 0;
-        else if (n->drained_since_usec > r->drained_since_usec)
-                r->drained_since_usec = n->drained_since_usec;
+        else if (since > r->drained_since_usec)
+                r->drained_since_usec = since;
 }
 
 void instance_nodes(const Planner *p, const RcInstance *i, InstanceNodes *ret) {
@@ -599,12 +651,12 @@ void instance_nodes(const Planner *p, const RcInstance *i, InstanceNodes *ret) {
                 c = nodes_by_addr(p, i->private_ip, &v);
                 for (size_t k = 0; k < c; k++)
                         if (node_of(v[k], i))
-                                instance_node_add(ret, v[k]);
+                                instance_node_add(p, ret, v[k]);
         }
         c = nodes_by_instance(p, i->id, &v);
         for (size_t k = 0; k < c; k++)
                 if (!(addr_known(v[k]->addr) && i->private_ip) && node_of(v[k], i))
-                        instance_node_add(ret, v[k]);
+                        instance_node_add(p, ret, v[k]);
 }
 
 /* ---- hashes: inputs of ClientTokens --------------------------------------------------------- */

@@ -551,6 +551,9 @@ int rc_plan(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem, R
         r = index_spec(&p);
         if (r < 0)
                 return r;
+        r = index_streaks(&p);
+        if (r < 0)
+                return r;
 
         mode = rc_mode(spec, obs, mem);
         if (mode == RC_MODE_QUORUM_LOSS) {

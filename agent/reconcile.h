@@ -134,16 +134,9 @@ typedef struct RcNode {
         RcNodeState state;
         RcReachability reachability;
         const char *availability;      /* "active" | "pause" | "drain" */
-        /* Kept by the executor across observations (0: not so), CLOCK_MONOTONIC; restarted
-         * after a gap in observation or under another Leader (issue 14): */
-        uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
-        uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since
-                                        * ("unknown" while Reachable, as right after an
-                                        * election, is no break) */
         /* Added after the first contract (0: unknown): */
         uint64_t created_usec;         /* CreatedAt: a node created after the last token rotation
                                         * joined with the current token */
-        uint64_t drained_since_usec;   /* kept by the executor: availability drain since */
         /* Added after the first contract: */
         const char *manager_addr;      /* ManagerStatus.Addr ("10.0.1.10:2377"; NULL: none). With
                                         * addr, what ties a Raft member to its seat: labels are hints */
@@ -223,6 +216,18 @@ typedef struct RcObservation {
 
 /* ---- remembered ------------------------------------------------------------------- */
 
+/* What the executor has seen of a node across listings (issue 15: memory, not the
+ * observation), CLOCK_MONOTONIC, 0: not so. Restarted after a gap in observation or under
+ * another Leader (issue 14). */
+typedef struct RcNodeStreak {
+        const char *node_id;
+        uint64_t bad_since_usec;       /* Down AND Unreachable without a break since */
+        uint64_t healthy_since_usec;   /* Ready AND (worker or Reachable) without a break since
+                                        * ("unknown" while Reachable, as right after an
+                                        * election, is no break) */
+        uint64_t drained_since_usec;   /* availability drain since */
+} RcNodeStreak;
+
 /* A key (rc_action_backoff_key()) whose last action failed: none before not_before_usec. */
 typedef struct RcBackoffEntry {
         const char *key;
@@ -233,11 +238,11 @@ typedef struct RcBackoffEntry {
  * What the executor remembers across passes (issue 15: apart from what was seen): the
  * planner reads it, the executor updates it (rc-history.h). Every time is CLOCK_MONOTONIC
  * but tokens_rotated_usec (this host's wall clock) and the two EC2/swarm clocks named.
- * The node streaks (RcNode.bad_since_usec, …) are the executor's marks joined onto the
- * nodes by node id.
  */
 typedef struct RcMemory {
         uint64_t no_leader_since_usec; /* 0: a leader is known; else since when none */
+        const RcNodeStreak *streaks;   /* per node id, any order (a node without: nothing seen) */
+        size_t n_streaks;
         const RcInflight *inflight;
         size_t n_inflight;
         const RcSeat *seats;           /* per manager seat, any order; a seat not listed: nothing

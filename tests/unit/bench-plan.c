@@ -37,6 +37,7 @@ typedef struct Bench {
         const char *att[N_MANAGERS];
         RcSubnet sub[3];
         RcNode *node;
+        RcNodeStreak *streak;           /* the memory's streak of node[i] */
         size_t n_node;
         char (*names)[3][32];
 } Bench;
@@ -64,11 +65,13 @@ static int build(Bench *b, unsigned wanted, size_t running, size_t terminated) {
 
         free(b->inst);
         free(b->node);
+        free(b->streak);
         free(b->names);
         b->inst = calloc(total, sizeof(RcInstance));
         b->node = calloc(total, sizeof(RcNode));
+        b->streak = calloc(total, sizeof(RcNodeStreak));
         b->names = calloc(total, sizeof(*b->names));
-        if (!b->inst || !b->node || !b->names)
+        if (!b->inst || !b->node || !b->streak || !b->names)
                 return -ENOMEM;
         b->n_inst = b->n_node = 0;
 
@@ -90,7 +93,8 @@ static int build(Bench *b, unsigned wanted, size_t running, size_t terminated) {
                 b->node[b->n_node++] = (RcNode) { .id = nid, .logical_id = ips[k], .instance_id = iid, .manager = true,
                                                   .leader = k == 0, .state = RC_NODE_READY,
                                                   .reachability = RC_REACH_REACHABLE, .availability = "active",
-                                                  .healthy_since_usec = NOW - SEC(3600), .created_usec = NOW - SEC(86400) };
+                                                  .created_usec = NOW - SEC(86400) };
+                b->streak[b->n_node - 1] = (RcNodeStreak) { .node_id = nid, .healthy_since_usec = NOW - SEC(3600) };
         }
         for (size_t k = 0; k < running + terminated; k++) {
                 char *iid = b->names[k][0], *ip = b->names[k][1], *nid = b->names[k][2];
@@ -106,8 +110,9 @@ static int build(Bench *b, unsigned wanted, size_t running, size_t terminated) {
                 if (live)
                         b->node[b->n_node++] = (RcNode) { .id = nid, .instance_id = iid, .state = RC_NODE_READY,
                                                           .reachability = RC_REACH_NONE, .availability = "active",
-                                                          .healthy_since_usec = NOW - SEC(3600),
                                                           .created_usec = NOW - SEC(7200) };
+                if (live)
+                        b->streak[b->n_node - 1] = (RcNodeStreak) { .node_id = nid, .healthy_since_usec = NOW - SEC(3600) };
         }
         b->spec = (RcSpec) { .cluster = "bench", .managers = b->managers, .n_managers = N_MANAGERS,
                              .bootstrap = b->managers[0], .workers = wanted, .grace_usec = SEC(120),
@@ -117,7 +122,7 @@ static int build(Bench *b, unsigned wanted, size_t running, size_t terminated) {
                                    .volumes_ok = true, .volumes = b->vol, .n_volumes = N_MANAGERS, .subnets_ok = true,
                                    .subnets = b->sub, .n_subnets = 3, .nodes_ok = true, .nodes = b->node,
                                    .n_nodes = b->n_node, .leader = true, .quorum = true, .self_manager = true };
-        b->mem = (RcMemory) { .tokens_rotated_usec = NOW - SEC(3600) };
+        b->mem = (RcMemory) { .tokens_rotated_usec = NOW - SEC(3600), .streaks = b->streak, .n_streaks = b->n_node };
         return 0;
 }
 
@@ -209,6 +214,7 @@ int main(int argc, char *argv[]) {
         }
         free(b.inst);
         free(b.node);
+        free(b.streak);
         free(b.names);
         return r < 0 ? 1 : 0;
 }

@@ -36,6 +36,8 @@ typedef struct World {
         RcSubnet sub[4];
         size_t n_sub;
         RcNode node[MAXI];
+        RcNodeStreak streak[MAXI];      /* the memory's streaks of node[i] (issue 15: memory,
+                                         * not observation), joined by run() */
         size_t n_node;
         RcInflight fl[8];
         size_t n_fl;
@@ -52,6 +54,9 @@ typedef struct World {
 } World;
 
 static World W;
+
+/* The memory's streaks of the node n points at (in W.node). */
+#define MARK(n) (&W.streak[(n) - W.node])
 
 static RcInstance *add_inst(const char *id, RcInstanceState st, const char *role, const char *lid, const char *ip,
                             const char *subnet, uint64_t launch) {
@@ -78,10 +83,11 @@ static RcNode *add_node(const char *id, const char *lid, const char *instance, b
         RcNode *n = &W.node[W.n_node++];
 
         *n = (RcNode) { .id = id, .logical_id = lid, .instance_id = instance, .manager = manager, .state = st,
-                        .reachability = reach, .availability = "active",
-                        .healthy_since_usec = st == RC_NODE_READY ? NOW - SEC(3600) : 0,
-                        .bad_since_usec = st == RC_NODE_DOWN && reach == RC_REACH_UNREACHABLE ? NOW - SEC(3600) : 0,
-                        .created_usec = NOW - SEC(86400) };
+                        .reachability = reach, .availability = "active", .created_usec = NOW - SEC(86400) };
+        *MARK(n) = (RcNodeStreak) {
+                .healthy_since_usec = st == RC_NODE_READY ? NOW - SEC(3600) : 0,
+                .bad_since_usec = st == RC_NODE_DOWN && reach == RC_REACH_UNREACHABLE ? NOW - SEC(3600) : 0,
+        };
         return n;
 }
 
@@ -179,8 +185,8 @@ static void lose(size_t k) {
         W.vol[k].n_attached = 0;
         W.node[k].state = RC_NODE_DOWN;
         W.node[k].reachability = RC_REACH_UNREACHABLE;
-        W.node[k].healthy_since_usec = 0;
-        W.node[k].bad_since_usec = NOW - SEC(600);
+        W.streak[k].healthy_since_usec = 0;
+        W.streak[k].bad_since_usec = NOW - SEC(600);
 }
 
 static void quorum_loss(void) {
@@ -196,6 +202,9 @@ static int run(void) {
         W.obs.volumes = W.vol, W.obs.n_volumes = W.n_vol;
         W.obs.subnets = W.sub, W.obs.n_subnets = W.n_sub;
         W.obs.nodes = W.node, W.obs.n_nodes = W.n_node;
+        for (size_t i = 0; i < W.n_node; i++)
+                W.streak[i].node_id = W.node[i].id;
+        W.mem.streaks = W.streak, W.mem.n_streaks = W.n_node;
         W.mem.inflight = W.fl, W.mem.n_inflight = W.n_fl;
         W.mem.seats = W.seat, W.mem.n_seats = W.n_seat;
         W.mem.dead_client_tokens = W.dead, W.mem.n_dead_client_tokens = W.n_dead;
@@ -299,9 +308,9 @@ static void c_two_lost_second_busy(void) {
 }
 static void r_busy_blocks_fence(void) {
         world(2);
-        W.node[1].healthy_since_usec = NOW - SEC(10); /* back, not stable yet */
+        W.streak[1].healthy_since_usec = NOW - SEC(10); /* back, not stable yet */
         W.node[2].state = RC_NODE_DOWN, W.node[2].reachability = RC_REACH_UNREACHABLE;
-        W.node[2].healthy_since_usec = 0, W.node[2].bad_since_usec = NOW - GRACE - SEC(1);
+        W.streak[2].healthy_since_usec = 0, W.streak[2].bad_since_usec = NOW - GRACE - SEC(1);
 }
 static void r_inflight_launch(void) {
         world(2); lose(1);
@@ -336,7 +345,7 @@ static void r_in_use_no_attachment_info(void) { world(2); W.vol[1].n_attached = 
 static void r_attached_elsewhere(void) { world(2); W.att[1][0] = "i-other"; }
 static void r_stuck_replacement(void) { r_waiting_for_node(); W.inst[1].launch_usec = NOW - SEC(16 * 60); lose(2); }
 static void r_young_replacement_blocks(void) { r_stuck_replacement(); W.inst[1].launch_usec = NOW - SEC(60); }
-static void r_not_stable(void) { world(2); W.node[1].healthy_since_usec = NOW - SEC(10); }
+static void r_not_stable(void) { world(2); W.streak[1].healthy_since_usec = NOW - SEC(10); }
 /* Right after an election: M1's node "unknown" to the new leader but Reachable, stable
  * before; M2 lost: re-created at once. Without that history M1 counts as busy. */
 static void r_unknown_after_election(void) {
@@ -344,13 +353,13 @@ static void r_unknown_after_election(void) {
         lose(2);
         W.node[1].state = RC_NODE_UNKNOWN;
 }
-static void r_unknown_no_history(void) { r_unknown_after_election(); W.node[1].healthy_since_usec = 0; }
+static void r_unknown_no_history(void) { r_unknown_after_election(); W.streak[1].healthy_since_usec = 0; }
 static void r_unknown_unreachable(void) { r_unknown_after_election(); W.node[1].reachability = RC_REACH_UNREACHABLE; }
 
 static void r_fence(void) {
         world(2);
         W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_UNREACHABLE;
-        W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = NOW - GRACE - SEC(1);
+        W.streak[1].healthy_since_usec = 0, W.streak[1].bad_since_usec = NOW - GRACE - SEC(1);
 }
 static void c_fence(void) {
         const RcAction *a = find(RC_ACTION_FENCE, 0);
@@ -362,13 +371,13 @@ static void r_missing_node_down_reachable(void) { world(2); lose(1); W.node[1].r
 /* Reachable, and its node names no instance EC2 calls terminated: wait for Swarm. */
 static void r_missing_alive_unlabelled(void) { r_missing_node_still_alive(); W.node[1].instance_id = NULL; }
 static void r_missing_alive_unknown_instance(void) { r_missing_node_still_alive(); W.node[1].instance_id = "i-m1new"; }
-static void r_fence_within_grace(void) { r_fence(); W.node[1].bad_since_usec = NOW - GRACE + SEC(1); }
-static void r_fence_no_bad_since(void) { r_fence(); W.node[1].bad_since_usec = 0; }
+static void r_fence_within_grace(void) { r_fence(); W.streak[1].bad_since_usec = NOW - GRACE + SEC(1); }
+static void r_fence_no_bad_since(void) { r_fence(); W.streak[1].bad_since_usec = 0; }
 static void r_fence_inflight(void) { r_fence(); add_inflight(RC_INFLIGHT_FENCE, M1, "i-m1", NULL, NOW - SEC(5)); }
 static void r_down_reachable(void) {
         world(2);
         W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_REACHABLE;
-        W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = 0;
+        W.streak[1].healthy_since_usec = 0, W.streak[1].bad_since_usec = 0;
 }
 static void r_no_fence_of_new_instance(void) {
         /* The replacement runs with the volume; the old node (labelled with the old
@@ -376,7 +385,7 @@ static void r_no_fence_of_new_instance(void) {
         world(2); lose(1);
         add_inst("i-m1new", RC_INSTANCE_RUNNING, "manager", M1, M1, "subnet-b", NOW - SEC(30));
         W.vol[1].state = RC_VOLUME_IN_USE, W.att[1][0] = "i-m1new", W.vol[1].n_attached = 1;
-        W.node[1].bad_since_usec = NOW - SEC(3600);
+        W.streak[1].bad_since_usec = NOW - SEC(3600);
 }
 static void r_stale_node_same_label(void) {
         /* The engine left and joined again as n-m1b; the old n-m1 (same label) is dead. */
@@ -386,12 +395,12 @@ static void r_stale_node_same_label(void) {
 static void r_stale_node_same_label_first(void) {
         world(2);
         W.node[1].id = "n-m1b"; /* the healthy one first in the listing */
-        add_node("n-m1", M1, "i-m1", true, RC_NODE_DOWN, RC_REACH_UNREACHABLE)->bad_since_usec = NOW - SEC(3600);
+        MARK(add_node("n-m1", M1, "i-m1", true, RC_NODE_DOWN, RC_REACH_UNREACHABLE))->bad_since_usec = NOW - SEC(3600);
 }
 static void r_two_dead_nodes_same_label(void) {
         world_n(5, 2);
         W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_UNREACHABLE;
-        W.node[1].healthy_since_usec = 0, W.node[1].bad_since_usec = NOW - GRACE - SEC(1);
+        W.streak[1].healthy_since_usec = 0, W.streak[1].bad_since_usec = NOW - GRACE - SEC(1);
         add_node("n-m1b", M1, "i-m1", true, RC_NODE_DOWN, RC_REACH_UNREACHABLE);
 }
 static void r_mislabelled_healthy_node(void) { r_two_dead_nodes_same_label(); W.node[W.n_node - 1].logical_id = M2, W.node[W.n_node - 1].state = RC_NODE_READY, W.node[W.n_node - 1].reachability = RC_REACH_REACHABLE; }
@@ -401,7 +410,7 @@ static void r_two_live(void) {
         world(2);
         add_inst("i-m1x", RC_INSTANCE_RUNNING, "manager", M1, "10.0.2.77", "subnet-b", NOW - SEC(30));
         W.node[1].state = RC_NODE_DOWN, W.node[1].reachability = RC_REACH_UNREACHABLE;
-        W.node[1].bad_since_usec = NOW - SEC(3600);
+        W.streak[1].bad_since_usec = NOW - SEC(3600);
 }
 static void r_drift_ip(void) { world(2); W.inst[1].private_ip = "10.0.2.99"; }
 static void r_drift_unknown_lid(void) { world(2); add_inst("i-x", RC_INSTANCE_RUNNING, "manager", "10.0.7.7", "10.0.7.7", "subnet-x", NOW); }
@@ -469,7 +478,7 @@ static void r_vl_would_cost_quorum(void) {
         /* Executor said quorum, the listing shows 1 of 3 reachable: nothing at all. */
         r_vl_demote();
         W.node[2].state = RC_NODE_DOWN, W.node[2].reachability = RC_REACH_UNREACHABLE;
-        W.node[2].healthy_since_usec = 0, W.node[2].bad_since_usec = NOW - SEC(10);
+        W.streak[2].healthy_since_usec = 0, W.streak[2].bad_since_usec = NOW - SEC(10);
 }
 static void r_vl_reachable(void) { r_vl_demote(); W.node[1].reachability = RC_REACH_REACHABLE; }
 static void r_vl_running(void) { world(2); W.vol[1].state = RC_VOLUME_DELETED; }
@@ -549,7 +558,7 @@ static void r_grow_joined_rotate(void) {
         r_grow();
         W.inst[1].cluster = "prod", W.inst[1].launch_usec = NOW - SEC(100);
         W.vol[1].state = RC_VOLUME_IN_USE, W.vol[1].n_attached = 1;
-        W.node[1].id = "n-m1", W.node[1].created_usec = NOW - SEC(20), W.node[1].healthy_since_usec = NOW - SEC(20);
+        W.node[1].id = "n-m1", W.node[1].created_usec = NOW - SEC(20), W.streak[1].healthy_since_usec = NOW - SEC(20);
 }
 static void r_rotate_waits_for_pending(void) {
         r_grow_joined_rotate();
@@ -598,8 +607,8 @@ static void c_workers_drain(void) {
         CHECK(a && streq(a->node_id, "n-w2") && streq(a->instance_id, "i-w2")); /* the newest */
 }
 static void r_workers_drain_inflight(void) { r_workers_drain(); add_inflight(RC_INFLIGHT_DRAIN, NULL, "i-w2", NULL, NOW - SEC(2)); }
-static void r_workers_drained_wait(void) { r_workers_drain(); W.node[5].availability = "drain"; W.node[5].drained_since_usec = NOW - SEC(10); }
-static void r_workers_drained_terminate(void) { r_workers_drained_wait(); W.node[5].drained_since_usec = NOW - DRAIN; }
+static void r_workers_drained_wait(void) { r_workers_drain(); W.node[5].availability = "drain"; W.streak[5].drained_since_usec = NOW - SEC(10); }
+static void r_workers_drained_terminate(void) { r_workers_drained_wait(); W.streak[5].drained_since_usec = NOW - DRAIN; }
 static void c_workers_terminate(void) {
         const RcAction *a = find(RC_ACTION_TERMINATE_WORKER, 0);
         CHECK(a && streq(a->instance_id, "i-w2"));
@@ -608,7 +617,7 @@ static void r_workers_drained_by_inflight(void) {
         r_workers_drain(); W.node[5].availability = "drain";
         add_inflight(RC_INFLIGHT_DRAIN, NULL, "i-w2", NULL, NOW - DRAIN - SETTLE);
 }
-static void r_workers_prefer_drained(void) { r_workers_drain(); W.node[3].availability = "drain"; W.node[3].drained_since_usec = NOW - SEC(5); }
+static void r_workers_prefer_drained(void) { r_workers_drain(); W.node[3].availability = "drain"; W.streak[3].drained_since_usec = NOW - SEC(5); }
 static void r_workers_never_joined(void) { r_workers_drain(); W.n_node--; /* n-w2 */ }
 static void r_workers_remove_dead_node(void) {
         world(2);
@@ -737,14 +746,14 @@ static void c_worker_on_address(void) {
 static void r_worker_on_address_at_target(void) { r_worker_on_address(); W.spec.workers = 2; }
 static void r_worker_on_address_drained(void) {
         r_worker_on_address();
-        W.node[W.n_node - 1].availability = "drain", W.node[W.n_node - 1].drained_since_usec = NOW - DRAIN;
+        W.node[W.n_node - 1].availability = "drain", W.streak[W.n_node - 1].drained_since_usec = NOW - DRAIN;
 }
 static void c_worker_on_address_drained(void) {
         const RcAction *a = find(RC_ACTION_TERMINATE_WORKER, 0);
         CHECK(a && streq(a->instance_id, "i-h"));
 }
 /* M2 just back (not stable yet): M1, first in order, goes on; no other worker is touched. */
-static void r_worker_on_address_other_busy(void) { r_worker_on_address_at_target(); W.node[2].healthy_since_usec = NOW - SEC(10); }
+static void r_worker_on_address_other_busy(void) { r_worker_on_address_at_target(); W.streak[2].healthy_since_usec = NOW - SEC(10); }
 /* issue 14, workers and join tokens. world(2): i-w0 (10.0.9.10, n-w0), i-w1 (10.0.9.11, n-w1,
  * the newer), nodes W.node[3] and W.node[4]. */
 /* a worker whose node never appeared, past the join timeout: not counted, terminated, replaced */
@@ -761,7 +770,7 @@ static void r_workers_claimed_twice(void) {
         world(2);
         W.spec.workers = 1;
         RcNode *n = add_node("n-dup", NULL, "i-w1", false, RC_NODE_READY, RC_REACH_NONE);
-        n->addr = "10.0.9.99", n->availability = "drain", n->drained_since_usec = NOW - SEC(3600);
+        n->addr = "10.0.9.99", n->availability = "drain", MARK(n)->drained_since_usec = NOW - SEC(3600);
 }
 static void c_workers_claimed_twice(void) {
         const RcAction *d = find(RC_ACTION_DRAIN_WORKER, 0);
@@ -771,7 +780,7 @@ static void c_workers_claimed_twice(void) {
 static void r_workers_two_nodes_one_host(void) {
         world(2);
         W.spec.workers = 1;
-        W.node[4].availability = "drain", W.node[4].drained_since_usec = NOW - SEC(3600);
+        W.node[4].availability = "drain", W.streak[4].drained_since_usec = NOW - SEC(3600);
         add_node("n-w1b", NULL, "i-w1", false, RC_NODE_READY, RC_REACH_NONE)->addr = "10.0.9.11";
 }
 static void c_workers_two_nodes_one_host(void) {
@@ -1186,8 +1195,8 @@ static void random_world(void) {
                         n->state = (RcNodeState) rnd(4);
                         n->reachability = (RcReachability) rnd(4);
                         n->manager = chance(80);
-                        n->bad_since_usec = chance(70) ? NOW - SEC(rnd(400)) : 0;
-                        n->healthy_since_usec = chance(70) ? NOW - SEC(rnd(200)) : 0;
+                        MARK(n)->bad_since_usec = chance(70) ? NOW - SEC(rnd(400)) : 0;
+                        MARK(n)->healthy_since_usec = chance(70) ? NOW - SEC(rnd(200)) : 0;
                         n->created_usec = NOW - SEC(rnd(7200));
                         if (chance(15))
                                 n->instance_id = chance(50) ? NULL : "i-a";
@@ -1222,7 +1231,7 @@ static void random_world(void) {
                         RcNode *n = add_node(c ? wk_nodes2[k] : wk_nodes[k], NULL, chance(85) ? wk_ids[k] : wk_ids[rnd(5)],
                                              false, (RcNodeState) rnd(4), RC_REACH_NONE);
                         n->availability = avail[rnd(3)];
-                        n->drained_since_usec = chance(50) ? NOW - SEC(rnd(200)) : 0;
+                        MARK(n)->drained_since_usec = chance(50) ? NOW - SEC(rnd(200)) : 0;
                         n->addr = chance(60) ? wk_ips[k] : chance(50) ? wk_ips[rnd(5)] : NULL;
                 }
         }
@@ -1520,7 +1529,7 @@ static void check_random_plan(unsigned seed) {
                         PCHECK(inst && inst->state == RC_INSTANCE_RUNNING && streq_ptr(inst->role, "manager"));
                         PCHECK(node && node->state == RC_NODE_DOWN && node->reachability == RC_REACH_UNREACHABLE);
                         PCHECK(node && inst && streq_ptr(node->instance_id, inst->id));
-                        PCHECK(node && node->bad_since_usec && NOW - node->bad_since_usec >= GRACE);
+                        PCHECK(node && MARK(node)->bad_since_usec && NOW - MARK(node)->bad_since_usec >= GRACE);
                         PCHECK(inst && !w_instance_healthy_node(inst->id));
                         PCHECK(inst && (!inst->launch_usec || NOW - inst->launch_usec >= GRACE));
                         break;

@@ -412,11 +412,17 @@ static void test_observation(void) {
         CHECK_STR(o.nodes[0].instance_id, "i-0aaa");
         CHECK_INT(o.nodes[0].created_usec, 1234 * USEC_PER_SEC); /* issue 14: CreatedAt reaches the planner */
         CHECK(!o.nodes[1].instance_id && o.nodes[1].created_usec == 0);
-        CHECK_INT(o.nodes[0].healthy_since_usec, 1000);
-        CHECK_INT(o.nodes[0].bad_since_usec, 0);
+        /* the streaks are memory (issue 15), by node id */
+        CHECK_INT(m.n_streaks, 3);
+        for (size_t i = 0; i < m.n_streaks; i++) {
+                const RcNodeStreak *k = &m.streaks[i];
+                if (streq_ptr(k->node_id, o.nodes[0].id))
+                        CHECK(k->healthy_since_usec == 1000 && k->bad_since_usec == 0);
+                else if (streq_ptr(k->node_id, o.nodes[1].id))
+                        CHECK_INT(k->bad_since_usec, 1000);
+        }
         CHECK_INT(o.nodes[1].state, RC_NODE_DOWN);
         CHECK_INT(o.nodes[1].reachability, RC_REACH_UNREACHABLE);
-        CHECK_INT(o.nodes[1].bad_since_usec, 1000);
         CHECK_INT(o.nodes[2].reachability, RC_REACH_NONE);
         CHECK(!o.nodes[2].manager);
         CHECK_INT(m.n_inflight, 1);
