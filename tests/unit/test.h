@@ -3,6 +3,8 @@
 /* Minimal test helpers: each check prints the culprit and counts; test_done() exits
  * non-zero if any check failed, or if no check was made at all (a test that checks
  * nothing proves nothing). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +82,21 @@ static inline int test_unix_listen(const char *path) {
                 close(fd);
                 return -1;
         }
+        return fd;
+}
+
+/* A listening TCP socket on 127.0.0.1 at a port the kernel picks, its "http://127.0.0.1:PORT"
+ * in url; each step is a check. The socket (-1 on failure). */
+static inline int test_tcp_listen(char *url, size_t size) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(fd >= 0);
+        CHECK_INT(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        CHECK_INT(listen(fd, 16), 0);
+        CHECK_INT(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        snprintf(url, size, "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
         return fd;
 }
 
