@@ -87,25 +87,38 @@ static RcAction *plan_slot(Planner *p) {
         return &p->actions[p->n++];
 }
 
+/* A launch in the plan: no token rotation in this pass (plan-rotate.c), the new host carries
+ * the current token. */
+static void note_launch(Planner *p, RcActionKind kind) {
+        if (kind == RC_ACTION_LAUNCH_MANAGER || kind == RC_ACTION_LAUNCH_WORKER)
+                p->launched = true;
+}
+
+_printf_(4, 0) static RcAction *plan_vadd(Planner *p, RcActionKind kind, const char *lid, const char *fmt, va_list ap) {
+        RcAction *a = plan_slot(p);
+
+        action_init(a, kind, lid, fmt, ap);
+        note_launch(p, kind);
+        return a;
+}
+
 /* Append an action; the pointer is valid until the next append. */
 RcAction *plan_add(Planner *p, RcActionKind kind, const char *lid, const char *fmt, ...) {
-        RcAction *a = plan_slot(p);
+        RcAction *a;
         va_list ap;
 
         va_start(ap, fmt);
-        action_init(a, kind, lid, fmt, ap);
+        a = plan_vadd(p, kind, lid, fmt, ap);
         va_end(ap);
-        if (kind == RC_ACTION_LAUNCH_MANAGER || kind == RC_ACTION_LAUNCH_WORKER)
-                p->launched = true;
         return a;
 }
 
 RcAction *plan_wait(Planner *p, RcWaitCode code, const char *lid, const char *fmt, ...) {
-        RcAction *a = plan_slot(p);
+        RcAction *a;
         va_list ap;
 
         va_start(ap, fmt);
-        action_init(a, RC_ACTION_WAIT, lid, fmt, ap);
+        a = plan_vadd(p, RC_ACTION_WAIT, lid, fmt, ap);
         va_end(ap);
         a->wait = code;
         return a;
@@ -115,31 +128,36 @@ void plan_push(Planner *p, const RcAction *src) {
         RcAction *a = plan_slot(p);
 
         *a = *src;
-        if (a->kind == RC_ACTION_LAUNCH_MANAGER || a->kind == RC_ACTION_LAUNCH_WORKER)
-                p->launched = true;
+        note_launch(p, a->kind);
+}
+
+_printf_(5, 0) static RcAction *slot_vstep(Slot *s, RcActionKind kind, bool busy, const char *lid, const char *fmt,
+                                           va_list ap) {
+        action_init(&s->step, kind, lid, fmt, ap);
+        s->has_step = true;
+        s->busy = busy;
+        return &s->step;
 }
 
 RcAction *slot_step(Slot *s, RcActionKind kind, bool busy, const char *lid, const char *fmt, ...) {
+        RcAction *a;
         va_list ap;
 
         va_start(ap, fmt);
-        action_init(&s->step, kind, lid, fmt, ap);
+        a = slot_vstep(s, kind, busy, lid, fmt, ap);
         va_end(ap);
-        s->has_step = true;
-        s->busy = busy;
-        return &s->step;
+        return a;
 }
 
 RcAction *slot_wait(Slot *s, RcWaitCode code, bool busy, const char *lid, const char *fmt, ...) {
+        RcAction *a;
         va_list ap;
 
         va_start(ap, fmt);
-        action_init(&s->step, RC_ACTION_WAIT, lid, fmt, ap);
+        a = slot_vstep(s, RC_ACTION_WAIT, busy, lid, fmt, ap);
         va_end(ap);
-        s->step.wait = code;
-        s->has_step = true;
-        s->busy = busy;
-        return &s->step;
+        a->wait = code;
+        return a;
 }
 
 void set_token(Planner *p, RcAction *a) {

@@ -5,8 +5,8 @@
  * fake EC2 + IMDS (tests/fake-ec2/fake_ec2.py) and the scripted server that answers
  * garbage (garbage_server.py), started once per executable; control calls to them that
  * count as checks; clients on the fake with static keys and recorded (not slept)
- * retries; a host's configuration; and the main that runs each test and prints its
- * checks. Only 127.0.0.1; no root needed.
+ * retries; a host's and a cluster's configuration; and the main that runs each test
+ * and prints its checks. Only 127.0.0.1; no root needed.
  *
  * test.h keeps its counters in static variables, so this is a header of static inline
  * functions compiled into each executable, not a .c of its own.
@@ -217,6 +217,42 @@ static inline Config *host_config(const char *ip, const char *az, const char *in
                 CHECK_INT(config_set_value(c, CONFIG_HOST_AZ, az, "test"), 0);
         if (instance)
                 CHECK_INT(config_set_value(c, CONFIG_HOST_INSTANCE_ID, instance, "test"), 0);
+        return c;
+}
+
+/* ------------------------------------------------------------ a cluster's configuration (act, overview) */
+
+/* config_set() of a formatted "Section.Key=value"; a check. */
+_printf_(2, 3) static inline void config_setf(Config *c, const char *fmt, ...) {
+        _cleanup_(freep) char *assignment = NULL;
+        va_list ap;
+        int r;
+
+        va_start(ap, fmt);
+        r = vasprintf(&assignment, fmt, ap);
+        va_end(ap);
+        CHECK_INT(r >= 0 ? config_set(c, assignment) : -ENOMEM, 0);
+}
+
+/* Cluster.Name=name with Cluster.Managers=managers and `workers` workers, launching
+ * ami-12345678 t3.small into subnets, EC2 and the metadata service on the fake; the
+ * engine at engine_socket (NULL: none configured). Each key set is a check. */
+static inline Config *cluster_config(const char *name, const char *managers, unsigned workers, const char *subnets,
+                                     const char *engine_socket) {
+        Config *c = NULL;
+
+        CHECK_INT(config_new(&c), 0);
+        config_setf(c, "Cluster.Name=%s", name);
+        config_setf(c, "Cluster.Managers=%s", managers);
+        config_setf(c, "Cluster.Workers=%u", workers);
+        CHECK_INT(config_set(c, "Launch.ImageId=ami-12345678"), 0);
+        CHECK_INT(config_set(c, "Launch.InstanceType=t3.small"), 0);
+        config_setf(c, "Launch.SubnetIds=%s", subnets);
+        CHECK_INT(config_set(c, "AWS.Region=us-east-1"), 0);
+        CHECK_INT(config_set_value(c, CONFIG_AWS_ENDPOINT, fake.url, "test"), 0);
+        CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, fake.url, "test"), 0);
+        if (engine_socket)
+                CHECK_INT(config_set_value(c, CONFIG_ENGINE_SOCKET, engine_socket, "test"), 0);
         return c;
 }
 

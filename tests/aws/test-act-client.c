@@ -923,21 +923,7 @@ static void engine_start(Engine e) {
 }
 
 static Config *act_config(Engine e) {
-        Config *c = NULL;
-
-        CHECK_INT(config_new(&c), 0);
-        CHECK_INT(config_set(c, "Cluster.Name=" CLUSTER), 0);
-        CHECK_INT(config_set(c, "Cluster.Managers=" SEAT ",10.0.1.12,10.0.1.13"), 0);
-        CHECK_INT(config_set(c, "Cluster.Workers=2"), 0);
-        CHECK_INT(config_set(c, "Launch.ImageId=ami-12345678"), 0);
-        CHECK_INT(config_set(c, "Launch.InstanceType=t3.small"), 0);
-        CHECK_INT(config_set(c, "Launch.SubnetIds=" SUBNET), 0);
-        CHECK_INT(config_set(c, "AWS.Region=us-east-1"), 0);
-        CHECK_INT(config_set_value(c, CONFIG_AWS_ENDPOINT, fake.url, "test"), 0);
-        CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, fake.url, "test"), 0);
-        if (e != ENGINE_NONE)
-                CHECK_INT(config_set_value(c, CONFIG_ENGINE_SOCKET, sock_path, "test"), 0);
-        return c;
+        return cluster_config(CLUSTER, SEAT ",10.0.1.12,10.0.1.13", 2, SUBNET, e != ENGINE_NONE ? sock_path : NULL);
 }
 
 

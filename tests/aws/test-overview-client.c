@@ -35,41 +35,13 @@ static const char state_json[] =
         "{\"time_usec\":1,\"status\":\"acting\\u001b[31m\",\"inflight\":[{\"kind\":\"launch\\u0007\","
         "\"logical_id\":\"" SEAT "\",\"instance_id\":\"i-\\u001b[1mbold\",\"volume_id\":\"vol-\\n2\",\"since_usec\":1}]}";
 
-static Config *overview_config(void) {
-        Config *c = NULL;
-
-        CHECK_INT(config_new(&c), 0);
-        CHECK_INT(config_set(c, "Cluster.Name=" CLUSTER), 0);
-        CHECK_INT(config_set(c, "Cluster.Managers=" SEAT ",10.0.1.12,10.0.1.13"), 0);
-        CHECK_INT(config_set(c, "Cluster.Workers=1"), 0);
-        CHECK_INT(config_set(c, "Launch.ImageId=ami-12345678"), 0);
-        CHECK_INT(config_set(c, "Launch.InstanceType=t3.small"), 0);
-        CHECK_INT(config_set(c, "Launch.SubnetIds=" SUBNET), 0);
-        CHECK_INT(config_set(c, "AWS.Region=us-east-1"), 0);
-        CHECK_INT(config_set_value(c, CONFIG_AWS_ENDPOINT, fake.url, "test"), 0);
-        CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, fake.url, "test"), 0);
-        CHECK_INT(config_set_value(c, CONFIG_ENGINE_SOCKET, sock_path, "test"), 0);
-        return c;
-}
-
 /* What f(c) writes to stdout. */
 static char *stdout_of(int (*f)(Config *c), Config *c, int *ret) {
-        char path[] = "/tmp/test-overview-XXXXXX", *text = NULL;
-        int fd, saved;
+        TestCapture cap;
 
-        fd = mkstemp(path);
-        CHECK(fd >= 0);
-        fflush(stdout);
-        saved = dup(STDOUT_FILENO);
-        dup2(fd, STDOUT_FILENO);
+        test_stdout_begin(&cap);
         *ret = f(c);
-        fflush(stdout);
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-        close(fd);
-        CHECK_INT(read_full_file(path, &text, NULL), 0);
-        unlink(path);
-        return text;
+        return test_stdout_end(&cap);
 }
 
 static int run_plan(Config *c) {
@@ -109,7 +81,7 @@ static void test_overview_sanitized(void) {
         CHECK_INT(write_file_atomic(state, state_json, strlen(state_json), 0644), 0);
         setenv("RUNTIME_DIRECTORY", dir, 1);
         server_start(canned, ELEMENTSOF(canned));
-        c = overview_config();
+        c = cluster_config(CLUSTER, SEAT ",10.0.1.12,10.0.1.13", 1, SUBNET, sock_path);
 
         plan = stdout_of(run_plan, c, &r);
         CHECK_INT(r, SK_EXIT_OK);

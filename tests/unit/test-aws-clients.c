@@ -2,85 +2,17 @@
 /*
  * The chain metadata service → credentials → EC2 client (aws-clients.c) that `prepare`
  * and the reconciler's pass share: what it makes from which inputs, what it refuses and
- * which key or variable its message names, and what it asks the metadata service (a
- * server on 127.0.0.1 in a child process; nothing unless AWS.Region is empty); and that
+ * which key or variable its message names, and what it asks the metadata service
+ * (fake-imds.h, on 127.0.0.1; nothing unless AWS.Region is empty); and that
  * the reconciler's pass makes its clients through it. No request goes to an EC2 endpoint.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/wait.h>
-
 #include "aws-clients.h"
 #include "config.h"
+#include "fake-imds.h"
 #include "log.h"
 #include "pass.h"
 #include "rc-settings.h"
 #include "test.h"
-
-static char server_url[64], log_path[] = "/tmp/test-aws-clients-log-XXXXXX";
-static pid_t server_pid;
-
-/* IMDSv2: a token, then placement/region (NULL: 404); each request line logged. */
-static void answer(int fd, const char *region) {
-        char buf[4096], out[512];
-        const char *v = NULL;
-        FILE *f;
-
-        (void) test_read_request(fd, buf, sizeof(buf));
-        f = fopen(log_path, "a");
-        if (f) {
-                fprintf(f, "%.*s\n", (int) strcspn(buf, "\r"), buf);
-                fclose(f);
-        }
-        if (startswith(buf, "PUT /latest/api/token "))
-                v = "tok";
-        else if (startswith(buf, "GET /latest/meta-data/placement/region "))
-                v = region;
-        if (v)
-                snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(v), v);
-        else
-                snprintf(out, sizeof(out), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        (void) !write(fd, out, strlen(out));
-}
-
-static void server_start(const char *region) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
-
-        CHECK(lfd >= 0);
-        CHECK_INT(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        CHECK_INT(listen(lfd, 16), 0);
-        CHECK_INT(getsockname(lfd, (struct sockaddr *) &sa, &len), 0);
-        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
-        strcpy(log_path, "/tmp/test-aws-clients-log-XXXXXX");
-        fd = mkstemp(log_path);
-        CHECK(fd >= 0);
-        close(fd);
-        server_pid = fork();
-        if (server_pid == 0) {
-                (void) signal(SIGPIPE, SIG_IGN);
-                for (;;) {
-                        int c = accept(lfd, NULL, NULL);
-                        if (c < 0)
-                                _exit(0);
-                        answer(c, region);
-                        close(c);
-                }
-        }
-        close(lfd);
-}
-
-/* Stops the server; what it was asked, one request line each ("" nothing). */
-static char *server_stop(void) {
-        char *t = NULL;
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        (void) read_full_file(log_path, &t, NULL);
-        unlink(log_path);
-        return t;
-}
 
 static void static_keys(void) {
         setenv("AWS_ACCESS_KEY_ID", "AKIDUNIT", 1);
@@ -139,15 +71,15 @@ static void test_chain(void) {
                 static_keys();
                 if (cases[k].no_secret)
                         unsetenv("AWS_SECRET_ACCESS_KEY");
-                server_start(cases[k].imds_region);
+                fake_imds_start(&(const FakeImds) { .region = cases[k].imds_region });
                 spec = (AwsClientsSpec) {
                         .region = cases[k].region,
                         .endpoint = cases[k].endpoint,
-                        .metadata_endpoint = cases[k].metadata_endpoint ?: server_url,
+                        .metadata_endpoint = cases[k].metadata_endpoint ?: fake_imds_url,
                         .allow_plain_http = cases[k].allow_plain_http,
                 };
                 r = aws_clients_new(&spec, &a, msg, sizeof(msg));
-                asked = server_stop();
+                asked = fake_imds_stop();
                 if (r != cases[k].r)
                         fprintf(stderr, "case '%s': %d, expected %d (%s)\n", cases[k].name, r, cases[k].r, msg);
                 CHECK_INT(r, cases[k].r);
@@ -200,10 +132,10 @@ static void test_cancel(void) {
         AwsClientsSpec spec = { .cancel = &cancel };
 
         static_keys();
-        server_start("eu-west-1");
-        spec.metadata_endpoint = server_url;
+        fake_imds_start(&(const FakeImds) { .region = "eu-west-1" });
+        spec.metadata_endpoint = fake_imds_url;
         CHECK_INT(aws_clients_new(&spec, &a, msg, sizeof(msg)), -ECANCELED);
-        asked = server_stop();
+        asked = fake_imds_stop();
         CHECK(!a.imds && !a.creds && !a.ec2);
         CHECK(strstr(msg, "AWS.Region") != NULL);
 }

@@ -146,15 +146,8 @@ static void serve(int tcp, int ux) {
 }
 
 static void server_start(void) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        int tcp = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), ux;
+        int tcp = test_tcp_listen(server_url, sizeof(server_url)), ux;
 
-        CHECK(tcp >= 0);
-        CHECK_INT(bind(tcp, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        CHECK_INT(listen(tcp, 16), 0);
-        CHECK_INT(getsockname(tcp, (struct sockaddr *) &sa, &len), 0);
-        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
         snprintf(unix_path, sizeof(unix_path), "/tmp/test-http-%d.sock", (int) getpid());
         ux = test_unix_listen(unix_path);
         CHECK(ux >= 0);

@@ -1,110 +1,28 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * Who this host is (identity.c): the empty [Host] keys and AWS.Region from a metadata
- * service on 127.0.0.1 in a child process (IMDSv2: a token, then the items): what is
+ * service on 127.0.0.1 (fake-imds.h; IMDSv2: a token, then the items): what is
  * filled, what configured keys keep, what is never asked, the region from the zone, and
  * -EADDRNOTAVAIL for an item missing or malformed. Against the fake EC2's IMDS:
  * tests/aws/test-identity-client.c.
  */
-#include <arpa/inet.h>
-#include <netinet/in.h>
-#include <signal.h>
-#include <sys/wait.h>
-
 #include "config.h"
+#include "fake-imds.h"
 #include "identity.h"
 #include "log.h"
 #include "test.h"
 
 #define ID "i-0123456789abcdef0"
 
-typedef struct Imds {
-        const char *instance_id, *ip, *az, *region; /* NULL: 404 */
-} Imds;
-
-static char server_url[64], log_path[] = "/tmp/test-identity-log-XXXXXX";
-static pid_t server_pid;
-
-static void answer(int fd, const Imds *m) {
-        char buf[4096], out[512];
-        const char *v = NULL;
-        bool known = true;
-        FILE *f;
-
-        (void) test_read_request(fd, buf, sizeof(buf));
-        f = fopen(log_path, "a");
-        if (f) {
-                fprintf(f, "%.*s\n", (int) strcspn(buf, "\r"), buf);
-                fclose(f);
-        }
-        if (startswith(buf, "PUT /latest/api/token "))
-                v = "tok";
-        else if (!strcasestr(buf, "\r\nX-aws-ec2-metadata-token: tok\r\n"))
-                known = false;
-        else if (startswith(buf, "GET /latest/meta-data/instance-id "))
-                v = m->instance_id;
-        else if (startswith(buf, "GET /latest/meta-data/local-ipv4 "))
-                v = m->ip;
-        else if (startswith(buf, "GET /latest/meta-data/placement/availability-zone "))
-                v = m->az;
-        else if (startswith(buf, "GET /latest/meta-data/placement/region "))
-                v = m->region;
-        if (!known)
-                snprintf(out, sizeof(out), "HTTP/1.1 401 Unauthorized\r\nContent-Length: 0\r\n\r\n");
-        else if (v)
-                snprintf(out, sizeof(out), "HTTP/1.1 200 OK\r\nContent-Length: %zu\r\n\r\n%s", strlen(v), v);
-        else
-                snprintf(out, sizeof(out), "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n");
-        (void) !write(fd, out, strlen(out));
-}
-
-static void server_start(const Imds *m) {
-        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
-        socklen_t len = sizeof(sa);
-        int lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), fd;
-
-        CHECK(lfd >= 0);
-        CHECK_INT(bind(lfd, (struct sockaddr *) &sa, sizeof(sa)), 0);
-        CHECK_INT(listen(lfd, 16), 0);
-        CHECK_INT(getsockname(lfd, (struct sockaddr *) &sa, &len), 0);
-        snprintf(server_url, sizeof(server_url), "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
-        strcpy(log_path, "/tmp/test-identity-log-XXXXXX");
-        fd = mkstemp(log_path);
-        CHECK(fd >= 0);
-        close(fd);
-        server_pid = fork();
-        if (server_pid == 0) {
-                (void) signal(SIGPIPE, SIG_IGN);
-                for (;;) {
-                        int c = accept(lfd, NULL, NULL);
-                        if (c < 0)
-                                _exit(0);
-                        answer(c, m);
-                        close(c);
-                }
-        }
-        close(lfd);
-}
-
-/* Stops the server; what it was asked, one request line each. */
-static char *server_stop(void) {
-        char *t = NULL;
-        kill(server_pid, SIGKILL);
-        waitpid(server_pid, NULL, 0);
-        (void) read_full_file(log_path, &t, NULL);
-        unlink(log_path);
-        return t;
-}
-
 static void test_resolve(void) {
-        static const Imds full = { ID, "10.0.1.10", "us-east-1a", "us-east-1" },
-                          no_region = { ID, "10.0.2.20", "eu-west-3b", NULL },
-                          bad_ip = { ID, "10.0.1", "us-east-1a", "us-east-1" },
-                          no_id = { NULL, "10.0.1.10", "us-east-1a", "us-east-1" },
-                          bad_az = { ID, "10.0.1.10", "us east 1a", "us-east-1" };
+        static const FakeImds full = { ID, "10.0.1.10", "us-east-1a", "us-east-1" },
+                              no_region = { ID, "10.0.2.20", "eu-west-3b", NULL },
+                              bad_ip = { ID, "10.0.1", "us-east-1a", "us-east-1" },
+                              no_id = { NULL, "10.0.1.10", "us-east-1a", "us-east-1" },
+                              bad_az = { ID, "10.0.1.10", "us east 1a", "us-east-1" };
         static const struct {
                 const char *name;
-                const Imds *imds;
+                const FakeImds *imds;
                 const char *id, *ip, *az, *region; /* configured; NULL: empty */
                 int r;
                 const char *want_id, *want_ip, *want_az, *want_region;
@@ -135,11 +53,11 @@ static void test_resolve(void) {
                 char asked[512] = "";
                 int r;
 
-                server_start(cases[k].imds);
+                fake_imds_start(cases[k].imds);
                 CHECK_INT(config_new(&c), 0);
                 if (!c)
                         continue;
-                CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, server_url, "test"), 0);
+                CHECK_INT(config_set_value(c, CONFIG_AWS_METADATA_ENDPOINT, fake_imds_url, "test"), 0);
                 if (cases[k].id)
                         CHECK_INT(config_set_value(c, CONFIG_HOST_INSTANCE_ID, cases[k].id, "test"), 0);
                 if (cases[k].ip)
@@ -150,7 +68,7 @@ static void test_resolve(void) {
                         CHECK_INT(config_set_value(c, CONFIG_AWS_REGION, cases[k].region, "test"), 0);
 
                 r = identity_resolve(c);
-                log = server_stop();
+                log = fake_imds_stop();
                 if (r != cases[k].r)
                         fprintf(stderr, "identity, case '%s': %d, expected %d\n", cases[k].name, r, cases[k].r);
                 CHECK_INT(r, cases[k].r);

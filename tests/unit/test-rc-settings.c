@@ -58,6 +58,17 @@ static Config *config_from_text(const char *text) {
         return c;
 }
 
+/* rc_settings_new() on a Config from text, each step a check: the settings (NULL when the
+ * Config or they could not be made), the Config in *ret_config for the caller to free. */
+static RcSettings *settings_from_text(const char *text, Config **ret_config) {
+        RcSettings *s = NULL;
+
+        *ret_config = config_from_text(text);
+        if (*ret_config)
+                CHECK_INT(rc_settings_new(*ret_config, &s), 0);
+        return s;
+}
+
 static void check_full(const RcSettings *s) {
         CHECK_STR(s->cluster, "prod");
         CHECK_INT(strv_length(s->managers), 3);
@@ -103,12 +114,9 @@ static void check_full(const RcSettings *s) {
 
 /* Every value from the Config; none of the strings is the Config's own. */
 static void test_values(void) {
-        _cleanup_(config_freep) Config *c = config_from_text(full_text);
-        _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(rc_settings_unrefp) RcSettings *s = settings_from_text(full_text, &c);
 
-        if (!c)
-                return;
-        CHECK_INT(rc_settings_new(c, &s), 0);
         if (!s)
                 return;
         check_full(s);
@@ -123,12 +131,9 @@ static void test_values(void) {
 
 /* Empty keys: NULL, not "" (none configured), and no launch without Launch.*. */
 static void test_unset(void) {
-        _cleanup_(config_freep) Config *c = config_from_text("[Cluster]\nName=dev\nManagers=10.0.1.11\n");
-        _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(rc_settings_unrefp) RcSettings *s = settings_from_text("[Cluster]\nName=dev\nManagers=10.0.1.11\n", &c);
 
-        if (!c)
-                return;
-        CHECK_INT(rc_settings_new(c, &s), 0);
         if (!s)
                 return;
         CHECK_STR(s->cluster, "dev");
@@ -152,12 +157,11 @@ static void test_unset(void) {
 /* The Config changed and then freed (what a reload does to the old one): the settings made
  * before are as they were; settings made from the changed Config differ. */
 static void test_immutable(void) {
-        _cleanup_(rc_settings_unrefp) RcSettings *before = NULL, *after = NULL;
-        _cleanup_(config_freep) Config *c = config_from_text(full_text);
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(rc_settings_unrefp) RcSettings *before = settings_from_text(full_text, &c), *after = NULL;
 
         if (!c)
                 return;
-        CHECK_INT(rc_settings_new(c, &before), 0);
         CHECK_INT(config_set(c, "Cluster.Name=staging"), 0);
         CHECK_INT(config_set(c, "Cluster.Managers=10.0.2.11"), 0);
         CHECK_INT(config_set(c, "Cluster.Workers=9"), 0);
@@ -180,12 +184,9 @@ static void test_immutable(void) {
 
 /* A reference per holder: freed with the last one. */
 static void test_ref(void) {
-        _cleanup_(config_freep) Config *c = config_from_text(full_text);
-        RcSettings *s = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        RcSettings *s = settings_from_text(full_text, &c);
 
-        if (!c)
-                return;
-        CHECK_INT(rc_settings_new(c, &s), 0);
         if (!s)
                 return;
         CHECK_INT(atomic_load(&s->n_ref), 1);
@@ -202,14 +203,10 @@ static void test_ref(void) {
 /* A pass holds its own reference: the loop drops its settings on a reload and makes new
  * ones, and the pass in flight still reads the old. */
 static void test_pass_keeps_settings(void) {
-        _cleanup_(config_freep) Config *reloaded = NULL;
-        _cleanup_(rc_settings_unrefp) RcSettings *loop = NULL;
+        _cleanup_(config_freep) Config *reloaded = NULL, *c = NULL;
+        _cleanup_(rc_settings_unrefp) RcSettings *loop = settings_from_text(full_text, &c);
         _cleanup_(pass_freep) Pass *p = NULL;
-        _cleanup_(config_freep) Config *c = config_from_text(full_text);
 
-        if (!c)
-                return;
-        CHECK_INT(rc_settings_new(c, &loop), 0);
         if (!loop)
                 return;
         CHECK_INT(pass_new(loop, NULL, &p), 0);
@@ -233,13 +230,10 @@ static void test_pass_keeps_settings(void) {
 
 /* The planner's spec: the settings' values, its strings borrowed. */
 static void test_spec(void) {
-        _cleanup_(config_freep) Config *c = config_from_text(full_text);
-        _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
+        _cleanup_(config_freep) Config *c = NULL;
+        _cleanup_(rc_settings_unrefp) RcSettings *s = settings_from_text(full_text, &c);
         RcSpec spec;
 
-        if (!c)
-                return;
-        CHECK_INT(rc_settings_new(c, &s), 0);
         if (!s)
                 return;
         rc_settings_spec(s, &spec);

@@ -20,26 +20,15 @@ static const char info_active_manager[] =
  * status in *ret_exit. */
 static char *status_run(const char *socket, bool json, int *ret_exit) {
         _cleanup_(config_freep) Config *c = NULL;
-        char path[] = "/tmp/test-status-XXXXXX", *text = NULL;
-        int fd, saved;
+        TestCapture cap;
 
         CHECK_INT(config_new(&c), 0);
         if (!c)
                 return NULL;
         CHECK_INT(free_and_strdup(&c->socket, socket), 0);
-        fd = mkstemp(path);
-        CHECK(fd >= 0);
-        fflush(stdout);
-        saved = dup(STDOUT_FILENO);
-        dup2(fd, STDOUT_FILENO);
+        test_stdout_begin(&cap);
         *ret_exit = verb_status(c, NULL, json);
-        fflush(stdout);
-        dup2(saved, STDOUT_FILENO);
-        close(saved);
-        close(fd);
-        CHECK_INT(read_full_file(path, &text, NULL), 0);
-        unlink(path);
-        return text;
+        return test_stdout_end(&cap);
 }
 
 static char *status_output(bool json) {

@@ -3,6 +3,8 @@
 /* Minimal test helpers: each check prints the culprit and counts; test_done() exits
  * non-zero if any check failed, or if no check was made at all (a test that checks
  * nothing proves nothing). */
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -83,22 +85,45 @@ static inline int test_unix_listen(const char *path) {
         return fd;
 }
 
-/* Capture what the code under test writes to stderr (the agent's log lines when
- * SWARMKEEPER_LOG=stderr) between test_capture_begin() and test_capture_end(). */
+/* A listening TCP socket on 127.0.0.1 at a port the kernel picks, its "http://127.0.0.1:PORT"
+ * in url; each step is a check. The socket (-1 on failure). */
+static inline int test_tcp_listen(char *url, size_t size) {
+        struct sockaddr_in sa = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
+        socklen_t len = sizeof(sa);
+        int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+        CHECK(fd >= 0);
+        CHECK_INT(bind(fd, (struct sockaddr *) &sa, sizeof(sa)), 0);
+        CHECK_INT(listen(fd, 16), 0);
+        CHECK_INT(getsockname(fd, (struct sockaddr *) &sa, &len), 0);
+        snprintf(url, size, "http://127.0.0.1:%u", (unsigned) ntohs(sa.sin_port));
+        return fd;
+}
+
+/* Capture what the code under test writes to target (STDOUT_FILENO, or STDERR_FILENO: the
+ * agent's log lines when SWARMKEEPER_LOG=stderr) between test_capture_fd_begin() and
+ * test_capture_end(). */
 typedef struct TestCapture {
-        int fd, saved;
+        int fd, saved, target;
 } TestCapture;
 
-static inline void test_capture_begin(TestCapture *c) {
-        char path[] = "/tmp/sk-test-stderr.XXXXXX";
+static inline void test_capture_fd_begin(TestCapture *c, int target) {
+        char path[] = "/tmp/sk-test-capture.XXXXXX";
 
+        c->target = target;
         c->fd = mkstemp(path);
         if (c->fd >= 0)
                 (void) unlink(path);
+        fflush(stdout);
         fflush(stderr);
-        c->saved = dup(STDERR_FILENO);
+        c->saved = dup(target);
         if (c->fd >= 0 && c->saved >= 0)
-                (void) dup2(c->fd, STDERR_FILENO);
+                (void) dup2(c->fd, target);
+}
+
+/* The agent's log lines (stderr). */
+static inline void test_capture_begin(TestCapture *c) {
+        test_capture_fd_begin(c, STDERR_FILENO);
 }
 
 /* What was written (malloc'd, NUL-terminated), or NULL if nothing could be captured. */
@@ -106,9 +131,10 @@ static inline char *test_capture_end(TestCapture *c) {
         char *text = NULL;
         ssize_t n;
 
+        fflush(stdout);
         fflush(stderr);
         if (c->saved >= 0) {
-                (void) dup2(c->saved, STDERR_FILENO);
+                (void) dup2(c->saved, c->target);
                 close(c->saved);
         }
         if (c->fd >= 0) {
@@ -122,7 +148,20 @@ static inline char *test_capture_end(TestCapture *c) {
                         text[n] = 0;
                 close(c->fd);
         }
-        *c = (TestCapture) { -1, -1 };
+        *c = (TestCapture) { -1, -1, -1 };
+        return text;
+}
+
+/* What the code under test prints to stdout between the two; that it could be captured
+ * is a check on each side. */
+static inline void test_stdout_begin(TestCapture *c) {
+        test_capture_fd_begin(c, STDOUT_FILENO);
+        CHECK(c->fd >= 0);
+}
+
+static inline char *test_stdout_end(TestCapture *c) {
+        char *text = test_capture_end(c);
+        CHECK(text != NULL);
         return text;
 }
 
