@@ -12,6 +12,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "pass.h"
+#include "rc-history-json.h"
 #include "status.h"
 
 /* The instance that speaks for logical id: a live one first, else the newest. */
@@ -155,8 +156,48 @@ static json_object *action_json(const RcAction *a) {
         return o;
 }
 
-/* A plan-only pass with the settings made from c, once: the command's one pass. */
-static int overview_pass(const Config *c, Pass **ret) {
+static int read_state_file(json_object **ret);
+
+/* What this host's reconciler remembers, from its state file (read_state_file()'s answer
+ * state, or its error state_r), into *ret: true. Else false and why (ret empty): the
+ * pass then plans as the daemon's first pass would. A memory is taken only from this
+ * boot, and only while the daemon keeps writing it: RuntimeDirectoryPreserve= keeps the
+ * file of a stopped daemon, whose restart would start from nothing. */
+static bool overview_memory(const Config *c, json_object *state, int state_r, RcHistory *ret, char *why,
+                            size_t why_size) {
+        json_object *m = state ? JPATH(state, "memory") : NULL, *w = m ? JPATH(m, "written_mono_usec") : NULL;
+        uint64_t now = now_usec(CLOCK_MONOTONIC), written, max_age;
+        int r;
+
+        *ret = (RcHistory){};
+        if (state_r == -ENOENT)
+                return snprintf(why, why_size, "no state file (it runs no reconciler or has made no pass yet)"), false;
+        if (state_r < 0)
+                return snprintf(why, why_size, "cannot read its state file: %s", strerror(-state_r)), false;
+        if (!m)
+                return snprintf(why, why_size, "its state file holds none (an older agent wrote it)"), false;
+        r = rc_history_from_json(m, ret);
+        if (r == -ESTALE)
+                return snprintf(why, why_size, "its state file is from another boot"), false;
+        if (r == -EBADMSG || r == -EPROTONOSUPPORT)
+                return snprintf(why, why_size, "its state file's memory is malformed or of another version"), false;
+        if (r < 0)
+                return snprintf(why, why_size, "cannot read its state file's memory: %s", strerror(-r)), false;
+        /* a pass writes it every Reconcile.IntervalSec, one may run up to its deadline */
+        written = json_object_is_type(w, json_type_int) && json_object_get_int64(w) > 0
+                          ? (uint64_t) json_object_get_int64(w) : 0;
+        max_age = 2 * (uint64_t) c->interval_sec * USEC_PER_SEC + RC_PASS_DEADLINE_USEC;
+        if (written > now || now - written > max_age) {
+                rc_history_done(ret);
+                return snprintf(why, why_size, "its state file was last written %" PRIu64 " s ago (not running?)",
+                                (uint64_t) (written > now ? 0 : (now - written) / USEC_PER_SEC)), false;
+        }
+        return true;
+}
+
+/* A plan-only pass with the settings made from c, once: the command's one pass, starting
+ * from this host's reconciler's memory h (NULL: none). */
+static int overview_pass(const Config *c, const RcHistory *h, Pass **ret) {
         _cleanup_(rc_settings_unrefp) RcSettings *s = NULL;
         _cleanup_(pass_freep) Pass *p = NULL;
         int r;
@@ -164,7 +205,7 @@ static int overview_pass(const Config *c, Pass **ret) {
         r = rc_settings_new(c, &s);
         if (r < 0)
                 return r;
-        r = pass_new(s, NULL, &p);
+        r = pass_new(s, h, &p);
         if (r < 0)
                 return r;
         p->plan_only = true;
@@ -172,11 +213,15 @@ static int overview_pass(const Config *c, Pass **ret) {
         return 0;
 }
 
-static int pass_observe_only(const Config *c, Pass **ret) {
+static int pass_observe_only(const Config *c, Pass **ret, bool *ret_memory, char *why, size_t why_size) {
         _cleanup_(pass_freep) Pass *p = NULL;
+        _cleanup_(json_object_putp) json_object *state = NULL;
+        _cleanup_(rc_history_done) RcHistory h = {};
         int r;
 
-        r = overview_pass(c, &p);
+        r = read_state_file(&state);
+        *ret_memory = overview_memory(c, state, r, &h, why, why_size);
+        r = overview_pass(c, *ret_memory ? &h : NULL, &p);
         if (r < 0)
                 return log_error_errno(r, "Out of memory.");
         r = pass_plan(p); /* observe and plan: never the executor's acting part */
@@ -190,10 +235,12 @@ static int pass_observe_only(const Config *c, Pass **ret) {
 
 int verb_plan(Config *c, const ConfigArgs *args, bool json) {
         _cleanup_(pass_freep) Pass *p = NULL;
+        char why[256] = "";
+        bool memory;
         int r;
 
         (void) args;
-        r = pass_observe_only(c, &p);
+        r = pass_observe_only(c, &p, &memory, why, sizeof(why));
         if (r == -ENOTCONN)
                 return SK_EXIT_ENGINE;
         if (r < 0)
@@ -210,6 +257,9 @@ int verb_plan(Config *c, const ConfigArgs *args, bool json) {
                 json_object_object_add(root, "quorum", json_object_new_boolean(p->world.quorum));
                 json_object_object_add(root, "quorum_loss_mode", json_object_new_boolean(p->plan.quorum_loss_mode));
                 json_object_object_add(root, "dry_run", json_object_new_boolean(p->settings->dry_run));
+                json_object_object_add(root, "memory", json_object_new_boolean(memory));
+                if (!memory)
+                        json_object_object_add(root, "memory_missing", json_object_new_string(why));
                 if (overview_print(p, root) < 0)
                         return log_error_errno(-ENOMEM, "Out of memory."), SK_EXIT_FAILURE;
                 json_object_object_add(root, "actions", arr);
@@ -224,6 +274,8 @@ int verb_plan(Config *c, const ConfigArgs *args, bool json) {
                 if (!p->world.leader && !p->quorum_loss_mode)
                         printf("Only the leader acts (or a manager after Reconcile.QuorumLossGraceSec without any "
                                "leader); the plan below is what the planner says for this node.\n");
+                if (!memory)
+                        printf("No memory of this host's reconciler: %s; planned as its first pass would.\n", why);
                 printf("\nPlan (%zu action%s):\n", p->plan.n, p->plan.n == 1 ? "" : "s");
                 for (size_t i = 0; i < p->plan.n; i++) {
                         char line[512], safe[512];
@@ -259,16 +311,21 @@ int reconciler_status_overview(const Config *c, json_object *root) {
         _cleanup_(pass_freep) Pass *p = NULL;
         _cleanup_(json_object_putp) json_object *state = NULL;
         uint64_t now = now_usec(CLOCK_REALTIME);
-        char b[5][sizeof(p->error)];
+        char b[5][sizeof(p->error)], why[256] = "";
+        bool memory;
         int r;
 
         if (!config_launch_configured(c, ROLE_MANAGER))
                 return 0;
-        r = overview_pass(c, &p);
+        {
+                _cleanup_(rc_history_done) RcHistory h = {};
+                r = read_state_file(&state);
+                memory = overview_memory(c, state, r, &h, why, sizeof(why));
+                r = overview_pass(c, memory ? &h : NULL, &p);
+        }
         if (r < 0)
                 return r;
         r = pass_plan(p); /* observe and plan: never the executor's acting part */
-        (void) read_state_file(&state);
 
         if (root) {
                 json_object *d = json_object_new_object();
@@ -279,6 +336,9 @@ int reconciler_status_overview(const Config *c, json_object *root) {
                         json_object_object_add(d, "error", json_object_new_string(p->error[0] ? p->error : strerror(-r)));
                 else if (overview_print(p, d) < 0)
                         return -ENOMEM;
+                json_object_object_add(d, "memory", json_object_new_boolean(memory));
+                if (!memory)
+                        json_object_object_add(d, "memory_missing", json_object_new_string(why));
                 json_object_object_add(root, "reconciler", TAKE_PTR(state));
                 return 0;
         }
@@ -288,6 +348,8 @@ int reconciler_status_overview(const Config *c, json_object *root) {
                 printf("  cannot observe: %s\n", CELL(b[0], p->error[0] ? p->error : strerror(-r)));
         else
                 (void) overview_print(p, NULL);
+        if (!memory)
+                printf("No memory of this host's reconciler: %s; planned as its first pass would.\n", why);
         if (state) {
                 json_object *v, *arr;
                 int64_t t = json_object_object_get_ex(state, "time_usec", &v) ? json_object_get_int64(v) : 0;

@@ -18,6 +18,7 @@
 #include "json-util.h"
 #include "log.h"
 #include "pass.h"
+#include "rc-history-json.h"
 
 #define RC_EXIT_GRACE_USEC (250 * USEC_PER_MSEC) /* with the daemon's jobs: SIGTERM within 1 s */
 #define RC_KICK_DELAY_USEC (200 * USEC_PER_MSEC)
@@ -113,6 +114,17 @@ static void reconciler_write_state(Reconciler *r, const Pass *p, int result) {
         STRV_FOREACH(l, r->plan_lines)
                 json_object_array_add(plan, json_object_new_string(*l));
         json_object_object_add(o, "plan", plan);
+        /* the memory the next pass starts from, for `plan` and `status` to plan with; none
+         * (null) when it cannot be written, which they take as no memory */
+        {
+                json_object *memory = NULL, *boot;
+                int k = rc_history_to_json(&r->history, &memory);
+                if (k < 0)
+                        log_debug_errno(k, "Reconcile: cannot write the memory into the state file: %m");
+                json_object_object_add(o, "memory", memory);
+                boot = memory ? json_object_object_get(memory, "boot_id") : NULL;
+                json_object_object_add(o, "boot_id", boot ? json_object_get(boot) : NULL);
+        }
         {
                 const char *text = json_object_to_json_string_ext(o, JSON_C_TO_STRING_PRETTY);
                 int k = write_file_atomic(r->state_file, text, strlen(text), 0644);
