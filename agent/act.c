@@ -109,18 +109,19 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
         PART("az", a->availability_zone);
         PART("replaces", a->replaces);
         PART("generation", a->generation[0] ? a->generation : NULL); /* a worker launch's */
-        if (a->kind == RC_ACTION_WAIT) {
-                PART("wait", rc_wait_code_to_string(a->wait));
-                PART("for", a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH
-                                    ? rc_action_kind_to_string(a->waits_for) : NULL);
-        }
 #undef PART
         if ((a->kind == RC_ACTION_SET_GENERATION || a->kind == RC_ACTION_LAUNCH_MANAGER) && n >= 0 && (size_t) n < size)
                 n += snprintf(buf + n, size - (size_t) n, " generation=%" PRIu64, a->volume_generation);
         if (a->join_fresh && n >= 0 && (size_t) n < size)
                 n += snprintf(buf + n, size - (size_t) n, " join-fresh");
         if (a->reason[0] && n >= 0 && (size_t) n < size)
-                (void) snprintf(buf + n, size - (size_t) n, ": %s", a->reason);
+                n += snprintf(buf + n, size - (size_t) n, ": %s", a->reason);
+        /* the reason code last: "<kind> <ids>: <reason>" reads as before */
+        if (a->kind == RC_ACTION_WAIT && n >= 0 && (size_t) n < size)
+                (void) snprintf(buf + n, size - (size_t) n, " [wait=%s%s%s]", strempty(rc_wait_code_to_string(a->wait)),
+                                a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH ? " for=" : "",
+                                a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH
+                                        ? strempty(rc_action_kind_to_string(a->waits_for)) : "");
 }
 
 /* ---- right before an action, and the actions themselves (on the Job's worker thread) --------- */
