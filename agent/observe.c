@@ -20,24 +20,15 @@
 /* The planner's view a previous rc_world_observe() built (set to NULL: a failure before
  * the next one is built leaves nothing to free twice). */
 static void world_drop_observation(RcWorld *w) {
-        free(w->rc_instances);
-        w->rc_instances = NULL;
-        free(w->rc_volumes);
-        w->rc_volumes = NULL;
-        free(w->rc_attached);
-        w->rc_attached = NULL;
-        free(w->rc_subnets);
-        w->rc_subnets = NULL;
-        free(w->rc_nodes);
-        w->rc_nodes = NULL;
-        free(w->rc_inflight);
-        w->rc_inflight = NULL;
-        free(w->rc_seats);
-        w->rc_seats = NULL;
-        free(w->rc_backoff);
-        w->rc_backoff = NULL;
-        free(w->rc_streaks);
-        w->rc_streaks = NULL;
+        w->rc_instances = mfree(w->rc_instances);
+        w->rc_volumes = mfree(w->rc_volumes);
+        w->rc_attached = mfree(w->rc_attached);
+        w->rc_subnets = mfree(w->rc_subnets);
+        w->rc_nodes = mfree(w->rc_nodes);
+        w->rc_inflight = mfree(w->rc_inflight);
+        w->rc_seats = mfree(w->rc_seats);
+        w->rc_backoff = mfree(w->rc_backoff);
+        w->rc_streaks = mfree(w->rc_streaks);
 }
 
 void rc_world_done(RcWorld *w) {

@@ -53,6 +53,12 @@ enum {
         SK_EXIT_VOLUME_AMBIGUOUS = 9, /* several volumes tagged for this seat: none attached or mounted */
 };
 
+/* free(p), NULL: "x = mfree(x)" frees and forgets in one step. */
+static inline void *mfree(void *p) {
+        free(p);
+        return NULL;
+}
+
 static inline void freep(void *p) {
         free(*(void **)p);
 }
