@@ -201,9 +201,12 @@ static void pass_set_status(Pass *p) {
                                 continue;
                         if (a->kind == RC_ACTION_WAIT && (!a->logical_id || logical_id_healthy(&p->world, a->logical_id)))
                                 continue;
-                        snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s",
+                        snprintf(p->status, sizeof(p->status), "reconcile: %s%s%s%s%s%s%s",
                                  a->kind == RC_ACTION_WAIT ? "waiting for" : rc_action_kind_to_string(a->kind),
-                                 a->logical_id ? " " : "", strempty(a->logical_id), p->settings->dry_run ? " (DryRun)" : "");
+                                 a->logical_id ? " " : "", strempty(a->logical_id),
+                                 a->kind == RC_ACTION_WAIT ? " (" : "",
+                                 a->kind == RC_ACTION_WAIT ? strempty(rc_wait_code_to_string(a->wait)) : "",
+                                 a->kind == RC_ACTION_WAIT ? ")" : "", p->settings->dry_run ? " (DryRun)" : "");
                         return;
                 }
 }
@@ -382,8 +385,9 @@ int pass_run(Pass *p) {
                 }
                 r = pass_act(p, a, now_usec(CLOCK_MONOTONIC));
                 if (r == RC_ACT_NOT_YET) {
+                        /* the next pass plans it again from EC2's state, at the cadence
+                         * the plan's changes set: "not yet" is no change */
                         p->not_yet++;
-                        p->plan_changed = true; /* soon again */
                         continue;
                 }
                 if (r == -ECANCELED)

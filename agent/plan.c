@@ -476,12 +476,16 @@ const char *rc_action_backoff_key(const RcAction *a) {
 }
 
 void rc_action_identity(const RcAction *a, char *buf, size_t size) {
-        (void) snprintf(buf, size, "%s/%s/%s|%.64s|%.64s|%.64s|%.64s|%.64s|%s|%s",
-                        strempty(rc_action_kind_to_string(a->kind)), strempty(rc_wait_code_to_string(a->wait)),
-                        a->kind == RC_ACTION_WAIT && (a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH)
-                                ? strempty(rc_action_kind_to_string(a->waits_for)) : "",
-                        strempty(a->logical_id), strempty(a->instance_id), strempty(a->volume_id), strempty(a->node_id),
-                        strempty(a->subnet_id), a->slot, a->client_token);
+        /* an action held back (backoff, no launch path) is the same decision postponed: the
+         * same identity as the action, so a plan that alternates between the two is no
+         * change (that would keep the fast cadence up for as long as the backoff lasts) */
+        bool held = a->kind == RC_ACTION_WAIT && (a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH);
+
+        (void) snprintf(buf, size, "%s/%s|%.64s|%.64s|%.64s|%.64s|%.64s|%s|%s",
+                        strempty(rc_action_kind_to_string(held ? a->waits_for : a->kind)),
+                        strempty(rc_wait_code_to_string(held ? RC_WAIT_NONE : a->wait)), strempty(a->logical_id),
+                        strempty(a->instance_id), strempty(a->volume_id), strempty(a->node_id), strempty(a->subnet_id),
+                        a->slot, a->client_token);
 }
 
 /* ---- the gate: what the memory forbids this pass becomes a WAIT ---------------------------- */

@@ -412,10 +412,11 @@ bool rc_plan_needs_ec2(const RcSpec *spec, const RcObservation *obs, const RcMem
 const char *rc_action_backoff_key(const RcAction *a);
 
 /*
- * The action's identity as text: kind, wait code, the kind it stands for, the ids, the
- * slot and the ClientToken; never the reason with its counters ("Ready for 4s of 30s" is
- * the same wait as "for 6s of 30s"). Whether the plan changed is decided by this (it sets
- * the EC2 polling rate). buf: at least RC_ACTION_IDENTITY_MAX bytes; truncated ids make
+ * The action's identity as text: kind, wait code, the ids, the slot and the ClientToken;
+ * never the reason with its counters ("Ready for 4s of 30s" is the same wait as "for 6s of
+ * 30s"). A WAIT that holds an action back (backoff, no-launch-path) has the identity of
+ * that action: the same decision, postponed. Whether the plan changed is decided by this
+ * (it sets the EC2 polling rate). buf: at least RC_ACTION_IDENTITY_MAX bytes; truncated ids make
  * no two identities equal that differ in their first 64 characters.
  */
 #define RC_ACTION_IDENTITY_MAX 512

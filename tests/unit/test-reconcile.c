@@ -2022,6 +2022,22 @@ static void test_identity(void) {
         b.kind = RC_ACTION_FENCE, b.wait = RC_WAIT_NONE;
         rc_action_identity(&b, kb, sizeof(kb));
         CHECK(!streq(ka, kb));
+        /* a launch and the WAIT that holds it back (backoff) are the same decision: a plan
+         * alternating between them is no change (else the fast cadence never ends) */
+        {
+                RcAction l = { .kind = RC_ACTION_LAUNCH_MANAGER, .logical_id = "10.0.1.10", .subnet_id = "subnet-a" };
+                RcAction w = l;
+                snprintf(l.slot, sizeof(l.slot), "10.0.1.10");
+                snprintf(l.client_token, sizeof(l.client_token), "sk-0123");
+                w = l;
+                w.kind = RC_ACTION_WAIT, w.wait = RC_WAIT_BACKOFF, w.waits_for = RC_ACTION_LAUNCH_MANAGER;
+                rc_action_identity(&l, ka, sizeof(ka));
+                rc_action_identity(&w, kb, sizeof(kb));
+                CHECK_STR(ka, kb);
+                w.wait = RC_WAIT_ONE_AT_A_TIME; /* another wait: another decision */
+                rc_action_identity(&w, kb, sizeof(kb));
+                CHECK(!streq(ka, kb));
+        }
         for (unsigned c = 0; c < _RC_WAIT_CODE_MAX; c++)
                 CHECK(rc_wait_code_to_string(c) != NULL);
         CHECK(rc_wait_code_to_string(_RC_WAIT_CODE_MAX) == NULL);
