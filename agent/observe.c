@@ -29,6 +29,7 @@ static void world_drop_observation(RcWorld *w) {
         w->rc_seats = mfree(w->rc_seats);
         w->rc_backoff = mfree(w->rc_backoff);
         w->rc_streaks = mfree(w->rc_streaks);
+        w->rc_asked = mfree(w->rc_asked);
 }
 
 void rc_world_done(RcWorld *w) {
@@ -158,7 +159,7 @@ uint64_t volume_generation(const char *s) {
 
 int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_manager, bool ec2_listed,
                      RcObservation *ret_obs, RcMemory *ret_mem) {
-        size_t n_att = 0, k = 0;
+        size_t n_att = 0, k = 0, n_asked = 0;
 
         world_drop_observation(w);
         w->rc_seats = calloc(h->n_seats + 1, sizeof(RcSeat));
@@ -169,7 +170,6 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                         .logical_id = h->seats[i].logical_id,
                         .busy_since_usec = h->seats[i].busy_since_usec,
                         .volume_id = h->seats[i].volume_id,
-                        .volume_probe = h->seats[i].volume_probe,
                 };
         w->rc_instances = calloc(w->instances.n + 1, sizeof(RcInstance));
         w->rc_volumes = calloc(w->volumes.n + 1, sizeof(RcVolume));
@@ -181,9 +181,16 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
         w->rc_inflight = calloc(h->n_inflight + 1, sizeof(RcInflight));
         w->rc_backoff = calloc(h->n_backoff + 1, sizeof(RcBackoffEntry));
         w->rc_streaks = calloc(h->n_marks + 1, sizeof(RcNodeStreak));
+        w->rc_asked = calloc(h->n_seats + 1, sizeof(RcVolumeAsked));
         if (!w->rc_instances || !w->rc_volumes || !w->rc_attached || !w->rc_subnets || !w->rc_nodes ||
-            !w->rc_inflight || !w->rc_backoff || !w->rc_streaks)
+            !w->rc_inflight || !w->rc_backoff || !w->rc_streaks || !w->rc_asked)
                 return -ENOMEM;
+        for (size_t i = 0; i < h->n_seats; i++)
+                if (h->seats[i].volume_id && h->seats[i].volume_probe != RC_VOLUME_PROBE_UNKNOWN)
+                        w->rc_asked[n_asked++] = (RcVolumeAsked){
+                                .volume_id = h->seats[i].volume_id,
+                                .probe = h->seats[i].volume_probe,
+                        };
         for (size_t i = 0; i < h->n_marks; i++)
                 w->rc_streaks[i] = (RcNodeStreak){
                         .node_id = h->marks[i].node_id,
@@ -279,6 +286,8 @@ int rc_world_observe(RcWorld *w, const RcHistory *h, uint64_t now, bool self_man
                 .quorum = w->quorum,
                 .self_manager = self_manager,
                 .ec2_listed = ec2_listed,
+                .volumes_asked = w->rc_asked,
+                .n_volumes_asked = n_asked,
         };
         *ret_mem = (RcMemory){
                 .no_leader_since_usec = h->no_leader_since_usec,

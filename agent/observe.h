@@ -48,6 +48,8 @@ typedef struct RcWorld {
         RcSeat *rc_seats;             /* from the history's seats */
         RcBackoffEntry *rc_backoff;   /* from the history's backoff */
         RcNodeStreak *rc_streaks;     /* from the history's node marks */
+        RcVolumeAsked *rc_asked;      /* this pass's DescribeVolumes by id (kept in the history's
+                                       * seats by pass_probe_volumes()) */
 } RcWorld;
 
 void rc_world_done(RcWorld *w);

@@ -34,6 +34,14 @@ static const char *volume_state_name(RcVolumeState s) {
         return (unsigned) s < ELEMENTSOF(t) ? t[s] : "unknown";
 }
 
+/* What DescribeVolumes by id said this pass about volume id (unknown: not asked, or no answer). */
+static RcVolumeProbe volume_asked(const Planner *p, const char *id) {
+        for (size_t i = 0; id && i < p->obs->n_volumes_asked; i++)
+                if (streq_ptr(p->obs->volumes_asked[i].volume_id, id))
+                        return p->obs->volumes_asked[i].probe;
+        return RC_VOLUME_PROBE_UNKNOWN;
+}
+
 static const char *volume_lost_name(RcVolumeState s) {
         return s == RC_VOLUME_ERROR ? "in error" : s == RC_VOLUME_DELETING ? "being deleted" : volume_state_name(s);
 }
@@ -240,7 +248,7 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                          * that lost or never had its tag still holds the Raft state. Demoting
                          * cannot be undone: only on EC2's own word about that volume id. */
                         const char *vid = s->seat ? s->seat->volume_id : NULL;
-                        RcVolumeProbe probe = s->seat ? s->seat->volume_probe : RC_VOLUME_PROBE_UNKNOWN;
+                        RcVolumeProbe probe = volume_asked(p, vid);
 
                         if (probe == RC_VOLUME_PROBE_EXISTS && vid) {
                                 slot_step(s, RC_ACTION_REPORT, false, s->lid,
@@ -265,7 +273,8 @@ static void eval_volume_lost(Planner *p, Slot *s) {
                 a = slot_step(s, RC_ACTION_DEMOTE, false, s->lid,
                               "%s: its volume is %s and it has no instance: demoting its old node %s, to remove it before a fresh join.",
                               s->lid, s->bad_vol ? volume_lost_name(s->bad_vol->state)
-                              : s->seat->volume_probe == RC_VOLUME_PROBE_ERROR ? "in error" : "gone (not found by id)", n->id);
+                              : volume_asked(p, s->seat->volume_id) == RC_VOLUME_PROBE_ERROR ? "in error"
+                                                                                             : "gone (not found by id)", n->id);
                 a->node_id = n->id;
                 return;
         }

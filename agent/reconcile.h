@@ -173,8 +173,14 @@ typedef struct RcSeat {
                                         * then, without a break (0: not so) */
         const char *volume_id;         /* its last known data volume (asked by id when no volume is
                                         * listed for it; NULL: none known) */
-        RcVolumeProbe volume_probe;    /* what DescribeVolumes said about volume_id this pass */
 } RcSeat;
+
+/* What DescribeVolumes by id said this pass about a seat's last known volume (issue 15:
+ * an observation; it was a field of RcSeat). */
+typedef struct RcVolumeAsked {
+        const char *volume_id;
+        RcVolumeProbe probe;
+} RcVolumeAsked;
 
 typedef struct RcObservation {
         uint64_t now_usec;             /* CLOCK_MONOTONIC (CLOCK_REALTIME before issue 14): every
@@ -212,6 +218,8 @@ typedef struct RcObservation {
         /* Added by issue 15: */
         bool ec2_listed;               /* the EC2 listings above were asked for this pass (false:
                                         * only the nodes were; see rc_plan_needs_ec2()) */
+        const RcVolumeAsked *volumes_asked; /* seats' volumes asked by id (none listed for them) */
+        size_t n_volumes_asked;
 } RcObservation;
 
 /* ---- remembered ------------------------------------------------------------------- */

@@ -46,6 +46,8 @@ typedef struct World {
         RcPlan plan;
         char names[MAXI][3][24];
         RcSeat seat[8];
+        RcVolumeAsked asked[8];         /* what DescribeVolumes by id said (an observation) */
+        size_t n_asked;
         size_t n_seat;
         char tokens[32][RC_CLIENT_TOKEN_MAX + 1]; /* seat_token() */
         size_t n_tokens;
@@ -98,7 +100,10 @@ static void add_inflight(RcInflightKind kind, const char *lid, const char *insta
 static RcSeat *add_seat(const char *lid, uint64_t busy_since, const char *volume, RcVolumeProbe probe) {
         RcSeat *s = &W.seat[W.n_seat++];
 
-        *s = (RcSeat) { .logical_id = lid, .busy_since_usec = busy_since, .volume_id = volume, .volume_probe = probe };
+        *s = (RcSeat) { .logical_id = lid, .busy_since_usec = busy_since, .volume_id = volume };
+        /* the memory holds the seat's volume id; what EC2 said about it this pass is seen */
+        if (volume && probe != RC_VOLUME_PROBE_UNKNOWN)
+                W.asked[W.n_asked++] = (RcVolumeAsked) { .volume_id = volume, .probe = probe };
         return s;
 }
 
@@ -207,6 +212,7 @@ static int run(void) {
         W.mem.streaks = W.streak, W.mem.n_streaks = W.n_node;
         W.mem.inflight = W.fl, W.mem.n_inflight = W.n_fl;
         W.mem.seats = W.seat, W.mem.n_seats = W.n_seat;
+        W.obs.volumes_asked = W.asked, W.obs.n_volumes_asked = W.n_asked;
         W.mem.dead_client_tokens = W.dead, W.mem.n_dead_client_tokens = W.n_dead;
         return rc_plan(&W.spec, &W.obs, &W.mem, &W.plan);
 }
@@ -1278,10 +1284,12 @@ static void random_world(void) {
                 W.obs.self_instance_id = NULL;
         if (chance(50))
                 W.mem.tokens_rotated_swarm_usec = NOW - SEC(rnd(7200));
-        /* what the executor remembers per seat: busy since, a volume asked by id */
+        /* what the executor remembers per seat: busy since, a volume asked by id (each seat
+         * its own id: EC2 says one thing about one id) */
+        static const char *const vol_q[] = { "vol-q0", "vol-q1", "vol-q2", "vol-q3", "vol-q4" };
         for (size_t k = 0; k < 5; k++)
                 if (chance(30))
-                        add_seat(lids[k], chance(50) ? NOW - SEC(rnd(600)) : 0, chance(70) ? "vol-q" : NULL,
+                        add_seat(lids[k], chance(50) ? NOW - SEC(rnd(600)) : 0, chance(70) ? vol_q[k] : NULL,
                                  (RcVolumeProbe) rnd(4));
 }
 
@@ -1290,9 +1298,13 @@ static bool w_volume_gone_by_id(const char *lid) {
                 if (W.vol[i].id && streq_ptr(W.vol[i].logical_id, lid))
                         return true; /* listed (deleted, deleting, error): EC2's word on that id */
         for (size_t i = 0; i < W.n_seat; i++)
-                if (streq(W.seat[i].logical_id, lid))
-                        return W.seat[i].volume_id && (W.seat[i].volume_probe == RC_VOLUME_PROBE_NOT_FOUND ||
-                                                       W.seat[i].volume_probe == RC_VOLUME_PROBE_ERROR);
+                if (streq(W.seat[i].logical_id, lid)) {
+                        for (size_t k = 0; W.seat[i].volume_id && k < W.n_asked; k++)
+                                if (streq(W.asked[k].volume_id, W.seat[i].volume_id))
+                                        return W.asked[k].probe == RC_VOLUME_PROBE_NOT_FOUND ||
+                                               W.asked[k].probe == RC_VOLUME_PROBE_ERROR;
+                        return false;
+                }
         return false;
 }
 
