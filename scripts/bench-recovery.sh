@@ -7,6 +7,9 @@
 set -uo pipefail
 cd "$(dirname "$0")/.." || exit 1
 runs=${1:-4}
+# the tests find the MESSAGE_IDs they read the journals by in agent/messages.h (without
+# it every "detection" phase came out empty)
+export SK_SOURCE_DIR=${SK_SOURCE_DIR:-$PWD}
 out=$(mktemp)
 trap 'rm -f "$out"' EXIT
 E2E_SCENARIOS="grow follower leader" E2E_REPEAT=$runs E2E_TIMES=$out \
