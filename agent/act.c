@@ -119,9 +119,8 @@ void rc_action_describe(const RcAction *a, char *buf, size_t size) {
         /* the reason code last: "<kind> <ids>: <reason>" reads as before */
         if (a->kind == RC_ACTION_WAIT && n >= 0 && (size_t) n < size)
                 (void) snprintf(buf + n, size - (size_t) n, " [wait=%s%s%s]", strempty(rc_wait_code_to_string(a->wait)),
-                                a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH ? " for=" : "",
-                                a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH
-                                        ? strempty(rc_action_kind_to_string(a->waits_for)) : "");
+                                rc_action_held(a) ? " for=" : "",
+                                rc_action_held(a) ? strempty(rc_action_kind_to_string(a->waits_for)) : "");
 }
 
 /* ---- right before an action, and the actions themselves (on the Job's worker thread) --------- */
@@ -245,13 +244,13 @@ static int fail_docker(Pass *p, const RcAction *a, int r) {
 static int act_launch(Pass *p, const RcAction *a, bool manager, uint64_t now) {
         _cleanup_(erase_and_freep) char *user_data = NULL;
         _cleanup_(ec2_instance_done) Ec2Instance inst = {};
-        const char *key = manager ? a->logical_id : (a->slot[0] ? a->slot : "worker");
+        const char *key = rc_action_backoff_key(a); /* the key the planner's gate reads */
         const RcLaunchConf *lc = manager ? &p->settings->launch_manager : &p->settings->launch_worker;
         char token[RC_CLIENT_TOKEN_MAX + 1];
         size_t ud_size = 0;
         int r;
 
-        if (!key)
+        if (manager && !a->logical_id)
                 return -EINVAL;
         /* whether to launch at all (a launch path, backoff) is the planner's: it made a
          * WAIT of what may not happen now */

@@ -328,7 +328,6 @@ bool rc_world_unmarked_volumes(const RcWorld *w, char *const *managers) {
         return false;
 }
 
-
 /* ---- the pass's observing I/O (on the Job's worker thread) -------------------------------- */
 
 int pass_observe_nodes(Pass *p, uint64_t now) {

@@ -155,7 +155,7 @@ static json_object *action_json(const RcAction *a) {
         json_object_object_add(o, "reason", json_object_new_string(a->reason));
         if (a->kind == RC_ACTION_WAIT) {
                 json_object_object_add(o, "wait", JSTR(rc_wait_code_to_string(a->wait)));
-                if (a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH)
+                if (rc_action_held(a))
                         json_object_object_add(o, "waits_for", JSTR(rc_action_kind_to_string(a->waits_for)));
         }
         if (a->generation[0])

@@ -240,7 +240,6 @@ static int pass_view(Pass *p, uint64_t now, uint64_t wall, bool ec2_listed) {
         return 0;
 }
 
-
 /* QUORUM_LOST when the mode turns to quorum-loss, QUORUM_RESTORED when a leader is back. */
 static void pass_log_mode(Pass *p, uint64_t now) {
         if (p->mode == RC_MODE_QUORUM_LOSS) {
@@ -291,13 +290,7 @@ int pass_plan(Pass *p) {
         if (!p->plan_only)
                 pass_log_mode(p, now);
         need_ec2 = rc_plan_needs_ec2(&spec, &p->obs, &p->mem);
-        {
-                /* amiss (passes follow each other faster): EC2 needed for another reason
-                 * than the periodic full look at a complete swarm */
-                RcMemory fresh = p->mem;
-                fresh.ec2_observed_usec = now;
-                p->amiss = p->mode != RC_MODE_FOLLOWER && rc_plan_needs_ec2(&spec, &p->obs, &fresh);
-        }
+        p->amiss = rc_plan_amiss(&spec, &p->obs, &p->mem); /* passes follow each other faster */
 
         if (pass_stopped(p))
                 return -ECANCELED;

@@ -449,19 +449,31 @@ static bool swarm_complete(const RcSpec *spec, const RcObservation *obs) {
         return true;
 }
 
+bool rc_plan_amiss(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem) {
+        RcMode mode = rc_mode(spec, obs, mem);
+
+        if (mode == RC_MODE_FOLLOWER)
+                return false;
+        if (mode == RC_MODE_QUORUM_LOSS || !mem)
+                return true;
+        return mem->n_inflight > 0 || mem->n_recovering > 0 || mem->n_backoff > 0 || mem->unmarked_volumes ||
+               !swarm_complete(spec, obs);
+}
+
 bool rc_plan_needs_ec2(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem) {
         uint64_t full = spec->ec2_full_interval_usec ?: DEFAULT_EC2_FULL_INTERVAL_USEC;
 
         if (rc_mode(spec, obs, mem) == RC_MODE_FOLLOWER)
                 return false;
-        if (rc_mode(spec, obs, mem) == RC_MODE_QUORUM_LOSS || !mem)
-                return true;
-        return mem->n_inflight > 0 || mem->n_recovering > 0 || mem->n_backoff > 0 || mem->unmarked_volumes ||
-               mem->ec2_observed_usec == 0 || obs->now_usec >= mem->ec2_observed_usec + full ||
-               !swarm_complete(spec, obs);
+        return rc_plan_amiss(spec, obs, mem) || mem->ec2_observed_usec == 0 ||
+               obs->now_usec >= mem->ec2_observed_usec + full;
 }
 
 /* ---- keys ----------------------------------------------------------------------------------- */
+
+bool rc_action_held(const RcAction *a) {
+        return a->kind == RC_ACTION_WAIT && (a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH);
+}
 
 const char *rc_action_backoff_key(const RcAction *a) {
         if (a->logical_id)
@@ -479,7 +491,7 @@ void rc_action_identity(const RcAction *a, char *buf, size_t size) {
         /* an action held back (backoff, no launch path) is the same decision postponed: the
          * same identity as the action, so a plan that alternates between the two is no
          * change (that would keep the fast cadence up for as long as the backoff lasts) */
-        bool held = a->kind == RC_ACTION_WAIT && (a->wait == RC_WAIT_BACKOFF || a->wait == RC_WAIT_NO_LAUNCH_PATH);
+        bool held = rc_action_held(a);
 
         (void) snprintf(buf, size, "%s/%s|%.64s|%.64s|%.64s|%.64s|%.64s|%s|%s",
                         strempty(rc_action_kind_to_string(held ? a->waits_for : a->kind)),

@@ -410,6 +410,9 @@ RcMode rc_mode(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem
  * an observation without EC2 (ec2_listed false) plans one WAIT (swarm-complete). Pure.
  */
 bool rc_plan_needs_ec2(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem);
+/* The same but for the periodic full look at a complete swarm: the swarm is not as desired
+ * (or something is pending), and passes follow each other faster. */
+bool rc_plan_amiss(const RcSpec *spec, const RcObservation *obs, const RcMemory *mem);
 
 /*
  * The key an action's failures back off under (rc-history.c keeps them, the planner turns
@@ -418,6 +421,9 @@ bool rc_plan_needs_ec2(const RcSpec *spec, const RcObservation *obs, const RcMem
  * action, else the kind's name. Points into a or is static.
  */
 const char *rc_action_backoff_key(const RcAction *a);
+
+/* A WAIT that holds an action back (backoff, no-launch-path): a->waits_for names it. */
+bool rc_action_held(const RcAction *a);
 
 /*
  * The action's identity as text: kind, wait code, the ids, the slot and the ClientToken;

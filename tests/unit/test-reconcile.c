@@ -1920,8 +1920,10 @@ static void test_needs_ec2(void) {
         for (size_t i = 0; i < W.plan.n; i++)
                 CHECK(W.plan.actions[i].wait != RC_WAIT_SWARM_COMPLETE);
         W.obs.ec2_listed = false;
+        CHECK(!rc_plan_amiss(&W.spec, &W.obs, &W.mem));
         W.mem.ec2_observed_usec = NOW - SEC(300); /* the full check is due */
         CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        CHECK(!rc_plan_amiss(&W.spec, &W.obs, &W.mem)); /* due, but nothing amiss */
         W.mem.ec2_observed_usec = 0;              /* never listed */
         CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
         W.mem.ec2_observed_usec = NOW - SEC(10);
@@ -1944,6 +1946,7 @@ static void test_needs_ec2(void) {
         CHECK(!rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
         W.spec.workers = 3;                       /* a worker short */
         CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
+        CHECK(rc_plan_amiss(&W.spec, &W.obs, &W.mem));
         W.spec.workers = 2;
         W.node[1].reachability = RC_REACH_UNREACHABLE; /* a manager Unreachable */
         CHECK(rc_plan_needs_ec2(&W.spec, &W.obs, &W.mem));
